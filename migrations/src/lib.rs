@@ -1,0 +1,21 @@
+//! Cairn's database schema, as one append-only set of migrations that runs unchanged on SQLite
+//! and Postgres. The server applies them at start-up; operators can run them with `cairn-migrate`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_accounts;
+mod m20261121_000002_plans;
+
+/// Every migration Cairn has, oldest first. Never edit or reorder one that has shipped: add a new one.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261121_000001_accounts::Migration),
+            Box::new(m20261121_000002_plans::Migration),
+        ]
+    }
+}

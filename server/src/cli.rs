@@ -1,0 +1,133 @@
+//! The `cairn` command line: `serve` (the default), `admin create`, and `healthcheck`.
+
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use cairn_shared::api::AccountKind;
+use clap::{Parser, Subcommand};
+use secrecy::SecretString;
+
+use crate::config::Settings;
+use crate::services::accounts::create_account;
+use crate::startup::{Application, open_store};
+
+/// Cairn: a self-hostable sync server for shared recovery plans.
+#[derive(Debug, Parser)]
+#[command(name = "cairn", version, about)]
+pub struct Cli {
+    /// A TOML settings file; `CAIRN_*` environment variables override it.
+    #[arg(long, global = true, env = "CAIRN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve,
+    /// Manage accounts from the server's own machine.
+    Admin {
+        /// What to do.
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Exit 0 if the server on this machine answers `GET /healthz` (for container health checks).
+    Healthcheck {
+        /// The address to check; default: the configured listen address, on loopback.
+        #[arg(long)]
+        address: Option<SocketAddr>,
+    },
+}
+
+/// Account management commands.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an admin account. The password is asked for (or read from stdin); there is never
+    /// a default password.
+    Create {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// Name shown to others (default: the username).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from the first line of standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+/// Run the parsed command line.
+pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::Admin { command: AdminCommand::Create { username, display_name, password_stdin } } => {
+            let password = read_password(password_stdin)?;
+            let store = open_store(&settings).await?;
+            let display_name = display_name.unwrap_or_else(|| username.clone());
+            let user = create_account(&store, &username, &display_name, password, AccountKind::Admin)
+                .await
+                .context("could not create the admin account")?;
+            println!("Created admin account '{}' ({})", user.username, user.id);
+            store.close().await?;
+            Ok(())
+        }
+        Command::Healthcheck { address } => healthcheck(address.unwrap_or(settings.listen)),
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let ip = settings.listen.ip();
+    let app = Application::build(settings).await?;
+    let address = SocketAddr::new(ip, app.port());
+    tracing::info!(%address, "Cairn is listening");
+    println!("Cairn listening on http://{address}");
+    std::io::stdout().flush()?;
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<SecretString> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        let password = line.trim_end_matches(['\r', '\n']).to_owned();
+        if password.is_empty() {
+            bail!("no password on standard input");
+        }
+        return Ok(SecretString::from(password));
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no terminal to ask for a password on: pass --password-stdin and pipe it in");
+    }
+    let first = rpassword::prompt_password("New admin password: ")?;
+    let second = rpassword::prompt_password("Repeat it: ")?;
+    if first != second {
+        bail!("the two passwords differ");
+    }
+    Ok(SecretString::from(first))
+}
+
+fn healthcheck(mut address: SocketAddr) -> anyhow::Result<()> {
+    if address.ip().is_unspecified() {
+        address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let timeout = Duration::from_secs(3);
+    let mut stream = TcpStream::connect_timeout(&address, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    let mut answer = String::new();
+    stream.take(4096).read_to_string(&mut answer)?;
+    let status_line = answer.lines().next().unwrap_or_default();
+    if status_line.split_whitespace().nth(1) == Some("200") {
+        Ok(())
+    } else {
+        bail!("unhealthy: {status_line}")
+    }
+}

@@ -1,0 +1,176 @@
+//! Settings, layered: defaults in code, then an optional TOML file, then `CAIRN_*` environment
+//! variables (last wins). One database URL chooses SQLite or Postgres. Secrets are
+//! [`SecretString`]s and the database URL prints with its password redacted.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use cairn_shared::api::RegistrationMode;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// Everything Cairn can be configured with. See the README's configuration table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Folder for the embedded database and generated secrets.
+    pub data_dir: PathBuf,
+    /// `sqlite://path` or `postgres://…`; unset means `sqlite://<data_dir>/cairn.db`.
+    #[serde(skip_serializing)]
+    pub database_url: Option<SecretString>,
+    /// Maximum database connections in the pool.
+    pub database_max_connections: u32,
+    /// HMAC key for access tokens (at least 32 bytes); unset means generated into the data folder.
+    #[serde(skip_serializing)]
+    pub jwt_secret: Option<SecretString>,
+    /// `iss` claim of access tokens.
+    pub jwt_issuer: String,
+    /// `aud` claim of access tokens.
+    pub jwt_audience: String,
+    /// Lifetime of an access token, in seconds.
+    pub access_token_ttl_secs: i64,
+    /// A device session ends when its refresh token goes unused this many days.
+    pub refresh_token_ttl_days: i64,
+    /// `open`, `enrollment` or `closed`.
+    pub registration: RegistrationMode,
+    /// Default lifetime of an enrollment code, in hours.
+    pub enrollment_code_ttl_hours: i64,
+    /// Lifetime of an invitation code, in minutes.
+    pub invitation_ttl_minutes: i64,
+    /// Login attempts allowed per account per minute.
+    pub login_attempts_per_account_per_minute: u32,
+    /// Login attempts allowed per client address per minute.
+    pub login_attempts_per_address_per_minute: u32,
+    /// Largest JSON body accepted, in bytes.
+    pub max_json_body_bytes: usize,
+    /// Take the client address from `X-Forwarded-For`/`Forwarded` (only behind a trusted proxy).
+    pub trust_proxy: bool,
+    /// Log format: `pretty` or `json`.
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines, for a terminal.
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            database_max_connections: 10,
+            jwt_secret: None,
+            jwt_issuer: "cairn".into(),
+            jwt_audience: "cairn".into(),
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_days: 30,
+            registration: RegistrationMode::Enrollment,
+            enrollment_code_ttl_hours: 7 * 24,
+            invitation_ttl_minutes: 48 * 60,
+            login_attempts_per_account_per_minute: 5,
+            login_attempts_per_address_per_minute: 30,
+            max_json_body_bytes: 64 * 1024,
+            trust_proxy: false,
+            log_format: LogFormat::Pretty,
+        }
+    }
+}
+
+/// Why settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The TOML file or an environment variable has a bad value.
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    /// A value parsed but is not acceptable.
+    #[error("invalid configuration: {0}")]
+    Rejected(String),
+}
+
+impl Settings {
+    /// Load defaults, then `config_file` if given, then `CAIRN_*` environment variables.
+    pub fn load(config_file: Option<&Path>) -> Result<Self, SettingsError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = config_file {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let settings: Settings = figment
+            .merge(Env::prefixed("CAIRN_"))
+            .extract()
+            .map_err(Box::new)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Refuse settings that would make Cairn unsafe or unusable.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if let Some(secret) = &self.jwt_secret
+            && secret.expose_secret().len() < 32
+        {
+            return Err(SettingsError::Rejected(
+                "jwt_secret must be at least 32 bytes".into(),
+            ));
+        }
+        if self.access_token_ttl_secs <= 0 || self.refresh_token_ttl_days <= 0 {
+            return Err(SettingsError::Rejected(
+                "token lifetimes must be positive".into(),
+            ));
+        }
+        if self.login_attempts_per_account_per_minute == 0
+            || self.login_attempts_per_address_per_minute == 0
+        {
+            return Err(SettingsError::Rejected(
+                "login attempt limits must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The database URL in force: the configured one, or the embedded SQLite file.
+    pub fn database_url(&self) -> SecretString {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => {
+                let path = self.data_dir.join("cairn.db");
+                SecretString::from(format!("sqlite://{}?mode=rwc", path.display()))
+            }
+        }
+    }
+}
+
+/// A database URL with any password replaced, safe to log.
+pub fn redacted_database_url(url: &SecretString) -> String {
+    let url = url.expose_secret();
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{}://{}:***@{}", &url[..scheme_end], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_password_is_redacted() {
+        let url = SecretString::from("postgres://cairn:hunter2@db:5432/cairn");
+        assert_eq!(redacted_database_url(&url), "postgres://cairn:***@db:5432/cairn");
+        let url = SecretString::from("sqlite://data/cairn.db");
+        assert_eq!(redacted_database_url(&url), "sqlite://data/cairn.db");
+    }
+}

@@ -1,0 +1,131 @@
+//! Plain records the services work with, free of database and web types.
+
+use cairn_shared::api::{Account, AccountKind, PlanRole};
+use cairn_shared::{PlanId, SessionId, UserId};
+use chrono::{DateTime, Utc};
+
+/// A stored account.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// Account id.
+    pub id: UserId,
+    /// Lower-case login name.
+    pub username: String,
+    /// Name shown to other members.
+    pub display_name: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Member or admin.
+    pub kind: AccountKind,
+    /// Set when an admin disabled the account.
+    pub disabled_at: Option<DateTime<Utc>>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+impl User {
+    /// The account as the API shows it (no password hash).
+    pub fn to_account(&self) -> Account {
+        Account {
+            id: self.id,
+            username: self.username.clone(),
+            display_name: self.display_name.clone(),
+            kind: self.kind,
+            disabled: self.disabled_at.is_some(),
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// A new account to store.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Lower-case login name.
+    pub username: String,
+    /// Name shown to other members.
+    pub display_name: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Member or admin.
+    pub kind: AccountKind,
+}
+
+/// A stored device session.
+#[derive(Debug, Clone)]
+pub struct DeviceSession {
+    /// Session id (the `sid` claim of its access tokens).
+    pub id: SessionId,
+    /// Whose session.
+    pub user_id: UserId,
+    /// Device name given at login.
+    pub device_name: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// Last login or refresh.
+    pub last_used_at: DateTime<Utc>,
+    /// When it ends unless refreshed.
+    pub expires_at: DateTime<Utc>,
+    /// Set when logged out, ended from another device, or ended for refresh-token reuse.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl DeviceSession {
+    /// Whether access tokens of this session are still honoured at `now`.
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
+/// A stored plan's metadata (its content lives in the plan's Automerge document).
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Plan id.
+    pub id: PlanId,
+    /// The person whose plan it is.
+    pub owner_id: UserId,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One member of a plan, with their display name.
+#[derive(Debug, Clone)]
+pub struct Membership {
+    /// Which plan.
+    pub plan_id: PlanId,
+    /// Which account.
+    pub user_id: UserId,
+    /// Their display name.
+    pub display_name: String,
+    /// Owner or supporter.
+    pub role: PlanRole,
+    /// When they joined.
+    pub joined_at: DateTime<Utc>,
+}
+
+/// One stored Automerge change of a plan, attributed to the account that made it.
+#[derive(Debug, Clone)]
+pub struct StoredChange {
+    /// Hex change hash.
+    pub hash: String,
+    /// Hex Automerge actor id.
+    pub actor: String,
+    /// The account the actor is bound to.
+    pub author_id: UserId,
+    /// The raw change bytes.
+    pub data: Vec<u8>,
+}
+
+/// How accepting an invitation ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InvitationOutcome {
+    /// The caller is now a supporter of the plan.
+    Joined(PlanId),
+    /// No invitation has that code.
+    NotFound,
+    /// The code is past its expiry.
+    Expired,
+    /// The code was used already.
+    Used,
+    /// The caller is already a member of the plan.
+    AlreadyMember(PlanId),
+}

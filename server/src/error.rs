@@ -1,0 +1,149 @@
+//! One error type for every HTTP answer: each service error maps to a status and a stable
+//! [`ErrorCode`]. 5xx bodies are opaque; their cause chain goes to the log only.
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use cairn_shared::{ErrorBody, ErrorCode, ErrorDetail};
+
+use crate::services::accounts::AccountError;
+use crate::services::admin::AdminError;
+use crate::services::plans::PlanError;
+
+/// An HTTP error answer.
+#[derive(Debug)]
+pub struct AppError {
+    status: StatusCode,
+    code: ErrorCode,
+    message: String,
+    retry_after: Option<Duration>,
+}
+
+impl AppError {
+    /// An error with a status, code and message for the client.
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), retry_after: None }
+    }
+
+    /// A 500 whose cause is logged here and never sent to the client.
+    pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
+        let mut chain = cause.to_string();
+        let mut source = cause.source();
+        while let Some(next) = source {
+            chain.push_str(": ");
+            chain.push_str(&next.to_string());
+            source = next.source();
+        }
+        tracing::error!(error = %chain, "request failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            "something went wrong on the server",
+        )
+    }
+
+    /// A 400 for a body, path or query that could not be read.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {}", self.code, self.message)
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        if let Some(wait) = self.retry_after {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response.insert_header((header::RETRY_AFTER, seconds.max(1).to_string()));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        response.json(ErrorBody {
+            error: ErrorDetail { code: self.code, message: self.message.clone() },
+        })
+    }
+}
+
+impl From<AccountError> for AppError {
+    fn from(err: AccountError) -> Self {
+        use AccountError as E;
+        let (status, code) = match &err {
+            E::InvalidInput(_) => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationFailed),
+            E::UsernameTaken => (StatusCode::CONFLICT, ErrorCode::UsernameTaken),
+            E::RegistrationClosed => (StatusCode::FORBIDDEN, ErrorCode::RegistrationClosed),
+            E::EnrollmentCodeInvalid => (StatusCode::FORBIDDEN, ErrorCode::EnrollmentCodeInvalid),
+            E::InvalidCredentials => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidCredentials),
+            E::AccountDisabled => (StatusCode::FORBIDDEN, ErrorCode::AccountDisabled),
+            E::RateLimited(wait) => {
+                let mut error = AppError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    ErrorCode::RateLimited,
+                    err.to_string(),
+                );
+                error.retry_after = Some(*wait);
+                return error;
+            }
+            E::InvalidToken => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidToken),
+            E::InvalidRefreshToken => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidRefreshToken),
+            E::RefreshTokenReused => (StatusCode::UNAUTHORIZED, ErrorCode::RefreshTokenReused),
+            E::SessionNotFound => (StatusCode::NOT_FOUND, ErrorCode::SessionNotFound),
+            E::Store(_) | E::Password(_) | E::Token(_) => return AppError::internal(&err),
+        };
+        AppError::new(status, code, err.to_string())
+    }
+}
+
+impl From<PlanError> for AppError {
+    fn from(err: PlanError) -> Self {
+        use PlanError as E;
+        let (status, code) = match &err {
+            E::NotFound => (StatusCode::NOT_FOUND, ErrorCode::PlanNotFound),
+            E::OwnerOnly => (StatusCode::FORBIDDEN, ErrorCode::OwnerOnly),
+            E::AdminCannotUsePlans => (StatusCode::FORBIDDEN, ErrorCode::AdminCannotUsePlans),
+            E::InvalidInput(_) => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationFailed),
+            E::InvitationNotFound => (StatusCode::NOT_FOUND, ErrorCode::InvitationNotFound),
+            E::InvitationExpired => (StatusCode::GONE, ErrorCode::InvitationExpired),
+            E::InvitationUsed => (StatusCode::GONE, ErrorCode::InvitationUsed),
+            E::AlreadyMember => (StatusCode::CONFLICT, ErrorCode::AlreadyMember),
+            E::OwnerCannotLeave => (StatusCode::CONFLICT, ErrorCode::OwnerCannotLeave),
+            E::MemberNotFound => (StatusCode::NOT_FOUND, ErrorCode::MemberNotFound),
+            E::Document(_) | E::Store(_) => return AppError::internal(&err),
+        };
+        AppError::new(status, code, err.to_string())
+    }
+}
+
+impl From<AdminError> for AppError {
+    fn from(err: AdminError) -> Self {
+        let (status, code) = match &err {
+            AdminError::AdminOnly => (StatusCode::FORBIDDEN, ErrorCode::AdminOnly),
+            AdminError::AccountNotFound => (StatusCode::NOT_FOUND, ErrorCode::AccountNotFound),
+            AdminError::InvalidInput(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationFailed)
+            }
+            AdminError::Store(inner) => return AppError::internal(inner),
+            AdminError::Account(_) => match err {
+                AdminError::Account(inner) => return inner.into(),
+                _ => unreachable!("matched just above"),
+            },
+        };
+        AppError::new(status, code, err.to_string())
+    }
+}

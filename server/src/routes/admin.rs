@@ -1,0 +1,66 @@
+//! `/api/v1/admin/*`: account management for admin accounts. No route here returns plan content.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use cairn_shared::api::{CreateAccountRequest, CreateEnrollmentCodeRequest};
+use cairn_shared::{ErrorCode, UserId};
+
+use crate::error::AppError;
+use crate::services::{Caller, Services, admin};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin/accounts", web::get().to(list_accounts))
+        .route("/admin/accounts", web::post().to(create_account))
+        .route("/admin/accounts/{id}/disable", web::post().to(disable))
+        .route("/admin/accounts/{id}/enable", web::post().to(enable))
+        .route("/admin/enrollment-codes", web::post().to(create_enrollment_code))
+        .route("/admin/counts", web::get().to(counts));
+}
+
+fn account_id(raw: &str) -> Result<UserId, AppError> {
+    raw.parse()
+        .map_err(|_| AppError::new(StatusCode::NOT_FOUND, ErrorCode::AccountNotFound, "no such account"))
+}
+
+async fn list_accounts(services: web::Data<Services>, caller: Caller) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(admin::list_accounts(&services, &caller).await?))
+}
+
+async fn create_account(
+    services: web::Data<Services>,
+    caller: Caller,
+    body: web::Json<CreateAccountRequest>,
+) -> Result<HttpResponse, AppError> {
+    let account = admin::create(&services, &caller, body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(account))
+}
+
+async fn disable(
+    services: web::Data<Services>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(admin::set_disabled(&services, &caller, account_id(&id)?, true).await?))
+}
+
+async fn enable(
+    services: web::Data<Services>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(admin::set_disabled(&services, &caller, account_id(&id)?, false).await?))
+}
+
+async fn create_enrollment_code(
+    services: web::Data<Services>,
+    caller: Caller,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let request: CreateEnrollmentCodeRequest = super::optional_json(&body)?;
+    let code = admin::create_enrollment_code(&services, &caller, request.max_uses, request.expires_in_hours).await?;
+    Ok(HttpResponse::Created().json(code))
+}
+
+async fn counts(services: web::Data<Services>, caller: Caller) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(admin::counts(&services, &caller).await?))
+}

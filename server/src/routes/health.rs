@@ -1,0 +1,27 @@
+//! Liveness and readiness probes.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use cairn_shared::ErrorCode;
+use cairn_shared::api::Health;
+
+use crate::error::AppError;
+use crate::services::Services;
+
+/// `GET /healthz`: the process is up.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "ok".into() })
+}
+
+/// `GET /readyz`: the database answers and every migration is applied.
+pub async fn readyz(services: web::Data<Services>) -> Result<HttpResponse, AppError> {
+    if services.store.is_ready().await {
+        Ok(HttpResponse::Ok().json(Health { status: "ready".into() }))
+    } else {
+        Err(AppError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::NotReady,
+            "the database is unreachable or migrations are pending",
+        ))
+    }
+}

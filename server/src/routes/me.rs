@@ -1,0 +1,34 @@
+//! `/api/v1/me`: the caller's account and device sessions.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use cairn_shared::{ErrorCode, SessionId};
+
+use crate::error::AppError;
+use crate::services::{Caller, Services, accounts};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/me", web::get().to(me))
+        .route("/me/sessions", web::get().to(sessions))
+        .route("/me/sessions/{id}", web::delete().to(end_session));
+}
+
+async fn me(caller: Caller) -> HttpResponse {
+    HttpResponse::Ok().json(caller.user.to_account())
+}
+
+async fn sessions(services: web::Data<Services>, caller: Caller) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(accounts::sessions(&services, &caller).await?))
+}
+
+async fn end_session(
+    services: web::Data<Services>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let id: SessionId = id.parse().map_err(|_| {
+        AppError::new(StatusCode::NOT_FOUND, ErrorCode::SessionNotFound, "no such device session")
+    })?;
+    accounts::end_session(&services, &caller, id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,88 @@
+//! The HTTP shell: routes turn requests into service calls and service errors into JSON error
+//! answers. Nothing here decides who may do what; the services do.
+
+mod admin;
+mod auth;
+mod extract;
+mod health;
+mod me;
+mod plans;
+
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{HttpResponse, web};
+use cairn_shared::ErrorCode;
+
+use crate::error::AppError;
+
+pub use extract::client_address;
+
+/// Register every route, and the JSON error answers for unreadable input.
+pub fn configure(cfg: &mut web::ServiceConfig, max_json_body_bytes: usize) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(max_json_body_bytes)
+            .error_handler(|err, _req| {
+                use actix_web::error::JsonPayloadError as J;
+                let app_error = match &err {
+                    J::OverflowKnownLength { .. } | J::Overflow { .. } => AppError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        ErrorCode::PayloadTooLarge,
+                        "the request body is too large",
+                    ),
+                    J::ContentType => {
+                        AppError::bad_request("the request body must be JSON (Content-Type: application/json)")
+                    }
+                    J::Deserialize(inner) => AppError::bad_request(format!("the JSON body is not valid: {inner}")),
+                    _ => AppError::bad_request("the request body could not be read"),
+                };
+                app_error.into()
+            }),
+    )
+    .app_data(web::PathConfig::default().error_handler(|_, _| {
+        AppError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such resource").into()
+    }))
+    .app_data(
+        web::QueryConfig::default()
+            .error_handler(|err, _| AppError::bad_request(format!("the query string is not valid: {err}")).into()),
+    )
+    .service(web::resource("/healthz").route(web::get().to(health::healthz)))
+    .service(web::resource("/readyz").route(web::get().to(health::readyz)))
+    .service(
+        web::scope("/api/v1")
+            .configure(auth::configure)
+            .configure(me::configure)
+            .configure(plans::configure)
+            .configure(admin::configure),
+    );
+}
+
+/// A JSON body that may be left out entirely (then the defaults apply), but if sent must be valid.
+fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, AppError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body)
+        .map_err(|err| AppError::bad_request(format!("the JSON body is not valid: {err}")))
+}
+
+/// The answer for a path no route matches.
+pub async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such route"))
+}
+
+/// Turns actix's empty 405 answers into Cairn's JSON error shape.
+pub fn json_error_pages<B: 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, |res: ServiceResponse<B>| {
+        let (req, _) = res.into_parts();
+        let answer: HttpResponse = actix_web::ResponseError::error_response(&AppError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::MethodNotAllowed,
+            "this route does not accept that method",
+        ));
+        Ok(ErrorHandlerResponse::Response(
+            ServiceResponse::new(req, answer).map_into_right_body(),
+        ))
+    })
+}

@@ -1,0 +1,372 @@
+//! Accounts and device sessions: registration, login, rotating refresh tokens, logout, and the
+//! check of every access token.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use cairn_shared::api::{
+    self, AccountKind, AuthTokens, LoginRequest, RegisterRequest, RegistrationMode,
+};
+use cairn_shared::{SessionId, UserId};
+use chrono::Utc;
+use secrecy::SecretString;
+use tracing::instrument;
+
+use super::{Caller, Services};
+use crate::auth::password::{PasswordError, hash_password, verify_password};
+use crate::auth::secrets::{normalize_code, random_token, sha256_hex};
+use crate::auth::tokens::TokenError;
+use crate::domain::{DeviceSession, NewUser, User};
+use crate::store::{EnrollmentOutcome, Store, StoreError};
+
+/// Why an account operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// A field is not acceptable; the message says which and why.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The username is taken.
+    #[error("that username is already taken")]
+    UsernameTaken,
+    /// Registration is closed.
+    #[error("registration is closed on this server")]
+    RegistrationClosed,
+    /// Registration needs a valid enrollment code.
+    #[error("a valid, unexpired enrollment code is needed to register")]
+    EnrollmentCodeInvalid,
+    /// Wrong username or password.
+    #[error("wrong username or password")]
+    InvalidCredentials,
+    /// The account is disabled.
+    #[error("this account has been disabled")]
+    AccountDisabled,
+    /// Too many login attempts.
+    #[error("too many login attempts; try again later")]
+    RateLimited(Duration),
+    /// Bad, expired or revoked access token.
+    #[error("the access token is invalid or expired")]
+    InvalidToken,
+    /// Unknown or expired refresh token.
+    #[error("the refresh token is invalid or expired")]
+    InvalidRefreshToken,
+    /// A refresh token was presented a second time.
+    #[error("this refresh token was already used; the device session has been ended")]
+    RefreshTokenReused,
+    /// No such session of the caller.
+    #[error("no such device session")]
+    SessionNotFound,
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Hashing failed.
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    /// Signing failed.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+}
+
+const MIN_PASSWORD_CHARS: usize = 8;
+const MAX_PASSWORD_BYTES: usize = 1024;
+const MAX_DISPLAY_NAME_CHARS: usize = 80;
+const MAX_DEVICE_NAME_CHARS: usize = 100;
+
+/// The canonical (lower-case) username, if acceptable.
+pub fn normalize_username(username: &str) -> Result<String, AccountError> {
+    let username = username.trim().to_lowercase();
+    let valid_chars = username
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !(3..=32).contains(&username.len()) || !valid_chars {
+        return Err(AccountError::InvalidInput(
+            "username must be 3 to 32 characters: letters, digits, '.', '_' or '-'".into(),
+        ));
+    }
+    Ok(username)
+}
+
+fn validate_display_name(name: &str) -> Result<String, AccountError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_DISPLAY_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(AccountError::InvalidInput(format!(
+            "displayName must be 1 to {MAX_DISPLAY_NAME_CHARS} characters"
+        )));
+    }
+    Ok(name.to_owned())
+}
+
+fn validate_password(password: &str) -> Result<(), AccountError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS || password.len() > MAX_PASSWORD_BYTES {
+        return Err(AccountError::InvalidInput(format!(
+            "password must be at least {MIN_PASSWORD_CHARS} characters (and at most {MAX_PASSWORD_BYTES} bytes)"
+        )));
+    }
+    Ok(())
+}
+
+fn device_name(name: Option<&str>) -> String {
+    let name: String = name
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_DEVICE_NAME_CHARS)
+        .collect();
+    if name.is_empty() { "Unnamed device".into() } else { name }
+}
+
+/// A validated account ready to store: the password is hashed off the executor.
+async fn new_user(
+    username: &str,
+    display_name: &str,
+    password: SecretString,
+    kind: AccountKind,
+) -> Result<NewUser, AccountError> {
+    let username = normalize_username(username)?;
+    let display_name = validate_display_name(display_name)?;
+    validate_password(secrecy::ExposeSecret::expose_secret(&password))?;
+    Ok(NewUser {
+        username,
+        display_name,
+        password_hash: hash_password(password).await?,
+        kind,
+    })
+}
+
+fn taken(err: StoreError) -> AccountError {
+    match err {
+        StoreError::Conflict => AccountError::UsernameTaken,
+        other => AccountError::Store(other),
+    }
+}
+
+/// Create an account directly (an admin's act, or `cairn admin create`).
+#[instrument(skip_all, fields(account.kind = ?kind))]
+pub async fn create_account(
+    store: &Store,
+    username: &str,
+    display_name: &str,
+    password: SecretString,
+    kind: AccountKind,
+) -> Result<User, AccountError> {
+    let user = new_user(username, display_name, password, kind).await?;
+    let user = store.insert_user(user, Utc::now()).await.map_err(taken)?;
+    tracing::info!(user.id = %user.id, "account created");
+    Ok(user)
+}
+
+/// Register a member account as the server's registration mode allows, and log it in.
+#[instrument(skip_all)]
+pub async fn register(
+    services: &Services,
+    request: RegisterRequest,
+) -> Result<AuthTokens, AccountError> {
+    let mode = services.settings.registration;
+    if mode == RegistrationMode::Closed {
+        return Err(AccountError::RegistrationClosed);
+    }
+    let code_hash = match (mode, request.enrollment_code.as_deref()) {
+        (RegistrationMode::Enrollment, None) => return Err(AccountError::EnrollmentCodeInvalid),
+        (RegistrationMode::Enrollment, Some(code)) => Some(sha256_hex(&normalize_code(code))),
+        _ => None,
+    };
+    let user = new_user(
+        &request.username,
+        &request.display_name,
+        SecretString::from(request.password),
+        AccountKind::Member,
+    )
+    .await?;
+    let now = Utc::now();
+    let user = match code_hash {
+        None => services.store.insert_user(user, now).await.map_err(taken)?,
+        Some(hash) => match services
+            .store
+            .insert_user_with_enrollment(user, &hash, now)
+            .await
+            .map_err(taken)?
+        {
+            EnrollmentOutcome::Registered(user) => user,
+            EnrollmentOutcome::CodeRejected => return Err(AccountError::EnrollmentCodeInvalid),
+        },
+    };
+    tracing::info!(user.id = %user.id, "member registered");
+    start_session(services, user, request.device_name.as_deref()).await
+}
+
+/// Check a username and password and open a device session.
+#[instrument(skip_all)]
+pub async fn login(
+    services: &Services,
+    request: LoginRequest,
+    address: Option<IpAddr>,
+) -> Result<AuthTokens, AccountError> {
+    let username = request.username.trim().to_lowercase();
+    services
+        .login_limits
+        .check(&username, address)
+        .map_err(|wait| {
+            tracing::warn!("login rate limited");
+            AccountError::RateLimited(wait)
+        })?;
+    let user = if normalize_username(&username).is_ok() {
+        services.store.user_by_username(&username).await?
+    } else {
+        None
+    };
+    let password = SecretString::from(request.password);
+    let matches = verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+    let user = match user {
+        Some(user) if matches => user,
+        _ => {
+            tracing::info!("login refused: wrong username or password");
+            return Err(AccountError::InvalidCredentials);
+        }
+    };
+    if user.disabled_at.is_some() {
+        tracing::info!(user.id = %user.id, "login refused: account disabled");
+        return Err(AccountError::AccountDisabled);
+    }
+    start_session(services, user, request.device_name.as_deref()).await
+}
+
+async fn start_session(
+    services: &Services,
+    user: User,
+    device: Option<&str>,
+) -> Result<AuthTokens, AccountError> {
+    let now = Utc::now();
+    let refresh_token = random_token();
+    let expires_at = now + chrono::Duration::days(services.settings.refresh_token_ttl_days);
+    let session = services
+        .store
+        .insert_session(user.id, &device_name(device), &sha256_hex(&refresh_token), now, expires_at)
+        .await?;
+    tracing::info!(user.id = %user.id, session.id = %session.id, "device session started");
+    tokens_for(services, &user, &session, refresh_token)
+}
+
+fn tokens_for(
+    services: &Services,
+    user: &User,
+    session: &DeviceSession,
+    refresh_token: String,
+) -> Result<AuthTokens, AccountError> {
+    let access_token = services.tokens.issue(user.id, session.id, Utc::now())?;
+    Ok(AuthTokens {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in: services.tokens.ttl_secs(),
+        refresh_token,
+        refresh_expires_at: session.expires_at,
+        session_id: session.id,
+        account: user.to_account(),
+    })
+}
+
+/// Trade a refresh token for new tokens. The old refresh token stops working; presenting it
+/// again ends the whole device session (it may have been stolen).
+#[instrument(skip_all)]
+pub async fn refresh(services: &Services, refresh_token: &str) -> Result<AuthTokens, AccountError> {
+    let now = Utc::now();
+    let old_hash = sha256_hex(refresh_token);
+    let Some(session) = services.store.session_by_token(&old_hash).await? else {
+        if let Some(session) = services.store.session_by_previous_token(&old_hash).await? {
+            services.store.revoke_session(session.user_id, session.id, now).await?;
+            tracing::warn!(session.id = %session.id, "refresh token reused: device session ended");
+            return Err(AccountError::RefreshTokenReused);
+        }
+        return Err(AccountError::InvalidRefreshToken);
+    };
+    if !session.is_active(now) {
+        return Err(AccountError::InvalidRefreshToken);
+    }
+    let user = services
+        .store
+        .user(session.user_id)
+        .await?
+        .ok_or(AccountError::InvalidRefreshToken)?;
+    if user.disabled_at.is_some() {
+        return Err(AccountError::AccountDisabled);
+    }
+    let new_token = random_token();
+    let expires_at = now + chrono::Duration::days(services.settings.refresh_token_ttl_days);
+    let rotated = services
+        .store
+        .rotate_session_token(session.id, &old_hash, &sha256_hex(&new_token), now, expires_at)
+        .await?;
+    if !rotated {
+        // Another request rotated this token a moment ago: that is a second use.
+        services.store.revoke_session(session.user_id, session.id, now).await?;
+        return Err(AccountError::RefreshTokenReused);
+    }
+    let session = DeviceSession { expires_at, last_used_at: now, ..session };
+    tokens_for(services, &user, &session, new_token)
+}
+
+/// Who is calling: the access token must verify, its session be active and its account enabled.
+pub async fn authenticate(services: &Services, access_token: &str) -> Result<Caller, AccountError> {
+    let claims = services
+        .tokens
+        .verify(access_token)
+        .map_err(|_| AccountError::InvalidToken)?;
+    let now = Utc::now();
+    let session = services
+        .store
+        .session(SessionId(claims.sid))
+        .await?
+        .filter(|s| s.user_id.0 == claims.sub && s.is_active(now))
+        .ok_or(AccountError::InvalidToken)?;
+    let user = services
+        .store
+        .user(UserId(claims.sub))
+        .await?
+        .ok_or(AccountError::InvalidToken)?;
+    if user.disabled_at.is_some() {
+        return Err(AccountError::AccountDisabled);
+    }
+    Ok(Caller { user, session_id: session.id })
+}
+
+/// End the caller's current device session.
+#[instrument(skip_all, fields(user.id = %caller.user.id))]
+pub async fn logout(services: &Services, caller: &Caller) -> Result<(), AccountError> {
+    services
+        .store
+        .revoke_session(caller.user.id, caller.session_id, Utc::now())
+        .await?;
+    Ok(())
+}
+
+/// The caller's active device sessions.
+pub async fn sessions(
+    services: &Services,
+    caller: &Caller,
+) -> Result<Vec<api::DeviceSession>, AccountError> {
+    let sessions = services.store.active_sessions(caller.user.id, Utc::now()).await?;
+    Ok(sessions
+        .into_iter()
+        .map(|s| api::DeviceSession {
+            current: s.id == caller.session_id,
+            id: s.id,
+            device_name: s.device_name,
+            created_at: s.created_at,
+            last_used_at: s.last_used_at,
+            expires_at: s.expires_at,
+        })
+        .collect())
+}
+
+/// End one of the caller's device sessions (a lost phone, say).
+#[instrument(skip_all, fields(user.id = %caller.user.id))]
+pub async fn end_session(
+    services: &Services,
+    caller: &Caller,
+    session: SessionId,
+) -> Result<(), AccountError> {
+    if services.store.revoke_session(caller.user.id, session, Utc::now()).await? {
+        Ok(())
+    } else {
+        Err(AccountError::SessionNotFound)
+    }
+}

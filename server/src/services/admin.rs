@@ -1,0 +1,131 @@
+//! What admin accounts (agency staff) can do: manage accounts and enrollment codes and see
+//! counts. Nothing here reads or returns plan content.
+
+use cairn_shared::api::{Account, AccountKind, Counts, CreateAccountRequest, EnrollmentCode};
+use cairn_shared::UserId;
+use chrono::Utc;
+use secrecy::SecretString;
+use tracing::instrument;
+
+use super::accounts::{AccountError, create_account};
+use super::{Caller, Services};
+use crate::auth::secrets::{human_code, normalize_code, sha256_hex};
+use crate::store::StoreError;
+
+/// Why an admin operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The caller is not an admin.
+    #[error("only an admin account can do this")]
+    AdminOnly,
+    /// No such account.
+    #[error("no such account")]
+    AccountNotFound,
+    /// A field is not acceptable.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// Creating the account failed.
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn require_admin(caller: &Caller) -> Result<(), AdminError> {
+    if caller.user.kind == AccountKind::Admin {
+        Ok(())
+    } else {
+        tracing::warn!(user.id = %caller.user.id, "admin action refused for a member");
+        Err(AdminError::AdminOnly)
+    }
+}
+
+/// Every account (no plan content).
+pub async fn list_accounts(services: &Services, caller: &Caller) -> Result<Vec<Account>, AdminError> {
+    require_admin(caller)?;
+    Ok(services.store.users().await?.iter().map(|u| u.to_account()).collect())
+}
+
+/// Create a member or admin account.
+#[instrument(skip_all, fields(admin.id = %caller.user.id))]
+pub async fn create(
+    services: &Services,
+    caller: &Caller,
+    request: CreateAccountRequest,
+) -> Result<Account, AdminError> {
+    require_admin(caller)?;
+    let user = create_account(
+        &services.store,
+        &request.username,
+        &request.display_name,
+        SecretString::from(request.password),
+        request.kind.unwrap_or(AccountKind::Member),
+    )
+    .await?;
+    Ok(user.to_account())
+}
+
+/// Disable or re-enable an account. Disabling ends all of its device sessions at once.
+#[instrument(skip_all, fields(admin.id = %caller.user.id, account.id = %account, disabled))]
+pub async fn set_disabled(
+    services: &Services,
+    caller: &Caller,
+    account: UserId,
+    disabled: bool,
+) -> Result<Account, AdminError> {
+    require_admin(caller)?;
+    if account == caller.user.id && disabled {
+        return Err(AdminError::InvalidInput("you cannot disable your own account".into()));
+    }
+    let when = disabled.then(Utc::now);
+    if !services.store.set_user_disabled(account, when).await? {
+        return Err(AdminError::AccountNotFound);
+    }
+    tracing::info!("account {}", if disabled { "disabled" } else { "enabled" });
+    let user = services.store.user(account).await?.ok_or(AdminError::AccountNotFound)?;
+    Ok(user.to_account())
+}
+
+/// Issue an enrollment code for registering member accounts.
+#[instrument(skip_all, fields(admin.id = %caller.user.id))]
+pub async fn create_enrollment_code(
+    services: &Services,
+    caller: &Caller,
+    max_uses: Option<u32>,
+    expires_in_hours: Option<u32>,
+) -> Result<EnrollmentCode, AdminError> {
+    require_admin(caller)?;
+    let max_uses = max_uses.unwrap_or(1);
+    if !(1..=1000).contains(&max_uses) {
+        return Err(AdminError::InvalidInput("maxUses must be between 1 and 1000".into()));
+    }
+    let hours = expires_in_hours
+        .map(i64::from)
+        .unwrap_or(services.settings.enrollment_code_ttl_hours);
+    if !(1..=90 * 24).contains(&hours) {
+        return Err(AdminError::InvalidInput("expiresInHours must be between 1 and 2160".into()));
+    }
+    let now = Utc::now();
+    let expires_at = now + chrono::Duration::hours(hours);
+    let code = human_code(10);
+    services
+        .store
+        .insert_enrollment_code(&sha256_hex(&normalize_code(&code)), caller.user.id, max_uses, now, expires_at)
+        .await?;
+    tracing::info!(max_uses, "enrollment code issued");
+    Ok(EnrollmentCode { code, max_uses, expires_at })
+}
+
+/// Numbers of accounts, plans and memberships; never content.
+pub async fn counts(services: &Services, caller: &Caller) -> Result<Counts, AdminError> {
+    require_admin(caller)?;
+    let store = &services.store;
+    Ok(Counts {
+        members: store.count_users(AccountKind::Member).await?,
+        admins: store.count_users(AccountKind::Admin).await?,
+        disabled_accounts: store.count_disabled_users().await?,
+        plans: store.count_plans().await?,
+        supporter_memberships: store.count_supporters().await?,
+    })
+}

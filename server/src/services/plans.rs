@@ -1,0 +1,291 @@
+//! Plans and membership. Every member has the same rights on a plan's content; only the owner
+//! invites, removes others and deletes. Anyone who is not a member (admins included) learns
+//! nothing about a plan: not even that it exists.
+
+use std::collections::HashMap;
+
+use automerge::{ActorId, AutoCommit, AutoSerde};
+use cairn_shared::api::{AccountKind, Invitation, PlanDetail, PlanMember, PlanRole, PlanSummary};
+use cairn_shared::plan::{new_plan_document, read_title};
+use cairn_shared::{PlanId, UserId};
+use chrono::Utc;
+use tracing::instrument;
+
+use super::{Caller, Services};
+use crate::auth::secrets::{human_code, normalize_code, sha256_hex};
+use crate::domain::{InvitationOutcome, Membership, Plan, StoredChange};
+use crate::store::{Store, StoreError};
+
+/// Why a plan operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// No such plan, or the caller is not a member.
+    #[error("plan not found")]
+    NotFound,
+    /// Only the owner may do this.
+    #[error("only the plan's owner can do this")]
+    OwnerOnly,
+    /// Admin accounts cannot own, join or read plans.
+    #[error("admin accounts manage accounts; they cannot own, join or read plans")]
+    AdminCannotUsePlans,
+    /// A field is not acceptable.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// Unknown invitation code.
+    #[error("no invitation has this code")]
+    InvitationNotFound,
+    /// Expired invitation code.
+    #[error("this invitation has expired; ask for a new one")]
+    InvitationExpired,
+    /// Used invitation code.
+    #[error("this invitation has already been used")]
+    InvitationUsed,
+    /// The caller is already a member.
+    #[error("you are already a member of this plan")]
+    AlreadyMember,
+    /// The owner tried to leave or be removed.
+    #[error("the owner cannot leave their own plan; they can delete it instead")]
+    OwnerCannotLeave,
+    /// The person is not a supporter of the plan.
+    #[error("that person is not a member of this plan")]
+    MemberNotFound,
+    /// The stored document could not be built or read. Never answered with an empty plan.
+    #[error("the plan document could not be loaded: {0}")]
+    Document(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+const MAX_TITLE_CHARS: usize = 200;
+
+fn refuse_admins(caller: &Caller) -> Result<(), PlanError> {
+    match caller.user.kind {
+        AccountKind::Admin => Err(PlanError::AdminCannotUsePlans),
+        AccountKind::Member => Ok(()),
+    }
+}
+
+/// The caller's role on the plan; `NotFound` if they are not a member.
+async fn role_on(services: &Services, caller: &Caller, plan: PlanId) -> Result<PlanRole, PlanError> {
+    let role = services.store.role_of(plan, caller.user.id).await?;
+    if role.is_none() {
+        tracing::info!(plan.id = %plan, user.id = %caller.user.id, "plan access refused: not a member");
+    }
+    role.ok_or(PlanError::NotFound)
+}
+
+async fn require_owner(services: &Services, caller: &Caller, plan: PlanId) -> Result<(), PlanError> {
+    match role_on(services, caller, plan).await? {
+        PlanRole::Owner => Ok(()),
+        PlanRole::Supporter => {
+            tracing::warn!(plan.id = %plan, user.id = %caller.user.id, "owner-only action refused for a supporter");
+            Err(PlanError::OwnerOnly)
+        }
+    }
+}
+
+/// Load a plan's document from storage: its snapshot followed by every change since.
+pub async fn load_document(store: &Store, plan: PlanId) -> Result<AutoCommit, PlanError> {
+    let (snapshot, changes) = store.plan_document(plan).await?;
+    let mut bytes = snapshot.unwrap_or_default();
+    for change in &changes {
+        bytes.extend_from_slice(&change.data);
+    }
+    if bytes.is_empty() {
+        return Err(PlanError::Document("no stored snapshot or changes".into()));
+    }
+    AutoCommit::load(&bytes).map_err(|err| PlanError::Document(err.to_string()))
+}
+
+fn summary(plan: &Plan, role: PlanRole, title: String, members: Vec<Membership>) -> PlanSummary {
+    PlanSummary {
+        id: plan.id,
+        document_id: plan.id.document_id(),
+        url: plan.id.automerge_url(),
+        title,
+        role,
+        members: members
+            .into_iter()
+            .map(|m| PlanMember {
+                user_id: m.user_id,
+                display_name: m.display_name,
+                role: m.role,
+                joined_at: m.joined_at,
+            })
+            .collect(),
+        created_at: plan.created_at,
+    }
+}
+
+async fn summaries(
+    services: &Services,
+    plans: Vec<(Plan, PlanRole)>,
+) -> Result<Vec<(PlanSummary, AutoCommit)>, PlanError> {
+    let ids: Vec<PlanId> = plans.iter().map(|(p, _)| p.id).collect();
+    let mut members: HashMap<PlanId, Vec<Membership>> = services.store.members_of(&ids).await?;
+    let mut out = Vec::with_capacity(plans.len());
+    for (plan, role) in plans {
+        let document = load_document(&services.store, plan.id).await?;
+        let plan_members = members.remove(&plan.id).unwrap_or_default();
+        out.push((summary(&plan, role, read_title(&document), plan_members), document));
+    }
+    Ok(out)
+}
+
+async fn one_summary(
+    services: &Services,
+    caller: &Caller,
+    plan_id: PlanId,
+) -> Result<(PlanSummary, AutoCommit), PlanError> {
+    let role = role_on(services, caller, plan_id).await?;
+    let plan = services.store.plan(plan_id).await?.ok_or(PlanError::NotFound)?;
+    summaries(services, vec![(plan, role)])
+        .await?
+        .pop()
+        .ok_or(PlanError::NotFound)
+}
+
+/// Create a plan owned by the caller, with the schema-v1 skeleton as its first change.
+#[instrument(skip_all, fields(user.id = %caller.user.id, plan.id))]
+pub async fn create_plan(
+    services: &Services,
+    caller: &Caller,
+    title: Option<&str>,
+) -> Result<PlanSummary, PlanError> {
+    refuse_admins(caller)?;
+    let title = title.unwrap_or_default().trim();
+    if title.chars().count() > MAX_TITLE_CHARS {
+        return Err(PlanError::InvalidInput(format!(
+            "title must be at most {MAX_TITLE_CHARS} characters"
+        )));
+    }
+    let plan_id = PlanId::new_random();
+    tracing::Span::current().record("plan.id", tracing::field::display(plan_id));
+    let actor = ActorId::random();
+    let mut document =
+        new_plan_document(actor.clone(), title).map_err(|err| PlanError::Document(err.to_string()))?;
+    let change = document
+        .get_last_local_change()
+        .ok_or_else(|| PlanError::Document("the skeleton produced no change".into()))?;
+    let first_change = StoredChange {
+        hash: change.hash().to_string(),
+        actor: actor.to_hex_string(),
+        author_id: caller.user.id,
+        data: change.raw_bytes().to_vec(),
+    };
+    let plan = services
+        .store
+        .insert_plan(plan_id, caller.user.id, &first_change, Utc::now())
+        .await?;
+    tracing::info!("plan created");
+    let members = services.store.members_of(&[plan.id]).await?.remove(&plan.id).unwrap_or_default();
+    Ok(summary(&plan, PlanRole::Owner, read_title(&document), members))
+}
+
+/// The caller's plans, with their role and every member's display name.
+pub async fn list_plans(services: &Services, caller: &Caller) -> Result<Vec<PlanSummary>, PlanError> {
+    refuse_admins(caller)?;
+    let plans = services.store.plans_of(caller.user.id).await?;
+    Ok(summaries(services, plans).await?.into_iter().map(|(s, _)| s).collect())
+}
+
+/// One plan with its content as plain JSON.
+pub async fn get_plan(
+    services: &Services,
+    caller: &Caller,
+    plan: PlanId,
+) -> Result<PlanDetail, PlanError> {
+    let (summary, document) = one_summary(services, caller, plan).await?;
+    let document = serde_json::to_value(AutoSerde::from(&document))
+        .map_err(|err| PlanError::Document(err.to_string()))?;
+    Ok(PlanDetail { summary, document })
+}
+
+/// Delete a plan and everything stored for it (owner only).
+#[instrument(skip_all, fields(user.id = %caller.user.id, plan.id = %plan))]
+pub async fn delete_plan(services: &Services, caller: &Caller, plan: PlanId) -> Result<(), PlanError> {
+    require_owner(services, caller, plan).await?;
+    if !services.store.delete_plan(plan).await? {
+        return Err(PlanError::NotFound);
+    }
+    tracing::info!("plan deleted");
+    Ok(())
+}
+
+/// Create a single-use invitation code to the plan (owner only).
+#[instrument(skip_all, fields(user.id = %caller.user.id, plan.id = %plan))]
+pub async fn invite(services: &Services, caller: &Caller, plan: PlanId) -> Result<Invitation, PlanError> {
+    require_owner(services, caller, plan).await?;
+    let now = Utc::now();
+    let expires_at = now + chrono::Duration::minutes(services.settings.invitation_ttl_minutes);
+    let code = human_code(8);
+    services
+        .store
+        .insert_invitation(plan, &sha256_hex(&normalize_code(&code)), caller.user.id, now, expires_at)
+        .await?;
+    tracing::info!("invitation created");
+    Ok(Invitation { code, plan_id: plan, expires_at })
+}
+
+/// Join a plan as a supporter with an invitation code.
+#[instrument(skip_all, fields(user.id = %caller.user.id, plan.id))]
+pub async fn accept_invitation(
+    services: &Services,
+    caller: &Caller,
+    code: &str,
+) -> Result<PlanSummary, PlanError> {
+    refuse_admins(caller)?;
+    let code = normalize_code(code);
+    if code.is_empty() || code.len() > 64 {
+        return Err(PlanError::InvitationNotFound);
+    }
+    let outcome = services
+        .store
+        .accept_invitation(&sha256_hex(&code), caller.user.id, Utc::now())
+        .await?;
+    let plan = match outcome {
+        InvitationOutcome::Joined(plan) => plan,
+        InvitationOutcome::NotFound => return Err(PlanError::InvitationNotFound),
+        InvitationOutcome::Expired => return Err(PlanError::InvitationExpired),
+        InvitationOutcome::Used => return Err(PlanError::InvitationUsed),
+        InvitationOutcome::AlreadyMember(_) => return Err(PlanError::AlreadyMember),
+    };
+    tracing::Span::current().record("plan.id", tracing::field::display(plan));
+    tracing::info!("supporter joined");
+    Ok(one_summary(services, caller, plan).await?.0)
+}
+
+/// Everyone who can read and edit the plan.
+pub async fn members(
+    services: &Services,
+    caller: &Caller,
+    plan: PlanId,
+) -> Result<Vec<PlanMember>, PlanError> {
+    Ok(one_summary(services, caller, plan).await?.0.members)
+}
+
+/// Remove a member: the owner may remove any supporter; a supporter may remove only themself.
+#[instrument(skip_all, fields(user.id = %caller.user.id, plan.id = %plan, member.id = %member))]
+pub async fn remove_member(
+    services: &Services,
+    caller: &Caller,
+    plan: PlanId,
+    member: UserId,
+) -> Result<(), PlanError> {
+    let role = role_on(services, caller, plan).await?;
+    let removing_self = member == caller.user.id;
+    match (role, removing_self) {
+        (PlanRole::Owner, true) => return Err(PlanError::OwnerCannotLeave),
+        (PlanRole::Supporter, false) => {
+            tracing::warn!("supporter tried to remove another member");
+            return Err(PlanError::OwnerOnly);
+        }
+        _ => {}
+    }
+    if !services.store.remove_supporter(plan, member).await? {
+        return Err(PlanError::MemberNotFound);
+    }
+    tracing::info!(left = removing_self, "member removed");
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! Building the application: connect and migrate the database, load keys, bind the listener
+//! (port 0 allowed) and return a server ready to run. `main` and the tests both start Cairn here.
+
+use std::net::TcpListener;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use secrecy::ExposeSecret;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing_actix_web::TracingLogger;
+
+use crate::auth::limits::LoginLimiter;
+use crate::auth::secrets::load_or_create_secret;
+use crate::auth::tokens::TokenKeys;
+use crate::config::{Settings, redacted_database_url};
+use crate::routes;
+use crate::services::Services;
+use crate::store::Store;
+use crate::telemetry::CairnRootSpan;
+
+/// A built Cairn, bound to its port and ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+    services: web::Data<Services>,
+    background: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+    }
+}
+
+/// Open the database named by the settings (creating the data folder for SQLite) and migrate it.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(&settings.data_dir)?;
+    let url = settings.database_url();
+    tracing::info!(database = %redacted_database_url(&url), "connecting to the database");
+    let store = Store::connect(&url, settings.database_max_connections).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+impl Application {
+    /// Connect, migrate, load or generate the signing key, and bind `settings.listen`.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.validate()?;
+        let store = open_store(&settings).await?;
+        let secret = match &settings.jwt_secret {
+            Some(secret) => secret.clone(),
+            None => load_or_create_secret(&settings.data_dir.join("jwt-secret"))?,
+        };
+        let tokens = TokenKeys::new(
+            secret.expose_secret().as_bytes(),
+            &settings.jwt_issuer,
+            &settings.jwt_audience,
+            settings.access_token_ttl_secs,
+        );
+        let login_limits = LoginLimiter::new(
+            NonZeroU32::new(settings.login_attempts_per_account_per_minute).unwrap_or(NonZeroU32::MIN),
+            NonZeroU32::new(settings.login_attempts_per_address_per_minute).unwrap_or(NonZeroU32::MIN),
+        );
+        let max_json = settings.max_json_body_bytes;
+        let services = web::Data::new(Services {
+            store,
+            tokens,
+            login_limits,
+            settings: Arc::new(settings),
+        });
+
+        let listener = TcpListener::bind(services.settings.listen)?;
+        let port = listener.local_addr()?.port();
+        let app_services = services.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(routes::json_error_pages())
+                .wrap(TracingLogger::<CairnRootSpan>::new())
+                .app_data(app_services.clone())
+                .configure(|cfg| routes::configure(cfg, max_json))
+                .default_service(web::to(routes::not_found))
+        })
+        .listen(listener)?
+        .shutdown_timeout(10)
+        .run();
+
+        let background = TaskTracker::new();
+        let shutdown = CancellationToken::new();
+        background.spawn(forget_idle_login_counters(services.clone(), shutdown.clone()));
+        Ok(Self { port, server, services, background, shutdown })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serve until the server stops (SIGINT/SIGTERM), then drain background work and close
+    /// the database.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.shutdown.cancel();
+        self.background.close();
+        self.background.wait().await;
+        tracing::info!("stopped");
+        drop(self.services);
+        result
+    }
+}
+
+async fn forget_idle_login_counters(services: web::Data<Services>, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every.tick() => services.login_limits.forget_idle(),
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! sea-orm entities, one per table. They never leave `store`: the rest of the server sees the
+//! plain records in `crate::domain`.
+
+pub mod actor_bindings;
+pub mod device_sessions;
+pub mod enrollment_codes;
+pub mod invitations;
+pub mod plan_changes;
+pub mod plan_members;
+pub mod plan_snapshots;
+pub mod plans;
+pub mod users;

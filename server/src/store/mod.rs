@@ -1,0 +1,87 @@
+//! Storage: the only module that talks to the database (sea-orm over SQLite or Postgres).
+//! Everything it returns is a plain record from `crate::domain`.
+
+mod accounts;
+pub use accounts::EnrollmentOutcome;
+mod entities;
+mod plans;
+
+use std::time::Duration;
+
+use cairn_migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlErr};
+use secrecy::{ExposeSecret, SecretString};
+
+/// Why a storage call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique value (username, token hash, …) is taken.
+    #[error("unique constraint violated")]
+    Conflict,
+    /// A stored value cannot be read back (an unknown enum text, say).
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    /// The database failed.
+    #[error("database error")]
+    Database(#[source] DbErr),
+}
+
+impl From<DbErr> for StoreError {
+    // One place turns unique-constraint violations into `Conflict`, for both databases.
+    fn from(err: DbErr) -> Self {
+        match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::Conflict,
+            _ => StoreError::Database(err),
+        }
+    }
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connect to `url` (SQLite: WAL, foreign keys and a busy timeout on every connection).
+    pub async fn connect(url: &SecretString, max_connections: u32) -> Result<Self, StoreError> {
+        let mut options = ConnectOptions::new(url.expose_secret().to_owned());
+        options
+            .max_connections(max_connections.max(1))
+            .min_connections(0)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|sqlite| {
+                sqlite
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(5))
+            });
+        let db = Database::connect(options).await?;
+        Ok(Self { db })
+    }
+
+    /// Apply every pending migration.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Whether the database answers and no migration is pending.
+    pub async fn is_ready(&self) -> bool {
+        if self.db.ping().await.is_err() {
+            return false;
+        }
+        matches!(Migrator::get_pending_migrations(&self.db).await, Ok(pending) if pending.is_empty())
+    }
+
+    /// Close the pool.
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.db.close().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,308 @@
+//! Plans, their members and invitations, and each plan's stored Automerge changes.
+
+use std::collections::HashMap;
+
+use cairn_shared::api::PlanRole;
+use cairn_shared::{PlanId, UserId};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, JoinType, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, RelationTrait, Set, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::entities::{
+    actor_bindings, invitations, plan_changes, plan_members, plan_snapshots, plans, users,
+};
+use super::{Store, StoreError};
+use crate::domain::{InvitationOutcome, Membership, Plan, StoredChange};
+
+fn role_text(role: PlanRole) -> &'static str {
+    match role {
+        PlanRole::Owner => "owner",
+        PlanRole::Supporter => "supporter",
+    }
+}
+
+fn parse_role(text: &str) -> Result<PlanRole, StoreError> {
+    match text {
+        "owner" => Ok(PlanRole::Owner),
+        "supporter" => Ok(PlanRole::Supporter),
+        other => Err(StoreError::Corrupt(format!("plan role {other:?}"))),
+    }
+}
+
+impl From<plans::Model> for Plan {
+    fn from(row: plans::Model) -> Self {
+        Plan {
+            id: PlanId(row.id),
+            owner_id: UserId(row.owner_id),
+            created_at: row.created_at,
+        }
+    }
+}
+
+fn member_row(plan: PlanId, user: UserId, role: PlanRole, now: DateTime<Utc>) -> plan_members::ActiveModel {
+    plan_members::ActiveModel {
+        plan_id: Set(plan.0),
+        user_id: Set(user.0),
+        role: Set(role_text(role).to_owned()),
+        joined_at: Set(now),
+    }
+}
+
+fn change_row(plan: PlanId, change: &StoredChange, now: DateTime<Utc>) -> plan_changes::ActiveModel {
+    plan_changes::ActiveModel {
+        plan_id: Set(plan.0),
+        hash: Set(change.hash.clone()),
+        actor: Set(change.actor.clone()),
+        author_id: Set(change.author_id.0),
+        data: Set(change.data.clone()),
+        created_at: Set(now),
+        ..Default::default()
+    }
+}
+
+impl Store {
+    /// Create a plan owned by `owner` with its first document change, in one transaction: the
+    /// plan, the owner's membership, the change and the binding of the change's actor to the owner.
+    pub async fn insert_plan(
+        &self,
+        id: PlanId,
+        owner: UserId,
+        first_change: &StoredChange,
+        now: DateTime<Utc>,
+    ) -> Result<Plan, StoreError> {
+        let txn = self.db.begin().await?;
+        let plan = plans::ActiveModel {
+            id: Set(id.0),
+            owner_id: Set(owner.0),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        member_row(id, owner, PlanRole::Owner, now).insert(&txn).await?;
+        actor_bindings::ActiveModel {
+            plan_id: Set(id.0),
+            actor: Set(first_change.actor.clone()),
+            user_id: Set(owner.0),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        change_row(id, first_change, now).insert(&txn).await?;
+        txn.commit().await?;
+        Ok(plan.into())
+    }
+
+    /// The plan with this id.
+    pub async fn plan(&self, id: PlanId) -> Result<Option<Plan>, StoreError> {
+        Ok(plans::Entity::find_by_id(id.0).one(&self.db).await?.map(Plan::from))
+    }
+
+    /// The caller's role on the plan, or `None` if they are not a member (or there is no plan).
+    pub async fn role_of(&self, plan: PlanId, user: UserId) -> Result<Option<PlanRole>, StoreError> {
+        plan_members::Entity::find_by_id((plan.0, user.0))
+            .one(&self.db)
+            .await?
+            .map(|row| parse_role(&row.role))
+            .transpose()
+    }
+
+    /// Every plan the user is a member of, with their role, oldest first.
+    pub async fn plans_of(&self, user: UserId) -> Result<Vec<(Plan, PlanRole)>, StoreError> {
+        let rows = plans::Entity::find()
+            .join(JoinType::InnerJoin, plans::Relation::Members.def())
+            .filter(plan_members::Column::UserId.eq(user.0))
+            .select_also(plan_members::Entity)
+            .order_by_asc(plans::Column::CreatedAt)
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .filter_map(|(plan, member)| member.map(|m| (plan, m)))
+            .map(|(plan, member)| Ok((Plan::from(plan), parse_role(&member.role)?)))
+            .collect()
+    }
+
+    /// The members of each of the given plans, with display names, owner first.
+    pub async fn members_of(
+        &self,
+        plan_ids: &[PlanId],
+    ) -> Result<HashMap<PlanId, Vec<Membership>>, StoreError> {
+        let ids: Vec<Uuid> = plan_ids.iter().map(|p| p.0).collect();
+        let rows = plan_members::Entity::find()
+            .filter(plan_members::Column::PlanId.is_in(ids))
+            .find_also_related(users::Entity)
+            .order_by_asc(plan_members::Column::JoinedAt)
+            .all(&self.db)
+            .await?;
+        let mut by_plan: HashMap<PlanId, Vec<Membership>> = HashMap::new();
+        for (member, user) in rows {
+            let display_name = user.map(|u| u.display_name).unwrap_or_default();
+            let plan_id = PlanId(member.plan_id);
+            by_plan.entry(plan_id).or_default().push(Membership {
+                plan_id,
+                user_id: UserId(member.user_id),
+                display_name,
+                role: parse_role(&member.role)?,
+                joined_at: member.joined_at,
+            });
+        }
+        for members in by_plan.values_mut() {
+            members.sort_by_key(|m| (m.role != PlanRole::Owner, m.joined_at));
+        }
+        Ok(by_plan)
+    }
+
+    /// Delete a plan and everything stored for it (members, invitations, document).
+    pub async fn delete_plan(&self, id: PlanId) -> Result<bool, StoreError> {
+        // Foreign keys cascade on both databases; deleting the children explicitly as well keeps
+        // the outcome the same on a database where cascades were not applied.
+        let txn = self.db.begin().await?;
+        actor_bindings::Entity::delete_many()
+            .filter(actor_bindings::Column::PlanId.eq(id.0))
+            .exec(&txn)
+            .await?;
+        plan_changes::Entity::delete_many()
+            .filter(plan_changes::Column::PlanId.eq(id.0))
+            .exec(&txn)
+            .await?;
+        plan_snapshots::Entity::delete_many()
+            .filter(plan_snapshots::Column::PlanId.eq(id.0))
+            .exec(&txn)
+            .await?;
+        invitations::Entity::delete_many()
+            .filter(invitations::Column::PlanId.eq(id.0))
+            .exec(&txn)
+            .await?;
+        plan_members::Entity::delete_many()
+            .filter(plan_members::Column::PlanId.eq(id.0))
+            .exec(&txn)
+            .await?;
+        let deleted = plans::Entity::delete_by_id(id.0).exec(&txn).await?;
+        txn.commit().await?;
+        Ok(deleted.rows_affected == 1)
+    }
+
+    /// Remove a supporter from a plan. Never removes the owner. Returns false if they were not
+    /// a supporter of it.
+    pub async fn remove_supporter(&self, plan: PlanId, user: UserId) -> Result<bool, StoreError> {
+        let deleted = plan_members::Entity::delete_many()
+            .filter(plan_members::Column::PlanId.eq(plan.0))
+            .filter(plan_members::Column::UserId.eq(user.0))
+            .filter(plan_members::Column::Role.eq(role_text(PlanRole::Supporter)))
+            .exec(&self.db)
+            .await?;
+        Ok(deleted.rows_affected == 1)
+    }
+
+    /// Store an invitation to a plan (by the hash of its code).
+    pub async fn insert_invitation(
+        &self,
+        plan: PlanId,
+        code_hash: &str,
+        created_by: UserId,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        invitations::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            plan_id: Set(plan.0),
+            code_hash: Set(code_hash.to_owned()),
+            created_by: Set(created_by.0),
+            created_at: Set(now),
+            expires_at: Set(expires_at),
+            accepted_by: Set(None),
+            accepted_at: Set(None),
+        }
+        .insert(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// Use an invitation: mark it used by `user` and make them a supporter, in one transaction.
+    /// The conditional update makes the code single-use even when two people race for it.
+    pub async fn accept_invitation(
+        &self,
+        code_hash: &str,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<InvitationOutcome, StoreError> {
+        let txn = self.db.begin().await?;
+        let Some(invitation) = invitations::Entity::find()
+            .filter(invitations::Column::CodeHash.eq(code_hash))
+            .one(&txn)
+            .await?
+        else {
+            return Ok(InvitationOutcome::NotFound);
+        };
+        let plan_id = PlanId(invitation.plan_id);
+        if invitation.accepted_by.is_some() {
+            return Ok(InvitationOutcome::Used);
+        }
+        if invitation.expires_at <= now {
+            return Ok(InvitationOutcome::Expired);
+        }
+        if plan_members::Entity::find_by_id((plan_id.0, user.0))
+            .one(&txn)
+            .await?
+            .is_some()
+        {
+            return Ok(InvitationOutcome::AlreadyMember(plan_id));
+        }
+        let claimed = invitations::Entity::update_many()
+            .col_expr(invitations::Column::AcceptedBy, Expr::value(Some(user.0)))
+            .col_expr(invitations::Column::AcceptedAt, Expr::value(Some(now)))
+            .filter(invitations::Column::Id.eq(invitation.id))
+            .filter(invitations::Column::AcceptedBy.is_null())
+            .exec(&txn)
+            .await?;
+        if claimed.rows_affected != 1 {
+            return Ok(InvitationOutcome::Used);
+        }
+        member_row(plan_id, user, PlanRole::Supporter, now)
+            .insert(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(InvitationOutcome::Joined(plan_id))
+    }
+
+    /// Every stored change of a plan and its snapshot, if one was compacted.
+    pub async fn plan_document(
+        &self,
+        plan: PlanId,
+    ) -> Result<(Option<Vec<u8>>, Vec<StoredChange>), StoreError> {
+        let snapshot = plan_snapshots::Entity::find_by_id(plan.0)
+            .one(&self.db)
+            .await?
+            .map(|row| row.data);
+        let changes = plan_changes::Entity::find()
+            .filter(plan_changes::Column::PlanId.eq(plan.0))
+            .order_by_asc(plan_changes::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| StoredChange {
+                hash: row.hash,
+                actor: row.actor,
+                author_id: UserId(row.author_id),
+                data: row.data,
+            })
+            .collect();
+        Ok((snapshot, changes))
+    }
+
+    /// How many plans exist.
+    pub async fn count_plans(&self) -> Result<u64, StoreError> {
+        Ok(plans::Entity::find().count(&self.db).await?)
+    }
+
+    /// How many supporter memberships exist across all plans.
+    pub async fn count_supporters(&self) -> Result<u64, StoreError> {
+        Ok(plan_members::Entity::find()
+            .filter(plan_members::Column::Role.eq(role_text(PlanRole::Supporter)))
+            .count(&self.db)
+            .await?)
+    }
+}

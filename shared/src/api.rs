@@ -1,0 +1,265 @@
+//! REST API v1 request and response bodies (JSON, camelCase field names).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{DocumentId, PlanId, SessionId, UserId};
+
+/// The kind of an account. There is no hierarchy among members: any member can own plans and
+/// support others. Admins are agency staff who manage accounts and never see plan content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountKind {
+    /// A person who writes plans: their own, and others' as a supporter.
+    Member,
+    /// Agency staff: creates and disables accounts, issues enrollment codes, sees counts.
+    Admin,
+}
+
+/// A member's role on one plan. Both roles have the same edit rights on the plan's content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanRole {
+    /// The person whose plan it is: invites and removes supporters, exports, deletes.
+    Owner,
+    /// A co-author the owner invited, usually their peer specialist.
+    Supporter,
+}
+
+/// How new accounts come to exist on this server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationMode {
+    /// Anyone who can reach the server may register.
+    Open,
+    /// Registering needs an enrollment code from an admin.
+    Enrollment,
+    /// Only admins create accounts.
+    Closed,
+}
+
+/// `POST /api/v1/auth/register`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// 3 to 32 characters: letters, digits, `.`, `_`, `-`. Not case-sensitive.
+    pub username: String,
+    /// The name other members of a plan see.
+    pub display_name: String,
+    /// At least 8 characters.
+    pub password: String,
+    /// Needed when the server's registration mode is `enrollment`.
+    #[serde(default)]
+    pub enrollment_code: Option<String>,
+    /// A name for this device's session, shown in the session list ("Maria's phone").
+    #[serde(default)]
+    pub device_name: Option<String>,
+}
+
+/// `POST /api/v1/auth/login`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoginRequest {
+    /// The account's username (not case-sensitive).
+    pub username: String,
+    /// The account's password.
+    pub password: String,
+    /// A name for this device's session, shown in the session list.
+    #[serde(default)]
+    pub device_name: Option<String>,
+}
+
+/// `POST /api/v1/auth/refresh`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The refresh token from the last login or refresh. It is single-use: the response holds its
+    /// replacement, and using it again ends the whole device session.
+    pub refresh_token: String,
+}
+
+/// The answer to register, login and refresh: a short-lived access token and the next refresh token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthTokens {
+    /// A JWT to send as `Authorization: Bearer <token>`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// An opaque single-use token to get the next access token with.
+    pub refresh_token: String,
+    /// When the refresh token (and with it this device session) expires unless used.
+    pub refresh_expires_at: DateTime<Utc>,
+    /// The device session these tokens belong to.
+    pub session_id: SessionId,
+    /// The account.
+    pub account: Account,
+}
+
+/// An account as its owner and admins see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    /// The account id.
+    pub id: UserId,
+    /// The login name (lower case).
+    pub username: String,
+    /// The name other members see.
+    pub display_name: String,
+    /// `member` or `admin`.
+    pub kind: AccountKind,
+    /// Whether an admin has disabled the account.
+    pub disabled: bool,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One device session of the caller (`GET /api/v1/me/sessions`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceSession {
+    /// The session id, for `DELETE /api/v1/me/sessions/{id}`.
+    pub id: SessionId,
+    /// The device name given at login.
+    pub device_name: String,
+    /// When the device logged in.
+    pub created_at: DateTime<Utc>,
+    /// When the device last refreshed its tokens.
+    pub last_used_at: DateTime<Utc>,
+    /// When the session ends unless refreshed.
+    pub expires_at: DateTime<Utc>,
+    /// Whether this is the session making the request.
+    pub current: bool,
+}
+
+/// `POST /api/v1/plans`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreatePlanRequest {
+    /// The plan's title, in the person's words. May be left empty and written later.
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+/// A member of a plan, as every member of that plan sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanMember {
+    /// The member's account id.
+    pub user_id: UserId,
+    /// The member's display name.
+    pub display_name: String,
+    /// `owner` or `supporter`.
+    pub role: PlanRole,
+    /// When they became a member.
+    pub joined_at: DateTime<Utc>,
+}
+
+/// A plan in the caller's plan list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanSummary {
+    /// The plan id (a UUID). The REST API also accepts the document id or URL in its place.
+    pub id: PlanId,
+    /// The plan's Automerge document id (automerge-repo form).
+    pub document_id: DocumentId,
+    /// The `automerge:` URL an automerge-repo client passes to `repo.find`.
+    pub url: String,
+    /// The plan's title as the document holds it now.
+    pub title: String,
+    /// The caller's role on this plan.
+    pub role: PlanRole,
+    /// Everyone who can read and edit the plan.
+    pub members: Vec<PlanMember>,
+    /// When the plan was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One plan with its current content (`GET /api/v1/plans/{id}`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanDetail {
+    /// The plan's metadata.
+    #[serde(flatten)]
+    pub summary: PlanSummary,
+    /// The plan document as plain JSON.
+    pub document: serde_json::Value,
+}
+
+/// `POST /api/v1/plans/{id}/invitations`: a code for one supporter to join the plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Invitation {
+    /// The code to read aloud, type or show as a QR code, like `K7QM-3XPA`. Single use.
+    /// Dashes, spaces and letter case do not matter when it is typed back.
+    pub code: String,
+    /// The plan it invites to.
+    pub plan_id: PlanId,
+    /// When the code stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `POST /api/v1/admin/accounts`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateAccountRequest {
+    /// As in [`RegisterRequest::username`].
+    pub username: String,
+    /// The name other members see.
+    pub display_name: String,
+    /// An initial password of at least 8 characters, to hand to the person.
+    pub password: String,
+    /// `member` (default) or `admin`.
+    #[serde(default)]
+    pub kind: Option<AccountKind>,
+}
+
+/// `POST /api/v1/admin/enrollment-codes`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateEnrollmentCodeRequest {
+    /// How many accounts may register with the code (default 1, at most 1000).
+    #[serde(default)]
+    pub max_uses: Option<u32>,
+    /// Hours until the code expires (default from the server's configuration, at most 90 days).
+    #[serde(default)]
+    pub expires_in_hours: Option<u32>,
+}
+
+/// An enrollment code, shown once to the admin who created it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrollmentCode {
+    /// The code to hand out, like `K7QM-3XPA-Z9`.
+    pub code: String,
+    /// How many accounts may register with it.
+    pub max_uses: u32,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `GET /api/v1/admin/counts`: numbers only, never content.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counts {
+    /// Member accounts, enabled or not.
+    pub members: u64,
+    /// Admin accounts.
+    pub admins: u64,
+    /// Disabled accounts.
+    pub disabled_accounts: u64,
+    /// Plans stored.
+    pub plans: u64,
+    /// Supporter memberships across all plans.
+    pub supporter_memberships: u64,
+}
+
+/// `GET /healthz` and `GET /readyz`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    /// `ok` (alive) or `ready` (database reachable, migrations applied).
+    pub status: String,
+}

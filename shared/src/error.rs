@@ -1,0 +1,84 @@
+//! Error responses. Every failed REST call answers `{"error": {"code": "...", "message": "..."}}`
+//! where `code` is one of [`ErrorCode`]: stable, so clients may branch on it.
+
+use serde::{Deserialize, Serialize};
+
+/// A stable, machine-readable reason for a failed request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request body or query could not be read (malformed JSON, wrong content type).
+    BadRequest,
+    /// The request was readable but a field is not acceptable; the message says which.
+    ValidationFailed,
+    /// The body is larger than the server accepts.
+    PayloadTooLarge,
+    /// No access token was sent.
+    Unauthenticated,
+    /// The access token is invalid, expired, forged or for a session that has ended.
+    InvalidToken,
+    /// Wrong username or password.
+    InvalidCredentials,
+    /// The account has been disabled by an admin.
+    AccountDisabled,
+    /// Too many attempts; try again after the `Retry-After` header's seconds.
+    RateLimited,
+    /// The refresh token is unknown, expired or its session has ended.
+    InvalidRefreshToken,
+    /// A refresh token was used a second time; its whole session has been ended.
+    RefreshTokenReused,
+    /// Registration is closed on this server: an admin creates accounts.
+    RegistrationClosed,
+    /// Registration needs a valid, unexpired enrollment code.
+    EnrollmentCodeInvalid,
+    /// The username is already taken.
+    UsernameTaken,
+    /// Only an admin account may do this.
+    AdminOnly,
+    /// Admin accounts manage accounts; they cannot own, join or read plans.
+    AdminCannotUsePlans,
+    /// Only the plan's owner may do this.
+    OwnerOnly,
+    /// The plan does not exist, or you are not one of its members (the two are not told apart).
+    PlanNotFound,
+    /// No account with that id.
+    AccountNotFound,
+    /// The person is not a member of this plan.
+    MemberNotFound,
+    /// No device session with that id for this account.
+    SessionNotFound,
+    /// The invitation code is unknown.
+    InvitationNotFound,
+    /// The invitation code has expired; ask the owner for a new one.
+    InvitationExpired,
+    /// The invitation code has already been used.
+    InvitationUsed,
+    /// You are already a member of this plan.
+    AlreadyMember,
+    /// The owner cannot leave or be removed from their own plan; they may delete it.
+    OwnerCannotLeave,
+    /// No such route.
+    NotFound,
+    /// The route exists but not with this method.
+    MethodNotAllowed,
+    /// The server is not ready (database unreachable or migrations pending).
+    NotReady,
+    /// Something went wrong on the server; the details are in its log, not in this response.
+    Internal,
+}
+
+/// The body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong: a stable code and a human-readable message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// The stable reason.
+    pub code: ErrorCode,
+    /// A sentence for people; may change between versions.
+    pub message: String,
+}
