@@ -67,13 +67,26 @@ pub enum AdminCommand {
 pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
-        Command::Admin { command: AdminCommand::Create { username, display_name, password_stdin } } => {
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    username,
+                    display_name,
+                    password_stdin,
+                },
+        } => {
             let password = read_password(password_stdin)?;
             let store = open_store(&settings).await?;
             let display_name = display_name.unwrap_or_else(|| username.clone());
-            let user = create_account(&store, &username, &display_name, password, AccountKind::Admin)
-                .await
-                .context("could not create the admin account")?;
+            let user = create_account(
+                &store,
+                &username,
+                &display_name,
+                password,
+                AccountKind::Admin,
+            )
+            .await
+            .context("could not create the admin account")?;
             println!("Created admin account '{}' ({})", user.username, user.id);
             store.close().await?;
             Ok(())

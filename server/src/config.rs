@@ -169,7 +169,10 @@ mod tests {
     #[test]
     fn database_password_is_redacted() {
         let url = SecretString::from("postgres://cairn:hunter2@db:5432/cairn");
-        assert_eq!(redacted_database_url(&url), "postgres://cairn:***@db:5432/cairn");
+        assert_eq!(
+            redacted_database_url(&url),
+            "postgres://cairn:***@db:5432/cairn"
+        );
         let url = SecretString::from("sqlite://data/cairn.db");
         assert_eq!(redacted_database_url(&url), "sqlite://data/cairn.db");
     }

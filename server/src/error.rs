@@ -24,7 +24,12 @@ pub struct AppError {
 impl AppError {
     /// An error with a status, code and message for the client.
     pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), retry_after: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
     }
 
     /// A 500 whose cause is logged here and never sent to the client.
@@ -76,7 +81,10 @@ impl ResponseError for AppError {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
         response.json(ErrorBody {
-            error: ErrorDetail { code: self.code, message: self.message.clone() },
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message.clone(),
+            },
         })
     }
 }
@@ -85,7 +93,10 @@ impl From<AccountError> for AppError {
     fn from(err: AccountError) -> Self {
         use AccountError as E;
         let (status, code) = match &err {
-            E::InvalidInput(_) => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationFailed),
+            E::InvalidInput(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::ValidationFailed,
+            ),
             E::UsernameTaken => (StatusCode::CONFLICT, ErrorCode::UsernameTaken),
             E::RegistrationClosed => (StatusCode::FORBIDDEN, ErrorCode::RegistrationClosed),
             E::EnrollmentCodeInvalid => (StatusCode::FORBIDDEN, ErrorCode::EnrollmentCodeInvalid),
@@ -117,7 +128,10 @@ impl From<PlanError> for AppError {
             E::NotFound => (StatusCode::NOT_FOUND, ErrorCode::PlanNotFound),
             E::OwnerOnly => (StatusCode::FORBIDDEN, ErrorCode::OwnerOnly),
             E::AdminCannotUsePlans => (StatusCode::FORBIDDEN, ErrorCode::AdminCannotUsePlans),
-            E::InvalidInput(_) => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationFailed),
+            E::InvalidInput(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::ValidationFailed,
+            ),
             E::InvitationNotFound => (StatusCode::NOT_FOUND, ErrorCode::InvitationNotFound),
             E::InvitationExpired => (StatusCode::GONE, ErrorCode::InvitationExpired),
             E::InvitationUsed => (StatusCode::GONE, ErrorCode::InvitationUsed),
@@ -135,9 +149,10 @@ impl From<AdminError> for AppError {
         let (status, code) = match &err {
             AdminError::AdminOnly => (StatusCode::FORBIDDEN, ErrorCode::AdminOnly),
             AdminError::AccountNotFound => (StatusCode::NOT_FOUND, ErrorCode::AccountNotFound),
-            AdminError::InvalidInput(_) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationFailed)
-            }
+            AdminError::InvalidInput(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::ValidationFailed,
+            ),
             AdminError::Store(inner) => return AppError::internal(inner),
             AdminError::Account(_) => match err {
                 AdminError::Account(inner) => return inner.into(),

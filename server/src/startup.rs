@@ -33,7 +33,9 @@ pub struct Application {
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
     }
 }
 
@@ -63,8 +65,10 @@ impl Application {
             settings.access_token_ttl_secs,
         );
         let login_limits = LoginLimiter::new(
-            NonZeroU32::new(settings.login_attempts_per_account_per_minute).unwrap_or(NonZeroU32::MIN),
-            NonZeroU32::new(settings.login_attempts_per_address_per_minute).unwrap_or(NonZeroU32::MIN),
+            NonZeroU32::new(settings.login_attempts_per_account_per_minute)
+                .unwrap_or(NonZeroU32::MIN),
+            NonZeroU32::new(settings.login_attempts_per_address_per_minute)
+                .unwrap_or(NonZeroU32::MIN),
         );
         let max_json = settings.max_json_body_bytes;
         let services = web::Data::new(Services {
@@ -91,8 +95,17 @@ impl Application {
 
         let background = TaskTracker::new();
         let shutdown = CancellationToken::new();
-        background.spawn(forget_idle_login_counters(services.clone(), shutdown.clone()));
-        Ok(Self { port, server, services, background, shutdown })
+        background.spawn(forget_idle_login_counters(
+            services.clone(),
+            shutdown.clone(),
+        ));
+        Ok(Self {
+            port,
+            server,
+            services,
+            background,
+            shutdown,
+        })
     }
 
     /// The bound port.

@@ -154,7 +154,10 @@ mod tests {
         corrupted[last] = if corrupted[last] == b'2' { b'3' } else { b'2' };
         let corrupted = String::from_utf8(corrupted).unwrap_or_default();
         assert_eq!(corrupted.parse::<DocumentId>(), Err(IdError::Malformed));
-        assert_eq!("../../etc/passwd".parse::<PlanId>(), Err(IdError::Malformed));
+        assert_eq!(
+            "../../etc/passwd".parse::<PlanId>(),
+            Err(IdError::Malformed)
+        );
         assert_eq!("".parse::<PlanId>(), Err(IdError::Malformed));
     }
 

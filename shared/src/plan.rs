@@ -19,7 +19,10 @@ pub const SCHEMA_VERSION: i64 = 1;
 pub const LIST_KEYS: [&str; 4] = ["strengths", "goals", "supports", "checkIns"];
 
 /// Build a fresh v1 plan document with the given title, its changes written by `actor`.
-pub fn new_plan_document(actor: ActorId, title: &str) -> Result<AutoCommit, automerge::AutomergeError> {
+pub fn new_plan_document(
+    actor: ActorId,
+    title: &str,
+) -> Result<AutoCommit, automerge::AutomergeError> {
     let mut doc = AutoCommit::new().with_actor(actor);
     doc.put(ROOT, "schemaVersion", SCHEMA_VERSION)?;
     let title_text = doc.put_object(ROOT, "title", ObjType::Text)?;
@@ -53,7 +56,10 @@ mod tests {
         let doc = new_plan_document(ActorId::random(), "My way forward")?;
         assert_eq!(read_title(&doc), "My way forward");
         let keys: Vec<String> = doc.keys(ROOT).collect();
-        for key in ["schemaVersion", "title", "whatMatters"].iter().chain(LIST_KEYS.iter()) {
+        for key in ["schemaVersion", "title", "whatMatters"]
+            .iter()
+            .chain(LIST_KEYS.iter())
+        {
             assert!(keys.iter().any(|k| k == key), "missing {key}");
         }
         Ok(())

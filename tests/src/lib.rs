@@ -1,1 +1,355 @@
+//! Test helpers: start the real Cairn on port 0 with its own database (a fresh SQLite file, or
+//! a fresh Postgres database when `TEST_DATABASE_URL` is set) and talk to it over HTTP.
 
+use std::time::Duration;
+
+use cairn_server::Settings;
+use cairn_server::startup::Application;
+use cairn_server::store::Store;
+use cairn_shared::api::{AccountKind, AuthTokens, RegistrationMode};
+use cairn_shared::{ErrorBody, ErrorCode};
+use reqwest::{Method, StatusCode};
+use sea_orm::{ConnectionTrait, Database};
+use secrecy::SecretString;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+/// The JWT signing secret every test server uses, so tests can forge tokens with and without it.
+pub const TEST_JWT_SECRET: &str = "test-secret-that-is-long-enough-for-hs256-0123456789";
+
+/// The password test accounts get unless a test says otherwise.
+pub const PASSWORD: &str = "a long enough password";
+
+/// A fresh database URL for one test: a new Postgres database on the server named by
+/// `TEST_DATABASE_URL`, or an SQLite file in `dir`.
+pub async fn fresh_database_url(dir: &std::path::Path) -> anyhow::Result<String> {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(server_url) if !server_url.is_empty() => {
+            let name = format!("cairn_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = Database::connect(server_url.as_str()).await?;
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await?;
+            admin.close().await?;
+            let (base, _) = server_url
+                .split_once('?')
+                .map_or((server_url.as_str(), ""), |(b, q)| (b, q));
+            let (server, _) = base
+                .rsplit_once('/')
+                .ok_or_else(|| anyhow::anyhow!("TEST_DATABASE_URL has no database name"))?;
+            Ok(format!("{server}/{name}"))
+        }
+        _ => Ok(format!(
+            "sqlite://{}?mode=rwc",
+            dir.join("cairn.db").display()
+        )),
+    }
+}
+
+/// Whether the tests run on Postgres.
+pub fn on_postgres() -> bool {
+    std::env::var("TEST_DATABASE_URL").is_ok_and(|url| !url.is_empty())
+}
+
+/// A running Cairn and an HTTP client for it.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    /// The database URL the server uses.
+    pub database_url: String,
+    /// The same database, for setting up what only the command line can (the first admin).
+    pub store: Store,
+    client: reqwest::Client,
+    _data_dir: TempDir,
+}
+
+/// A logged-in account.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// Login name.
+    pub username: String,
+    /// The tokens from the last login or refresh.
+    pub tokens: AuthTokens,
+}
+
+impl Session {
+    /// The current access token.
+    pub fn token(&self) -> &str {
+        &self.tokens.access_token
+    }
+    /// The account id.
+    pub fn user_id(&self) -> cairn_shared::UserId {
+        self.tokens.account.id
+    }
+}
+
+/// A response read whole: status, headers and JSON body.
+#[derive(Debug)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// The body as JSON (`Null` when empty or not JSON).
+    pub body: Value,
+}
+
+impl Answer {
+    /// The body as a typed value; panics with the body when it does not fit (test code only).
+    pub fn json<T: DeserializeOwned>(&self) -> T {
+        match serde_json::from_value(self.body.clone()) {
+            Ok(value) => value,
+            Err(err) => panic!("unexpected body ({err}): {}", self.body),
+        }
+    }
+
+    /// The stable error code of an error answer.
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        serde_json::from_value::<ErrorBody>(self.body.clone())
+            .ok()
+            .map(|b| b.error.code)
+    }
+
+    /// Assert the status and error code of an error answer, with the body in the failure message.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: ErrorCode) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_eq!(self.error_code(), Some(code), "body: {}", self.body);
+    }
+}
+
+impl TestApp {
+    /// Start Cairn with test defaults (open registration).
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Start Cairn with test defaults changed by `configure`.
+    pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> Self {
+        match Self::try_spawn(configure).await {
+            Ok(app) => app,
+            Err(err) => panic!("could not start Cairn: {err:#}"),
+        }
+    }
+
+    async fn try_spawn(configure: impl FnOnce(&mut Settings)) -> anyhow::Result<Self> {
+        let data_dir = tempfile::tempdir()?;
+        let database_url = fresh_database_url(data_dir.path()).await?;
+        let mut settings = Settings {
+            listen: "127.0.0.1:0".parse()?,
+            data_dir: data_dir.path().to_owned(),
+            database_url: Some(SecretString::from(database_url.clone())),
+            database_max_connections: 5,
+            jwt_secret: Some(SecretString::from(TEST_JWT_SECRET)),
+            registration: RegistrationMode::Open,
+            login_attempts_per_account_per_minute: 50,
+            login_attempts_per_address_per_minute: 500,
+            ..Settings::default()
+        };
+        configure(&mut settings);
+        let app = Application::build(settings).await?;
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        let store = Store::connect(&SecretString::from(database_url.clone()), 2).await?;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        Ok(Self {
+            address,
+            database_url,
+            store,
+            client,
+            _data_dir: data_dir,
+        })
+    }
+
+    /// Send a request with an optional bearer token and optional JSON body.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Answer {
+        let mut request = self
+            .client
+            .request(method, format!("{}{}", self.address, path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(err) => panic!("request to {path} failed: {err}"),
+        };
+        Self::read(response).await
+    }
+
+    /// Send a raw body with a content type (for malformed-input tests).
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Answer {
+        let mut request = self
+            .client
+            .request(method, format!("{}{}", self.address, path))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        match request.send().await {
+            Ok(response) => Self::read(response).await,
+            Err(err) => panic!("request to {path} failed: {err}"),
+        }
+    }
+
+    async fn read(response: reqwest::Response) -> Answer {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.unwrap_or_default();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// `GET` with a token.
+    pub async fn get(&self, path: &str, token: &str) -> Answer {
+        self.request(Method::GET, path, Some(token), None).await
+    }
+
+    /// `POST` JSON with a token.
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.request(Method::POST, path, Some(token), Some(&body))
+            .await
+    }
+
+    /// `DELETE` with a token.
+    pub async fn delete(&self, path: &str, token: &str) -> Answer {
+        self.request(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Register a member (open registration) and return its session.
+    pub async fn register(&self, username: &str) -> Session {
+        let answer = self
+            .request(
+                Method::POST,
+                "/api/v1/auth/register",
+                None,
+                Some(&json!({
+                    "username": username,
+                    "displayName": display_name(username),
+                    "password": PASSWORD,
+                    "deviceName": "test phone",
+                })),
+            )
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::CREATED,
+            "register: {}",
+            answer.body
+        );
+        Session {
+            username: username.to_owned(),
+            tokens: answer.json(),
+        }
+    }
+
+    /// Log in and return the raw answer.
+    pub async fn login_answer(&self, username: &str, password: &str) -> Answer {
+        self.request(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(&json!({ "username": username, "password": password, "deviceName": "laptop" })),
+        )
+        .await
+    }
+
+    /// Log in (must succeed) and return the session.
+    pub async fn login(&self, username: &str) -> Session {
+        let answer = self.login_answer(username, PASSWORD).await;
+        assert_eq!(answer.status, StatusCode::OK, "login: {}", answer.body);
+        Session {
+            username: username.to_owned(),
+            tokens: answer.json(),
+        }
+    }
+
+    /// Create an admin account the way `cairn admin create` does, and log it in.
+    pub async fn admin(&self, username: &str) -> Session {
+        let created = cairn_server::services::accounts::create_account(
+            &self.store,
+            username,
+            &display_name(username),
+            SecretString::from(PASSWORD),
+            AccountKind::Admin,
+        )
+        .await;
+        assert!(created.is_ok(), "admin create: {created:?}");
+        self.login(username).await
+    }
+
+    /// Create a plan as `owner` and return its id.
+    pub async fn create_plan(&self, owner: &Session, title: &str) -> String {
+        let answer = self
+            .post("/api/v1/plans", owner.token(), json!({ "title": title }))
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::CREATED,
+            "create plan: {}",
+            answer.body
+        );
+        answer.body["id"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Invite and accept: `supporter` joins `owner`'s plan.
+    pub async fn add_supporter(&self, owner: &Session, plan: &str, supporter: &Session) {
+        let invitation = self
+            .post(
+                &format!("/api/v1/plans/{plan}/invitations"),
+                owner.token(),
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            invitation.status,
+            StatusCode::CREATED,
+            "invite: {}",
+            invitation.body
+        );
+        let code = invitation.body["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let accepted = self
+            .post(
+                &format!("/api/v1/invitations/{code}/accept"),
+                supporter.token(),
+                json!({}),
+            )
+            .await;
+        assert_eq!(accepted.status, StatusCode::OK, "accept: {}", accepted.body);
+    }
+}
+
+/// "maria" → "Maria": a display name for a test account.
+pub fn display_name(username: &str) -> String {
+    let mut chars = username.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}

@@ -86,7 +86,10 @@ mod tests {
         let code = human_code(8);
         assert_eq!(code.len(), 9);
         assert_eq!(code.as_bytes()[4], b'-');
-        assert_eq!(normalize_code(&code.to_lowercase().replace('-', " ")), code.replace('-', ""));
+        assert_eq!(
+            normalize_code(&code.to_lowercase().replace('-', " ")),
+            code.replace('-', "")
+        );
     }
 
     #[test]
@@ -101,7 +104,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path)?.permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&path)?.permissions().mode() & 0o777,
+                0o600
+            );
         }
         Ok(())
     }

@@ -118,10 +118,18 @@ mod tests {
         assert_eq!(keys.verify(&good).map(|c| c.sub).ok(), Some(user.0));
 
         let other_key = TokenKeys::new(&[8u8; 32], "cairn", "cairn", 60);
-        assert!(keys.verify(&other_key.issue(user, session, now).unwrap_or_default()).is_err());
+        assert!(
+            keys.verify(&other_key.issue(user, session, now).unwrap_or_default())
+                .is_err()
+        );
         let other_audience = TokenKeys::new(&[7u8; 32], "cairn", "elsewhere", 60);
-        assert!(keys.verify(&other_audience.issue(user, session, now).unwrap_or_default()).is_err());
-        let expired = keys.issue(user, session, now - chrono::Duration::hours(1)).unwrap_or_default();
+        assert!(
+            keys.verify(&other_audience.issue(user, session, now).unwrap_or_default())
+                .is_err()
+        );
+        let expired = keys
+            .issue(user, session, now - chrono::Duration::hours(1))
+            .unwrap_or_default();
         assert!(keys.verify(&expired).is_err());
     }
 }

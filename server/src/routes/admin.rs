@@ -9,20 +9,31 @@ use crate::error::AppError;
 use crate::services::{Caller, Services, admin};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/accounts", web::get().to(list_accounts))
-        .route("/admin/accounts", web::post().to(create_account))
-        .route("/admin/accounts/{id}/disable", web::post().to(disable))
-        .route("/admin/accounts/{id}/enable", web::post().to(enable))
-        .route("/admin/enrollment-codes", web::post().to(create_enrollment_code))
-        .route("/admin/counts", web::get().to(counts));
+    cfg.service(
+        web::resource("/admin/accounts")
+            .route(web::get().to(list_accounts))
+            .route(web::post().to(create_account)),
+    )
+    .service(web::resource("/admin/accounts/{id}/disable").route(web::post().to(disable)))
+    .service(web::resource("/admin/accounts/{id}/enable").route(web::post().to(enable)))
+    .service(web::resource("/admin/enrollment-codes").route(web::post().to(create_enrollment_code)))
+    .service(web::resource("/admin/counts").route(web::get().to(counts)));
 }
 
 fn account_id(raw: &str) -> Result<UserId, AppError> {
-    raw.parse()
-        .map_err(|_| AppError::new(StatusCode::NOT_FOUND, ErrorCode::AccountNotFound, "no such account"))
+    raw.parse().map_err(|_| {
+        AppError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::AccountNotFound,
+            "no such account",
+        )
+    })
 }
 
-async fn list_accounts(services: web::Data<Services>, caller: Caller) -> Result<HttpResponse, AppError> {
+async fn list_accounts(
+    services: web::Data<Services>,
+    caller: Caller,
+) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::Ok().json(admin::list_accounts(&services, &caller).await?))
 }
 
@@ -40,7 +51,8 @@ async fn disable(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(admin::set_disabled(&services, &caller, account_id(&id)?, true).await?))
+    Ok(HttpResponse::Ok()
+        .json(admin::set_disabled(&services, &caller, account_id(&id)?, true).await?))
 }
 
 async fn enable(
@@ -48,7 +60,8 @@ async fn enable(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(admin::set_disabled(&services, &caller, account_id(&id)?, false).await?))
+    Ok(HttpResponse::Ok()
+        .json(admin::set_disabled(&services, &caller, account_id(&id)?, false).await?))
 }
 
 async fn create_enrollment_code(
@@ -57,7 +70,13 @@ async fn create_enrollment_code(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let request: CreateEnrollmentCodeRequest = super::optional_json(&body)?;
-    let code = admin::create_enrollment_code(&services, &caller, request.max_uses, request.expires_in_hours).await?;
+    let code = admin::create_enrollment_code(
+        &services,
+        &caller,
+        request.max_uses,
+        request.expires_in_hours,
+    )
+    .await?;
     Ok(HttpResponse::Created().json(code))
 }
 

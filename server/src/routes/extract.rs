@@ -52,10 +52,12 @@ impl FromRequest for Caller {
 pub fn client_address(req: &HttpRequest, trust_proxy: bool) -> Option<IpAddr> {
     if trust_proxy {
         let info = req.connection_info();
-        if let Some(ip) = info
-            .realip_remote_addr()
-            .and_then(|addr| addr.parse::<std::net::SocketAddr>().map(|s| s.ip()).ok().or_else(|| addr.parse().ok()))
-        {
+        if let Some(ip) = info.realip_remote_addr().and_then(|addr| {
+            addr.parse::<std::net::SocketAddr>()
+                .map(|s| s.ip())
+                .ok()
+                .or_else(|| addr.parse().ok())
+        }) {
             return Some(ip);
         }
     }

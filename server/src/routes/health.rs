@@ -10,13 +10,17 @@ use crate::services::Services;
 
 /// `GET /healthz`: the process is up.
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(Health { status: "ok".into() })
+    HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+    })
 }
 
 /// `GET /readyz`: the database answers and every migration is applied.
 pub async fn readyz(services: web::Data<Services>) -> Result<HttpResponse, AppError> {
     if services.store.is_ready().await {
-        Ok(HttpResponse::Ok().json(Health { status: "ready".into() }))
+        Ok(HttpResponse::Ok().json(Health {
+            status: "ready".into(),
+        }))
     } else {
         Err(AppError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -8,9 +8,9 @@ use crate::error::AppError;
 use crate::services::{Caller, Services, accounts};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/me", web::get().to(me))
-        .route("/me/sessions", web::get().to(sessions))
-        .route("/me/sessions/{id}", web::delete().to(end_session));
+    cfg.service(web::resource("/me").route(web::get().to(me)))
+        .service(web::resource("/me/sessions").route(web::get().to(sessions)))
+        .service(web::resource("/me/sessions/{id}").route(web::delete().to(end_session)));
 }
 
 async fn me(caller: Caller) -> HttpResponse {
@@ -27,7 +27,11 @@ async fn end_session(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let id: SessionId = id.parse().map_err(|_| {
-        AppError::new(StatusCode::NOT_FOUND, ErrorCode::SessionNotFound, "no such device session")
+        AppError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::SessionNotFound,
+            "no such device session",
+        )
     })?;
     accounts::end_session(&services, &caller, id).await?;
     Ok(HttpResponse::NoContent().finish())

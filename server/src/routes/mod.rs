@@ -31,22 +31,28 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_json_body_bytes: usize) {
                         ErrorCode::PayloadTooLarge,
                         "the request body is too large",
                     ),
-                    J::ContentType => {
-                        AppError::bad_request("the request body must be JSON (Content-Type: application/json)")
+                    J::ContentType => AppError::bad_request(
+                        "the request body must be JSON (Content-Type: application/json)",
+                    ),
+                    J::Deserialize(inner) => {
+                        AppError::bad_request(format!("the JSON body is not valid: {inner}"))
                     }
-                    J::Deserialize(inner) => AppError::bad_request(format!("the JSON body is not valid: {inner}")),
                     _ => AppError::bad_request("the request body could not be read"),
                 };
                 app_error.into()
             }),
     )
     .app_data(web::PathConfig::default().error_handler(|_, _| {
-        AppError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such resource").into()
+        AppError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "no such resource",
+        )
+        .into()
     }))
-    .app_data(
-        web::QueryConfig::default()
-            .error_handler(|err, _| AppError::bad_request(format!("the query string is not valid: {err}")).into()),
-    )
+    .app_data(web::QueryConfig::default().error_handler(|err, _| {
+        AppError::bad_request(format!("the query string is not valid: {err}")).into()
+    }))
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/readyz").route(web::get().to(health::readyz)))
     .service(
@@ -69,7 +75,11 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Resul
 
 /// The answer for a path no route matches.
 pub async fn not_found() -> Result<HttpResponse, AppError> {
-    Err(AppError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such route"))
+    Err(AppError::new(
+        StatusCode::NOT_FOUND,
+        ErrorCode::NotFound,
+        "no such route",
+    ))
 }
 
 /// Turns actix's empty 405 answers into Cairn's JSON error shape.

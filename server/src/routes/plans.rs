@@ -9,20 +9,31 @@ use crate::error::AppError;
 use crate::services::{Caller, Services, plans};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/plans", web::post().to(create))
-        .route("/plans", web::get().to(list))
-        .route("/plans/{plan}", web::get().to(get))
-        .route("/plans/{plan}", web::delete().to(delete))
-        .route("/plans/{plan}/invitations", web::post().to(invite))
-        .route("/plans/{plan}/members", web::get().to(members))
-        .route("/plans/{plan}/members/{user}", web::delete().to(remove_member))
-        .route("/invitations/{code}/accept", web::post().to(accept));
+    cfg.service(
+        web::resource("/plans")
+            .route(web::post().to(create))
+            .route(web::get().to(list)),
+    )
+    .service(
+        web::resource("/plans/{plan}")
+            .route(web::get().to(get))
+            .route(web::delete().to(delete)),
+    )
+    .service(web::resource("/plans/{plan}/invitations").route(web::post().to(invite)))
+    .service(web::resource("/plans/{plan}/members").route(web::get().to(members)))
+    .service(web::resource("/plans/{plan}/members/{user}").route(web::delete().to(remove_member)))
+    .service(web::resource("/invitations/{code}/accept").route(web::post().to(accept)));
 }
 
 /// A plan id from the path; anything unreadable is "not found", like a plan one cannot see.
 fn plan_id(raw: &str) -> Result<PlanId, AppError> {
-    raw.parse()
-        .map_err(|_| AppError::new(StatusCode::NOT_FOUND, ErrorCode::PlanNotFound, "plan not found"))
+    raw.parse().map_err(|_| {
+        AppError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::PlanNotFound,
+            "plan not found",
+        )
+    })
 }
 
 async fn create(
@@ -93,7 +104,11 @@ async fn remove_member(
     let (plan, user) = path.into_inner();
     let plan = plan_id(&plan)?;
     let user: UserId = user.parse().map_err(|_| {
-        AppError::new(StatusCode::NOT_FOUND, ErrorCode::MemberNotFound, "that person is not a member of this plan")
+        AppError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::MemberNotFound,
+            "that person is not a member of this plan",
+        )
     })?;
     plans::remove_member(&services, &caller, plan, user).await?;
     Ok(HttpResponse::NoContent().finish())

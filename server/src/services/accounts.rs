@@ -87,7 +87,10 @@ pub fn normalize_username(username: &str) -> Result<String, AccountError> {
 
 fn validate_display_name(name: &str) -> Result<String, AccountError> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_DISPLAY_NAME_CHARS || name.chars().any(char::is_control) {
+    if name.is_empty()
+        || name.chars().count() > MAX_DISPLAY_NAME_CHARS
+        || name.chars().any(char::is_control)
+    {
         return Err(AccountError::InvalidInput(format!(
             "displayName must be 1 to {MAX_DISPLAY_NAME_CHARS} characters"
         )));
@@ -112,7 +115,11 @@ fn device_name(name: Option<&str>) -> String {
         .filter(|c| !c.is_control())
         .take(MAX_DEVICE_NAME_CHARS)
         .collect();
-    if name.is_empty() { "Unnamed device".into() } else { name }
+    if name.is_empty() {
+        "Unnamed device".into()
+    } else {
+        name
+    }
 }
 
 /// A validated account ready to store: the password is hashed off the executor.
@@ -240,7 +247,13 @@ async fn start_session(
     let expires_at = now + chrono::Duration::days(services.settings.refresh_token_ttl_days);
     let session = services
         .store
-        .insert_session(user.id, &device_name(device), &sha256_hex(&refresh_token), now, expires_at)
+        .insert_session(
+            user.id,
+            &device_name(device),
+            &sha256_hex(&refresh_token),
+            now,
+            expires_at,
+        )
         .await?;
     tracing::info!(user.id = %user.id, session.id = %session.id, "device session started");
     tokens_for(services, &user, &session, refresh_token)
@@ -272,7 +285,10 @@ pub async fn refresh(services: &Services, refresh_token: &str) -> Result<AuthTok
     let old_hash = sha256_hex(refresh_token);
     let Some(session) = services.store.session_by_token(&old_hash).await? else {
         if let Some(session) = services.store.session_by_previous_token(&old_hash).await? {
-            services.store.revoke_session(session.user_id, session.id, now).await?;
+            services
+                .store
+                .revoke_session(session.user_id, session.id, now)
+                .await?;
             tracing::warn!(session.id = %session.id, "refresh token reused: device session ended");
             return Err(AccountError::RefreshTokenReused);
         }
@@ -293,14 +309,27 @@ pub async fn refresh(services: &Services, refresh_token: &str) -> Result<AuthTok
     let expires_at = now + chrono::Duration::days(services.settings.refresh_token_ttl_days);
     let rotated = services
         .store
-        .rotate_session_token(session.id, &old_hash, &sha256_hex(&new_token), now, expires_at)
+        .rotate_session_token(
+            session.id,
+            &old_hash,
+            &sha256_hex(&new_token),
+            now,
+            expires_at,
+        )
         .await?;
     if !rotated {
         // Another request rotated this token a moment ago: that is a second use.
-        services.store.revoke_session(session.user_id, session.id, now).await?;
+        services
+            .store
+            .revoke_session(session.user_id, session.id, now)
+            .await?;
         return Err(AccountError::RefreshTokenReused);
     }
-    let session = DeviceSession { expires_at, last_used_at: now, ..session };
+    let session = DeviceSession {
+        expires_at,
+        last_used_at: now,
+        ..session
+    };
     tokens_for(services, &user, &session, new_token)
 }
 
@@ -325,7 +354,10 @@ pub async fn authenticate(services: &Services, access_token: &str) -> Result<Cal
     if user.disabled_at.is_some() {
         return Err(AccountError::AccountDisabled);
     }
-    Ok(Caller { user, session_id: session.id })
+    Ok(Caller {
+        user,
+        session_id: session.id,
+    })
 }
 
 /// End the caller's current device session.
@@ -343,7 +375,10 @@ pub async fn sessions(
     services: &Services,
     caller: &Caller,
 ) -> Result<Vec<api::DeviceSession>, AccountError> {
-    let sessions = services.store.active_sessions(caller.user.id, Utc::now()).await?;
+    let sessions = services
+        .store
+        .active_sessions(caller.user.id, Utc::now())
+        .await?;
     Ok(sessions
         .into_iter()
         .map(|s| api::DeviceSession {
@@ -364,7 +399,11 @@ pub async fn end_session(
     caller: &Caller,
     session: SessionId,
 ) -> Result<(), AccountError> {
-    if services.store.revoke_session(caller.user.id, session, Utc::now()).await? {
+    if services
+        .store
+        .revoke_session(caller.user.id, session, Utc::now())
+        .await?
+    {
         Ok(())
     } else {
         Err(AccountError::SessionNotFound)

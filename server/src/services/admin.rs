@@ -1,8 +1,8 @@
 //! What admin accounts (agency staff) can do: manage accounts and enrollment codes and see
 //! counts. Nothing here reads or returns plan content.
 
-use cairn_shared::api::{Account, AccountKind, Counts, CreateAccountRequest, EnrollmentCode};
 use cairn_shared::UserId;
+use cairn_shared::api::{Account, AccountKind, Counts, CreateAccountRequest, EnrollmentCode};
 use chrono::Utc;
 use secrecy::SecretString;
 use tracing::instrument;
@@ -42,9 +42,18 @@ fn require_admin(caller: &Caller) -> Result<(), AdminError> {
 }
 
 /// Every account (no plan content).
-pub async fn list_accounts(services: &Services, caller: &Caller) -> Result<Vec<Account>, AdminError> {
+pub async fn list_accounts(
+    services: &Services,
+    caller: &Caller,
+) -> Result<Vec<Account>, AdminError> {
     require_admin(caller)?;
-    Ok(services.store.users().await?.iter().map(|u| u.to_account()).collect())
+    Ok(services
+        .store
+        .users()
+        .await?
+        .iter()
+        .map(|u| u.to_account())
+        .collect())
 }
 
 /// Create a member or admin account.
@@ -76,14 +85,20 @@ pub async fn set_disabled(
 ) -> Result<Account, AdminError> {
     require_admin(caller)?;
     if account == caller.user.id && disabled {
-        return Err(AdminError::InvalidInput("you cannot disable your own account".into()));
+        return Err(AdminError::InvalidInput(
+            "you cannot disable your own account".into(),
+        ));
     }
     let when = disabled.then(Utc::now);
     if !services.store.set_user_disabled(account, when).await? {
         return Err(AdminError::AccountNotFound);
     }
     tracing::info!("account {}", if disabled { "disabled" } else { "enabled" });
-    let user = services.store.user(account).await?.ok_or(AdminError::AccountNotFound)?;
+    let user = services
+        .store
+        .user(account)
+        .await?
+        .ok_or(AdminError::AccountNotFound)?;
     Ok(user.to_account())
 }
 
@@ -98,23 +113,37 @@ pub async fn create_enrollment_code(
     require_admin(caller)?;
     let max_uses = max_uses.unwrap_or(1);
     if !(1..=1000).contains(&max_uses) {
-        return Err(AdminError::InvalidInput("maxUses must be between 1 and 1000".into()));
+        return Err(AdminError::InvalidInput(
+            "maxUses must be between 1 and 1000".into(),
+        ));
     }
     let hours = expires_in_hours
         .map(i64::from)
         .unwrap_or(services.settings.enrollment_code_ttl_hours);
     if !(1..=90 * 24).contains(&hours) {
-        return Err(AdminError::InvalidInput("expiresInHours must be between 1 and 2160".into()));
+        return Err(AdminError::InvalidInput(
+            "expiresInHours must be between 1 and 2160".into(),
+        ));
     }
     let now = Utc::now();
     let expires_at = now + chrono::Duration::hours(hours);
     let code = human_code(10);
     services
         .store
-        .insert_enrollment_code(&sha256_hex(&normalize_code(&code)), caller.user.id, max_uses, now, expires_at)
+        .insert_enrollment_code(
+            &sha256_hex(&normalize_code(&code)),
+            caller.user.id,
+            max_uses,
+            now,
+            expires_at,
+        )
         .await?;
     tracing::info!(max_uses, "enrollment code issued");
-    Ok(EnrollmentCode { code, max_uses, expires_at })
+    Ok(EnrollmentCode {
+        code,
+        max_uses,
+        expires_at,
+    })
 }
 
 /// Numbers of accounts, plans and memberships; never content.

@@ -67,7 +67,11 @@ fn refuse_admins(caller: &Caller) -> Result<(), PlanError> {
 }
 
 /// The caller's role on the plan; `NotFound` if they are not a member.
-async fn role_on(services: &Services, caller: &Caller, plan: PlanId) -> Result<PlanRole, PlanError> {
+async fn role_on(
+    services: &Services,
+    caller: &Caller,
+    plan: PlanId,
+) -> Result<PlanRole, PlanError> {
     let role = services.store.role_of(plan, caller.user.id).await?;
     if role.is_none() {
         tracing::info!(plan.id = %plan, user.id = %caller.user.id, "plan access refused: not a member");
@@ -75,7 +79,11 @@ async fn role_on(services: &Services, caller: &Caller, plan: PlanId) -> Result<P
     role.ok_or(PlanError::NotFound)
 }
 
-async fn require_owner(services: &Services, caller: &Caller, plan: PlanId) -> Result<(), PlanError> {
+async fn require_owner(
+    services: &Services,
+    caller: &Caller,
+    plan: PlanId,
+) -> Result<(), PlanError> {
     match role_on(services, caller, plan).await? {
         PlanRole::Owner => Ok(()),
         PlanRole::Supporter => {
@@ -128,7 +136,10 @@ async fn summaries(
     for (plan, role) in plans {
         let document = load_document(&services.store, plan.id).await?;
         let plan_members = members.remove(&plan.id).unwrap_or_default();
-        out.push((summary(&plan, role, read_title(&document), plan_members), document));
+        out.push((
+            summary(&plan, role, read_title(&document), plan_members),
+            document,
+        ));
     }
     Ok(out)
 }
@@ -139,7 +150,11 @@ async fn one_summary(
     plan_id: PlanId,
 ) -> Result<(PlanSummary, AutoCommit), PlanError> {
     let role = role_on(services, caller, plan_id).await?;
-    let plan = services.store.plan(plan_id).await?.ok_or(PlanError::NotFound)?;
+    let plan = services
+        .store
+        .plan(plan_id)
+        .await?
+        .ok_or(PlanError::NotFound)?;
     summaries(services, vec![(plan, role)])
         .await?
         .pop()
@@ -163,8 +178,8 @@ pub async fn create_plan(
     let plan_id = PlanId::new_random();
     tracing::Span::current().record("plan.id", tracing::field::display(plan_id));
     let actor = ActorId::random();
-    let mut document =
-        new_plan_document(actor.clone(), title).map_err(|err| PlanError::Document(err.to_string()))?;
+    let mut document = new_plan_document(actor.clone(), title)
+        .map_err(|err| PlanError::Document(err.to_string()))?;
     let change = document
         .get_last_local_change()
         .ok_or_else(|| PlanError::Document("the skeleton produced no change".into()))?;
@@ -179,15 +194,32 @@ pub async fn create_plan(
         .insert_plan(plan_id, caller.user.id, &first_change, Utc::now())
         .await?;
     tracing::info!("plan created");
-    let members = services.store.members_of(&[plan.id]).await?.remove(&plan.id).unwrap_or_default();
-    Ok(summary(&plan, PlanRole::Owner, read_title(&document), members))
+    let members = services
+        .store
+        .members_of(&[plan.id])
+        .await?
+        .remove(&plan.id)
+        .unwrap_or_default();
+    Ok(summary(
+        &plan,
+        PlanRole::Owner,
+        read_title(&document),
+        members,
+    ))
 }
 
 /// The caller's plans, with their role and every member's display name.
-pub async fn list_plans(services: &Services, caller: &Caller) -> Result<Vec<PlanSummary>, PlanError> {
+pub async fn list_plans(
+    services: &Services,
+    caller: &Caller,
+) -> Result<Vec<PlanSummary>, PlanError> {
     refuse_admins(caller)?;
     let plans = services.store.plans_of(caller.user.id).await?;
-    Ok(summaries(services, plans).await?.into_iter().map(|(s, _)| s).collect())
+    Ok(summaries(services, plans)
+        .await?
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect())
 }
 
 /// One plan with its content as plain JSON.
@@ -204,7 +236,11 @@ pub async fn get_plan(
 
 /// Delete a plan and everything stored for it (owner only).
 #[instrument(skip_all, fields(user.id = %caller.user.id, plan.id = %plan))]
-pub async fn delete_plan(services: &Services, caller: &Caller, plan: PlanId) -> Result<(), PlanError> {
+pub async fn delete_plan(
+    services: &Services,
+    caller: &Caller,
+    plan: PlanId,
+) -> Result<(), PlanError> {
     require_owner(services, caller, plan).await?;
     if !services.store.delete_plan(plan).await? {
         return Err(PlanError::NotFound);
@@ -215,17 +251,31 @@ pub async fn delete_plan(services: &Services, caller: &Caller, plan: PlanId) -> 
 
 /// Create a single-use invitation code to the plan (owner only).
 #[instrument(skip_all, fields(user.id = %caller.user.id, plan.id = %plan))]
-pub async fn invite(services: &Services, caller: &Caller, plan: PlanId) -> Result<Invitation, PlanError> {
+pub async fn invite(
+    services: &Services,
+    caller: &Caller,
+    plan: PlanId,
+) -> Result<Invitation, PlanError> {
     require_owner(services, caller, plan).await?;
     let now = Utc::now();
     let expires_at = now + chrono::Duration::minutes(services.settings.invitation_ttl_minutes);
     let code = human_code(8);
     services
         .store
-        .insert_invitation(plan, &sha256_hex(&normalize_code(&code)), caller.user.id, now, expires_at)
+        .insert_invitation(
+            plan,
+            &sha256_hex(&normalize_code(&code)),
+            caller.user.id,
+            now,
+            expires_at,
+        )
         .await?;
     tracing::info!("invitation created");
-    Ok(Invitation { code, plan_id: plan, expires_at })
+    Ok(Invitation {
+        code,
+        plan_id: plan,
+        expires_at,
+    })
 }
 
 /// Join a plan as a supporter with an invitation code.

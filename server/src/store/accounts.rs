@@ -248,7 +248,10 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let updated = device_sessions::Entity::update_many()
             .col_expr(device_sessions::Column::TokenHash, Expr::value(new_hash))
-            .col_expr(device_sessions::Column::PreviousTokenHash, Expr::value(old_hash))
+            .col_expr(
+                device_sessions::Column::PreviousTokenHash,
+                Expr::value(old_hash),
+            )
             .col_expr(device_sessions::Column::LastUsedAt, Expr::value(now))
             .col_expr(device_sessions::Column::ExpiresAt, Expr::value(expires_at))
             .filter(device_sessions::Column::Id.eq(id.0))

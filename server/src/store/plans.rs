@@ -43,7 +43,12 @@ impl From<plans::Model> for Plan {
     }
 }
 
-fn member_row(plan: PlanId, user: UserId, role: PlanRole, now: DateTime<Utc>) -> plan_members::ActiveModel {
+fn member_row(
+    plan: PlanId,
+    user: UserId,
+    role: PlanRole,
+    now: DateTime<Utc>,
+) -> plan_members::ActiveModel {
     plan_members::ActiveModel {
         plan_id: Set(plan.0),
         user_id: Set(user.0),
@@ -52,7 +57,11 @@ fn member_row(plan: PlanId, user: UserId, role: PlanRole, now: DateTime<Utc>) ->
     }
 }
 
-fn change_row(plan: PlanId, change: &StoredChange, now: DateTime<Utc>) -> plan_changes::ActiveModel {
+fn change_row(
+    plan: PlanId,
+    change: &StoredChange,
+    now: DateTime<Utc>,
+) -> plan_changes::ActiveModel {
     plan_changes::ActiveModel {
         plan_id: Set(plan.0),
         hash: Set(change.hash.clone()),
@@ -82,7 +91,9 @@ impl Store {
         }
         .insert(&txn)
         .await?;
-        member_row(id, owner, PlanRole::Owner, now).insert(&txn).await?;
+        member_row(id, owner, PlanRole::Owner, now)
+            .insert(&txn)
+            .await?;
         actor_bindings::ActiveModel {
             plan_id: Set(id.0),
             actor: Set(first_change.actor.clone()),
@@ -98,11 +109,18 @@ impl Store {
 
     /// The plan with this id.
     pub async fn plan(&self, id: PlanId) -> Result<Option<Plan>, StoreError> {
-        Ok(plans::Entity::find_by_id(id.0).one(&self.db).await?.map(Plan::from))
+        Ok(plans::Entity::find_by_id(id.0)
+            .one(&self.db)
+            .await?
+            .map(Plan::from))
     }
 
     /// The caller's role on the plan, or `None` if they are not a member (or there is no plan).
-    pub async fn role_of(&self, plan: PlanId, user: UserId) -> Result<Option<PlanRole>, StoreError> {
+    pub async fn role_of(
+        &self,
+        plan: PlanId,
+        user: UserId,
+    ) -> Result<Option<PlanRole>, StoreError> {
         plan_members::Entity::find_by_id((plan.0, user.0))
             .one(&self.db)
             .await?
