@@ -1,0 +1,279 @@
+//! The real `cairn` binary, as an operator runs it: `admin create`, `serve` on the embedded SQLite
+//! database in a data folder (or Postgres when `TEST_DATABASE_URL` is set), a restart that finds
+//! everything again, `healthcheck`, and logs that never contain secrets or plan text.
+// Tests may panic on a broken set-up; the no-unwrap rule is for request paths.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+
+const CAIRN: &str = env!("CARGO_BIN_EXE_cairn");
+const ADMIN_PASSWORD: &str = "operator-chosen password 42";
+const MEMBER_PASSWORD: &str = "member secret words 7";
+const PLAN_TITLE: &str = "Back to the allotment by spring";
+
+fn cairn(data_dir: &Path, database_url: Option<&str>) -> Command {
+    let mut command = Command::new(CAIRN);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CAIRN_DATA_DIR", data_dir)
+        .env("CAIRN_LISTEN", "127.0.0.1:0")
+        .env("CAIRN_REGISTRATION", "enrollment")
+        .env("RUST_LOG", "debug")
+        .kill_on_drop(true);
+    if let Some(url) = database_url {
+        command.env("CAIRN_DATABASE_URL", url);
+    }
+    command
+}
+
+async fn admin_create(
+    data_dir: &Path,
+    db: Option<&str>,
+    username: &str,
+    stdin: Option<&str>,
+) -> std::process::Output {
+    let mut command = cairn(data_dir, db);
+    command.args([
+        "admin",
+        "create",
+        "--username",
+        username,
+        "--display-name",
+        "Agency Admin",
+    ]);
+    if stdin.is_some() {
+        command.arg("--password-stdin");
+    }
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn cairn");
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(text.as_bytes()).await.expect("write stdin");
+    }
+    child.wait_with_output().await.expect("cairn exits")
+}
+
+struct Server {
+    child: Child,
+    address: String,
+}
+
+async fn serve(data_dir: &Path, db: Option<&str>, log: &Path) -> Server {
+    let log_file = std::fs::File::create(log).expect("log file");
+    let mut child = cairn(data_dir, db)
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(log_file)
+        .spawn()
+        .expect("spawn cairn serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let address = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(address) = line.strip_prefix("Cairn listening on ") {
+                return address.to_owned();
+            }
+        }
+        panic!(
+            "cairn exited before listening; log: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+    })
+    .await
+    .expect("cairn starts listening");
+    Server { child, address }
+}
+
+async fn call(
+    method: reqwest::Method,
+    url: String,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let client = reqwest::Client::new();
+    let mut request = client.request(method, url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn login(server: &Server, username: &str, password: &str) -> Value {
+    let (status, body) = call(
+        reqwest::Method::POST,
+        format!("{}/api/v1/auth/login", server.address),
+        None,
+        Some(json!({"username": username, "password": password})),
+    )
+    .await;
+    assert_eq!(status, 200, "login {username}: {body}");
+    body
+}
+
+fn healthcheck(address: &str) -> bool {
+    std::process::Command::new(CAIRN)
+        .args([
+            "healthcheck",
+            "--address",
+            address.trim_start_matches("http://"),
+        ])
+        .stderr(Stdio::null())
+        .status()
+        .expect("healthcheck runs")
+        .success()
+}
+
+#[tokio::test]
+async fn an_operator_sets_up_cairn_and_a_restart_keeps_everything() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let data_dir = data.path().join("data");
+    let database_url = if cairn_tests::on_postgres() {
+        Some(
+            cairn_tests::fresh_database_url(data.path())
+                .await
+                .expect("postgres database"),
+        )
+    } else {
+        None
+    };
+    let db = database_url.as_deref();
+
+    // There is no default password: without one, no admin is created.
+    let refused = admin_create(&data_dir, db, "agency", None).await;
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--password-stdin"));
+    let empty = admin_create(&data_dir, db, "agency", Some("\n")).await;
+    assert!(!empty.status.success());
+    let weak = admin_create(&data_dir, db, "agency", Some("short\n")).await;
+    assert!(!weak.status.success(), "a weak password is refused");
+
+    let created = admin_create(
+        &data_dir,
+        db,
+        "agency",
+        Some(&format!("{ADMIN_PASSWORD}\n")),
+    )
+    .await;
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    assert!(String::from_utf8_lossy(&created.stdout).contains("Created admin account 'agency'"));
+    if db.is_none() {
+        assert!(
+            data_dir.join("cairn.db").exists(),
+            "the embedded database lives in the data folder"
+        );
+    }
+
+    let first_log = data.path().join("first.log");
+    let mut server = serve(&data_dir, db, &first_log).await;
+    assert!(healthcheck(&server.address));
+
+    let admin = login(&server, "agency", ADMIN_PASSWORD).await;
+    let admin_token = admin["accessToken"].as_str().unwrap_or_default().to_owned();
+    let (_, code) = call(
+        reqwest::Method::POST,
+        format!("{}/api/v1/admin/enrollment-codes", server.address),
+        Some(&admin_token),
+        Some(json!({})),
+    )
+    .await;
+    let code = code["code"].as_str().unwrap_or_default().to_owned();
+    let (status, member) = call(
+        reqwest::Method::POST,
+        format!("{}/api/v1/auth/register", server.address),
+        None,
+        Some(json!({
+            "username": "maria",
+            "displayName": "Maria",
+            "password": MEMBER_PASSWORD,
+            "enrollmentCode": code,
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{member}");
+    let member_token = member["accessToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let member_refresh = member["refreshToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let (status, plan) = call(
+        reqwest::Method::POST,
+        format!("{}/api/v1/plans", server.address),
+        Some(&member_token),
+        Some(json!({"title": PLAN_TITLE})),
+    )
+    .await;
+    assert_eq!(status, 201, "{plan}");
+
+    // Killed without warning: everything acknowledged is already on disk.
+    server.child.start_kill().expect("kill");
+    server.child.wait().await.expect("reaped");
+    assert!(
+        !healthcheck(&server.address),
+        "healthcheck fails when nothing answers"
+    );
+
+    let second_log = data.path().join("second.log");
+    let server = serve(&data_dir, db, &second_log).await;
+    // The signing key was kept in the data folder: the access token from before still works.
+    let (status, plans) = call(
+        reqwest::Method::GET,
+        format!("{}/api/v1/plans", server.address),
+        Some(&member_token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{plans}");
+    assert_eq!(plans[0]["title"], PLAN_TITLE);
+    assert_eq!(plans[0]["id"], plan["id"]);
+    login(&server, "agency", ADMIN_PASSWORD).await;
+    drop(server);
+
+    let mut secrets = vec![
+        ADMIN_PASSWORD,
+        MEMBER_PASSWORD,
+        PLAN_TITLE,
+        &admin_token,
+        &member_token,
+        &member_refresh,
+        &code,
+    ];
+    let database_password = db
+        .and_then(|url| url.split(':').nth(2))
+        .and_then(|rest| rest.split('@').next())
+        .unwrap_or_default();
+    if !database_password.is_empty() {
+        secrets.push(database_password);
+    }
+    for log in [&first_log, &second_log] {
+        let text = std::fs::read_to_string(log).expect("log");
+        assert!(text.contains("request finished"), "requests are logged");
+        for secret in &secrets {
+            assert!(
+                !text.contains(secret),
+                "the log must not contain {secret:?}"
+            );
+        }
+    }
+}
