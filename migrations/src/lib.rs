@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_accounts;
 mod m20261121_000002_plans;
+mod m20261121_000003_server_identity;
 
 /// Every migration Cairn has, oldest first. Never edit or reorder one that has shipped: add a new one.
 #[derive(Debug)]
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261121_000001_accounts::Migration),
             Box::new(m20261121_000002_plans::Migration),
+            Box::new(m20261121_000003_server_identity::Migration),
         ]
     }
 }

@@ -51,6 +51,18 @@ pub struct Settings {
     pub trust_proxy: bool,
     /// Log format: `pretty` or `json`.
     pub log_format: LogFormat,
+    /// A plan document nobody is syncing leaves memory after this many seconds.
+    pub sync_idle_evict_secs: u64,
+    /// Plans one account may own.
+    pub plans_per_account: u64,
+    /// Largest WebSocket message accepted, in bytes (a first push of a big plan is large).
+    pub max_frame_bytes: usize,
+    /// Sync messages allowed per second on one connection (bursts of twice that).
+    pub max_messages_per_second: u32,
+    /// Seconds between the server's WebSocket pings.
+    pub ping_interval_secs: u64,
+    /// A socket silent for this many seconds (no pong, no message) is dropped.
+    pub socket_timeout_secs: u64,
 }
 
 /// How log lines are written.
@@ -83,6 +95,12 @@ impl Default for Settings {
             max_json_body_bytes: 64 * 1024,
             trust_proxy: false,
             log_format: LogFormat::Pretty,
+            sync_idle_evict_secs: 30,
+            plans_per_account: 100,
+            max_frame_bytes: 16 * 1024 * 1024,
+            max_messages_per_second: 100,
+            ping_interval_secs: 10,
+            socket_timeout_secs: 30,
         }
     }
 }
@@ -125,6 +143,14 @@ impl Settings {
         if self.access_token_ttl_secs <= 0 || self.refresh_token_ttl_days <= 0 {
             return Err(SettingsError::Rejected(
                 "token lifetimes must be positive".into(),
+            ));
+        }
+        if self.max_messages_per_second == 0
+            || self.ping_interval_secs == 0
+            || self.max_frame_bytes < 1024
+        {
+            return Err(SettingsError::Rejected(
+                "max_messages_per_second and ping_interval_secs must be positive, max_frame_bytes at least 1024".into(),
             ));
         }
         if self.login_attempts_per_account_per_minute == 0

@@ -10,6 +10,7 @@ pub mod routes;
 pub mod services;
 pub mod startup;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 
 pub use config::Settings;

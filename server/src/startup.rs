@@ -20,6 +20,7 @@ use crate::config::{Settings, redacted_database_url};
 use crate::routes;
 use crate::services::Services;
 use crate::store::Store;
+use crate::sync::{SyncConfig, SyncHub};
 use crate::telemetry::CairnRootSpan;
 
 /// A built Cairn, bound to its port and ready to run.
@@ -71,11 +72,25 @@ impl Application {
                 .unwrap_or(NonZeroU32::MIN),
         );
         let max_json = settings.max_json_body_bytes;
+        let background = TaskTracker::new();
+        let shutdown = CancellationToken::new();
+        let storage_id = store.storage_id().await?;
+        let hub = SyncHub::new(
+            store.clone(),
+            SyncConfig {
+                idle_evict: Duration::from_secs(settings.sync_idle_evict_secs),
+                plans_per_account: settings.plans_per_account,
+            },
+            storage_id,
+            background.clone(),
+            shutdown.clone(),
+        );
         let services = web::Data::new(Services {
             store,
             tokens,
             login_limits,
             settings: Arc::new(settings),
+            hub,
         });
 
         let listener = TcpListener::bind(services.settings.listen)?;
@@ -93,8 +108,6 @@ impl Application {
         .shutdown_timeout(10)
         .run();
 
-        let background = TaskTracker::new();
-        let shutdown = CancellationToken::new();
         background.spawn(forget_idle_login_counters(
             services.clone(),
             shutdown.clone(),
@@ -106,6 +119,11 @@ impl Application {
             background,
             shutdown,
         })
+    }
+
+    /// The sync hub (for tests and operations: how many plans are in memory, and so on).
+    pub fn hub(&self) -> crate::sync::SyncHub {
+        self.services.hub.clone()
     }
 
     /// The bound port.

@@ -263,3 +263,31 @@ pub struct Health {
     /// `ok` (alive) or `ready` (database reachable, migrations applied).
     pub status: String,
 }
+
+/// One change in a plan's history (`GET /api/v1/plans/{id}/history`), oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    /// The Automerge change hash (hex).
+    pub hash: String,
+    /// The account that made the change.
+    pub author_id: UserId,
+    /// That account's display name.
+    pub author_name: String,
+    /// When the server received the change.
+    pub received_at: DateTime<Utc>,
+    /// When the author's device says it made the change (it may have been offline), if it says.
+    pub made_at: Option<DateTime<Utc>>,
+    /// The change's message, if the client gave one.
+    pub message: Option<String>,
+    /// How many operations the change holds.
+    pub operations: u64,
+}
+
+/// `POST /api/v1/plans/{id}/changes` and the `X-Automerge-Heads` of `GET`: the plan's heads.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Heads {
+    /// Hex change hashes of the document's heads after the call.
+    pub heads: Vec<String>,
+}

@@ -57,6 +57,8 @@ pub enum ErrorCode {
     AlreadyMember,
     /// The owner cannot leave or be removed from their own plan; they may delete it.
     OwnerCannotLeave,
+    /// A change's author (Automerge actor) belongs to another account.
+    ForeignAuthor,
     /// No such route.
     NotFound,
     /// The route exists but not with this method.

@@ -8,6 +8,7 @@ pub mod api;
 pub mod error;
 pub mod ids;
 pub mod plan;
+pub mod protocol;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use ids::{DocumentId, IdError, PlanId, SessionId, UserId};

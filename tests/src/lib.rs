@@ -1,5 +1,9 @@
 //! Test helpers: start the real Cairn on port 0 with its own database (a fresh SQLite file, or
 //! a fresh Postgres database when `TEST_DATABASE_URL` is set) and talk to it over HTTP.
+// Test support: a broken set-up or a server misbehaving fails the test by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod sync_client;
 
 use std::time::Duration;
 
@@ -60,6 +64,8 @@ pub struct TestApp {
     pub database_url: String,
     /// The same database, for setting up what only the command line can (the first admin).
     pub store: Store,
+    /// The running server's sync hub, to observe what is in memory.
+    pub hub: cairn_server::sync::SyncHub,
     client: reqwest::Client,
     _data_dir: TempDir,
 }
@@ -150,6 +156,7 @@ impl TestApp {
         configure(&mut settings);
         let app = Application::build(settings).await?;
         let address = format!("http://127.0.0.1:{}", app.port());
+        let hub = app.hub();
         tokio::spawn(app.run_until_stopped());
         let store = Store::connect(&SecretString::from(database_url.clone()), 2).await?;
         let client = reqwest::Client::builder()
@@ -159,6 +166,7 @@ impl TestApp {
             address,
             database_url,
             store,
+            hub,
             client,
             _data_dir: data_dir,
         })
@@ -221,6 +229,20 @@ impl TestApp {
             headers,
             body,
         }
+    }
+
+    /// The sync WebSocket URL with a token in the query, as browsers must send it.
+    pub fn ws_url(&self, token: &str) -> String {
+        format!(
+            "{}/sync?token={token}",
+            self.address.replacen("http://", "ws://", 1)
+        )
+    }
+
+    /// A connected, joined sync client for `session`.
+    pub async fn sync_client(&self, session: &Session) -> sync_client::SyncClient {
+        let peer = format!("{}-{}", session.username, uuid::Uuid::new_v4().simple());
+        sync_client::SyncClient::connect(&self.ws_url(session.token()), &peer).await
     }
 
     /// `GET` with a token.

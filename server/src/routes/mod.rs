@@ -7,6 +7,7 @@ mod extract;
 mod health;
 mod me;
 mod plans;
+mod sync;
 
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
@@ -53,6 +54,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_json_body_bytes: usize) {
     .app_data(web::QueryConfig::default().error_handler(|err, _| {
         AppError::bad_request(format!("the query string is not valid: {err}")).into()
     }))
+    .configure(sync::configure)
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/readyz").route(web::get().to(health::readyz)))
     .service(

@@ -6,7 +6,9 @@ use cairn_shared::api::CreatePlanRequest;
 use cairn_shared::{ErrorCode, PlanId, UserId};
 
 use crate::error::AppError;
-use crate::services::{Caller, Services, plans};
+use crate::services::{Caller, Services, history, plans};
+use crate::sync::HubError;
+use crate::sync::document::UploadError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -22,6 +24,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/plans/{plan}/invitations").route(web::post().to(invite)))
     .service(web::resource("/plans/{plan}/members").route(web::get().to(members)))
     .service(web::resource("/plans/{plan}/members/{user}").route(web::delete().to(remove_member)))
+    .service(web::resource("/plans/{plan}/history").route(web::get().to(history)))
+    .service(
+        web::resource("/plans/{plan}/changes")
+            .route(web::get().to(changes_since))
+            .route(web::post().to(upload_changes)),
+    )
     .service(web::resource("/invitations/{code}/accept").route(web::post().to(accept)));
 }
 
@@ -112,4 +120,104 @@ async fn remove_member(
     })?;
     plans::remove_member(&services, &caller, plan, user).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+async fn history(
+    services: web::Data<Services>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let entries = history::history(&services, &caller, plan_id(&path)?).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(entries))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct SinceQuery {
+    since: Option<String>,
+}
+
+fn hub_error(err: HubError) -> AppError {
+    match err {
+        HubError::NotFound | HubError::Upload(UploadError::NotAMember) => AppError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::PlanNotFound,
+            "plan not found",
+        ),
+        HubError::Upload(UploadError::Unreadable) => AppError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest,
+            "the body is not a sequence of Automerge changes",
+        ),
+        HubError::Upload(UploadError::NotYourActor) => AppError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::ForeignAuthor,
+            "refused: a change's author is another account",
+        ),
+        HubError::Unavailable => AppError::internal(&err),
+    }
+}
+
+fn hex_heads(heads: &[automerge::ChangeHash]) -> Vec<String> {
+    heads.iter().map(ToString::to_string).collect()
+}
+
+/// `GET /api/v1/plans/{id}/changes?since=<hex heads>`: the changes the caller lacks, as
+/// concatenated Automerge change bytes, with the plan's heads in `X-Automerge-Heads`.
+async fn changes_since(
+    services: web::Data<Services>,
+    caller: Caller,
+    path: web::Path<String>,
+    query: web::Query<SinceQuery>,
+) -> Result<HttpResponse, AppError> {
+    let plan = plan_id(&path)?;
+    plans::role_on(&services, &caller, plan).await?;
+    let mut since = Vec::new();
+    for hex in query
+        .since
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .filter(|h| !h.is_empty())
+    {
+        let hash = hex.parse::<automerge::ChangeHash>().map_err(|_| {
+            AppError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadRequest,
+                "since must be comma-separated hex change hashes",
+            )
+        })?;
+        since.push(hash);
+    }
+    let (changes, heads) = services
+        .hub
+        .changes_since(plan, caller.user.id, since)
+        .await
+        .map_err(hub_error)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .insert_header(("X-Automerge-Heads", hex_heads(&heads).join(",")))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(changes))
+}
+
+/// `POST /api/v1/plans/{id}/changes` with concatenated Automerge changes: stored, sent to
+/// everyone syncing the plan, and answered with the plan's new heads.
+async fn upload_changes(
+    services: web::Data<Services>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let plan = plan_id(&path)?;
+    plans::role_on(&services, &caller, plan).await?;
+    let heads = services
+        .hub
+        .upload(plan, caller.user.id, body.to_vec())
+        .await
+        .map_err(hub_error)?;
+    Ok(HttpResponse::Ok().json(cairn_shared::api::Heads {
+        heads: hex_heads(&heads),
+    }))
 }

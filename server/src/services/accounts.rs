@@ -367,6 +367,7 @@ pub async fn logout(services: &Services, caller: &Caller) -> Result<(), AccountE
         .store
         .revoke_session(caller.user.id, caller.session_id, Utc::now())
         .await?;
+    services.hub.close_session(caller.session_id, "signed out");
     Ok(())
 }
 

@@ -93,6 +93,11 @@ pub async fn set_disabled(
     if !services.store.set_user_disabled(account, when).await? {
         return Err(AdminError::AccountNotFound);
     }
+    if disabled {
+        services
+            .hub
+            .close_account(account, "this account has been disabled");
+    }
     tracing::info!("account {}", if disabled { "disabled" } else { "enabled" });
     let user = services
         .store

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod history;
 pub mod plans;
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use crate::auth::tokens::TokenKeys;
 use crate::config::Settings;
 use crate::domain::User;
 use crate::store::Store;
+use crate::sync::SyncHub;
 use cairn_shared::SessionId;
 
 /// What the use cases need: storage, token keys, login limits and settings.
@@ -25,6 +27,8 @@ pub struct Services {
     pub login_limits: LoginLimiter,
     /// Settings in force.
     pub settings: Arc<Settings>,
+    /// Live sync: told about membership changes, deletions and ended sessions.
+    pub hub: SyncHub,
 }
 
 /// The authenticated account behind a request, and the device session it came from.

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use automerge::{ActorId, AutoCommit, AutoSerde};
+use automerge::{ActorId, AutoSerde, Automerge};
 use cairn_shared::api::{AccountKind, Invitation, PlanDetail, PlanMember, PlanRole, PlanSummary};
 use cairn_shared::plan::{new_plan_document, read_title};
 use cairn_shared::{PlanId, UserId};
@@ -67,7 +67,7 @@ fn refuse_admins(caller: &Caller) -> Result<(), PlanError> {
 }
 
 /// The caller's role on the plan; `NotFound` if they are not a member.
-async fn role_on(
+pub(crate) async fn role_on(
     services: &Services,
     caller: &Caller,
     plan: PlanId,
@@ -94,7 +94,7 @@ async fn require_owner(
 }
 
 /// Load a plan's document from storage: its snapshot followed by every change since.
-pub async fn load_document(store: &Store, plan: PlanId) -> Result<AutoCommit, PlanError> {
+pub async fn load_document(store: &Store, plan: PlanId) -> Result<Automerge, PlanError> {
     let (snapshot, changes) = store.plan_document(plan).await?;
     let mut bytes = snapshot.unwrap_or_default();
     for change in &changes {
@@ -103,7 +103,7 @@ pub async fn load_document(store: &Store, plan: PlanId) -> Result<AutoCommit, Pl
     if bytes.is_empty() {
         return Err(PlanError::Document("no stored snapshot or changes".into()));
     }
-    AutoCommit::load(&bytes).map_err(|err| PlanError::Document(err.to_string()))
+    Automerge::load(&bytes).map_err(|err| PlanError::Document(err.to_string()))
 }
 
 fn summary(plan: &Plan, role: PlanRole, title: String, members: Vec<Membership>) -> PlanSummary {
@@ -129,7 +129,7 @@ fn summary(plan: &Plan, role: PlanRole, title: String, members: Vec<Membership>)
 async fn summaries(
     services: &Services,
     plans: Vec<(Plan, PlanRole)>,
-) -> Result<Vec<(PlanSummary, AutoCommit)>, PlanError> {
+) -> Result<Vec<(PlanSummary, Automerge)>, PlanError> {
     let ids: Vec<PlanId> = plans.iter().map(|(p, _)| p.id).collect();
     let mut members: HashMap<PlanId, Vec<Membership>> = services.store.members_of(&ids).await?;
     let mut out = Vec::with_capacity(plans.len());
@@ -148,7 +148,7 @@ async fn one_summary(
     services: &Services,
     caller: &Caller,
     plan_id: PlanId,
-) -> Result<(PlanSummary, AutoCommit), PlanError> {
+) -> Result<(PlanSummary, Automerge), PlanError> {
     let role = role_on(services, caller, plan_id).await?;
     let plan = services
         .store
@@ -245,6 +245,7 @@ pub async fn delete_plan(
     if !services.store.delete_plan(plan).await? {
         return Err(PlanError::NotFound);
     }
+    services.hub.plan_deleted(plan).await;
     tracing::info!("plan deleted");
     Ok(())
 }
@@ -302,6 +303,7 @@ pub async fn accept_invitation(
         InvitationOutcome::AlreadyMember(_) => return Err(PlanError::AlreadyMember),
     };
     tracing::Span::current().record("plan.id", tracing::field::display(plan));
+    services.hub.member_added(plan, caller.user.id).await;
     tracing::info!("supporter joined");
     Ok(one_summary(services, caller, plan).await?.0)
 }
@@ -336,6 +338,7 @@ pub async fn remove_member(
     if !services.store.remove_supporter(plan, member).await? {
         return Err(PlanError::MemberNotFound);
     }
+    services.hub.member_removed(plan, member).await;
     tracing::info!(left = removing_self, "member removed");
     Ok(())
 }

@@ -2,7 +2,9 @@
 //! Everything it returns is a plain record from `crate::domain`.
 
 mod accounts;
+mod documents;
 pub use accounts::EnrollmentOutcome;
+pub use documents::{ChangeBatch, LoggedChange};
 mod entities;
 mod plans;
 

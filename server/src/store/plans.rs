@@ -18,7 +18,7 @@ use super::entities::{
 use super::{Store, StoreError};
 use crate::domain::{InvitationOutcome, Membership, Plan, StoredChange};
 
-fn role_text(role: PlanRole) -> &'static str {
+pub(super) fn role_text(role: PlanRole) -> &'static str {
     match role {
         PlanRole::Owner => "owner",
         PlanRole::Supporter => "supporter",

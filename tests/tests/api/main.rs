@@ -9,4 +9,5 @@ mod bad_input;
 mod health;
 mod migrations;
 mod plans;
+mod sync;
 mod tokens;

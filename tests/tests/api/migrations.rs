@@ -2,7 +2,7 @@ use cairn_migrations::{Migrator, MigratorTrait};
 use sea_orm::Database;
 use sea_orm_migration::SchemaManager;
 
-const TABLES: [&str; 9] = [
+const TABLES: [&str; 10] = [
     "users",
     "device_sessions",
     "enrollment_codes",
@@ -12,6 +12,7 @@ const TABLES: [&str; 9] = [
     "plan_snapshots",
     "plan_changes",
     "actor_bindings",
+    "server_settings",
 ];
 
 async fn tables_present(manager: &SchemaManager<'_>) -> Vec<&'static str> {

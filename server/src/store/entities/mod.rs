@@ -9,4 +9,5 @@ pub mod plan_changes;
 pub mod plan_members;
 pub mod plan_snapshots;
 pub mod plans;
+pub mod server_settings;
 pub mod users;

@@ -1,0 +1,53 @@
+//! Transparency: every member can read the whole history of their plan, each change attributed
+//! to the account that made it.
+
+use std::collections::HashMap;
+
+use automerge::Change;
+use cairn_shared::api::HistoryEntry;
+use cairn_shared::{PlanId, UserId};
+use chrono::{DateTime, Utc};
+
+use super::plans::{PlanError, role_on};
+use super::{Caller, Services};
+
+/// The plan's changes, oldest first, with author names.
+pub async fn history(
+    services: &Services,
+    caller: &Caller,
+    plan: PlanId,
+) -> Result<Vec<HistoryEntry>, PlanError> {
+    role_on(services, caller, plan).await?;
+    let log = services.store.change_log(plan).await?;
+    let mut names: HashMap<UserId, String> = HashMap::new();
+    let mut entries = Vec::with_capacity(log.len());
+    for logged in log {
+        let author = logged.change.author_id;
+        if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(author) {
+            let name = services.store.user(author).await?.map(|u| u.display_name);
+            slot.insert(name.unwrap_or_default());
+        }
+        let decoded = Change::from_bytes(logged.change.data)
+            .map_err(|err| PlanError::Document(err.to_string()))?;
+        entries.push(HistoryEntry {
+            hash: logged.change.hash,
+            author_id: author,
+            author_name: names.get(&author).cloned().unwrap_or_default(),
+            received_at: logged.received_at,
+            made_at: made_at(decoded.timestamp()),
+            message: decoded.message().map(str::to_owned),
+            operations: decoded.len() as u64,
+        });
+    }
+    Ok(entries)
+}
+
+/// Automerge clients record the time in milliseconds (JavaScript) or seconds (older clients);
+/// zero means none was recorded.
+fn made_at(timestamp: i64) -> Option<DateTime<Utc>> {
+    match timestamp {
+        0 => None,
+        t if t > 100_000_000_000 => DateTime::from_timestamp_millis(t),
+        t => DateTime::from_timestamp(t, 0),
+    }
+}

@@ -1,0 +1,200 @@
+//! What the sync engine needs from storage: a plan's members and actor bindings when its
+//! document is loaded, durable appends of accepted changes (grouped into one transaction), the
+//! creation of plans that clients made offline, and the installation's storage id.
+
+use std::collections::{HashMap, HashSet};
+
+use cairn_shared::api::PlanRole;
+use cairn_shared::{PlanId, UserId};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait,
+};
+
+use super::entities::{actor_bindings, plan_changes, plan_members, plans, server_settings};
+use super::{Store, StoreError};
+use crate::domain::StoredChange;
+
+/// Changes accepted for one plan, to store together.
+#[derive(Debug, Default, Clone)]
+pub struct ChangeBatch {
+    /// Set when the plan does not exist yet: create it, owned by this account.
+    pub create_owner: Option<UserId>,
+    /// Actors seen for the first time, bound to the account that first used them.
+    pub new_bindings: Vec<(String, UserId)>,
+    /// The changes, in the order they were applied.
+    pub changes: Vec<StoredChange>,
+}
+
+impl ChangeBatch {
+    /// Whether there is nothing to store.
+    pub fn is_empty(&self) -> bool {
+        self.create_owner.is_none() && self.new_bindings.is_empty() && self.changes.is_empty()
+    }
+}
+
+impl Store {
+    /// The account ids of a plan's members.
+    pub async fn member_ids(&self, plan: PlanId) -> Result<HashSet<UserId>, StoreError> {
+        Ok(plan_members::Entity::find()
+            .filter(plan_members::Column::PlanId.eq(plan.0))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| UserId(row.user_id))
+            .collect())
+    }
+
+    /// Which account each Automerge actor of the plan is bound to (hex actor id → account).
+    pub async fn actor_bindings(
+        &self,
+        plan: PlanId,
+    ) -> Result<HashMap<String, UserId>, StoreError> {
+        Ok(actor_bindings::Entity::find()
+            .filter(actor_bindings::Column::PlanId.eq(plan.0))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| (row.actor, UserId(row.user_id)))
+            .collect())
+    }
+
+    /// How many plans the account owns.
+    pub async fn count_owned_plans(&self, owner: UserId) -> Result<u64, StoreError> {
+        Ok(plans::Entity::find()
+            .filter(plans::Column::OwnerId.eq(owner.0))
+            .count(&self.db)
+            .await?)
+    }
+
+    /// Store a batch of accepted changes in one transaction: when it returns `Ok`, every change
+    /// in it is committed and may be advertised to clients.
+    pub async fn append_changes(
+        &self,
+        plan: PlanId,
+        batch: &ChangeBatch,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let txn = self.db.begin().await?;
+        if let Some(owner) = batch.create_owner {
+            plans::ActiveModel {
+                id: Set(plan.0),
+                owner_id: Set(owner.0),
+                created_at: Set(now),
+            }
+            .insert(&txn)
+            .await?;
+            plan_members::ActiveModel {
+                plan_id: Set(plan.0),
+                user_id: Set(owner.0),
+                role: Set(super::plans::role_text(PlanRole::Owner).to_owned()),
+                joined_at: Set(now),
+            }
+            .insert(&txn)
+            .await?;
+        }
+        if !batch.new_bindings.is_empty() {
+            let rows = batch
+                .new_bindings
+                .iter()
+                .map(|(actor, user)| actor_bindings::ActiveModel {
+                    plan_id: Set(plan.0),
+                    actor: Set(actor.clone()),
+                    user_id: Set(user.0),
+                    created_at: Set(now),
+                });
+            actor_bindings::Entity::insert_many(rows).exec(&txn).await?;
+        }
+        if !batch.changes.is_empty() {
+            let rows = batch
+                .changes
+                .iter()
+                .map(|change| plan_changes::ActiveModel {
+                    plan_id: Set(plan.0),
+                    hash: Set(change.hash.clone()),
+                    actor: Set(change.actor.clone()),
+                    author_id: Set(change.author_id.0),
+                    data: Set(change.data.clone()),
+                    created_at: Set(now),
+                    ..Default::default()
+                });
+            // A change stored already (sent twice, or by another instance) is not an error.
+            plan_changes::Entity::insert_many(rows)
+                .on_conflict(
+                    OnConflict::columns([plan_changes::Column::PlanId, plan_changes::Column::Hash])
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// The storage id this installation announces to automerge-repo clients, created once and
+    /// shared by every instance on the same database.
+    pub async fn storage_id(&self) -> Result<String, StoreError> {
+        const KEY: &str = "storage_id";
+        if let Some(row) = server_settings::Entity::find_by_id(KEY)
+            .one(&self.db)
+            .await?
+        {
+            return Ok(row.value);
+        }
+        let fresh = uuid::Uuid::new_v4().to_string();
+        let inserted = server_settings::Entity::insert(server_settings::ActiveModel {
+            key: Set(KEY.to_owned()),
+            value: Set(fresh),
+        })
+        .on_conflict(
+            OnConflict::column(server_settings::Column::Key)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&self.db)
+        .await;
+        inserted?;
+        server_settings::Entity::find_by_id(KEY)
+            .one(&self.db)
+            .await?
+            .map(|row| row.value)
+            .ok_or_else(|| StoreError::Corrupt("storage id missing after insert".into()))
+    }
+}
+
+/// One stored change with the time the server received it.
+#[derive(Debug, Clone)]
+pub struct LoggedChange {
+    /// The change.
+    pub change: StoredChange,
+    /// When it was stored.
+    pub received_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Every stored change of a plan with its receive time, in the order they were stored.
+    pub async fn change_log(&self, plan: PlanId) -> Result<Vec<LoggedChange>, StoreError> {
+        use sea_orm::QueryOrder;
+        Ok(plan_changes::Entity::find()
+            .filter(plan_changes::Column::PlanId.eq(plan.0))
+            .order_by_asc(plan_changes::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| LoggedChange {
+                change: StoredChange {
+                    hash: row.hash,
+                    actor: row.actor,
+                    author_id: UserId(row.author_id),
+                    data: row.data,
+                },
+                received_at: row.created_at,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,203 @@
+//! The sans-IO protocol state of one WebSocket connection: the handshake, checks on every frame
+//! (well-formed, from the peer that joined, not too many), and where each message goes. The
+//! actix shell feeds frames in and carries the resulting actions out.
+
+use std::num::NonZeroU32;
+
+use cairn_shared::PlanId;
+use cairn_shared::protocol::{self, Message, PeerId, PeerMetadata};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+use super::document::{ConnId, Input, Origin};
+use crate::services::Caller;
+
+/// The protocol version Cairn speaks.
+pub const PROTOCOL_VERSION: &str = "1";
+
+/// What the shell must do with a frame.
+#[derive(Debug)]
+pub enum Action {
+    /// Send this message back on the same connection.
+    Reply(Message),
+    /// Hand this input to the plan's document.
+    Route(PlanId, Input),
+    /// Send an `error` message saying this, then close the connection.
+    Fail(String),
+    /// The client said goodbye: close quietly.
+    Leave,
+    /// Nothing to do (messages the protocol says to ignore).
+    Ignore,
+}
+
+/// One connection's protocol state.
+pub struct Connection {
+    conn: ConnId,
+    caller: Caller,
+    server: PeerId,
+    storage_id: String,
+    peer: Option<PeerId>,
+    limiter: DefaultDirectRateLimiter,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("conn", &self.conn)
+            .field("peer", &self.peer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// A fresh connection of an authenticated caller, allowed `per_second` messages a second
+    /// (with bursts of twice that).
+    pub fn new(
+        conn: ConnId,
+        caller: Caller,
+        server: PeerId,
+        storage_id: String,
+        per_second: NonZeroU32,
+    ) -> Self {
+        let burst = per_second.saturating_mul(NonZeroU32::MIN.saturating_add(1));
+        Self {
+            conn,
+            caller,
+            server,
+            storage_id,
+            peer: None,
+            limiter: RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst)),
+        }
+    }
+
+    /// The connection id.
+    pub fn id(&self) -> ConnId {
+        self.conn
+    }
+
+    /// The caller behind the connection.
+    pub fn caller(&self) -> &Caller {
+        &self.caller
+    }
+
+    /// Decide what one binary frame means.
+    pub fn on_frame(&mut self, frame: &[u8]) -> Action {
+        if self.limiter.check().is_err() {
+            return Action::Fail("too many messages: slow down and reconnect".into());
+        }
+        let message = match protocol::decode(frame) {
+            Ok(message) => message,
+            Err(err) => return Action::Fail(format!("malformed message: {err}")),
+        };
+        if let Message::Join {
+            sender_id,
+            supported_protocol_versions,
+            ..
+        } = &message
+        {
+            if !supported_protocol_versions
+                .iter()
+                .any(|v| v == PROTOCOL_VERSION)
+            {
+                return Action::Fail(format!(
+                    "unsupported protocol versions; this server speaks version {PROTOCOL_VERSION}"
+                ));
+            }
+            if self.peer.as_ref().is_some_and(|peer| peer != sender_id) {
+                return Action::Fail("a connection can join only once".into());
+            }
+            self.peer = Some(sender_id.clone());
+            return Action::Reply(Message::Peer {
+                sender_id: self.server.clone(),
+                peer_metadata: PeerMetadata {
+                    storage_id: Some(self.storage_id.clone()),
+                    is_ephemeral: false,
+                },
+                selected_protocol_version: PROTOCOL_VERSION.into(),
+                target_id: sender_id.clone(),
+            });
+        }
+        let Some(peer) = self.peer.clone() else {
+            return Action::Fail("send a join message first".into());
+        };
+        if let Message::Ephemeral { sender_id, .. } = &message
+            && *sender_id != peer
+        {
+            // automerge-repo clients forward presence they received to all their peers, us
+            // included, keeping the original sender: an echo, not a spoof. Drop it.
+            return Action::Ignore;
+        }
+        if let Some(sender) = message.sender_id()
+            && *sender != peer
+        {
+            return Action::Fail(
+                "senderId does not match the peer that joined on this connection".into(),
+            );
+        }
+        let from = Origin {
+            conn: self.conn,
+            peer: peer.clone(),
+            user: self.caller.user.id,
+        };
+        match message {
+            Message::Sync {
+                document_id, data, ..
+            } => self.route(&document_id, |plan| {
+                (
+                    plan,
+                    Input::Sync {
+                        from,
+                        data,
+                        is_request: false,
+                    },
+                )
+            }),
+            Message::Request {
+                document_id, data, ..
+            } => self.route(&document_id, |plan| {
+                (
+                    plan,
+                    Input::Sync {
+                        from,
+                        data,
+                        is_request: true,
+                    },
+                )
+            }),
+            Message::Ephemeral {
+                document_id,
+                count,
+                session_id,
+                data,
+                ..
+            } => self.route(&document_id, |plan| {
+                (
+                    plan,
+                    Input::Ephemeral {
+                        from,
+                        count,
+                        session_id,
+                        data,
+                    },
+                )
+            }),
+            Message::Leave { .. } => Action::Leave,
+            // The client telling us it lacks a document, optional subscription and heads
+            // gossip, errors and anything newer than we know: nothing to do.
+            _ => Action::Ignore,
+        }
+    }
+
+    fn route(&self, document_id: &str, input: impl FnOnce(PlanId) -> (PlanId, Input)) -> Action {
+        match document_id.parse::<cairn_shared::DocumentId>() {
+            Ok(document) => {
+                let (plan, input) = input(PlanId(document.0));
+                Action::Route(plan, input)
+            }
+            Err(_) => Action::Fail(format!("invalid documentId {:?}", truncate(document_id))),
+        }
+    }
+}
+
+fn truncate(text: &str) -> String {
+    text.chars().take(64).collect()
+}

@@ -1,0 +1,550 @@
+//! The sans-IO core of one plan's sync: messages from connected peers go in; messages to send,
+//! changes to store and plans to create come out. No sockets, no database, no clock: the
+//! document worker does the I/O, and tests drive this directly, in memory.
+//!
+//! Rules enforced here:
+//! - only members of the plan take part; anyone else gets `doc-unavailable`;
+//! - each Automerge actor belongs to the account that first uploaded a change with it; a message
+//!   carrying a change by an actor bound to another account is refused whole, before anything in
+//!   it is applied;
+//! - an unknown document that a client syncs with changes becomes a new plan owned by that
+//!   client's account (offline creation);
+//! - presence (`ephemeral`) is relayed to the other members' connections, deduplicated, never kept.
+
+use std::collections::{HashMap, HashSet};
+
+use automerge::sync::{self, SyncDoc};
+use automerge::{
+    ActorId, Automerge, AutomergeError, Change, ChangeHash, LoadOptions, OnPartialLoad, ReadDoc,
+};
+use cairn_shared::protocol::{Message, PeerId};
+use cairn_shared::{PlanId, UserId};
+
+use crate::domain::StoredChange;
+use crate::store::ChangeBatch;
+
+/// Identifies one WebSocket connection (or one HTTP sync call) within this process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+/// Who sent a message: the connection, the client's peer id on it, and the account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The connection.
+    pub conn: ConnId,
+    /// The automerge-repo peer id the client announced in `join`.
+    pub peer: PeerId,
+    /// The authenticated account.
+    pub user: UserId,
+}
+
+/// Something for a document to react to.
+#[derive(Debug)]
+pub enum Input {
+    /// A `sync` (the peer has the document) or `request` (the peer lacks it) message.
+    Sync {
+        /// Who sent it.
+        from: Origin,
+        /// The Automerge sync message bytes.
+        data: Vec<u8>,
+        /// Whether it was a `request`.
+        is_request: bool,
+    },
+    /// Presence to relay.
+    Ephemeral {
+        /// Who sent it.
+        from: Origin,
+        /// Sender's counter.
+        count: u64,
+        /// Sender's session.
+        session_id: String,
+        /// Opaque payload.
+        data: Vec<u8>,
+    },
+    /// The connection closed or left.
+    Disconnected(ConnId),
+    /// The account stopped being a member: its connections lose the plan at once.
+    MemberRemoved(UserId),
+    /// The account became a member.
+    MemberAdded(UserId),
+    /// The plan was deleted: every connection loses it.
+    PlanDeleted,
+}
+
+/// What a document asks its worker to do, in order: store `batch`, then send `outgoing`, then
+/// close `close`.
+#[derive(Debug, Default)]
+pub struct Effects {
+    /// Changes (and possibly the plan itself) to commit before anything below is sent.
+    pub batch: ChangeBatch,
+    /// Messages for connections.
+    pub outgoing: Vec<(ConnId, Message)>,
+    /// Connections to close with an `error` message saying why.
+    pub close: Vec<(ConnId, String)>,
+}
+
+impl Effects {
+    /// Whether a message should be sent to `conn` saying `reason`, then the socket closed.
+    fn refuse(&mut self, conn: ConnId, reason: impl Into<String>) {
+        self.close.push((conn, reason.into()));
+    }
+}
+
+struct PeerState {
+    peer: PeerId,
+    user: UserId,
+    sync: sync::State,
+}
+
+/// Whether the plan is stored, or only a candidate for offline creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existence {
+    /// The plan is stored; only its members may sync.
+    Stored,
+    /// No such plan is stored: the first member account to sync changes creates it.
+    Unclaimed,
+    /// The plan was deleted while loaded.
+    Deleted,
+}
+
+/// One plan's document and everyone syncing it.
+pub struct DocumentCore {
+    plan: PlanId,
+    document_id: String,
+    server: PeerId,
+    doc: Automerge,
+    existence: Existence,
+    members: HashSet<UserId>,
+    actors: HashMap<ActorId, UserId>,
+    peers: HashMap<ConnId, PeerState>,
+    ephemeral_seen: HashMap<(PeerId, String), u64>,
+}
+
+impl std::fmt::Debug for DocumentCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DocumentCore")
+            .field("plan", &self.plan)
+            .field("existence", &self.existence)
+            .field("peers", &self.peers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a sync message's changes cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("the sync message holds changes that cannot be read")]
+pub struct UnreadableChanges;
+
+/// Automerge storage chunks start with these magic bytes, then a 4-byte checksum, a type byte
+/// and the LEB128 length of the body (the Automerge binary format, "Chunk container").
+const CHUNK_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+const CHUNK_TYPE_DOCUMENT: u8 = 0;
+
+/// Split concatenated storage chunks into (type, whole chunk) pairs.
+fn split_chunks(mut bytes: &[u8]) -> Result<Vec<(u8, &[u8])>, UnreadableChanges> {
+    let mut chunks = Vec::new();
+    while !bytes.is_empty() {
+        if bytes.len() < 9 || bytes[..4] != CHUNK_MAGIC {
+            return Err(UnreadableChanges);
+        }
+        let chunk_type = bytes[8];
+        let mut rest = &bytes[9..];
+        let before = rest.len();
+        let body = leb128::read::unsigned(&mut rest).map_err(|_| UnreadableChanges)?;
+        let header = 9 + (before - rest.len());
+        let total = usize::try_from(body)
+            .ok()
+            .and_then(|body| body.checked_add(header))
+            .filter(|total| *total <= bytes.len())
+            .ok_or(UnreadableChanges)?;
+        chunks.push((chunk_type, &bytes[..total]));
+        bytes = &bytes[total..];
+    }
+    Ok(chunks)
+}
+
+/// The hash and actor of every change carried in a sync message, without applying any. Each
+/// entry of the message's change list holds concatenated storage chunks: single changes (sync v1
+/// and v2), or a whole document (sync v2, "send everything").
+pub fn changes_in(
+    message: &sync::Message,
+) -> Result<Vec<(ChangeHash, ActorId)>, UnreadableChanges> {
+    let mut found = Vec::new();
+    for entry in message.changes.iter() {
+        for (chunk_type, chunk) in split_chunks(entry)? {
+            if chunk_type == CHUNK_TYPE_DOCUMENT {
+                let document = Automerge::load(chunk).map_err(|_| UnreadableChanges)?;
+                found.extend(
+                    document
+                        .get_changes(&[])
+                        .into_iter()
+                        .map(|change| (change.hash(), change.actor_id().clone())),
+                );
+            } else {
+                let change = Change::from_bytes(chunk.to_vec()).map_err(|_| UnreadableChanges)?;
+                found.push((change.hash(), change.actor_id().clone()));
+            }
+        }
+    }
+    Ok(found)
+}
+
+impl DocumentCore {
+    /// A loaded plan: its document, members and actor bindings.
+    pub fn new(
+        plan: PlanId,
+        server: PeerId,
+        doc: Automerge,
+        existence: Existence,
+        members: HashSet<UserId>,
+        actors: HashMap<ActorId, UserId>,
+    ) -> Self {
+        Self {
+            plan,
+            document_id: plan.document_id().to_string(),
+            server,
+            doc,
+            existence,
+            members,
+            actors,
+            peers: HashMap::new(),
+            ephemeral_seen: HashMap::new(),
+        }
+    }
+
+    /// The document as it is now (including changes not yet committed by the worker).
+    pub fn doc(&self) -> &Automerge {
+        &self.doc
+    }
+
+    /// Whether any connection is syncing this document.
+    pub fn has_peers(&self) -> bool {
+        !self.peers.is_empty()
+    }
+
+    /// Whether `user` may read the stored plan.
+    pub fn is_member(&self, user: UserId) -> bool {
+        self.existence == Existence::Stored && self.members.contains(&user)
+    }
+
+    /// Whether the plan is stored, unclaimed or deleted.
+    pub fn existence(&self) -> Existence {
+        self.existence
+    }
+
+    /// The connections syncing this document.
+    pub fn connections(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.peers.keys().copied()
+    }
+
+    fn unavailable(&self, to: &PeerId) -> Message {
+        Message::DocUnavailable {
+            sender_id: self.server.clone(),
+            target_id: to.clone(),
+            document_id: self.document_id.clone(),
+        }
+    }
+
+    fn may_sync(&self, user: UserId) -> bool {
+        match self.existence {
+            Existence::Stored => self.members.contains(&user),
+            Existence::Unclaimed => true,
+            Existence::Deleted => false,
+        }
+    }
+
+    /// React to one input, adding what must happen to `effects`.
+    pub fn handle(&mut self, input: Input, effects: &mut Effects) {
+        match input {
+            Input::Sync {
+                from,
+                data,
+                is_request,
+            } => self.receive_sync(from, &data, is_request, effects),
+            Input::Ephemeral {
+                from,
+                count,
+                session_id,
+                data,
+            } => self.relay_ephemeral(from, count, session_id, data, effects),
+            Input::Disconnected(conn) => {
+                self.peers.remove(&conn);
+            }
+            Input::MemberRemoved(user) => {
+                self.members.remove(&user);
+                self.drop_peers(|state| state.user == user, effects);
+            }
+            Input::MemberAdded(user) => {
+                self.members.insert(user);
+            }
+            Input::PlanDeleted => {
+                self.existence = Existence::Deleted;
+                self.members.clear();
+                self.drop_peers(|_| true, effects);
+            }
+        }
+    }
+
+    fn drop_peers(&mut self, which: impl Fn(&PeerState) -> bool, effects: &mut Effects) {
+        let gone: Vec<ConnId> = self
+            .peers
+            .iter()
+            .filter(|(_, state)| which(state))
+            .map(|(conn, _)| *conn)
+            .collect();
+        for conn in gone {
+            if let Some(state) = self.peers.remove(&conn) {
+                effects.outgoing.push((conn, self.unavailable(&state.peer)));
+            }
+        }
+    }
+
+    fn receive_sync(&mut self, from: Origin, data: &[u8], is_request: bool, effects: &mut Effects) {
+        let unclaimed_request = self.existence == Existence::Unclaimed && is_request;
+        if !self.may_sync(from.user) || unclaimed_request {
+            self.peers.remove(&from.conn);
+            effects
+                .outgoing
+                .push((from.conn, self.unavailable(&from.peer)));
+            return;
+        }
+        let message = match sync::Message::decode(data) {
+            Ok(message) => message,
+            Err(_) => {
+                effects.refuse(
+                    from.conn,
+                    "the sync message is not a valid Automerge sync message",
+                );
+                return;
+            }
+        };
+        let carried = match changes_in(&message) {
+            Ok(carried) => carried,
+            Err(err) => {
+                effects.refuse(from.conn, err.to_string());
+                return;
+            }
+        };
+        // Authorship, checked before anything is applied: an actor already bound to another
+        // account refuses the whole message.
+        let mut new_actors = Vec::new();
+        for (hash, actor) in &carried {
+            if self.doc.get_change_by_hash(hash).is_some() {
+                continue;
+            }
+            match self.actors.get(actor) {
+                Some(owner) if *owner != from.user => {
+                    tracing::warn!(
+                        plan.id = %self.plan,
+                        user.id = %from.user,
+                        "refused a change by an actor bound to another account"
+                    );
+                    effects.refuse(
+                        from.conn,
+                        "refused: the message holds a change whose author is another account",
+                    );
+                    return;
+                }
+                Some(_) => {}
+                None => {
+                    if !new_actors.contains(actor) {
+                        new_actors.push(actor.clone());
+                    }
+                }
+            }
+        }
+
+        let before = self.doc.get_heads();
+        let state = self.peers.entry(from.conn).or_insert_with(|| PeerState {
+            peer: from.peer.clone(),
+            user: from.user,
+            sync: sync::State::new(),
+        });
+        if let Err(err) = self.doc.receive_sync_message(&mut state.sync, message) {
+            tracing::info!(plan.id = %self.plan, error = %err, "sync message could not be applied");
+            self.peers.remove(&from.conn);
+            effects.refuse(
+                from.conn,
+                "the sync message could not be applied to the plan",
+            );
+            return;
+        }
+        for actor in new_actors {
+            self.actors.insert(actor.clone(), from.user);
+            effects
+                .batch
+                .new_bindings
+                .push((actor.to_hex_string(), from.user));
+        }
+        let applied = self.doc.get_changes(&before);
+        let changed = !applied.is_empty();
+        for change in applied {
+            let author = self
+                .actors
+                .get(change.actor_id())
+                .copied()
+                .unwrap_or(from.user);
+            effects.batch.changes.push(StoredChange {
+                hash: change.hash().to_string(),
+                actor: change.actor_id().to_hex_string(),
+                author_id: author,
+                data: change.raw_bytes().to_vec(),
+            });
+        }
+        if changed && self.existence == Existence::Unclaimed {
+            // The first changes to an unknown document: it becomes this account's plan.
+            self.existence = Existence::Stored;
+            self.members.insert(from.user);
+            effects.batch.create_owner = Some(from.user);
+            // Other connections that were probing the same unknown id are not members.
+            let owner = from.user;
+            self.drop_peers(|state| state.user != owner, effects);
+        }
+        if changed {
+            let conns: Vec<ConnId> = self.peers.keys().copied().collect();
+            for conn in conns {
+                self.generate_for(conn, effects);
+            }
+        } else {
+            self.generate_for(from.conn, effects);
+        }
+    }
+
+    fn generate_for(&mut self, conn: ConnId, effects: &mut Effects) {
+        let Some(state) = self.peers.get_mut(&conn) else {
+            return;
+        };
+        if let Some(message) = self.doc.generate_sync_message(&mut state.sync) {
+            effects.outgoing.push((
+                conn,
+                Message::Sync {
+                    sender_id: self.server.clone(),
+                    target_id: state.peer.clone(),
+                    document_id: self.document_id.clone(),
+                    data: message.encode(),
+                },
+            ));
+        }
+    }
+
+    /// Changes accepted by the worker outside the sync protocol (HTTP sync): tell every peer.
+    pub fn announce_changes(&mut self, effects: &mut Effects) {
+        let conns: Vec<ConnId> = self.peers.keys().copied().collect();
+        for conn in conns {
+            self.generate_for(conn, effects);
+        }
+    }
+
+    /// Apply raw changes uploaded over HTTP by `user`, with the same authorship rules as sync.
+    /// Returns the document's heads afterwards.
+    pub fn apply_uploaded(
+        &mut self,
+        user: UserId,
+        bytes: &[u8],
+        effects: &mut Effects,
+    ) -> Result<Vec<ChangeHash>, UploadError> {
+        if !self.may_sync(user) || self.existence != Existence::Stored {
+            return Err(UploadError::NotAMember);
+        }
+        // The whole body must be well-formed chunks; changes depending on ones we hold are fine.
+        match Automerge::load_with_options(
+            bytes,
+            LoadOptions::new().on_partial_load(OnPartialLoad::Error),
+        ) {
+            Ok(_) | Err(AutomergeError::MissingDeps) => {}
+            Err(_) => return Err(UploadError::Unreadable),
+        }
+        // Read the upload on a scratch copy first: nothing is applied unless all of it is allowed.
+        let before = self.doc.get_heads();
+        let mut scratch = self.doc.clone();
+        scratch
+            .load_incremental(bytes)
+            .map_err(|_| UploadError::Unreadable)?;
+        let uploaded = scratch.get_changes(&before);
+        let mut new_actors = Vec::new();
+        for change in &uploaded {
+            match self.actors.get(change.actor_id()) {
+                Some(owner) if *owner != user => return Err(UploadError::NotYourActor),
+                Some(_) => {}
+                None if !new_actors.contains(change.actor_id()) => {
+                    new_actors.push(change.actor_id().clone())
+                }
+                None => {}
+            }
+        }
+        self.doc = scratch;
+        for actor in new_actors {
+            self.actors.insert(actor.clone(), user);
+            effects
+                .batch
+                .new_bindings
+                .push((actor.to_hex_string(), user));
+        }
+        for change in uploaded {
+            let author = self.actors.get(change.actor_id()).copied().unwrap_or(user);
+            effects.batch.changes.push(StoredChange {
+                hash: change.hash().to_string(),
+                actor: change.actor_id().to_hex_string(),
+                author_id: author,
+                data: change.raw_bytes().to_vec(),
+            });
+        }
+        if !effects.batch.changes.is_empty() {
+            self.announce_changes(effects);
+        }
+        Ok(self.doc.get_heads())
+    }
+
+    fn relay_ephemeral(
+        &mut self,
+        from: Origin,
+        count: u64,
+        session_id: String,
+        data: Vec<u8>,
+        effects: &mut Effects,
+    ) {
+        if !self.may_sync(from.user) || self.existence != Existence::Stored {
+            effects
+                .outgoing
+                .push((from.conn, self.unavailable(&from.peer)));
+            return;
+        }
+        let key = (from.peer.clone(), session_id.clone());
+        match self.ephemeral_seen.get(&key) {
+            Some(seen) if *seen >= count => return,
+            _ => {
+                self.ephemeral_seen.insert(key, count);
+            }
+        }
+        for (conn, state) in &self.peers {
+            if *conn == from.conn {
+                continue;
+            }
+            effects.outgoing.push((
+                *conn,
+                Message::Ephemeral {
+                    sender_id: from.peer.clone(),
+                    target_id: state.peer.clone(),
+                    document_id: self.document_id.clone(),
+                    count,
+                    session_id: session_id.clone(),
+                    data: data.clone(),
+                },
+            ));
+        }
+    }
+}
+
+/// Why an HTTP upload of changes was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UploadError {
+    /// The caller is not a member (or the plan is gone).
+    #[error("plan not found")]
+    NotAMember,
+    /// The body is not Automerge changes.
+    #[error("the body is not a sequence of Automerge changes")]
+    Unreadable,
+    /// A change's actor is bound to another account.
+    #[error("a change's author is another account")]
+    NotYourActor,
+}

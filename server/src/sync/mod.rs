@@ -1,0 +1,664 @@
+//! Sync: the automerge-repo protocol on the `automerge` crate. Knows nothing of actix.
+//!
+//! - [`connection`]: one socket's protocol state (handshake, checks, routing), sans-IO.
+//! - [`document`]: one plan's sync core (members, authorship, offline creation), sans-IO.
+//! - this module: the hub that owns one worker task per loaded plan, routes messages to it
+//!   (checking membership before a document is loaded), and tells workers and connections about
+//!   membership changes, deletions and disabled accounts.
+//!
+//! A worker applies a batch of messages, commits every accepted change in one transaction, and
+//! only then sends anything whose heads include them. A worker with no connections for the idle
+//! time is evicted, so memory follows active plans, not stored plans.
+
+pub mod connection;
+pub mod document;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use automerge::{ActorId, Automerge, ChangeHash};
+use cairn_shared::api::AccountKind;
+use cairn_shared::protocol::{Message, PeerId};
+use cairn_shared::{PlanId, SessionId, UserId};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::store::Store;
+use document::{ConnId, DocumentCore, Effects, Existence, Input, UploadError};
+
+/// What a worker sends a connection.
+#[derive(Debug)]
+pub enum Outbound {
+    /// A protocol message to send.
+    Message(Message),
+    /// Send an `error` message with this text, then close.
+    Close(String),
+}
+
+/// The sending half a worker uses to reach one connection.
+pub type Outbox = mpsc::Sender<Outbound>;
+
+/// How many messages may wait for a slow connection before it is dropped.
+pub const OUTBOX_CAPACITY: usize = 512;
+
+/// Sync settings.
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// A document nobody is connected to is evicted after this long.
+    pub idle_evict: Duration,
+    /// Plans one account may own (offline creation is refused beyond it).
+    pub plans_per_account: u64,
+}
+
+/// Why an HTTP sync call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    /// Not a member, or no such plan.
+    #[error("plan not found")]
+    NotFound,
+    /// The upload was refused.
+    #[error(transparent)]
+    Upload(#[from] UploadError),
+    /// The plan could not be loaded or stored.
+    #[error("the plan could not be loaded or stored")]
+    Unavailable,
+}
+
+type UploadReply = oneshot::Sender<Result<Vec<ChangeHash>, HubError>>;
+type ChangesReply = oneshot::Sender<(Vec<u8>, Vec<ChangeHash>)>;
+
+enum Command {
+    Input(Input, Option<Outbox>),
+    Upload {
+        user: UserId,
+        bytes: Vec<u8>,
+        reply: UploadReply,
+    },
+    Changes {
+        user: UserId,
+        since: Vec<ChangeHash>,
+        reply: ChangesReply,
+    },
+}
+
+struct ConnEntry {
+    user: UserId,
+    session: SessionId,
+    outbox: Outbox,
+    cancel: CancellationToken,
+}
+
+struct HubInner {
+    store: Store,
+    config: SyncConfig,
+    server: PeerId,
+    storage_id: String,
+    workers: Mutex<HashMap<PlanId, mpsc::Sender<Command>>>,
+    connections: Mutex<HashMap<ConnId, ConnEntry>>,
+    next_conn: AtomicU64,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+/// The document hub; cheap to clone.
+#[derive(Clone)]
+pub struct SyncHub(Arc<HubInner>);
+
+impl std::fmt::Debug for SyncHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncHub")
+            .field("server", &self.0.server)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain maps in a usable state.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl SyncHub {
+    /// A hub over `store`, announcing `storage_id`, with workers tracked by `tracker` and stopped
+    /// by `shutdown`.
+    pub fn new(
+        store: Store,
+        config: SyncConfig,
+        storage_id: String,
+        tracker: TaskTracker,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self(Arc::new(HubInner {
+            store,
+            config,
+            server: PeerId(format!("cairn-{storage_id}")),
+            storage_id,
+            workers: Mutex::new(HashMap::new()),
+            connections: Mutex::new(HashMap::new()),
+            next_conn: AtomicU64::new(1),
+            tracker,
+            shutdown,
+        }))
+    }
+
+    /// The server's stable peer id.
+    pub fn server_peer(&self) -> PeerId {
+        self.0.server.clone()
+    }
+
+    /// The storage id announced in the handshake.
+    pub fn storage_id(&self) -> String {
+        self.0.storage_id.clone()
+    }
+
+    /// How many plan documents are in memory now.
+    pub fn loaded_documents(&self) -> usize {
+        lock(&self.0.workers).len()
+    }
+
+    /// How many sync connections are open now.
+    pub fn open_connections(&self) -> usize {
+        lock(&self.0.connections).len()
+    }
+
+    /// Register a new connection; the token is cancelled when the connection must close.
+    pub fn connect(
+        &self,
+        user: UserId,
+        session: SessionId,
+        outbox: Outbox,
+    ) -> (ConnId, CancellationToken) {
+        let conn = ConnId(self.0.next_conn.fetch_add(1, Ordering::Relaxed));
+        let cancel = self.0.shutdown.child_token();
+        lock(&self.0.connections).insert(
+            conn,
+            ConnEntry {
+                user,
+                session,
+                outbox,
+                cancel: cancel.clone(),
+            },
+        );
+        (conn, cancel)
+    }
+
+    /// Forget a closed connection and tell the documents it synced.
+    pub async fn disconnect(&self, conn: ConnId, plans: &HashSet<PlanId>) {
+        lock(&self.0.connections).remove(&conn);
+        for plan in plans {
+            let worker = lock(&self.0.workers).get(plan).cloned();
+            if let Some(worker) = worker {
+                let _ = worker
+                    .send(Command::Input(Input::Disconnected(conn), None))
+                    .await;
+            }
+        }
+    }
+
+    /// Hand a message from a connection to its plan's document, loading the document if the
+    /// caller is a member (and never loading it for anyone else).
+    pub async fn route(&self, plan: PlanId, input: Input, outbox: &Outbox, kind: AccountKind) {
+        let (conn_peer, user, is_sync_with_document) = match &input {
+            Input::Sync {
+                from, is_request, ..
+            } => (from.peer.clone(), from.user, !is_request),
+            Input::Ephemeral { from, .. } => (from.peer.clone(), from.user, false),
+            _ => return,
+        };
+        let unavailable = Message::DocUnavailable {
+            sender_id: self.0.server.clone(),
+            target_id: conn_peer,
+            document_id: plan.document_id().to_string(),
+        };
+        if kind == AccountKind::Admin {
+            let _ = outbox.try_send(Outbound::Message(unavailable));
+            return;
+        }
+        let mut command = Command::Input(input, Some(outbox.clone()));
+        if let Some(worker) = self.worker(plan) {
+            match worker.send(command).await {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(returned)) => {
+                    // The worker stopped (evicted) just now: start a fresh one below.
+                    self.forget_worker(plan, &worker);
+                    command = returned;
+                }
+            }
+        }
+        let existence = match self.0.store.role_of(plan, user).await {
+            Ok(Some(_)) => Existence::Stored,
+            Ok(None) => match self.0.store.plan(plan).await {
+                Ok(None) if is_sync_with_document => Existence::Unclaimed,
+                Ok(_) => {
+                    tracing::info!(plan.id = %plan, user.id = %user, "sync refused: not a member");
+                    let _ = outbox.try_send(Outbound::Message(unavailable));
+                    return;
+                }
+                Err(err) => return self.storage_failed(outbox, &err),
+            },
+            Err(err) => return self.storage_failed(outbox, &err),
+        };
+        let worker = self.worker_or_spawn(plan, existence);
+        if worker.send(command).await.is_err() {
+            let _ = outbox.try_send(Outbound::Close(
+                "the plan could not be loaded; try again".into(),
+            ));
+        }
+    }
+
+    fn storage_failed(&self, outbox: &Outbox, err: &dyn std::error::Error) {
+        tracing::error!(error = %err, "sync: storage unavailable");
+        let _ = outbox.try_send(Outbound::Close(
+            "the server cannot reach its storage; try again".into(),
+        ));
+    }
+
+    fn worker(&self, plan: PlanId) -> Option<mpsc::Sender<Command>> {
+        lock(&self.0.workers).get(&plan).cloned()
+    }
+
+    fn forget_worker(&self, plan: PlanId, stale: &mpsc::Sender<Command>) {
+        let mut workers = lock(&self.0.workers);
+        if workers
+            .get(&plan)
+            .is_some_and(|current| current.same_channel(stale))
+        {
+            workers.remove(&plan);
+        }
+    }
+
+    fn worker_or_spawn(&self, plan: PlanId, existence: Existence) -> mpsc::Sender<Command> {
+        let mut workers = lock(&self.0.workers);
+        if let Some(existing) = workers.get(&plan) {
+            return existing.clone();
+        }
+        let (tx, rx) = mpsc::channel(256);
+        workers.insert(plan, tx.clone());
+        let hub = self.clone();
+        self.0.tracker.spawn(async move {
+            Worker::run(hub, plan, existence, rx).await;
+        });
+        tx
+    }
+
+    /// The account is no longer a member: its live sync of the plan stops at once.
+    pub async fn member_removed(&self, plan: PlanId, user: UserId) {
+        self.tell(plan, Input::MemberRemoved(user)).await;
+    }
+
+    /// The account became a member.
+    pub async fn member_added(&self, plan: PlanId, user: UserId) {
+        self.tell(plan, Input::MemberAdded(user)).await;
+    }
+
+    /// The plan was deleted: every connection loses it and the document leaves memory.
+    pub async fn plan_deleted(&self, plan: PlanId) {
+        self.tell(plan, Input::PlanDeleted).await;
+    }
+
+    async fn tell(&self, plan: PlanId, input: Input) {
+        if let Some(worker) = self.worker(plan) {
+            let _ = worker.send(Command::Input(input, None)).await;
+        }
+    }
+
+    /// Close every sync connection of the account (it was disabled).
+    pub fn close_account(&self, user: UserId, reason: &str) {
+        self.close_where(|entry| entry.user == user, reason);
+    }
+
+    /// Close every sync connection of one device session (logged out or ended).
+    pub fn close_session(&self, session: SessionId, reason: &str) {
+        self.close_where(|entry| entry.session == session, reason);
+    }
+
+    fn close_where(&self, which: impl Fn(&ConnEntry) -> bool, reason: &str) {
+        for entry in lock(&self.0.connections).values().filter(|e| which(e)) {
+            let _ = entry.outbox.try_send(Outbound::Close(reason.to_owned()));
+            entry.cancel.cancel();
+        }
+    }
+
+    fn kill(&self, conn: ConnId) {
+        if let Some(entry) = lock(&self.0.connections).get(&conn) {
+            entry.cancel.cancel();
+        }
+    }
+
+    async fn ensure_loaded(
+        &self,
+        plan: PlanId,
+        user: UserId,
+    ) -> Result<mpsc::Sender<Command>, HubError> {
+        if let Some(worker) = self.worker(plan) {
+            return Ok(worker);
+        }
+        match self.0.store.role_of(plan, user).await {
+            Ok(Some(_)) => Ok(self.worker_or_spawn(plan, Existence::Stored)),
+            Ok(None) => Err(HubError::NotFound),
+            Err(_) => Err(HubError::Unavailable),
+        }
+    }
+
+    /// Apply changes uploaded over HTTP; the answer is the plan's heads once they are stored.
+    pub async fn upload(
+        &self,
+        plan: PlanId,
+        user: UserId,
+        bytes: Vec<u8>,
+    ) -> Result<Vec<ChangeHash>, HubError> {
+        let worker = self.ensure_loaded(plan, user).await?;
+        let (reply, answer) = oneshot::channel();
+        worker
+            .send(Command::Upload { user, bytes, reply })
+            .await
+            .map_err(|_| HubError::Unavailable)?;
+        answer.await.map_err(|_| HubError::Unavailable)?
+    }
+
+    /// The changes a client lacks, given the heads it has, and the plan's heads.
+    pub async fn changes_since(
+        &self,
+        plan: PlanId,
+        user: UserId,
+        since: Vec<ChangeHash>,
+    ) -> Result<(Vec<u8>, Vec<ChangeHash>), HubError> {
+        let worker = self.ensure_loaded(plan, user).await?;
+        let (reply, answer) = oneshot::channel();
+        worker
+            .send(Command::Changes { user, since, reply })
+            .await
+            .map_err(|_| HubError::Unavailable)?;
+        answer.await.map_err(|_| HubError::NotFound)
+    }
+}
+
+/// One plan's worker task: owns its [`DocumentCore`] and does its I/O.
+struct Worker {
+    hub: SyncHub,
+    plan: PlanId,
+    core: DocumentCore,
+    outboxes: HashMap<ConnId, Outbox>,
+}
+
+/// How many queued commands a worker applies before one group commit.
+const BATCH: usize = 64;
+
+impl Worker {
+    async fn run(
+        hub: SyncHub,
+        plan: PlanId,
+        existence: Existence,
+        mut rx: mpsc::Receiver<Command>,
+    ) {
+        let core = match load(&hub.0.store, &hub.0.server, plan, existence).await {
+            Ok(core) => core,
+            Err(err) => {
+                tracing::error!(plan.id = %plan, error = %err, "sync: could not load the plan");
+                hub.forget_worker_now(plan);
+                rx.close();
+                while let Some(command) = rx.recv().await {
+                    fail_command(command, "the plan could not be loaded; try again");
+                }
+                return;
+            }
+        };
+        let mut worker = Worker {
+            hub,
+            plan,
+            core,
+            outboxes: HashMap::new(),
+        };
+        let idle = worker.hub.0.config.idle_evict;
+        loop {
+            let first = tokio::select! {
+                command = rx.recv() => command,
+                () = tokio::time::sleep(idle), if !worker.core.has_peers() => {
+                    if worker.try_evict(&rx) { return; }
+                    continue;
+                }
+                () = worker.hub.0.shutdown.cancelled() => None,
+            };
+            let Some(first) = first else { break };
+            let mut batch = vec![first];
+            while batch.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(command) => batch.push(command),
+                    Err(_) => break,
+                }
+            }
+            if !worker.apply(batch).await {
+                break;
+            }
+            if worker.core.existence() == Existence::Deleted {
+                break;
+            }
+        }
+        worker.hub.forget_worker_now(worker.plan);
+        rx.close();
+        while let Some(command) = rx.recv().await {
+            fail_command(command, "the plan is no longer available here; reconnect");
+        }
+    }
+
+    /// Leave memory if nobody is connected and nothing is queued; decided under the hub's lock so
+    /// no message is routed to a worker that is going away.
+    fn try_evict(&self, rx: &mpsc::Receiver<Command>) -> bool {
+        let mut workers = lock(&self.hub.0.workers);
+        if self.core.has_peers() || !rx.is_empty() {
+            return false;
+        }
+        workers.remove(&self.plan);
+        tracing::debug!(plan.id = %self.plan, "plan evicted from memory");
+        true
+    }
+
+    /// Apply a batch, commit what it accepted, then send. False if the worker must stop.
+    async fn apply(&mut self, batch: Vec<Command>) -> bool {
+        let mut effects = Effects::default();
+        let mut uploads: Vec<(UploadReply, Result<Vec<ChangeHash>, HubError>)> = Vec::new();
+        let mut reads: Vec<(UserId, Vec<ChangeHash>, ChangesReply)> = Vec::new();
+        for command in batch {
+            match command {
+                Command::Input(input, outbox) => {
+                    if let (Some(outbox), Some(conn)) = (outbox, input_conn(&input)) {
+                        self.outboxes.entry(conn).or_insert(outbox);
+                    }
+                    if let Input::Disconnected(conn) = &input {
+                        self.outboxes.remove(conn);
+                    }
+                    self.core.handle(input, &mut effects);
+                }
+                Command::Upload { user, bytes, reply } => {
+                    let result = self
+                        .core
+                        .apply_uploaded(user, &bytes, &mut effects)
+                        .map_err(HubError::from);
+                    uploads.push((reply, result));
+                }
+                Command::Changes { user, since, reply } => reads.push((user, since, reply)),
+            }
+        }
+
+        if let Some(owner) = effects.batch.create_owner {
+            match self.hub.0.store.count_owned_plans(owner).await {
+                Ok(owned) if owned < self.hub.0.config.plans_per_account => {}
+                Ok(_) => {
+                    self.fail_all(
+                        &mut effects,
+                        "refused: this account has reached its limit of plans",
+                    );
+                    return false;
+                }
+                Err(err) => {
+                    tracing::error!(plan.id = %self.plan, error = %err, "sync: could not count plans");
+                    self.fail_all(
+                        &mut effects,
+                        "the server could not store your plan; reconnect to try again",
+                    );
+                    return false;
+                }
+            }
+        }
+        let batch = std::mem::take(&mut effects.batch);
+        if let Err(err) = self
+            .hub
+            .0
+            .store
+            .append_changes(self.plan, &batch, chrono::Utc::now())
+            .await
+        {
+            // Nothing of this batch may be advertised: drop the in-memory document entirely.
+            tracing::error!(plan.id = %self.plan, error = %err, "sync: could not store changes");
+            for (reply, _) in uploads {
+                let _ = reply.send(Err(HubError::Unavailable));
+            }
+            self.fail_all(
+                &mut effects,
+                "the server could not store your changes; reconnect to try again",
+            );
+            return false;
+        }
+        if batch.create_owner.is_some() {
+            tracing::info!(plan.id = %self.plan, "plan created by offline sync");
+        }
+
+        for (reply, result) in uploads {
+            let _ = reply.send(result);
+        }
+        for (user, since, reply) in reads {
+            if self.core.is_member(user) {
+                let doc = self.core.doc();
+                let changes: Vec<u8> = doc
+                    .get_changes(&since)
+                    .into_iter()
+                    .flat_map(|change| change.raw_bytes().to_vec())
+                    .collect();
+                let _ = reply.send((changes, doc.get_heads()));
+            }
+            // Dropping the reply tells a non-member "not found".
+        }
+        self.deliver(effects);
+        true
+    }
+
+    fn fail_all(&mut self, effects: &mut Effects, reason: &str) {
+        effects.outgoing.clear();
+        let conns: Vec<ConnId> = self
+            .core
+            .connections()
+            .chain(effects.close.iter().map(|(c, _)| *c))
+            .collect();
+        for conn in conns {
+            if let Some(outbox) = self.outboxes.get(&conn) {
+                let _ = outbox.try_send(Outbound::Close(reason.to_owned()));
+            }
+        }
+    }
+
+    fn deliver(&mut self, effects: Effects) {
+        let mut dead = Vec::new();
+        for (conn, message) in effects.outgoing {
+            let Some(outbox) = self.outboxes.get(&conn) else {
+                continue;
+            };
+            if outbox.try_send(Outbound::Message(message)).is_err() {
+                dead.push(conn);
+            }
+        }
+        for (conn, reason) in effects.close {
+            if let Some(outbox) = self.outboxes.get(&conn) {
+                let _ = outbox.try_send(Outbound::Close(reason));
+            }
+            dead.push(conn);
+        }
+        for conn in dead {
+            // A closed or hopelessly slow connection: forget it here and make sure it closes.
+            self.hub.kill(conn);
+            self.outboxes.remove(&conn);
+            let mut ignored = Effects::default();
+            self.core.handle(Input::Disconnected(conn), &mut ignored);
+        }
+    }
+}
+
+impl SyncHub {
+    fn forget_worker_now(&self, plan: PlanId) {
+        lock(&self.0.workers).remove(&plan);
+    }
+}
+
+fn input_conn(input: &Input) -> Option<ConnId> {
+    match input {
+        Input::Sync { from, .. } | Input::Ephemeral { from, .. } => Some(from.conn),
+        _ => None,
+    }
+}
+
+fn fail_command(command: Command, reason: &str) {
+    match command {
+        Command::Input(_, Some(outbox)) => {
+            let _ = outbox.try_send(Outbound::Close(reason.to_owned()));
+        }
+        Command::Upload { reply, .. } => {
+            let _ = reply.send(Err(HubError::Unavailable));
+        }
+        _ => {}
+    }
+}
+
+/// Why a plan could not be loaded.
+#[derive(Debug, thiserror::Error)]
+enum LoadError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("the stored document is unreadable: {0}")]
+    Document(String),
+}
+
+async fn load(
+    store: &Store,
+    server: &PeerId,
+    plan: PlanId,
+    existence: Existence,
+) -> Result<DocumentCore, LoadError> {
+    if existence == Existence::Unclaimed {
+        return Ok(DocumentCore::new(
+            plan,
+            server.clone(),
+            Automerge::new(),
+            existence,
+            HashSet::new(),
+            HashMap::new(),
+        ));
+    }
+    let doc = crate::services::plans::load_document(store, plan)
+        .await
+        .map_err(|err| LoadError::Document(err.to_string()))?;
+    let members = store.member_ids(plan).await?;
+    let actors = store
+        .actor_bindings(plan)
+        .await?
+        .into_iter()
+        .filter_map(|(hex, user)| {
+            ActorId::try_from(hex.as_str())
+                .ok()
+                .map(|actor| (actor, user))
+        })
+        .collect();
+    Ok(DocumentCore::new(
+        plan,
+        server.clone(),
+        doc,
+        existence,
+        members,
+        actors,
+    ))
+}
+
+#[cfg(test)]
+mod tests;

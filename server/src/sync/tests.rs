@@ -1,0 +1,456 @@
+//! The sync core driven in memory: clients are plain Automerge documents exchanging messages
+//! with a [`DocumentCore`], no sockets or database involved.
+
+use std::collections::{HashMap, HashSet};
+
+use automerge::sync::{self, SyncDoc};
+use automerge::transaction::Transactable;
+use automerge::{ActorId, AutoCommit, Automerge, ROOT, ReadDoc};
+use cairn_shared::protocol::{Message, PeerId};
+use cairn_shared::{PlanId, UserId};
+
+use super::document::{ConnId, DocumentCore, Effects, Existence, Input, Origin};
+use crate::domain::StoredChange;
+
+struct Client {
+    origin: Origin,
+    doc: AutoCommit,
+    state: sync::State,
+    inbox: Vec<Message>,
+    closed: Option<String>,
+    request: bool,
+}
+
+impl Client {
+    fn new(conn: u64, user: UserId, doc: AutoCommit) -> Self {
+        Self {
+            origin: Origin {
+                conn: ConnId(conn),
+                peer: PeerId(format!("client-{conn}")),
+                user,
+            },
+            doc,
+            state: sync::State::new(),
+            inbox: Vec::new(),
+            closed: None,
+            request: false,
+        }
+    }
+
+    fn put(&mut self, key: &str, value: &str) {
+        self.doc.put(ROOT, key, value).expect("put");
+        self.doc.commit();
+    }
+
+    fn value(&self, key: &str) -> Option<String> {
+        match self.doc.get(ROOT, key).ok().flatten() {
+            Some((automerge::Value::Scalar(s), _)) => s.as_str().map(str::to_owned),
+            _ => None,
+        }
+    }
+
+    fn unavailable(&self) -> bool {
+        self.inbox
+            .iter()
+            .any(|m| matches!(m, Message::DocUnavailable { .. }))
+    }
+}
+
+struct Net {
+    core: DocumentCore,
+    clients: Vec<Client>,
+    stored: Vec<StoredChange>,
+    created_by: Option<UserId>,
+    bindings: Vec<(String, UserId)>,
+}
+
+impl Net {
+    fn new(
+        existence: Existence,
+        members: &[UserId],
+        doc: Automerge,
+        actors: HashMap<ActorId, UserId>,
+    ) -> Self {
+        let core = DocumentCore::new(
+            PlanId::new_random(),
+            PeerId("server".into()),
+            doc,
+            existence,
+            members.iter().copied().collect::<HashSet<_>>(),
+            actors,
+        );
+        Self {
+            core,
+            clients: Vec::new(),
+            stored: Vec::new(),
+            created_by: None,
+            bindings: Vec::new(),
+        }
+    }
+
+    fn join(&mut self, user: UserId, doc: AutoCommit) -> usize {
+        let conn = self.clients.len() as u64 + 1;
+        self.clients.push(Client::new(conn, user, doc));
+        self.clients.len() - 1
+    }
+
+    fn input(&mut self, input: Input) {
+        let mut effects = Effects::default();
+        self.core.handle(input, &mut effects);
+        self.apply(effects);
+    }
+
+    fn apply(&mut self, effects: Effects) {
+        self.stored.extend(effects.batch.changes);
+        self.bindings.extend(effects.batch.new_bindings);
+        if let Some(owner) = effects.batch.create_owner {
+            self.created_by = Some(owner);
+        }
+        for (conn, message) in effects.outgoing {
+            if let Some(client) = self.clients.iter_mut().find(|c| c.origin.conn == conn) {
+                client.inbox.push(message);
+            }
+        }
+        for (conn, reason) in effects.close {
+            if let Some(client) = self.clients.iter_mut().find(|c| c.origin.conn == conn) {
+                client.closed = Some(reason);
+            }
+        }
+    }
+
+    /// Exchange messages until nobody has anything more to say.
+    fn settle(&mut self) {
+        for _ in 0..50 {
+            let mut quiet = true;
+            for i in 0..self.clients.len() {
+                if self.clients[i].closed.is_some() {
+                    continue;
+                }
+                let client = &mut self.clients[i];
+                let input = client
+                    .doc
+                    .sync()
+                    .generate_sync_message(&mut client.state)
+                    .map(|message| Input::Sync {
+                        from: client.origin.clone(),
+                        data: message.encode(),
+                        is_request: client.request,
+                    });
+                if let Some(input) = input {
+                    quiet = false;
+                    self.input(input);
+                }
+            }
+            for client in &mut self.clients {
+                let inbox = std::mem::take(&mut client.inbox);
+                for message in inbox {
+                    match message {
+                        Message::Sync { data, .. } => {
+                            quiet = false;
+                            let decoded = sync::Message::decode(&data).expect("valid sync message");
+                            client
+                                .doc
+                                .sync()
+                                .receive_sync_message(&mut client.state, decoded)
+                                .expect("applies");
+                        }
+                        other => client.inbox.push(other),
+                    }
+                }
+            }
+            if quiet {
+                return;
+            }
+        }
+        panic!("sync did not settle");
+    }
+}
+
+fn stored_plan(owner: UserId) -> (Automerge, HashMap<ActorId, UserId>) {
+    let actor = ActorId::random();
+    let skeleton = cairn_shared::plan::new_plan_document(actor.clone(), "Plan").expect("skeleton");
+    let bytes = skeleton.clone().save();
+    (
+        Automerge::load(&bytes).expect("load"),
+        HashMap::from([(actor, owner)]),
+    )
+}
+
+fn fork_of(doc: &Automerge) -> AutoCommit {
+    AutoCommit::load(&doc.save())
+        .expect("load")
+        .with_actor(ActorId::random())
+}
+
+#[test]
+fn two_members_converge_and_every_accepted_change_is_stored_with_its_author() {
+    let (owner, supporter) = (UserId::new_random(), UserId::new_random());
+    let (doc, actors) = stored_plan(owner);
+    let mut net = Net::new(Existence::Stored, &[owner, supporter], doc, actors);
+    let a = net.join(owner, AutoCommit::new());
+    let b = net.join(supporter, AutoCommit::new());
+    net.clients[a].request = true;
+    net.clients[b].request = true;
+    net.settle();
+    assert_eq!(
+        net.clients[a].doc.get_heads(),
+        net.core.doc().get_heads(),
+        "found the stored plan"
+    );
+
+    net.clients[a].put("whatMattersNote", "family");
+    net.clients[b].put("supporterNote", "housing office hours");
+    net.settle();
+    for client in &net.clients {
+        assert_eq!(client.value("whatMattersNote").as_deref(), Some("family"));
+        assert_eq!(
+            client.value("supporterNote").as_deref(),
+            Some("housing office hours")
+        );
+    }
+    let authors: HashMap<String, UserId> = net
+        .stored
+        .iter()
+        .map(|c| (c.actor.clone(), c.author_id))
+        .collect();
+    assert_eq!(net.stored.len(), 2);
+    assert_eq!(
+        authors.get(&net.clients[a].doc.get_actor().to_hex_string()),
+        Some(&owner)
+    );
+    assert_eq!(
+        authors.get(&net.clients[b].doc.get_actor().to_hex_string()),
+        Some(&supporter)
+    );
+    assert_eq!(net.bindings.len(), 2, "each new actor is bound once");
+}
+
+#[test]
+fn a_non_member_gets_doc_unavailable_and_no_content() {
+    let owner = UserId::new_random();
+    let (doc, actors) = stored_plan(owner);
+    let mut net = Net::new(Existence::Stored, &[owner], doc, actors);
+    let stranger = net.join(UserId::new_random(), AutoCommit::new());
+    net.clients[stranger].request = true;
+    net.settle();
+    assert!(net.clients[stranger].unavailable());
+    assert!(
+        net.clients[stranger].doc.get_heads().is_empty(),
+        "nothing of the plan was sent"
+    );
+    assert!(
+        !net.clients[stranger]
+            .inbox
+            .iter()
+            .any(|m| matches!(m, Message::Sync { .. }))
+    );
+}
+
+#[test]
+fn a_change_by_an_actor_bound_to_another_account_is_refused_whole() {
+    let (owner, supporter) = (UserId::new_random(), UserId::new_random());
+    let (doc, actors) = stored_plan(owner);
+    let mut net = Net::new(Existence::Stored, &[owner, supporter], doc.clone(), actors);
+    let a = net.join(owner, fork_of(&doc));
+    net.clients[a].put("mine", "owner wrote this");
+    net.settle();
+    let owner_actor = net.clients[a].doc.get_actor().clone();
+
+    // The supporter's device pretends to be the owner's actor.
+    let mut forged = AutoCommit::load(&net.clients[a].doc.save())
+        .expect("load")
+        .with_actor(owner_actor);
+    forged.put(ROOT, "mine", "forged words").expect("put");
+    forged.put(ROOT, "alsoMine", "more").expect("put");
+    forged.commit();
+    let heads_before = net.core.doc().get_heads();
+    let stored_before = net.stored.len();
+    let b = net.join(supporter, forged);
+    net.settle();
+
+    assert!(
+        net.clients[b]
+            .closed
+            .as_deref()
+            .is_some_and(|r| r.contains("another account"))
+    );
+    assert_eq!(
+        net.core.doc().get_heads(),
+        heads_before,
+        "nothing from that message was applied"
+    );
+    assert_eq!(net.stored.len(), stored_before);
+    assert_eq!(
+        net.clients[a].value("mine").as_deref(),
+        Some("owner wrote this")
+    );
+}
+
+#[test]
+fn an_unknown_document_synced_with_changes_becomes_the_senders_plan() {
+    let person = UserId::new_random();
+    let mut net = Net::new(Existence::Unclaimed, &[], Automerge::new(), HashMap::new());
+    let skeleton =
+        cairn_shared::plan::new_plan_document(ActorId::random(), "Made on the bus").expect("doc");
+    let phone = net.join(person, skeleton);
+    net.settle();
+    assert_eq!(net.created_by, Some(person));
+    assert_eq!(net.core.existence(), Existence::Stored);
+    assert_eq!(
+        cairn_shared::plan::read_title(net.core.doc()),
+        "Made on the bus"
+    );
+    assert_eq!(net.stored.len(), 1);
+    assert!(net.core.is_member(person));
+
+    // Someone else probing the same id afterwards is not a member.
+    let other = net.join(UserId::new_random(), AutoCommit::new());
+    net.clients[other].request = true;
+    net.settle();
+    assert!(net.clients[other].unavailable());
+    assert!(net.clients[phone].closed.is_none());
+}
+
+#[test]
+fn requests_for_unknown_documents_are_unavailable_and_create_nothing() {
+    let mut net = Net::new(Existence::Unclaimed, &[], Automerge::new(), HashMap::new());
+    let finder = net.join(UserId::new_random(), AutoCommit::new());
+    net.clients[finder].request = true;
+    net.settle();
+    assert!(net.clients[finder].unavailable());
+    assert_eq!(net.created_by, None);
+    assert_eq!(net.core.existence(), Existence::Unclaimed);
+}
+
+#[test]
+fn a_removed_member_stops_syncing_at_once() {
+    let (owner, supporter) = (UserId::new_random(), UserId::new_random());
+    let (doc, actors) = stored_plan(owner);
+    let mut net = Net::new(Existence::Stored, &[owner, supporter], doc.clone(), actors);
+    let a = net.join(owner, fork_of(&doc));
+    let b = net.join(supporter, fork_of(&doc));
+    net.settle();
+
+    net.input(Input::MemberRemoved(supporter));
+    assert!(net.clients[b].unavailable(), "told at once");
+    net.clients[a].put("afterRemoval", "private again");
+    net.clients[b].put("sneaky", "edit");
+    let stored_before = net.stored.len();
+    net.settle();
+    assert_eq!(
+        net.clients[b].value("afterRemoval"),
+        None,
+        "gets nothing new"
+    );
+    assert_eq!(net.clients[a].value("sneaky"), None, "sends nothing new");
+    assert_eq!(
+        net.stored.len(),
+        stored_before + 1,
+        "only the owner's edit was stored"
+    );
+}
+
+#[test]
+fn presence_is_relayed_to_other_members_once_and_never_stored() {
+    let (owner, supporter, stranger) = (
+        UserId::new_random(),
+        UserId::new_random(),
+        UserId::new_random(),
+    );
+    let (doc, actors) = stored_plan(owner);
+    let mut net = Net::new(Existence::Stored, &[owner, supporter], doc.clone(), actors);
+    let a = net.join(owner, fork_of(&doc));
+    let b = net.join(supporter, fork_of(&doc));
+    let c = net.join(stranger, AutoCommit::new());
+    net.clients[c].request = true;
+    net.settle();
+    let presence = |count| Input::Ephemeral {
+        from: net.clients[a].origin.clone(),
+        count,
+        session_id: "s1".into(),
+        data: vec![1, 2, 3],
+    };
+    let (first, repeat) = (presence(1), presence(1));
+    net.input(first);
+    net.input(repeat);
+    let relayed: Vec<_> = net.clients[b]
+        .inbox
+        .iter()
+        .filter(|m| matches!(m, Message::Ephemeral { .. }))
+        .collect();
+    assert_eq!(relayed.len(), 1, "duplicates are dropped");
+    assert!(
+        matches!(relayed[0], Message::Ephemeral { sender_id, data, .. } if sender_id.0 == "client-1" && data == &vec![1, 2, 3])
+    );
+    assert!(
+        !net.clients[c]
+            .inbox
+            .iter()
+            .any(|m| matches!(m, Message::Ephemeral { .. }))
+    );
+    assert!(
+        !net.clients[a]
+            .inbox
+            .iter()
+            .any(|m| matches!(m, Message::Ephemeral { .. })),
+        "not echoed"
+    );
+    assert!(net.stored.is_empty());
+}
+
+#[test]
+fn garbage_sync_data_closes_that_connection_and_changes_nothing() {
+    let owner = UserId::new_random();
+    let (doc, actors) = stored_plan(owner);
+    let mut net = Net::new(Existence::Stored, &[owner], doc, actors);
+    let a = net.join(owner, AutoCommit::new());
+    let heads = net.core.doc().get_heads();
+    let origin = net.clients[a].origin.clone();
+    net.input(Input::Sync {
+        from: origin.clone(),
+        data: vec![0x42, 0xff, 0x00, 0x13],
+        is_request: false,
+    });
+    assert!(net.clients[a].closed.is_some());
+    // A valid-looking message whose change chunk is corrupt.
+    let mut other = AutoCommit::new();
+    other.put(ROOT, "x", "y").expect("put");
+    other.commit();
+    let mut state = sync::State::new();
+    let _ = other.sync().generate_sync_message(&mut state);
+    let mut message = sync::Message {
+        heads: other.get_heads(),
+        need: vec![],
+        have: vec![],
+        changes: vec![vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3, 4, 1, 9, 9, 9]].into(),
+        flags: None,
+        version: sync::MessageVersion::V1,
+    };
+    message.have = vec![];
+    net.clients[a].closed = None;
+    net.input(Input::Sync {
+        from: origin,
+        data: message.encode(),
+        is_request: false,
+    });
+    assert!(net.clients[a].closed.is_some());
+    assert_eq!(net.core.doc().get_heads(), heads);
+    assert!(net.stored.is_empty());
+}
+
+#[test]
+fn many_offline_edits_arrive_in_one_message_and_are_all_checked_and_stored() {
+    let (owner, supporter) = (UserId::new_random(), UserId::new_random());
+    let (doc, actors) = stored_plan(owner);
+    let mut net = Net::new(Existence::Stored, &[owner, supporter], doc.clone(), actors);
+    let b = net.join(supporter, fork_of(&doc));
+    net.settle();
+    // Offline on the bus: many small edits, then one sync carrying all of them.
+    for n in 0..25 {
+        net.clients[b].put(&format!("step{n}"), "done");
+    }
+    net.settle();
+    assert_eq!(net.stored.len(), 25);
+    assert!(net.stored.iter().all(|c| c.author_id == supporter));
+    assert_eq!(net.core.doc().get_heads(), net.clients[b].doc.get_heads());
+}
