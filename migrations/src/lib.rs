@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_accounts;
 mod m20261121_000002_plans;
 mod m20261121_000003_server_identity;
+mod m20261121_000004_compaction;
 
 /// Every migration Cairn has, oldest first. Never edit or reorder one that has shipped: add a new one.
 #[derive(Debug)]
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_accounts::Migration),
             Box::new(m20261121_000002_plans::Migration),
             Box::new(m20261121_000003_server_identity::Migration),
+            Box::new(m20261121_000004_compaction::Migration),
         ]
     }
 }

@@ -55,6 +55,8 @@ pub struct Settings {
     pub sync_idle_evict_secs: u64,
     /// Plans one account may own.
     pub plans_per_account: u64,
+    /// Fold a plan's changes into a snapshot once this many are stored outside it.
+    pub compact_after_changes: usize,
     /// Largest WebSocket message accepted, in bytes (a first push of a big plan is large).
     pub max_frame_bytes: usize,
     /// Sync messages allowed per second on one connection (bursts of twice that).
@@ -97,6 +99,7 @@ impl Default for Settings {
             log_format: LogFormat::Pretty,
             sync_idle_evict_secs: 30,
             plans_per_account: 100,
+            compact_after_changes: 500,
             max_frame_bytes: 16 * 1024 * 1024,
             max_messages_per_second: 100,
             ping_interval_secs: 10,

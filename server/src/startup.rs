@@ -80,6 +80,7 @@ impl Application {
             SyncConfig {
                 idle_evict: Duration::from_secs(settings.sync_idle_evict_secs),
                 plans_per_account: settings.plans_per_account,
+                compact_after_changes: settings.compact_after_changes.max(1),
             },
             storage_id,
             background.clone(),

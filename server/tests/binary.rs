@@ -226,6 +226,21 @@ async fn an_operator_sets_up_cairn_and_a_restart_keeps_everything() {
     .await;
     assert_eq!(status, 201, "{plan}");
 
+    // Sync it over the WebSocket, token in the query string as browsers send it.
+    let ws_url = format!(
+        "{}/sync?token={member_token}",
+        server.address.replacen("http://", "ws://", 1)
+    );
+    let mut client = cairn_tests::sync_client::SyncClient::connect(&ws_url, "maria-phone").await;
+    let document = plan["documentId"].as_str().unwrap_or_default().to_owned();
+    client.track(&document, automerge::AutoCommit::new());
+    client.sync_doc(&document, true).await;
+    assert_eq!(
+        cairn_shared::plan::read_title(&client.docs[&document].doc),
+        PLAN_TITLE
+    );
+    drop(client);
+
     // Killed without warning: everything acknowledged is already on disk.
     server.child.start_kill().expect("kill");
     server.child.wait().await.expect("reaped");

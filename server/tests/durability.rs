@@ -30,6 +30,7 @@ async fn start(data_dir: &Path, db: Option<&str>) -> (Child, String) {
         .env("CAIRN_LISTEN", "127.0.0.1:0")
         .env("CAIRN_REGISTRATION", "open")
         .env("RUST_LOG", "warn")
+        .env("CAIRN_COMPACT_AFTER_CHANGES", "25")
         .kill_on_drop(true)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());

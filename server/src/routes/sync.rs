@@ -124,15 +124,12 @@ async fn run(
                     }
                     Ok(AggregatedMessage::Pong(_)) => {}
                     Ok(AggregatedMessage::Close(_)) => break None,
-                    Err(err) => {
-                        let reason = match err {
-                            actix_ws::ProtocolError::Overflow => format!(
-                                "message too large: the limit is {} bytes", settings.max_frame_bytes
-                            ),
-                            other => format!("WebSocket protocol error: {other}"),
-                        };
-                        break Some(reason);
-                    }
+                    // The peer went away mid-frame: nothing to tell it.
+                    Err(actix_ws::ProtocolError::Io(_)) => break None,
+                    Err(actix_ws::ProtocolError::Overflow) => break Some(format!(
+                        "message too large: the limit is {} bytes", settings.max_frame_bytes
+                    )),
+                    Err(other) => break Some(format!("WebSocket protocol error: {other}")),
                 }
             }
             outbound = inbox.recv() => match outbound {

@@ -3,12 +3,12 @@
 
 use std::collections::HashMap;
 
-use automerge::Change;
+use automerge::{Change, ChangeHash, ReadDoc};
 use cairn_shared::api::HistoryEntry;
 use cairn_shared::{PlanId, UserId};
 use chrono::{DateTime, Utc};
 
-use super::plans::{PlanError, role_on};
+use super::plans::{PlanError, load_document, role_on};
 use super::{Caller, Services};
 
 /// The plan's changes, oldest first, with author names.
@@ -19,6 +19,7 @@ pub async fn history(
 ) -> Result<Vec<HistoryEntry>, PlanError> {
     role_on(services, caller, plan).await?;
     let log = services.store.change_log(plan).await?;
+    let document = load_document(&services.store, plan).await?;
     let mut names: HashMap<UserId, String> = HashMap::new();
     let mut entries = Vec::with_capacity(log.len());
     for logged in log {
@@ -27,8 +28,16 @@ pub async fn history(
             let name = services.store.user(author).await?.map(|u| u.display_name);
             slot.insert(name.unwrap_or_default());
         }
-        let decoded = Change::from_bytes(logged.change.data)
-            .map_err(|err| PlanError::Document(err.to_string()))?;
+        // Compacted changes keep their row but not their bytes: read them from the document.
+        let decoded = match logged.change.hash.parse::<ChangeHash>() {
+            Ok(hash) => document.get_change_by_hash(&hash),
+            Err(_) => None,
+        };
+        let decoded = match decoded {
+            Some(change) => change,
+            None => Change::from_bytes(logged.change.data)
+                .map_err(|err| PlanError::Document(err.to_string()))?,
+        };
         entries.push(HistoryEntry {
             hash: logged.change.hash,
             author_id: author,

@@ -95,6 +95,14 @@ async fn require_owner(
 
 /// Load a plan's document from storage: its snapshot followed by every change since.
 pub async fn load_document(store: &Store, plan: PlanId) -> Result<Automerge, PlanError> {
+    Ok(load_document_counted(store, plan).await?.0)
+}
+
+/// Like [`load_document`], also saying how many changes are stored outside the snapshot.
+pub async fn load_document_counted(
+    store: &Store,
+    plan: PlanId,
+) -> Result<(Automerge, usize), PlanError> {
     let (snapshot, changes) = store.plan_document(plan).await?;
     let mut bytes = snapshot.unwrap_or_default();
     for change in &changes {
@@ -103,7 +111,8 @@ pub async fn load_document(store: &Store, plan: PlanId) -> Result<Automerge, Pla
     if bytes.is_empty() {
         return Err(PlanError::Document("no stored snapshot or changes".into()));
     }
-    Automerge::load(&bytes).map_err(|err| PlanError::Document(err.to_string()))
+    let document = Automerge::load(&bytes).map_err(|err| PlanError::Document(err.to_string()))?;
+    Ok((document, changes.len()))
 }
 
 fn summary(plan: &Plan, role: PlanRole, title: String, members: Vec<Membership>) -> PlanSummary {

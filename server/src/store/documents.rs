@@ -12,7 +12,9 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait,
 };
 
-use super::entities::{actor_bindings, plan_changes, plan_members, plans, server_settings};
+use super::entities::{
+    actor_bindings, plan_changes, plan_members, plan_snapshots, plans, server_settings,
+};
 use super::{Store, StoreError};
 use crate::domain::StoredChange;
 
@@ -196,5 +198,68 @@ impl Store {
                 received_at: row.created_at,
             })
             .collect())
+    }
+}
+
+impl Store {
+    /// Fold a plan's changes into a new snapshot, in one transaction: store the snapshot and mark
+    /// the changes it covers as compacted (their bytes cleared, their attribution kept). A crash
+    /// before the commit leaves the old snapshot and every change; running it again is harmless.
+    pub async fn compact(
+        &self,
+        plan: PlanId,
+        snapshot: Vec<u8>,
+        covered: &HashSet<String>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        use sea_orm::QuerySelect;
+        use sea_orm::sea_query::Expr;
+        let txn = self.db.begin().await?;
+        let pending: Vec<(i64, String)> = plan_changes::Entity::find()
+            .select_only()
+            .column(plan_changes::Column::Id)
+            .column(plan_changes::Column::Hash)
+            .filter(plan_changes::Column::PlanId.eq(plan.0))
+            .filter(plan_changes::Column::Compacted.eq(false))
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        // Only changes the snapshot really holds: another instance may have stored more meanwhile.
+        let ids: Vec<i64> = pending
+            .into_iter()
+            .filter(|(_, hash)| covered.contains(hash))
+            .map(|(id, _)| id)
+            .collect();
+        let total = plan_changes::Entity::find()
+            .filter(plan_changes::Column::PlanId.eq(plan.0))
+            .count(&txn)
+            .await?;
+        plan_snapshots::Entity::insert(plan_snapshots::ActiveModel {
+            plan_id: Set(plan.0),
+            data: Set(snapshot),
+            change_count: Set(i64::try_from(total).unwrap_or(i64::MAX)),
+            updated_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::column(plan_snapshots::Column::PlanId)
+                .update_columns([
+                    plan_snapshots::Column::Data,
+                    plan_snapshots::Column::ChangeCount,
+                    plan_snapshots::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+        for chunk in ids.chunks(500) {
+            plan_changes::Entity::update_many()
+                .col_expr(plan_changes::Column::Compacted, Expr::value(true))
+                .col_expr(plan_changes::Column::Data, Expr::value(Vec::<u8>::new()))
+                .filter(plan_changes::Column::Id.is_in(chunk.iter().copied()))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(ids.len())
     }
 }

@@ -286,7 +286,7 @@ impl Store {
         Ok(InvitationOutcome::Joined(plan_id))
     }
 
-    /// Every stored change of a plan and its snapshot, if one was compacted.
+    /// A plan's snapshot (if it was ever compacted) and the changes stored since.
     pub async fn plan_document(
         &self,
         plan: PlanId,
@@ -297,6 +297,7 @@ impl Store {
             .map(|row| row.data);
         let changes = plan_changes::Entity::find()
             .filter(plan_changes::Column::PlanId.eq(plan.0))
+            .filter(plan_changes::Column::Compacted.eq(false))
             .order_by_asc(plan_changes::Column::Id)
             .all(&self.db)
             .await?

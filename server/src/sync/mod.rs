@@ -51,6 +51,8 @@ pub struct SyncConfig {
     pub idle_evict: Duration,
     /// Plans one account may own (offline creation is refused beyond it).
     pub plans_per_account: u64,
+    /// Compact a plan once this many changes are stored outside its snapshot.
+    pub compact_after_changes: usize,
 }
 
 /// Why an HTTP sync call failed.
@@ -383,6 +385,8 @@ struct Worker {
     plan: PlanId,
     core: DocumentCore,
     outboxes: HashMap<ConnId, Outbox>,
+    /// Changes stored outside the snapshot.
+    uncompacted: usize,
 }
 
 /// How many queued commands a worker applies before one group commit.
@@ -395,8 +399,8 @@ impl Worker {
         existence: Existence,
         mut rx: mpsc::Receiver<Command>,
     ) {
-        let core = match load(&hub.0.store, &hub.0.server, plan, existence).await {
-            Ok(core) => core,
+        let (core, uncompacted) = match load(&hub.0.store, &hub.0.server, plan, existence).await {
+            Ok(loaded) => loaded,
             Err(err) => {
                 tracing::error!(plan.id = %plan, error = %err, "sync: could not load the plan");
                 hub.forget_worker_now(plan);
@@ -412,6 +416,7 @@ impl Worker {
             plan,
             core,
             outboxes: HashMap::new(),
+            uncompacted,
         };
         let idle = worker.hub.0.config.idle_evict;
         loop {
@@ -543,7 +548,37 @@ impl Worker {
             // Dropping the reply tells a non-member "not found".
         }
         self.deliver(effects);
+        self.uncompacted += batch.changes.len();
+        if self.uncompacted >= self.hub.0.config.compact_after_changes {
+            self.compact().await;
+        }
         true
+    }
+
+    /// Fold the stored changes into a snapshot. The document in memory is exactly what is
+    /// committed at this point (every accepted change was stored before delivery).
+    async fn compact(&mut self) {
+        let doc = self.core.doc();
+        let covered: HashSet<String> = doc
+            .get_changes(&[])
+            .iter()
+            .map(|c| c.hash().to_string())
+            .collect();
+        let snapshot = doc.save();
+        match self
+            .hub
+            .0
+            .store
+            .compact(self.plan, snapshot, &covered, chrono::Utc::now())
+            .await
+        {
+            Ok(folded) => {
+                tracing::debug!(plan.id = %self.plan, folded, "plan compacted");
+                self.uncompacted = 0;
+            }
+            // Nothing is lost: the changes stay stored and compaction is tried again later.
+            Err(err) => tracing::warn!(plan.id = %self.plan, error = %err, "compaction failed"),
+        }
     }
 
     fn fail_all(&mut self, effects: &mut Effects, reason: &str) {
@@ -625,18 +660,19 @@ async fn load(
     server: &PeerId,
     plan: PlanId,
     existence: Existence,
-) -> Result<DocumentCore, LoadError> {
+) -> Result<(DocumentCore, usize), LoadError> {
     if existence == Existence::Unclaimed {
-        return Ok(DocumentCore::new(
+        let core = DocumentCore::new(
             plan,
             server.clone(),
             Automerge::new(),
             existence,
             HashSet::new(),
             HashMap::new(),
-        ));
+        );
+        return Ok((core, 0));
     }
-    let doc = crate::services::plans::load_document(store, plan)
+    let (doc, uncompacted) = crate::services::plans::load_document_counted(store, plan)
         .await
         .map_err(|err| LoadError::Document(err.to_string()))?;
     let members = store.member_ids(plan).await?;
@@ -650,13 +686,9 @@ async fn load(
                 .map(|actor| (actor, user))
         })
         .collect();
-    Ok(DocumentCore::new(
-        plan,
-        server.clone(),
-        doc,
-        existence,
-        members,
-        actors,
+    Ok((
+        DocumentCore::new(plan, server.clone(), doc, existence, members, actors),
+        uncompacted,
     ))
 }
 

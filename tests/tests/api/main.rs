@@ -9,5 +9,6 @@ mod bad_input;
 mod health;
 mod migrations;
 mod plans;
+mod samod;
 mod sync;
 mod tokens;

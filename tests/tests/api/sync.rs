@@ -731,3 +731,114 @@ async fn admins_cannot_sync_plans() {
         is_ephemeral: true,
     };
 }
+
+#[tokio::test]
+async fn compaction_folds_changes_into_a_snapshot_and_keeps_history_and_content() {
+    let app = TestApp::spawn_with(|s| {
+        s.compact_after_changes = 5;
+        s.sync_idle_evict_secs = 1;
+    })
+    .await;
+    let maria = app.register("maria").await;
+    let (plan, document) = plan_with_document(&app, &maria, "Compact me").await;
+    {
+        let mut client = app.sync_client(&maria).await;
+        client.track(&document, AutoCommit::new());
+        client.sync_doc(&document, true).await;
+        for n in 0..20 {
+            put(&mut client, &document, &format!("note{n}"), "kept");
+            client.sync_doc(&document, false).await;
+        }
+    }
+    let id: cairn_shared::PlanId = plan.parse().expect("plan id");
+    let (snapshot, loose) = app.store.plan_document(id).await.expect("stored");
+    assert!(snapshot.is_some(), "a snapshot was written");
+    assert!(
+        loose.len() < 5,
+        "covered changes were folded in ({} left outside)",
+        loose.len()
+    );
+
+    // Wait until the plan leaves memory, so the next read really loads snapshot + changes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.hub.loaded_documents() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let detail = app
+        .get(&format!("/api/v1/plans/{plan}"), maria.token())
+        .await;
+    for n in 0..20 {
+        assert_eq!(
+            detail.body["document"][format!("note{n}")],
+            "kept",
+            "note{n} survived compaction"
+        );
+    }
+    let history = app
+        .get(&format!("/api/v1/plans/{plan}/history"), maria.token())
+        .await;
+    let entries = history.body.as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        entries.len(),
+        21,
+        "the skeleton and every edit are still in the history"
+    );
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["authorName"] == "Maria" && e["operations"].as_u64() >= Some(1))
+    );
+    let mut fresh = app.sync_client(&maria).await;
+    fresh.track(&document, AutoCommit::new());
+    fresh.sync_doc(&document, true).await;
+    assert_eq!(
+        note(&fresh.docs[&document].doc, "note19").as_deref(),
+        Some("kept")
+    );
+}
+
+#[tokio::test]
+async fn the_server_pings_and_drops_silent_sockets() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as Frame;
+    let app = TestApp::spawn_with(|s| {
+        s.ping_interval_secs = 1;
+        s.socket_timeout_secs = 2;
+    })
+    .await;
+    let maria = app.register("maria").await;
+    let mut socket = open(&app.ws_url(maria.token())).await.expect("upgrade");
+    let join = cairn_shared::protocol::encode(&Message::Join {
+        sender_id: PeerId("quiet".into()),
+        peer_metadata: PeerMetadata::default(),
+        supported_protocol_versions: vec!["1".into()],
+    });
+    socket.send(Frame::Binary(join.into())).await.expect("join");
+    // The server pings a client that says nothing.
+    let mut pinged = false;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !pinged && Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(3), socket.next()).await {
+            Ok(Some(Ok(Frame::Ping(_)))) => pinged = true,
+            Ok(Some(Ok(_))) => {}
+            _ => break,
+        }
+    }
+    assert!(pinged, "the server pings");
+    // A client that stops reading (so never answers pings) is dropped after the timeout.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut closed = false;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(2), socket.next()).await {
+            Ok(Some(Ok(Frame::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => {
+                closed = true;
+                break;
+            }
+            Ok(Some(Ok(_))) => {}
+            Err(_) => break,
+        }
+    }
+    assert!(closed, "a silent socket is dropped");
+    assert_eq!(app.hub.open_connections(), 0);
+}

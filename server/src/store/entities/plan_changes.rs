@@ -13,6 +13,7 @@ pub struct Model {
     pub author_id: Uuid,
     pub data: Vec<u8>,
     pub created_at: DateTimeUtc,
+    pub compacted: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
