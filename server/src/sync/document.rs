@@ -118,6 +118,10 @@ pub struct DocumentCore {
     actors: HashMap<ActorId, UserId>,
     peers: HashMap<ConnId, PeerState>,
     ephemeral_seen: HashMap<(PeerId, String), u64>,
+    /// Changes received from their author but held back by automerge until their dependencies
+    /// arrive. automerge's "send everything" replies include them, so another member's device
+    /// may later hand one back: that is a relay of a verified change, not a forgery.
+    held_back: HashMap<ChangeHash, UserId>,
 }
 
 impl std::fmt::Debug for DocumentCore {
@@ -161,6 +165,34 @@ fn split_chunks(mut bytes: &[u8]) -> Result<Vec<(u8, &[u8])>, UnreadableChanges>
         bytes = &bytes[total..];
     }
     Ok(chunks)
+}
+
+/// Largest Bloom filter parameters accepted in a peer's `have` (automerge itself uses 10 bits
+/// per entry and 7 probes). automerge 0.12 trusts these numbers: zero bits per entry divides by
+/// zero and a huge probe count allocates without bound, so they are checked before use.
+const MAX_BLOOM_PROBES: u64 = 32;
+const MAX_BLOOM_BITS_PER_ENTRY: u64 = 64;
+
+/// Whether every Bloom filter in the message has sane parameters.
+pub fn sane_blooms(message: &sync::Message) -> bool {
+    message.have.iter().all(|have| {
+        let bytes = have.bloom.to_bytes();
+        let mut input = bytes.as_slice();
+        let (Ok(entries), Ok(bits), Ok(probes)) = (
+            leb128::read::unsigned(&mut input),
+            leb128::read::unsigned(&mut input),
+            leb128::read::unsigned(&mut input),
+        ) else {
+            // An empty filter encodes as no bytes at all.
+            return bytes.is_empty();
+        };
+        entries == 0
+            || ((1..=MAX_BLOOM_BITS_PER_ENTRY).contains(&bits)
+                && (1..=MAX_BLOOM_PROBES).contains(&probes)
+                && entries
+                    .checked_mul(bits)
+                    .is_some_and(|total| total <= u64::from(u32::MAX)))
+    })
 }
 
 /// The hash and actor of every change carried in a sync message, without applying any. Each
@@ -209,6 +241,7 @@ impl DocumentCore {
             actors,
             peers: HashMap::new(),
             ephemeral_seen: HashMap::new(),
+            held_back: HashMap::new(),
         }
     }
 
@@ -309,8 +342,8 @@ impl DocumentCore {
             return;
         }
         let message = match sync::Message::decode(data) {
-            Ok(message) => message,
-            Err(_) => {
+            Ok(message) if sane_blooms(&message) => message,
+            _ => {
                 effects.refuse(
                     from.conn,
                     "the sync message is not a valid Automerge sync message",
@@ -333,7 +366,7 @@ impl DocumentCore {
                 continue;
             }
             match self.actors.get(actor) {
-                Some(owner) if *owner != from.user => {
+                Some(owner) if *owner != from.user && self.held_back.get(hash) != Some(owner) => {
                     tracing::warn!(
                         plan.id = %self.plan,
                         user.id = %from.user,
@@ -378,6 +411,16 @@ impl DocumentCore {
         }
         let applied = self.doc.get_changes(&before);
         let changed = !applied.is_empty();
+        for change in &applied {
+            self.held_back.remove(&change.hash());
+        }
+        for (hash, actor) in &carried {
+            if self.doc.get_change_by_hash(hash).is_none()
+                && let Some(author) = self.actors.get(actor)
+            {
+                self.held_back.entry(*hash).or_insert(*author);
+            }
+        }
         for change in applied {
             let author = self
                 .actors

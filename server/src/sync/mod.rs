@@ -476,7 +476,19 @@ impl Worker {
                     if let Input::Disconnected(conn) = &input {
                         self.outboxes.remove(conn);
                     }
-                    self.core.handle(input, &mut effects);
+                    let core = &mut self.core;
+                    let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        core.handle(input, &mut effects)
+                    }));
+                    if handled.is_err() {
+                        // The document may be half-changed: drop it unsaved and unadvertised.
+                        tracing::error!(plan.id = %self.plan, "sync: a message made the plan's worker fail");
+                        self.fail_all(
+                            &mut effects,
+                            "the server could not process a message; reconnect to try again",
+                        );
+                        return false;
+                    }
                 }
                 Command::Upload { user, bytes, reply } => {
                     let result = self
@@ -564,7 +576,11 @@ impl Worker {
             .iter()
             .map(|c| c.hash().to_string())
             .collect();
-        let snapshot = doc.save();
+        // Only applied changes: held-back ones were never stored as accepted.
+        let snapshot = doc.save_with_options(automerge::SaveOptions {
+            deflate: true,
+            retain_orphans: false,
+        });
         match self
             .hub
             .0
@@ -692,5 +708,7 @@ async fn load(
     ))
 }
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;
