@@ -385,22 +385,28 @@ export class Cairn {
   port = 0
   dataDir = ""
   log = []
+  /** Extra `CAIRN_*` settings given to `start` (kept for `restart`). */
+  extraEnv = {}
   #repos = new Set()
   #exited
 
-  /** Start cairn (see the README for the environment it gets) and wait until it listens. */
-  static async start() {
+  /**
+   * Start cairn (see the README for the environment it gets) and wait until it listens.
+   * `env` adds settings, e.g. `{ CAIRN_COMPACT_AFTER_CHANGES: "25" }`; they apply to restarts too.
+   */
+  static async start({ env = {} } = {}) {
     const cairn = new Cairn()
+    cairn.extraEnv = { ...env }
     await cairn.#start()
     return cairn
   }
 
   async #start() {
-    this.dataDir = await mkdtemp(path.join(tmpdir(), "cairn-interop-"))
+    if (!this.dataDir) this.dataDir = await mkdtemp(path.join(tmpdir(), "cairn-interop-"))
     const env = Object.fromEntries(
       Object.entries(process.env).filter(([key]) => !key.startsWith("CAIRN_"))
     )
-    Object.assign(env, {
+    Object.assign(env, this.extraEnv, {
       CAIRN_DATA_DIR: this.dataDir,
       CAIRN_LISTEN: "127.0.0.1:0",
       CAIRN_REGISTRATION: "open",
@@ -451,6 +457,31 @@ export class Cairn {
     })
     this.baseUrl = address[1]
     this.port = Number(address[2])
+  }
+
+  /**
+   * SIGKILL cairn by its pid (no shutdown of any kind) and wait until it is gone; resolves with
+   * `{code, signal}`. The data folder and the database stay; clients are left as they are.
+   */
+  async kill() {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill("SIGKILL")
+    }
+    return this.#exited
+  }
+
+  /**
+   * Start cairn again on the same data folder and database after `kill` (or after it died). It
+   * gets a new port, so `baseUrl`, `port` and `syncUrl` change: clients need new repos. Repos made
+   * by `newRepo` for the old instance are shut down first.
+   */
+  async restart() {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      throw new Error("restart: cairn is still running (kill it first)")
+    }
+    await this.closeRepos()
+    this.log.push("---- harness: cairn restarted on the same data ----")
+    await this.#start()
   }
 
   #tail() {
@@ -535,6 +566,32 @@ export class Cairn {
         deviceName: "interop test",
       },
     })
+  }
+
+  /** Log in again as `username`; resolves with the tokens answer (like `register`). */
+  login(username) {
+    return this.#expect(200, "POST", "/api/v1/auth/login", {
+      body: { username, password: PASSWORD, deviceName: "interop test" },
+    })
+  }
+
+  /**
+   * `GET /api/v1/plans/{id}/changes` (optionally `?since=` hex heads): resolves with
+   * `{bytes, heads}`: the concatenated Automerge change bytes and the `X-Automerge-Heads` list.
+   */
+  async changes(token, planId, since = []) {
+    const query = since.length ? `?since=${since.join(",")}` : ""
+    const route = `/api/v1/plans/${encodeURIComponent(planId)}/changes${query}`
+    const response = await fetch(this.baseUrl + route, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(WAIT_MS),
+    })
+    const bytes = new Uint8Array(await response.arrayBuffer())
+    if (response.status !== 200) {
+      throw new Error(`GET ${route}: expected 200, got ${response.status}: ${new TextDecoder().decode(bytes)}`)
+    }
+    const header = response.headers.get("x-automerge-heads") ?? ""
+    return { bytes, heads: header.split(",").filter(Boolean) }
   }
 
   /** Create a plan; resolves with `{id, documentId, url, title, …}`. */
