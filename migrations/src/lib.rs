@@ -7,6 +7,8 @@ mod m20261121_000001_accounts;
 mod m20261121_000002_plans;
 mod m20261121_000003_server_identity;
 mod m20261121_000004_compaction;
+mod m20261121_000005_access_log;
+mod m20261121_000006_plan_schema_issue;
 
 /// Every migration Cairn has, oldest first. Never edit or reorder one that has shipped: add a new one.
 #[derive(Debug)]
@@ -20,6 +22,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000002_plans::Migration),
             Box::new(m20261121_000003_server_identity::Migration),
             Box::new(m20261121_000004_compaction::Migration),
+            Box::new(m20261121_000005_access_log::Migration),
+            Box::new(m20261121_000006_plan_schema_issue::Migration),
         ]
     }
 }

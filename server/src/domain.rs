@@ -85,6 +85,8 @@ pub struct Plan {
     pub owner_id: UserId,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// Where the document does not fit the schema, if it does not.
+    pub schema_issue: Option<String>,
 }
 
 /// One member of a plan, with their display name.

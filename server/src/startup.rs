@@ -72,11 +72,14 @@ impl Application {
                 .unwrap_or(NonZeroU32::MIN),
         );
         let max_json = settings.max_json_body_bytes;
+        let max_upload = settings.max_frame_bytes;
         let background = TaskTracker::new();
         let shutdown = CancellationToken::new();
         let storage_id = store.storage_id().await?;
+        let metrics = crate::metrics::Metrics::new();
         let hub = SyncHub::new(
             store.clone(),
+            metrics.clone(),
             SyncConfig {
                 idle_evict: Duration::from_secs(settings.sync_idle_evict_secs),
                 plans_per_account: settings.plans_per_account,
@@ -92,6 +95,7 @@ impl Application {
             login_limits,
             settings: Arc::new(settings),
             hub,
+            metrics,
         });
 
         let listener = TcpListener::bind(services.settings.listen)?;
@@ -102,7 +106,7 @@ impl Application {
                 .wrap(routes::json_error_pages())
                 .wrap(TracingLogger::<CairnRootSpan>::new())
                 .app_data(app_services.clone())
-                .configure(|cfg| routes::configure(cfg, max_json))
+                .configure(|cfg| routes::configure(cfg, max_json, max_upload))
                 .default_service(web::to(routes::not_found))
         })
         .listen(listener)?

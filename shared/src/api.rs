@@ -1,13 +1,14 @@
 //! REST API v1 request and response bodies (JSON, camelCase field names).
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{DocumentId, PlanId, SessionId, UserId};
 
 /// The kind of an account. There is no hierarchy among members: any member can own plans and
 /// support others. Admins are agency staff who manage accounts and never see plan content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountKind {
     /// A person who writes plans: their own, and others' as a supporter.
@@ -17,7 +18,7 @@ pub enum AccountKind {
 }
 
 /// A member's role on one plan. Both roles have the same edit rights on the plan's content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PlanRole {
     /// The person whose plan it is: invites and removes supporters, exports, deletes.
@@ -27,7 +28,7 @@ pub enum PlanRole {
 }
 
 /// How new accounts come to exist on this server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RegistrationMode {
     /// Anyone who can reach the server may register.
@@ -39,7 +40,7 @@ pub enum RegistrationMode {
 }
 
 /// `POST /api/v1/auth/register`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterRequest {
     /// 3 to 32 characters: letters, digits, `.`, `_`, `-`. Not case-sensitive.
@@ -57,7 +58,7 @@ pub struct RegisterRequest {
 }
 
 /// `POST /api/v1/auth/login`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LoginRequest {
     /// The account's username (not case-sensitive).
@@ -70,7 +71,7 @@ pub struct LoginRequest {
 }
 
 /// `POST /api/v1/auth/refresh`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RefreshRequest {
     /// The refresh token from the last login or refresh. It is single-use: the response holds its
@@ -79,12 +80,13 @@ pub struct RefreshRequest {
 }
 
 /// The answer to register, login and refresh: a short-lived access token and the next refresh token.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthTokens {
     /// A JWT to send as `Authorization: Bearer <token>`.
     pub access_token: String,
     /// Always `Bearer`.
+    #[schemars(extend("const" = "Bearer"))]
     pub token_type: String,
     /// Seconds until the access token expires.
     pub expires_in: i64,
@@ -99,7 +101,7 @@ pub struct AuthTokens {
 }
 
 /// An account as its owner and admins see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Account {
     /// The account id.
@@ -117,7 +119,7 @@ pub struct Account {
 }
 
 /// One device session of the caller (`GET /api/v1/me/sessions`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceSession {
     /// The session id, for `DELETE /api/v1/me/sessions/{id}`.
@@ -135,7 +137,7 @@ pub struct DeviceSession {
 }
 
 /// `POST /api/v1/plans`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreatePlanRequest {
     /// The plan's title, in the person's words. May be left empty and written later.
@@ -144,7 +146,7 @@ pub struct CreatePlanRequest {
 }
 
 /// A member of a plan, as every member of that plan sees them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanMember {
     /// The member's account id.
@@ -158,7 +160,7 @@ pub struct PlanMember {
 }
 
 /// A plan in the caller's plan list.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanSummary {
     /// The plan id (a UUID). The REST API also accepts the document id or URL in its place.
@@ -175,21 +177,25 @@ pub struct PlanSummary {
     pub members: Vec<PlanMember>,
     /// When the plan was created.
     pub created_at: DateTime<Utc>,
+    /// `null` when the document fits schema v1; otherwise where it first does not (the plan is
+    /// kept and synced as usual, and exports skip the part that does not fit).
+    pub schema_issue: Option<String>,
 }
 
 /// One plan with its current content (`GET /api/v1/plans/{id}`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanDetail {
     /// The plan's metadata.
     #[serde(flatten)]
     pub summary: PlanSummary,
     /// The plan document as plain JSON.
+    #[schemars(schema_with = "crate::plan::stored_document_schema")]
     pub document: serde_json::Value,
 }
 
 /// `POST /api/v1/plans/{id}/invitations`: a code for one supporter to join the plan.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Invitation {
     /// The code to read aloud, type or show as a QR code, like `K7QM-3XPA`. Single use.
@@ -202,7 +208,7 @@ pub struct Invitation {
 }
 
 /// `POST /api/v1/admin/accounts`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateAccountRequest {
     /// As in [`RegisterRequest::username`].
@@ -217,7 +223,7 @@ pub struct CreateAccountRequest {
 }
 
 /// `POST /api/v1/admin/enrollment-codes`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateEnrollmentCodeRequest {
     /// How many accounts may register with the code (default 1, at most 1000).
@@ -229,7 +235,7 @@ pub struct CreateEnrollmentCodeRequest {
 }
 
 /// An enrollment code, shown once to the admin who created it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EnrollmentCode {
     /// The code to hand out, like `K7QM-3XPA-Z9`.
@@ -241,7 +247,7 @@ pub struct EnrollmentCode {
 }
 
 /// `GET /api/v1/admin/counts`: numbers only, never content.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Counts {
     /// Member accounts, enabled or not.
@@ -257,15 +263,16 @@ pub struct Counts {
 }
 
 /// `GET /healthz` and `GET /readyz`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Health {
     /// `ok` (alive) or `ready` (database reachable, migrations applied).
+    #[schemars(extend("enum" = ["ok", "ready"]))]
     pub status: String,
 }
 
 /// One change in a plan's history (`GET /api/v1/plans/{id}/history`), oldest first.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryEntry {
     /// The Automerge change hash (hex).
@@ -285,9 +292,54 @@ pub struct HistoryEntry {
 }
 
 /// `POST /api/v1/plans/{id}/changes` and the `X-Automerge-Heads` of `GET`: the plan's heads.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Heads {
     /// Hex change hashes of the document's heads after the call.
     pub heads: Vec<String>,
+}
+
+/// What an access log entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum AccessKind {
+    /// The plan was created, over REST or by the first sync of a plan made offline.
+    PlanCreated,
+    /// A device opened a sync session for the plan (once per connection).
+    SyncOpened,
+    /// The plan was read over REST (`GET /api/v1/plans/{id}`).
+    PlanRead,
+    /// The plan was exported; `format` says in which format.
+    Exported,
+    /// The owner created an invitation to the plan. The code is never logged.
+    Invited,
+    /// A supporter joined the plan with an invitation.
+    Joined,
+    /// The owner removed a supporter; `memberId` and `memberName` say whom.
+    Removed,
+    /// A supporter left the plan.
+    Left,
+}
+
+/// One entry of a plan's access log (`GET /api/v1/plans/{id}/access-log`), newest first. Every
+/// member can read the whole log; it holds no plan content and no invitation codes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessLogEntry {
+    /// What happened.
+    pub kind: AccessKind,
+    /// The account that did it.
+    pub account_id: UserId,
+    /// That account's display name (as it is now).
+    pub account_name: String,
+    /// The device session it came from, where there is one.
+    pub session_id: Option<SessionId>,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// For `removed`: the supporter who was removed.
+    pub member_id: Option<UserId>,
+    /// For `removed`: that supporter's display name (as it is now).
+    pub member_name: Option<String>,
+    /// For `exported`: the export format (`json`, `markdown`, `fhir`).
+    pub format: Option<String>,
 }

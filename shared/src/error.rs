@@ -1,10 +1,11 @@
 //! Error responses. Every failed REST call answers `{"error": {"code": "...", "message": "..."}}`
 //! where `code` is one of [`ErrorCode`]: stable, so clients may branch on it.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A stable, machine-readable reason for a failed request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The request body or query could not be read (malformed JSON, wrong content type).
@@ -70,14 +71,14 @@ pub enum ErrorCode {
 }
 
 /// The body of every error response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ErrorBody {
     /// What went wrong.
     pub error: ErrorDetail,
 }
 
 /// What went wrong: a stable code and a human-readable message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ErrorDetail {
     /// The stable reason.
     pub code: ErrorCode,

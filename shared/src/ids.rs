@@ -5,6 +5,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -19,7 +20,7 @@ pub enum IdError {
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
         #[serde(transparent)]
         pub struct $name(pub Uuid);
 
@@ -120,6 +121,20 @@ impl FromStr for DocumentId {
         Uuid::from_slice(&bytes)
             .map(Self)
             .map_err(|_| IdError::Malformed)
+    }
+}
+
+impl JsonSchema for DocumentId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "DocumentId".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "An automerge-repo document id: bs58check of the 16 bytes of the plan's UUID.",
+            "type": "string",
+            "pattern": "^[1-9A-HJ-NP-Za-km-z]{1,40}$"
+        })
     }
 }
 

@@ -26,6 +26,7 @@ use automerge::transaction::Transactable;
 use automerge::{
     ActorId, AutoCommit, AutoSerde, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value,
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The schema version this build writes and reads natively.
@@ -35,10 +36,11 @@ pub const SCHEMA_VERSION: i64 = 1;
 pub const LIST_KEYS: [&str; 4] = ["strengths", "goals", "supports", "checkIns"];
 
 /// A whole plan, as its members write it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlanDocument {
     /// Always 1 for this version of the schema.
+    #[schemars(extend("const" = 1))]
     pub schema_version: i64,
     /// The plan's name, in the person's words.
     #[serde(default)]
@@ -61,7 +63,7 @@ pub struct PlanDocument {
 }
 
 /// Something strong in the person's life right now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Strength {
     /// Stable id of this item (any unique string, e.g. a UUID).
@@ -74,7 +76,7 @@ pub struct Strength {
 }
 
 /// Something the person would like to do moving forward.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Goal {
     /// Stable id of this goal.
@@ -89,11 +91,12 @@ pub struct Goal {
     /// Account id of whoever wrote the goal down.
     pub created_by: String,
     /// When it was written down (RFC 3339).
+    #[schemars(extend("format" = "date-time"))]
     pub created_at: String,
 }
 
 /// Where a goal stands. Plain language, never compliance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum GoalStatus {
     /// Thinking about it.
@@ -133,7 +136,7 @@ impl GoalStatus {
 }
 
 /// A next step; it can be the supporter's commitment as much as the person's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Step {
     /// Stable id of this step.
@@ -147,11 +150,12 @@ pub struct Step {
     pub done: bool,
     /// When it is meant to happen, if anyone said (YYYY-MM-DD).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date"))]
     pub due: Option<String>,
 }
 
 /// Who takes a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum StepWho {
     /// The person.
@@ -183,7 +187,7 @@ impl StepWho {
 }
 
 /// A person, place or resource that helps.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Support {
     /// Stable id of this support.
@@ -201,7 +205,7 @@ pub struct Support {
 }
 
 /// What kind of support.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SupportKind {
     /// Someone who helps.
@@ -213,12 +217,13 @@ pub enum SupportKind {
 }
 
 /// A check-in: how it went and what we learned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CheckIn {
     /// Stable id of this check-in.
     pub id: String,
     /// The day (YYYY-MM-DD).
+    #[schemars(extend("format" = "date"))]
     pub date: String,
     /// Account id of whoever wrote it.
     pub by: String,
@@ -228,6 +233,24 @@ pub struct CheckIn {
     /// What we learned.
     #[serde(default)]
     pub what_we_learned: String,
+}
+
+/// The JSON Schema of a plan document as the REST API answers it (`PlanDetail::document`): a
+/// [`PlanDocument`] when it fits schema v1, otherwise whatever JSON object the document holds
+/// (the plan's `schemaIssue` then says where it does not fit). [`PlanDocument`] is described as
+/// it is read (the deserialize contract) whatever the generator's contract, because the answer
+/// is the document itself, not a serialized `PlanDocument`.
+pub fn stored_document_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let mut reader = generator
+        .settings()
+        .clone()
+        .for_deserialize()
+        .into_generator();
+    let plan = reader.subschema_for::<PlanDocument>();
+    for (name, schema) in reader.take_definitions(false) {
+        generator.definitions_mut().entry(name).or_insert(schema);
+    }
+    schemars::json_schema!({ "anyOf": [plan, { "type": "object" }] })
 }
 
 /// Why a document does not fit the schema: where, and what is wrong.

@@ -15,6 +15,23 @@ pub async fn healthz() -> HttpResponse {
     })
 }
 
+/// `GET /metrics`: Prometheus text format; counts only, never content.
+pub async fn metrics(services: web::Data<Services>) -> Result<HttpResponse, AppError> {
+    let not_fitting = services
+        .store
+        .count_plans_not_fitting()
+        .await
+        .map_err(|err| AppError::internal(&err))?;
+    let body = services.metrics.render(
+        not_fitting,
+        services.hub.open_connections(),
+        services.hub.loaded_documents(),
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(body))
+}
+
 /// `GET /readyz`: the database answers and every migration is applied.
 pub async fn readyz(services: web::Data<Services>) -> Result<HttpResponse, AppError> {
     if services.store.is_ready().await {

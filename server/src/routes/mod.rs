@@ -20,7 +20,11 @@ use crate::error::AppError;
 pub use extract::client_address;
 
 /// Register every route, and the JSON error answers for unreadable input.
-pub fn configure(cfg: &mut web::ServiceConfig, max_json_body_bytes: usize) {
+pub fn configure(
+    cfg: &mut web::ServiceConfig,
+    max_json_body_bytes: usize,
+    max_upload_bytes: usize,
+) {
     cfg.app_data(
         web::JsonConfig::default()
             .limit(max_json_body_bytes)
@@ -57,11 +61,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_json_body_bytes: usize) {
     .configure(sync::configure)
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/readyz").route(web::get().to(health::readyz)))
+    .service(web::resource("/metrics").route(web::get().to(health::metrics)))
     .service(
         web::scope("/api/v1")
             .configure(auth::configure)
             .configure(me::configure)
-            .configure(plans::configure)
+            .configure(|cfg| plans::configure(cfg, max_upload_bytes))
             .configure(admin::configure),
     );
 }
@@ -86,15 +91,44 @@ pub async fn not_found() -> Result<HttpResponse, AppError> {
 
 /// Turns actix's empty 405 answers into Cairn's JSON error shape.
 pub fn json_error_pages<B: 'static>() -> ErrorHandlers<B> {
-    ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, |res: ServiceResponse<B>| {
+    fn replace<B>(
+        res: ServiceResponse<B>,
+        error: AppError,
+    ) -> actix_web::Result<ErrorHandlerResponse<B>> {
         let (req, _) = res.into_parts();
-        let answer: HttpResponse = actix_web::ResponseError::error_response(&AppError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            ErrorCode::MethodNotAllowed,
-            "this route does not accept that method",
-        ));
+        let answer: HttpResponse = actix_web::ResponseError::error_response(&error);
         Ok(ErrorHandlerResponse::Response(
             ServiceResponse::new(req, answer).map_into_right_body(),
         ))
-    })
+    }
+    ErrorHandlers::new()
+        .handler(StatusCode::METHOD_NOT_ALLOWED, |res: ServiceResponse<B>| {
+            replace(
+                res,
+                AppError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    ErrorCode::MethodNotAllowed,
+                    "this route does not accept that method",
+                ),
+            )
+        })
+        .handler(StatusCode::PAYLOAD_TOO_LARGE, |res: ServiceResponse<B>| {
+            // Raw bodies (HTTP sync uploads) hit actix's payload limit, which answers in plain text.
+            if res
+                .response()
+                .headers()
+                .get("content-type")
+                .is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
+            {
+                return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+            }
+            replace(
+                res,
+                AppError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    ErrorCode::PayloadTooLarge,
+                    "the request body is too large",
+                ),
+            )
+        })
 }

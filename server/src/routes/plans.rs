@@ -6,11 +6,12 @@ use cairn_shared::api::CreatePlanRequest;
 use cairn_shared::{ErrorCode, PlanId, UserId};
 
 use crate::error::AppError;
-use crate::services::{Caller, Services, history, plans};
+use crate::services::{Caller, Services, access_log, export, history, plans};
 use crate::sync::HubError;
 use crate::sync::document::UploadError;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// `max_upload`: the largest HTTP sync upload, in bytes (the same limit as a WebSocket message).
+pub fn configure(cfg: &mut web::ServiceConfig, max_upload: usize) {
     cfg.service(
         web::resource("/plans")
             .route(web::post().to(create))
@@ -25,8 +26,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/plans/{plan}/members").route(web::get().to(members)))
     .service(web::resource("/plans/{plan}/members/{user}").route(web::delete().to(remove_member)))
     .service(web::resource("/plans/{plan}/history").route(web::get().to(history)))
+    .service(web::resource("/plans/{plan}/export").route(web::get().to(export)))
+    .service(web::resource("/plans/{plan}/access-log").route(web::get().to(read_access_log)))
     .service(
         web::resource("/plans/{plan}/changes")
+            .app_data(web::PayloadConfig::new(max_upload))
             .route(web::get().to(changes_since))
             .route(web::post().to(upload_changes)),
     )
@@ -134,6 +138,31 @@ async fn history(
 }
 
 #[derive(Debug, serde::Deserialize)]
+struct LimitQuery {
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/plans/{id}/access-log?limit=`: who accessed the plan, newest first.
+async fn read_access_log(
+    services: web::Data<Services>,
+    caller: Caller,
+    path: web::Path<String>,
+    query: web::Query<LimitQuery>,
+) -> Result<HttpResponse, AppError> {
+    let limit = query.limit.unwrap_or(access_log::DEFAULT_LIMIT);
+    if !(1..=access_log::MAX_LIMIT).contains(&limit) {
+        return Err(AppError::bad_request(format!(
+            "limit must be between 1 and {}",
+            access_log::MAX_LIMIT
+        )));
+    }
+    let entries = access_log::access_log(&services, &caller, plan_id(&path)?, limit).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(entries))
+}
+
+#[derive(Debug, serde::Deserialize)]
 struct SinceQuery {
     since: Option<String>,
 }
@@ -220,4 +249,34 @@ async fn upload_changes(
     Ok(HttpResponse::Ok().json(cairn_shared::api::Heads {
         heads: hex_heads(&heads),
     }))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ExportQuery {
+    format: Option<String>,
+}
+
+/// `GET /api/v1/plans/{id}/export?format=json|markdown|fhir`: the plan as a download.
+async fn export(
+    services: web::Data<Services>,
+    caller: Caller,
+    path: web::Path<String>,
+    query: web::Query<ExportQuery>,
+) -> Result<HttpResponse, AppError> {
+    let plan = plan_id(&path)?;
+    let format: export::ExportFormat = query
+        .format
+        .as_deref()
+        .unwrap_or_default()
+        .parse()
+        .map_err(|err: export::UnknownFormat| AppError::bad_request(err.to_string()))?;
+    let export = export::export_plan(&services, &caller, plan, format).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(export.content_type)
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{}\"", export.file_name),
+        ))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(export.body))
 }

@@ -1,8 +1,10 @@
 //! Use cases, as plain async functions over domain types. No web types in here: `routes` turn
 //! HTTP into calls of these and their errors into responses.
 
+pub mod access_log;
 pub mod accounts;
 pub mod admin;
+pub mod export;
 pub mod history;
 pub mod plans;
 
@@ -29,6 +31,8 @@ pub struct Services {
     pub settings: Arc<Settings>,
     /// Live sync: told about membership changes, deletions and ended sessions.
     pub hub: SyncHub,
+    /// Operational metrics.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// The authenticated account behind a request, and the device session it came from.

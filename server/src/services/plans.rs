@@ -11,6 +11,7 @@ use cairn_shared::{PlanId, UserId};
 use chrono::Utc;
 use tracing::instrument;
 
+use super::access_log::{AccessEvent, record, record_done};
 use super::{Caller, Services};
 use crate::auth::secrets::{human_code, normalize_code, sha256_hex};
 use crate::domain::{InvitationOutcome, Membership, Plan, StoredChange};
@@ -132,6 +133,7 @@ fn summary(plan: &Plan, role: PlanRole, title: String, members: Vec<Membership>)
             })
             .collect(),
         created_at: plan.created_at,
+        schema_issue: plan.schema_issue.clone(),
     }
 }
 
@@ -203,6 +205,7 @@ pub async fn create_plan(
         .insert_plan(plan_id, caller.user.id, &first_change, Utc::now())
         .await?;
     tracing::info!("plan created");
+    record_done(services, caller, plan.id, AccessEvent::PlanCreated).await;
     let members = services
         .store
         .members_of(&[plan.id])
@@ -231,7 +234,8 @@ pub async fn list_plans(
         .collect())
 }
 
-/// One plan with its content as plain JSON.
+/// One plan with its content as plain JSON. The read is in the plan's access log before any
+/// content is answered.
 pub async fn get_plan(
     services: &Services,
     caller: &Caller,
@@ -240,6 +244,7 @@ pub async fn get_plan(
     let (summary, document) = one_summary(services, caller, plan).await?;
     let document = serde_json::to_value(AutoSerde::from(&document))
         .map_err(|err| PlanError::Document(err.to_string()))?;
+    record(services, caller, plan, AccessEvent::PlanRead).await?;
     Ok(PlanDetail { summary, document })
 }
 
@@ -281,6 +286,7 @@ pub async fn invite(
         )
         .await?;
     tracing::info!("invitation created");
+    record_done(services, caller, plan, AccessEvent::Invited).await;
     Ok(Invitation {
         code,
         plan_id: plan,
@@ -314,6 +320,7 @@ pub async fn accept_invitation(
     tracing::Span::current().record("plan.id", tracing::field::display(plan));
     services.hub.member_added(plan, caller.user.id).await;
     tracing::info!("supporter joined");
+    record_done(services, caller, plan, AccessEvent::Joined).await;
     Ok(one_summary(services, caller, plan).await?.0)
 }
 
@@ -349,5 +356,11 @@ pub async fn remove_member(
     }
     services.hub.member_removed(plan, member).await;
     tracing::info!(left = removing_self, "member removed");
+    let event = if removing_self {
+        AccessEvent::Left
+    } else {
+        AccessEvent::Removed { member }
+    };
+    record_done(services, caller, plan, event).await;
     Ok(())
 }

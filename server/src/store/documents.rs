@@ -87,6 +87,7 @@ impl Store {
                 id: Set(plan.0),
                 owner_id: Set(owner.0),
                 created_at: Set(now),
+                schema_issue: Set(None),
             }
             .insert(&txn)
             .await?;
@@ -261,5 +262,30 @@ impl Store {
         }
         txn.commit().await?;
         Ok(ids.len())
+    }
+}
+
+impl Store {
+    /// Record whether the plan's document fits the schema (`None`) or where it does not.
+    pub async fn set_schema_issue(
+        &self,
+        plan: PlanId,
+        issue: Option<String>,
+    ) -> Result<(), StoreError> {
+        use sea_orm::sea_query::Expr;
+        plans::Entity::update_many()
+            .col_expr(plans::Column::SchemaIssue, Expr::value(issue))
+            .filter(plans::Column::Id.eq(plan.0))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// How many plans are flagged as not fitting the schema.
+    pub async fn count_plans_not_fitting(&self) -> Result<u64, StoreError> {
+        Ok(plans::Entity::find()
+            .filter(plans::Column::SchemaIssue.is_not_null())
+            .count(&self.db)
+            .await?)
     }
 }

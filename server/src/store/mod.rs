@@ -1,8 +1,10 @@
 //! Storage: the only module that talks to the database (sea-orm over SQLite or Postgres).
 //! Everything it returns is a plain record from `crate::domain`.
 
+mod access_log;
 mod accounts;
 mod documents;
+pub use access_log::{AccessRecord, LoggedAccess};
 pub use accounts::EnrollmentOutcome;
 pub use documents::{ChangeBatch, LoggedChange};
 mod entities;

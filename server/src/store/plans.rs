@@ -13,7 +13,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::entities::{
-    actor_bindings, invitations, plan_changes, plan_members, plan_snapshots, plans, users,
+    access_log, actor_bindings, invitations, plan_changes, plan_members, plan_snapshots, plans,
+    users,
 };
 use super::{Store, StoreError};
 use crate::domain::{InvitationOutcome, Membership, Plan, StoredChange};
@@ -39,6 +40,7 @@ impl From<plans::Model> for Plan {
             id: PlanId(row.id),
             owner_id: UserId(row.owner_id),
             created_at: row.created_at,
+            schema_issue: row.schema_issue,
         }
     }
 }
@@ -88,6 +90,7 @@ impl Store {
             id: Set(id.0),
             owner_id: Set(owner.0),
             created_at: Set(now),
+            schema_issue: Set(None),
         }
         .insert(&txn)
         .await?;
@@ -173,11 +176,15 @@ impl Store {
         Ok(by_plan)
     }
 
-    /// Delete a plan and everything stored for it (members, invitations, document).
+    /// Delete a plan and everything stored for it (members, invitations, document, access log).
     pub async fn delete_plan(&self, id: PlanId) -> Result<bool, StoreError> {
         // Foreign keys cascade on both databases; deleting the children explicitly as well keeps
         // the outcome the same on a database where cascades were not applied.
         let txn = self.db.begin().await?;
+        access_log::Entity::delete_many()
+            .filter(access_log::Column::PlanId.eq(id.0))
+            .exec(&txn)
+            .await?;
         actor_bindings::Entity::delete_many()
             .filter(actor_bindings::Column::PlanId.eq(id.0))
             .exec(&txn)

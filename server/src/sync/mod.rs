@@ -8,7 +8,9 @@
 //!
 //! A worker applies a batch of messages, commits every accepted change in one transaction, and
 //! only then sends anything whose heads include them. A worker with no connections for the idle
-//! time is evicted, so memory follows active plans, not stored plans.
+//! time is evicted, so memory follows active plans, not stored plans. The first time a
+//! connection syncs a plan as a member, the worker records `sync-opened` in the plan's access
+//! log, in a tracked task off the sync path.
 
 pub mod connection;
 pub mod document;
@@ -26,7 +28,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::store::Store;
+use crate::services::access_log::{self, AccessEvent};
+use crate::store::{AccessRecord, Store};
 use document::{ConnId, DocumentCore, Effects, Existence, Input, UploadError};
 
 /// What a worker sends a connection.
@@ -91,10 +94,13 @@ struct ConnEntry {
     session: SessionId,
     outbox: Outbox,
     cancel: CancellationToken,
+    /// Plans this connection has synced as a member (each in the access log once).
+    synced: HashSet<PlanId>,
 }
 
 struct HubInner {
     store: Store,
+    metrics: crate::metrics::Metrics,
     config: SyncConfig,
     server: PeerId,
     storage_id: String,
@@ -129,6 +135,7 @@ impl SyncHub {
     /// by `shutdown`.
     pub fn new(
         store: Store,
+        metrics: crate::metrics::Metrics,
         config: SyncConfig,
         storage_id: String,
         tracker: TaskTracker,
@@ -136,6 +143,7 @@ impl SyncHub {
     ) -> Self {
         Self(Arc::new(HubInner {
             store,
+            metrics,
             config,
             server: PeerId(format!("cairn-{storage_id}")),
             storage_id,
@@ -183,9 +191,18 @@ impl SyncHub {
                 session,
                 outbox,
                 cancel: cancel.clone(),
+                synced: HashSet::new(),
             },
         );
         (conn, cancel)
+    }
+
+    /// The connection's device session, the first time it syncs `plan` as a member; `None` on
+    /// every later call (and for a connection that is gone), so each is recorded once.
+    fn first_sync(&self, conn: ConnId, plan: PlanId) -> Option<SessionId> {
+        let mut connections = lock(&self.0.connections);
+        let entry = connections.get_mut(&conn)?;
+        entry.synced.insert(plan).then_some(entry.session)
     }
 
     /// Forget a closed connection and tell the documents it synced.
@@ -385,9 +402,20 @@ struct Worker {
     plan: PlanId,
     core: DocumentCore,
     outboxes: HashMap<ConnId, Outbox>,
+    /// Connections already checked for the access log, so the hub is asked once per connection.
+    synced: HashSet<ConnId>,
     /// Changes stored outside the snapshot.
     uncompacted: usize,
+    /// The document changed since it was last checked against the schema.
+    validation_due: bool,
+    /// When it was last checked, to check at most once per [`VALIDATE_EVERY`].
+    last_validated: Option<tokio::time::Instant>,
+    /// The schema issue last recorded for the plan.
+    schema_issue: Option<String>,
 }
+
+/// A busy plan is checked against the schema at most this often.
+const VALIDATE_EVERY: Duration = Duration::from_millis(500);
 
 /// How many queued commands a worker applies before one group commit.
 const BATCH: usize = 64;
@@ -399,6 +427,10 @@ impl Worker {
         existence: Existence,
         mut rx: mpsc::Receiver<Command>,
     ) {
+        let schema_issue = match hub.0.store.plan(plan).await {
+            Ok(Some(stored)) => stored.schema_issue,
+            _ => None,
+        };
         let (core, uncompacted) = match load(&hub.0.store, &hub.0.server, plan, existence).await {
             Ok(loaded) => loaded,
             Err(err) => {
@@ -416,13 +448,27 @@ impl Worker {
             plan,
             core,
             outboxes: HashMap::new(),
+            synced: HashSet::new(),
             uncompacted,
+            validation_due: existence == Existence::Stored,
+            last_validated: None,
+            schema_issue,
         };
         let idle = worker.hub.0.config.idle_evict;
         loop {
+            let validate_at = worker
+                .last_validated
+                .map_or_else(tokio::time::Instant::now, |at| at + VALIDATE_EVERY);
             let first = tokio::select! {
                 command = rx.recv() => command,
+                () = tokio::time::sleep_until(validate_at), if worker.validation_due => {
+                    worker.validate().await;
+                    continue;
+                }
                 () = tokio::time::sleep(idle), if !worker.core.has_peers() => {
+                    if worker.validation_due {
+                        worker.validate().await;
+                    }
                     if worker.try_evict(&rx) { return; }
                     continue;
                 }
@@ -467,6 +513,8 @@ impl Worker {
         let mut effects = Effects::default();
         let mut uploads: Vec<(UploadReply, Result<Vec<ChangeHash>, HubError>)> = Vec::new();
         let mut reads: Vec<(UserId, Vec<ChangeHash>, ChangesReply)> = Vec::new();
+        // Connections syncing this plan as a member for the first time: (account, session).
+        let mut opened: Vec<(UserId, SessionId)> = Vec::new();
         for command in batch {
             match command {
                 Command::Input(input, outbox) => {
@@ -475,7 +523,12 @@ impl Worker {
                     }
                     if let Input::Disconnected(conn) = &input {
                         self.outboxes.remove(conn);
+                        self.synced.remove(conn);
                     }
+                    let syncing = match &input {
+                        Input::Sync { from, .. } => Some((from.conn, from.user)),
+                        _ => None,
+                    };
                     let core = &mut self.core;
                     let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         core.handle(input, &mut effects)
@@ -488,6 +541,11 @@ impl Worker {
                             "the server could not process a message; reconnect to try again",
                         );
                         return false;
+                    }
+                    if let Some((conn, user)) = syncing
+                        && let Some(session) = self.first_sync(conn, user)
+                    {
+                        opened.push((user, session));
                     }
                 }
                 Command::Upload { user, bytes, reply } => {
@@ -543,6 +601,7 @@ impl Worker {
         if batch.create_owner.is_some() {
             tracing::info!(plan.id = %self.plan, "plan created by offline sync");
         }
+        self.record_accesses(batch.create_owner, opened);
 
         for (reply, result) in uploads {
             let _ = reply.send(result);
@@ -559,12 +618,57 @@ impl Worker {
             }
             // Dropping the reply tells a non-member "not found".
         }
+        self.hub
+            .0
+            .metrics
+            .changes_stored
+            .inc_by(batch.changes.len() as u64);
+        self.hub
+            .0
+            .metrics
+            .sync_refusals
+            .inc_by(effects.close.len() as u64);
+        if !batch.changes.is_empty() {
+            self.validation_due = true;
+        }
         self.deliver(effects);
         self.uncompacted += batch.changes.len();
         if self.uncompacted >= self.hub.0.config.compact_after_changes {
             self.compact().await;
         }
         true
+    }
+
+    /// Check the document against the schema and record the outcome when it changes. A plan
+    /// that does not fit is kept and synced as usual; it is only flagged.
+    async fn validate(&mut self) {
+        self.validation_due = false;
+        self.last_validated = Some(tokio::time::Instant::now());
+        if self.core.existence() != Existence::Stored {
+            return;
+        }
+        let issue = cairn_shared::plan::read_plan(self.core.doc())
+            .err()
+            .map(|issue| issue.to_string());
+        if issue == self.schema_issue {
+            return;
+        }
+        if issue.is_some() {
+            self.hub.0.metrics.schema_mismatches.inc();
+            tracing::warn!(plan.id = %self.plan, "plan document does not fit the schema (kept, flagged)");
+        }
+        match self
+            .hub
+            .0
+            .store
+            .set_schema_issue(self.plan, issue.clone())
+            .await
+        {
+            Ok(()) => self.schema_issue = issue,
+            Err(err) => {
+                tracing::warn!(plan.id = %self.plan, error = %err, "could not record the schema check")
+            }
+        }
     }
 
     /// Fold the stored changes into a snapshot. The document in memory is exactly what is
@@ -595,6 +699,49 @@ impl Worker {
             // Nothing is lost: the changes stay stored and compaction is tried again later.
             Err(err) => tracing::warn!(plan.id = %self.plan, error = %err, "compaction failed"),
         }
+    }
+
+    /// Whether this is the first sync of `conn` (accepted: a member, now among the document's
+    /// peers) for this plan; if so, its device session. Refused syncs never get here.
+    fn first_sync(&mut self, conn: ConnId, user: UserId) -> Option<SessionId> {
+        if self.synced.contains(&conn)
+            || !self.core.is_member(user)
+            || !self.core.connections().any(|c| c == conn)
+        {
+            return None;
+        }
+        self.synced.insert(conn);
+        self.hub.first_sync(conn, self.plan)
+    }
+
+    /// Record a plan created offline and connections that opened a sync of the plan, once the
+    /// batch that made them members is committed. The insert runs in a tracked task so the sync
+    /// path never waits for it; a failure is logged.
+    fn record_accesses(&self, created_by: Option<UserId>, opened: Vec<(UserId, SessionId)>) {
+        let now = chrono::Utc::now();
+        let mut records: Vec<AccessRecord> = Vec::with_capacity(opened.len() + 1);
+        if let Some(owner) = created_by {
+            let session = opened
+                .iter()
+                .find(|(user, _)| *user == owner)
+                .map(|(_, session)| *session);
+            records.push(AccessEvent::PlanCreated.by(owner, session, now));
+        }
+        records.extend(
+            opened
+                .into_iter()
+                .map(|(user, session)| AccessEvent::SyncOpened.by(user, Some(session), now)),
+        );
+        if records.is_empty() {
+            return;
+        }
+        let store = self.hub.0.store.clone();
+        let plan = self.plan;
+        self.hub.0.tracker.spawn(async move {
+            if let Err(err) = access_log::record_all(&store, plan, &records).await {
+                tracing::warn!(plan.id = %plan, error = %err, "sync: could not record an access");
+            }
+        });
     }
 
     fn fail_all(&mut self, effects: &mut Effects, reason: &str) {
@@ -631,6 +778,7 @@ impl Worker {
             // A closed or hopelessly slow connection: forget it here and make sure it closes.
             self.hub.kill(conn);
             self.outboxes.remove(&conn);
+            self.synced.remove(&conn);
             let mut ignored = Effects::default();
             self.core.handle(Input::Disconnected(conn), &mut ignored);
         }

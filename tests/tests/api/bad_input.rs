@@ -145,3 +145,37 @@ async fn hostile_ids_and_unknown_routes_get_clean_not_found_answers() {
         200
     );
 }
+
+#[tokio::test]
+async fn oversized_raw_bodies_get_a_json_413_and_big_sync_uploads_fit() {
+    let app = TestApp::spawn_with(|s| s.max_frame_bytes = 2 * 1024 * 1024).await;
+    let maria = app.register("maria").await;
+    let plan = app.create_plan(&maria, "Big").await;
+    let path = format!("/api/v1/plans/{plan}/changes");
+    // Past the limit: a clear JSON error, nothing stored.
+    let huge = app
+        .send_raw(
+            Method::POST,
+            &path,
+            Some(maria.token()),
+            "application/octet-stream",
+            vec![0u8; 3 * 1024 * 1024],
+        )
+        .await;
+    huge.assert_error(413, ErrorCode::PayloadTooLarge);
+    // Under it but above actix's default 256 KiB: read and judged on its content.
+    let big = app
+        .send_raw(
+            Method::POST,
+            &path,
+            Some(maria.token()),
+            "application/octet-stream",
+            vec![0u8; 1024 * 1024],
+        )
+        .await;
+    big.assert_error(400, ErrorCode::BadRequest);
+    let detail = app
+        .get(&format!("/api/v1/plans/{plan}"), maria.token())
+        .await;
+    assert_eq!(detail.body["title"], "Big");
+}

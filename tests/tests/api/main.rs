@@ -3,12 +3,15 @@
 // Tests may panic on a broken set-up; the no-unwrap rule is for request paths.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access_log;
 mod accounts;
 mod admin;
 mod bad_input;
+mod export;
 mod health;
 mod migrations;
 mod plans;
 mod samod;
+mod schema_check;
 mod sync;
 mod tokens;

@@ -2,7 +2,7 @@ use cairn_migrations::{Migrator, MigratorTrait};
 use sea_orm::Database;
 use sea_orm_migration::SchemaManager;
 
-const TABLES: [&str; 10] = [
+const TABLES: [&str; 11] = [
     "users",
     "device_sessions",
     "enrollment_codes",
@@ -13,6 +13,7 @@ const TABLES: [&str; 10] = [
     "plan_changes",
     "actor_bindings",
     "server_settings",
+    "access_log",
 ];
 
 async fn tables_present(manager: &SchemaManager<'_>) -> Vec<&'static str> {

@@ -1,6 +1,7 @@
 //! sea-orm entities, one per table. They never leave `store`: the rest of the server sees the
 //! plain records in `crate::domain`.
 
+pub mod access_log;
 pub mod actor_bindings;
 pub mod device_sessions;
 pub mod enrollment_codes;

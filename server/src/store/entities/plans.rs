@@ -9,6 +9,7 @@ pub struct Model {
     pub id: Uuid,
     pub owner_id: Uuid,
     pub created_at: DateTimeUtc,
+    pub schema_issue: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

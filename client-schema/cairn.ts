@@ -1,0 +1,697 @@
+// GENERATED from the `cairn-shared` crate by `tests/tests/client_schema` (regenerate with
+// `UPDATE_CLIENT_SCHEMA=1 cargo test -p cairn-tests --test client_schema`). Do not edit.
+//
+// Cairn's client contract in TypeScript: the plan document (schema v1; the same as
+// plan.schema.json) and every body of the REST API (the same as openapi.json). Types only: use
+// `import type`.
+
+// ---- The plan document (schema v1) -------------------------------------------------
+
+/** A whole plan, as its members write it. */
+export interface PlanDocument {
+  /** Check-ins: how it went and what we learned. */
+  checkIns?: CheckIn[];
+  /** "What would you like to do moving forward?" */
+  goals?: Goal[];
+  /** Always 1 for this version of the schema. */
+  schemaVersion: 1;
+  /** "What's strong right now?" */
+  strengths?: Strength[];
+  /** "Who helps?": people, places and resources. */
+  supports?: Support[];
+  /** The plan's name, in the person's words. */
+  title?: string;
+  /** What matters to the person: their vision, in their own words. */
+  whatMatters?: string;
+}
+
+/** A check-in: how it went and what we learned. */
+export interface CheckIn {
+  /** Account id of whoever wrote it. */
+  by: string;
+  /** The day (YYYY-MM-DD). */
+  date: string;
+  /** How it went. */
+  howItWent?: string;
+  /** Stable id of this check-in. */
+  id: string;
+  /** What we learned. */
+  whatWeLearned?: string;
+}
+
+/** Something the person would like to do moving forward. */
+export interface Goal {
+  /** When it was written down (RFC 3339). */
+  createdAt: string;
+  /** Account id of whoever wrote the goal down. */
+  createdBy: string;
+  /** Stable id of this goal. */
+  id: string;
+  /** Where it stands, in plain language. */
+  status: GoalStatus;
+  /** Next steps towards it. */
+  steps?: Step[];
+  /** The goal in the person's own words (Automerge text), never rewritten. */
+  text: string;
+}
+
+/**
+ * Where a goal stands. Plain language, never compliance.
+ *
+ * - `thinking`: Thinking about it.
+ * - `working`: Working on it.
+ * - `paused`: Taking a break from it.
+ * - `done`: Done.
+ * - `let-go`: Let it go: the person decided it no longer fits.
+ */
+export type GoalStatus = "thinking" | "working" | "paused" | "done" | "let-go";
+
+/** A next step; it can be the supporter's commitment as much as the person's. */
+export interface Step {
+  /** Whether it is done. */
+  done?: boolean;
+  /** When it is meant to happen, if anyone said (YYYY-MM-DD). */
+  due?: string | null;
+  /** Stable id of this step. */
+  id: string;
+  /** The step, in the words of whoever wrote it. */
+  text: string;
+  /** Who does it. */
+  who: StepWho;
+}
+
+/**
+ * Who takes a step.
+ *
+ * - `me`: The person.
+ * - `supporter`: Their supporter.
+ * - `together`: Both, together.
+ */
+export type StepWho = "me" | "supporter" | "together";
+
+/** Something strong in the person's life right now. */
+export interface Strength {
+  /** Account id of whoever wrote it down. */
+  addedBy?: string | null;
+  /** Stable id of this item (any unique string, e.g. a UUID). */
+  id: string;
+  /** The strength, in the person's words. */
+  text: string;
+}
+
+/** A person, place or resource that helps. */
+export interface Support {
+  /** How to reach them, if the person wants it written down. */
+  contact?: string | null;
+  /** Stable id of this support. */
+  id: string;
+  /** A person, a place or a resource. */
+  kind: SupportKind;
+  /** Who or what it is. */
+  name: string;
+  /** Anything else worth remembering about it. */
+  note?: string | null;
+}
+
+/**
+ * What kind of support.
+ *
+ * - `person`: Someone who helps.
+ * - `place`: Somewhere that helps.
+ * - `resource`: A service, group, line or other resource.
+ */
+export type SupportKind = "person" | "place" | "resource";
+
+// ---- The REST API (openapi.json) --------------------------------------------------
+
+/**
+ * What an access log entry records.
+ *
+ * - `plan-created`: The plan was created, over REST or by the first sync of a plan made offline.
+ * - `sync-opened`: A device opened a sync session for the plan (once per connection).
+ * - `plan-read`: The plan was read over REST (`GET /api/v1/plans/{id}`).
+ * - `exported`: The plan was exported; `format` says in which format.
+ * - `invited`: The owner created an invitation to the plan. The code is never logged.
+ * - `joined`: A supporter joined the plan with an invitation.
+ * - `removed`: The owner removed a supporter; `memberId` and `memberName` say whom.
+ * - `left`: A supporter left the plan.
+ */
+export type AccessKind = "plan-created" | "sync-opened" | "plan-read" | "exported" | "invited" | "joined" | "removed" | "left";
+
+/**
+ * One entry of a plan's access log (`GET /api/v1/plans/{id}/access-log`), newest first. Every
+ * member can read the whole log; it holds no plan content and no invitation codes.
+ */
+export interface AccessLogEntry {
+  /** The account that did it. */
+  accountId: UserId;
+  /** That account's display name (as it is now). */
+  accountName: string;
+  /** When it happened. */
+  at: string;
+  /** For `exported`: the export format (`json`, `markdown`, `fhir`). */
+  format: string | null;
+  /** What happened. */
+  kind: AccessKind;
+  /** For `removed`: the supporter who was removed. */
+  memberId: UserId | null;
+  /** For `removed`: that supporter's display name (as it is now). */
+  memberName: string | null;
+  /** The device session it came from, where there is one. */
+  sessionId: SessionId | null;
+}
+
+/** An account as its owner and admins see it. */
+export interface Account {
+  /** When the account was created. */
+  createdAt: string;
+  /** Whether an admin has disabled the account. */
+  disabled: boolean;
+  /** The name other members see. */
+  displayName: string;
+  /** The account id. */
+  id: UserId;
+  /** `member` or `admin`. */
+  kind: AccountKind;
+  /** The login name (lower case). */
+  username: string;
+}
+
+/**
+ * The kind of an account. There is no hierarchy among members: any member can own plans and
+ * support others. Admins are agency staff who manage accounts and never see plan content.
+ *
+ * - `member`: A person who writes plans: their own, and others' as a supporter.
+ * - `admin`: Agency staff: creates and disables accounts, issues enrollment codes, sees counts.
+ */
+export type AccountKind = "member" | "admin";
+
+/** The answer to register, login and refresh: a short-lived access token and the next refresh token. */
+export interface AuthTokens {
+  /** A JWT to send as `Authorization: Bearer <token>`. */
+  accessToken: string;
+  /** The account. */
+  account: Account;
+  /** Seconds until the access token expires. */
+  expiresIn: number;
+  /** When the refresh token (and with it this device session) expires unless used. */
+  refreshExpiresAt: string;
+  /** An opaque single-use token to get the next access token with. */
+  refreshToken: string;
+  /** The device session these tokens belong to. */
+  sessionId: SessionId;
+  /** Always `Bearer`. */
+  tokenType: "Bearer";
+}
+
+/** `GET /api/v1/admin/counts`: numbers only, never content. */
+export interface Counts {
+  /** Admin accounts. */
+  admins: number;
+  /** Disabled accounts. */
+  disabledAccounts: number;
+  /** Member accounts, enabled or not. */
+  members: number;
+  /** Plans stored. */
+  plans: number;
+  /** Supporter memberships across all plans. */
+  supporterMemberships: number;
+}
+
+/** `POST /api/v1/admin/accounts`. */
+export interface CreateAccountRequest {
+  /** The name other members see. */
+  displayName: string;
+  /** `member` (default) or `admin`. */
+  kind?: AccountKind | null;
+  /** An initial password of at least 8 characters, to hand to the person. */
+  password: string;
+  /** As in `RegisterRequest::username`. */
+  username: string;
+}
+
+/** `POST /api/v1/admin/enrollment-codes`. */
+export interface CreateEnrollmentCodeRequest {
+  /** Hours until the code expires (default from the server's configuration, at most 90 days). */
+  expiresInHours?: number | null;
+  /** How many accounts may register with the code (default 1, at most 1000). */
+  maxUses?: number | null;
+}
+
+/** `POST /api/v1/plans`. */
+export interface CreatePlanRequest {
+  /** The plan's title, in the person's words. May be left empty and written later. */
+  title?: string | null;
+}
+
+/** One device session of the caller (`GET /api/v1/me/sessions`). */
+export interface DeviceSession {
+  /** When the device logged in. */
+  createdAt: string;
+  /** Whether this is the session making the request. */
+  current: boolean;
+  /** The device name given at login. */
+  deviceName: string;
+  /** When the session ends unless refreshed. */
+  expiresAt: string;
+  /** The session id, for `DELETE /api/v1/me/sessions/{id}`. */
+  id: SessionId;
+  /** When the device last refreshed its tokens. */
+  lastUsedAt: string;
+}
+
+/** An automerge-repo document id: bs58check of the 16 bytes of the plan's UUID. */
+export type DocumentId = string;
+
+/** An enrollment code, shown once to the admin who created it. */
+export interface EnrollmentCode {
+  /** The code to hand out, like `K7QM-3XPA-Z9`. */
+  code: string;
+  /** When it stops working. */
+  expiresAt: string;
+  /** How many accounts may register with it. */
+  maxUses: number;
+}
+
+/** The body of every error response. */
+export interface ErrorBody {
+  /** What went wrong. */
+  error: ErrorDetail;
+}
+
+/**
+ * A stable, machine-readable reason for a failed request.
+ *
+ * - `bad_request`: The request body or query could not be read (malformed JSON, wrong content type).
+ * - `validation_failed`: The request was readable but a field is not acceptable; the message says which.
+ * - `payload_too_large`: The body is larger than the server accepts.
+ * - `unauthenticated`: No access token was sent.
+ * - `invalid_token`: The access token is invalid, expired, forged or for a session that has ended.
+ * - `invalid_credentials`: Wrong username or password.
+ * - `account_disabled`: The account has been disabled by an admin.
+ * - `rate_limited`: Too many attempts; try again after the `Retry-After` header's seconds.
+ * - `invalid_refresh_token`: The refresh token is unknown, expired or its session has ended.
+ * - `refresh_token_reused`: A refresh token was used a second time; its whole session has been ended.
+ * - `registration_closed`: Registration is closed on this server: an admin creates accounts.
+ * - `enrollment_code_invalid`: Registration needs a valid, unexpired enrollment code.
+ * - `username_taken`: The username is already taken.
+ * - `admin_only`: Only an admin account may do this.
+ * - `admin_cannot_use_plans`: Admin accounts manage accounts; they cannot own, join or read plans.
+ * - `owner_only`: Only the plan's owner may do this.
+ * - `plan_not_found`: The plan does not exist, or you are not one of its members (the two are not told apart).
+ * - `account_not_found`: No account with that id.
+ * - `member_not_found`: The person is not a member of this plan.
+ * - `session_not_found`: No device session with that id for this account.
+ * - `invitation_not_found`: The invitation code is unknown.
+ * - `invitation_expired`: The invitation code has expired; ask the owner for a new one.
+ * - `invitation_used`: The invitation code has already been used.
+ * - `already_member`: You are already a member of this plan.
+ * - `owner_cannot_leave`: The owner cannot leave or be removed from their own plan; they may delete it.
+ * - `foreign_author`: A change's author (Automerge actor) belongs to another account.
+ * - `not_found`: No such route.
+ * - `method_not_allowed`: The route exists but not with this method.
+ * - `not_ready`: The server is not ready (database unreachable or migrations pending).
+ * - `internal`: Something went wrong on the server; the details are in its log, not in this response.
+ */
+export type ErrorCode = "bad_request" | "validation_failed" | "payload_too_large" | "unauthenticated" | "invalid_token" | "invalid_credentials" | "account_disabled" | "rate_limited" | "invalid_refresh_token" | "refresh_token_reused" | "registration_closed" | "enrollment_code_invalid" | "username_taken" | "admin_only" | "admin_cannot_use_plans" | "owner_only" | "plan_not_found" | "account_not_found" | "member_not_found" | "session_not_found" | "invitation_not_found" | "invitation_expired" | "invitation_used" | "already_member" | "owner_cannot_leave" | "foreign_author" | "not_found" | "method_not_allowed" | "not_ready" | "internal";
+
+/** What went wrong: a stable code and a human-readable message. */
+export interface ErrorDetail {
+  /** The stable reason. */
+  code: ErrorCode;
+  /** A sentence for people; may change between versions. */
+  message: string;
+}
+
+/** `POST /api/v1/plans/{id}/changes` and the `X-Automerge-Heads` of `GET`: the plan's heads. */
+export interface Heads {
+  /** Hex change hashes of the document's heads after the call. */
+  heads: string[];
+}
+
+/** `GET /healthz` and `GET /readyz`. */
+export interface Health {
+  /** `ok` (alive) or `ready` (database reachable, migrations applied). */
+  status: "ok" | "ready";
+}
+
+/** One change in a plan's history (`GET /api/v1/plans/{id}/history`), oldest first. */
+export interface HistoryEntry {
+  /** The account that made the change. */
+  authorId: UserId;
+  /** That account's display name. */
+  authorName: string;
+  /** The Automerge change hash (hex). */
+  hash: string;
+  /** When the author's device says it made the change (it may have been offline), if it says. */
+  madeAt: string | null;
+  /** The change's message, if the client gave one. */
+  message: string | null;
+  /** How many operations the change holds. */
+  operations: number;
+  /** When the server received the change. */
+  receivedAt: string;
+}
+
+/** `POST /api/v1/plans/{id}/invitations`: a code for one supporter to join the plan. */
+export interface Invitation {
+  /**
+   * The code to read aloud, type or show as a QR code, like `K7QM-3XPA`. Single use.
+   * Dashes, spaces and letter case do not matter when it is typed back.
+   */
+  code: string;
+  /** When the code stops working. */
+  expiresAt: string;
+  /** The plan it invites to. */
+  planId: PlanId;
+}
+
+/** `POST /api/v1/auth/login`. */
+export interface LoginRequest {
+  /** A name for this device's session, shown in the session list. */
+  deviceName?: string | null;
+  /** The account's password. */
+  password: string;
+  /** The account's username (not case-sensitive). */
+  username: string;
+}
+
+/** One plan with its current content (`GET /api/v1/plans/{id}`). */
+export interface PlanDetail {
+  /** When the plan was created. */
+  createdAt: string;
+  /** The plan document as plain JSON. */
+  document: PlanDocument | { [key: string]: unknown };
+  /** The plan's Automerge document id (automerge-repo form). */
+  documentId: DocumentId;
+  /** The plan id (a UUID). The REST API also accepts the document id or URL in its place. */
+  id: PlanId;
+  /** Everyone who can read and edit the plan. */
+  members: PlanMember[];
+  /** The caller's role on this plan. */
+  role: PlanRole;
+  /**
+   * `null` when the document fits schema v1; otherwise where it first does not (the plan is
+   * kept and synced as usual, and exports skip the part that does not fit).
+   */
+  schemaIssue: string | null;
+  /** The plan's title as the document holds it now. */
+  title: string;
+  /** The `automerge:` URL an automerge-repo client passes to `repo.find`. */
+  url: string;
+}
+
+/** A plan. Its Automerge document id is `PlanId::document_id`. */
+export type PlanId = string;
+
+/** A member of a plan, as every member of that plan sees them. */
+export interface PlanMember {
+  /** The member's display name. */
+  displayName: string;
+  /** When they became a member. */
+  joinedAt: string;
+  /** `owner` or `supporter`. */
+  role: PlanRole;
+  /** The member's account id. */
+  userId: UserId;
+}
+
+/**
+ * A member's role on one plan. Both roles have the same edit rights on the plan's content.
+ *
+ * - `owner`: The person whose plan it is: invites and removes supporters, exports, deletes.
+ * - `supporter`: A co-author the owner invited, usually their peer specialist.
+ */
+export type PlanRole = "owner" | "supporter";
+
+/** A plan in the caller's plan list. */
+export interface PlanSummary {
+  /** When the plan was created. */
+  createdAt: string;
+  /** The plan's Automerge document id (automerge-repo form). */
+  documentId: DocumentId;
+  /** The plan id (a UUID). The REST API also accepts the document id or URL in its place. */
+  id: PlanId;
+  /** Everyone who can read and edit the plan. */
+  members: PlanMember[];
+  /** The caller's role on this plan. */
+  role: PlanRole;
+  /**
+   * `null` when the document fits schema v1; otherwise where it first does not (the plan is
+   * kept and synced as usual, and exports skip the part that does not fit).
+   */
+  schemaIssue: string | null;
+  /** The plan's title as the document holds it now. */
+  title: string;
+  /** The `automerge:` URL an automerge-repo client passes to `repo.find`. */
+  url: string;
+}
+
+/** `POST /api/v1/auth/refresh`. */
+export interface RefreshRequest {
+  /**
+   * The refresh token from the last login or refresh. It is single-use: the response holds its
+   * replacement, and using it again ends the whole device session.
+   */
+  refreshToken: string;
+}
+
+/** `POST /api/v1/auth/register`. */
+export interface RegisterRequest {
+  /** A name for this device's session, shown in the session list ("Maria's phone"). */
+  deviceName?: string | null;
+  /** The name other members of a plan see. */
+  displayName: string;
+  /** Needed when the server's registration mode is `enrollment`. */
+  enrollmentCode?: string | null;
+  /** At least 8 characters. */
+  password: string;
+  /** 3 to 32 characters: letters, digits, `.`, `_`, `-`. Not case-sensitive. */
+  username: string;
+}
+
+/** A device session: one login on one device, holding one rotating refresh token. */
+export type SessionId = string;
+
+/** An account (a member or an admin). */
+export type UserId = string;
+
+// ---- Every operation ---------------------------------------------------------------
+
+/**
+ * Every operation of the API by method and route template (as in openapi.json): its
+ * request body, the status and body of its successful answer, and the error codes it can
+ * answer (`ErrorBody.error.code`). Binary bodies are Automerge change bytes.
+ */
+export interface Operations {
+  /** Register a member account and log it in. */
+  "POST /api/v1/auth/register": {
+    request: RegisterRequest;
+    status: 201;
+    response: AuthTokens;
+    errors: "bad_request" | "payload_too_large" | "registration_closed" | "enrollment_code_invalid" | "validation_failed" | "username_taken" | "internal";
+  };
+  /** Log in: a new device session. */
+  "POST /api/v1/auth/login": {
+    request: LoginRequest;
+    status: 200;
+    response: AuthTokens;
+    errors: "bad_request" | "payload_too_large" | "invalid_credentials" | "account_disabled" | "rate_limited" | "internal";
+  };
+  /** Trade a refresh token for new tokens. */
+  "POST /api/v1/auth/refresh": {
+    request: RefreshRequest;
+    status: 200;
+    response: AuthTokens;
+    errors: "bad_request" | "payload_too_large" | "invalid_refresh_token" | "refresh_token_reused" | "account_disabled" | "internal";
+  };
+  /** Log out: end the current device session. */
+  "POST /api/v1/auth/logout": {
+    request: undefined;
+    status: 204;
+    response: undefined;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "internal";
+  };
+  /** The caller's account. */
+  "GET /api/v1/me": {
+    request: undefined;
+    status: 200;
+    response: Account;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "internal";
+  };
+  /** The caller's device sessions. */
+  "GET /api/v1/me/sessions": {
+    request: undefined;
+    status: 200;
+    response: DeviceSession[];
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "internal";
+  };
+  /** End one of the caller's device sessions. */
+  "DELETE /api/v1/me/sessions/{id}": {
+    request: undefined;
+    status: 204;
+    response: undefined;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "session_not_found" | "internal";
+  };
+  /** Create a plan. */
+  "POST /api/v1/plans": {
+    request: CreatePlanRequest | undefined;
+    status: 201;
+    response: PlanSummary;
+    errors: "bad_request" | "unauthenticated" | "invalid_token" | "account_disabled" | "admin_cannot_use_plans" | "validation_failed" | "internal";
+  };
+  /** The caller's plans. */
+  "GET /api/v1/plans": {
+    request: undefined;
+    status: 200;
+    response: PlanSummary[];
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "admin_cannot_use_plans" | "internal";
+  };
+  /** One plan with its document as JSON. */
+  "GET /api/v1/plans/{plan}": {
+    request: undefined;
+    status: 200;
+    response: PlanDetail;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "plan_not_found" | "internal";
+  };
+  /** Delete a plan. */
+  "DELETE /api/v1/plans/{plan}": {
+    request: undefined;
+    status: 204;
+    response: undefined;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "plan_not_found" | "owner_only" | "internal";
+  };
+  /** Invite a supporter. */
+  "POST /api/v1/plans/{plan}/invitations": {
+    request: undefined;
+    status: 201;
+    response: Invitation;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "plan_not_found" | "owner_only" | "internal";
+  };
+  /** Join a plan as a supporter. */
+  "POST /api/v1/invitations/{code}/accept": {
+    request: undefined;
+    status: 200;
+    response: PlanSummary;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "admin_cannot_use_plans" | "invitation_not_found" | "invitation_expired" | "invitation_used" | "already_member" | "internal";
+  };
+  /** The plan's members. */
+  "GET /api/v1/plans/{plan}/members": {
+    request: undefined;
+    status: 200;
+    response: PlanMember[];
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "plan_not_found" | "internal";
+  };
+  /** Remove a supporter, or leave. */
+  "DELETE /api/v1/plans/{plan}/members/{user}": {
+    request: undefined;
+    status: 204;
+    response: undefined;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "plan_not_found" | "owner_only" | "owner_cannot_leave" | "member_not_found" | "internal";
+  };
+  /** Every change to the plan. */
+  "GET /api/v1/plans/{plan}/history": {
+    request: undefined;
+    status: 200;
+    response: HistoryEntry[];
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "plan_not_found" | "internal";
+  };
+  /** Export the plan. */
+  "GET /api/v1/plans/{plan}/export": {
+    request: undefined;
+    status: 200;
+    response: Uint8Array;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "bad_request" | "plan_not_found" | "owner_only" | "internal";
+  };
+  /** Who accessed the plan. */
+  "GET /api/v1/plans/{plan}/access-log": {
+    request: undefined;
+    status: 200;
+    response: AccessLogEntry[];
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "bad_request" | "plan_not_found" | "internal";
+  };
+  /** HTTP sync: the changes the caller lacks. */
+  "GET /api/v1/plans/{plan}/changes": {
+    request: undefined;
+    status: 200;
+    response: Uint8Array;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "bad_request" | "plan_not_found" | "internal";
+  };
+  /** HTTP sync: send changes. */
+  "POST /api/v1/plans/{plan}/changes": {
+    request: Uint8Array;
+    status: 200;
+    response: Heads;
+    errors: "bad_request" | "unauthenticated" | "invalid_token" | "account_disabled" | "plan_not_found" | "foreign_author" | "internal";
+  };
+  /** The automerge-repo sync WebSocket. */
+  "GET /sync": {
+    request: undefined;
+    status: 101;
+    response: never;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "bad_request" | "internal";
+  };
+  /** Every account. */
+  "GET /api/v1/admin/accounts": {
+    request: undefined;
+    status: 200;
+    response: Account[];
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "internal";
+  };
+  /** Create an account. */
+  "POST /api/v1/admin/accounts": {
+    request: CreateAccountRequest;
+    status: 201;
+    response: Account;
+    errors: "bad_request" | "payload_too_large" | "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "validation_failed" | "username_taken" | "internal";
+  };
+  /** Disable an account. */
+  "POST /api/v1/admin/accounts/{id}/disable": {
+    request: undefined;
+    status: 200;
+    response: Account;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "account_not_found" | "validation_failed" | "internal";
+  };
+  /** Enable an account again. */
+  "POST /api/v1/admin/accounts/{id}/enable": {
+    request: undefined;
+    status: 200;
+    response: Account;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "account_not_found" | "internal";
+  };
+  /** Issue an enrollment code. */
+  "POST /api/v1/admin/enrollment-codes": {
+    request: CreateEnrollmentCodeRequest | undefined;
+    status: 201;
+    response: EnrollmentCode;
+    errors: "bad_request" | "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "validation_failed" | "internal";
+  };
+  /** Numbers of accounts, plans and memberships. */
+  "GET /api/v1/admin/counts": {
+    request: undefined;
+    status: 200;
+    response: Counts;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "internal";
+  };
+  /** Alive. */
+  "GET /healthz": {
+    request: undefined;
+    status: 200;
+    response: Health;
+    errors: never;
+  };
+  /** Ready. */
+  "GET /readyz": {
+    request: undefined;
+    status: 200;
+    response: Health;
+    errors: "not_ready";
+  };
+  /** Prometheus metrics. */
+  "GET /metrics": {
+    request: undefined;
+    status: 200;
+    response: string;
+    errors: "internal";
+  };
+}

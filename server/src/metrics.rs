@@ -1,0 +1,98 @@
+//! Prometheus metrics for operators (`GET /metrics`): counts and gauges only, never content,
+//! ids or names. Each application has its own registry, so tests can run many side by side.
+
+use prometheus::{Encoder, IntCounter, IntGauge, Registry, TextEncoder};
+
+/// The metrics of one running Cairn.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// Automerge changes committed to storage.
+    pub changes_stored: IntCounter,
+    /// Times a plan was found not to fit the document schema (it is kept and synced anyway).
+    pub schema_mismatches: IntCounter,
+    /// Sync messages refused (authorship, malformed data, floods, …).
+    pub sync_refusals: IntCounter,
+    plans_not_fitting: IntGauge,
+    open_connections: IntGauge,
+    loaded_plans: IntGauge,
+}
+
+// Metric names and help texts are constants in this file: construction cannot fail at run time.
+#[allow(clippy::expect_used)]
+fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
+    let counter = IntCounter::new(name, help).expect("a valid metric name");
+    let _ = registry.register(Box::new(counter.clone()));
+    counter
+}
+
+#[allow(clippy::expect_used)]
+fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
+    let gauge = IntGauge::new(name, help).expect("a valid metric name");
+    let _ = registry.register(Box::new(gauge.clone()));
+    gauge
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every Cairn metric.
+    pub fn new() -> Self {
+        let registry = Registry::new_custom(Some("cairn".into()), None).unwrap_or_default();
+        Self {
+            changes_stored: counter(
+                &registry,
+                "changes_stored_total",
+                "Automerge changes committed to storage.",
+            ),
+            schema_mismatches: counter(
+                &registry,
+                "plan_schema_mismatches_total",
+                "Times a plan document was found not to fit the schema (kept and synced anyway).",
+            ),
+            sync_refusals: counter(
+                &registry,
+                "sync_refusals_total",
+                "Sync messages refused with an error.",
+            ),
+            plans_not_fitting: gauge(
+                &registry,
+                "plans_not_fitting_schema",
+                "Plans flagged as not fitting the document schema.",
+            ),
+            open_connections: gauge(
+                &registry,
+                "sync_connections",
+                "Open sync WebSocket connections.",
+            ),
+            loaded_plans: gauge(
+                &registry,
+                "plans_in_memory",
+                "Plan documents loaded in memory.",
+            ),
+            registry,
+        }
+    }
+
+    /// The Prometheus text exposition, with the gauges set to the given current values.
+    pub fn render(
+        &self,
+        plans_not_fitting: u64,
+        open_connections: usize,
+        loaded_plans: usize,
+    ) -> String {
+        self.plans_not_fitting
+            .set(i64::try_from(plans_not_fitting).unwrap_or(i64::MAX));
+        self.open_connections
+            .set(i64::try_from(open_connections).unwrap_or(i64::MAX));
+        self.loaded_plans
+            .set(i64::try_from(loaded_plans).unwrap_or(i64::MAX));
+        let mut buffer = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+}
