@@ -65,6 +65,58 @@ pub struct Settings {
     pub ping_interval_secs: u64,
     /// A socket silent for this many seconds (no pong, no message) is dropped.
     pub socket_timeout_secs: u64,
+    /// Browser origins (`https://host[:port]`) allowed to call the API cross-origin. Empty means
+    /// same-origin only: no CORS headers at all. The environment variable takes a
+    /// comma-separated list.
+    #[serde(deserialize_with = "origin_list")]
+    pub cors_allowed_origins: Vec<String>,
+    /// `Content-Security-Policy` of every response that does not set its own; empty sends none.
+    pub content_security_policy: String,
+    /// `max-age` of `Strict-Transport-Security`, sent only over TLS (built in, or at a proxy when
+    /// `trust_proxy` is set); 0 never sends it.
+    pub hsts_max_age_secs: u64,
+    /// PEM certificate chain; with `tls_key_path`, Cairn serves HTTPS itself.
+    pub tls_cert_path: Option<PathBuf>,
+    /// PEM private key for `tls_cert_path`.
+    pub tls_key_path: Option<PathBuf>,
+}
+
+/// The default `Content-Security-Policy`: an API serves no active content and is never framed.
+pub const API_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// Accept a list of origins as a sequence (TOML) or one comma-separated string (environment),
+/// trimmed, lower-cased and without a trailing slash, as browsers send them in `Origin`.
+fn origin_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Origins {
+        One(String),
+        Many(Vec<String>),
+    }
+    let raw = match Origins::deserialize(deserializer)? {
+        Origins::One(list) => list.split(',').map(str::to_owned).collect(),
+        Origins::Many(list) => list,
+    };
+    Ok(raw
+        .iter()
+        .map(|origin| origin.trim().trim_end_matches('/').to_ascii_lowercase())
+        .filter(|origin| !origin.is_empty())
+        .collect())
+}
+
+/// Whether `origin` is a plain `http(s)://host[:port]` origin (no path, wildcard or credentials).
+fn is_valid_origin(origin: &str) -> bool {
+    let Some(rest) = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    !rest.is_empty()
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        && actix_web::http::header::HeaderValue::from_str(origin).is_ok()
 }
 
 /// How log lines are written.
@@ -104,6 +156,11 @@ impl Default for Settings {
             max_messages_per_second: 100,
             ping_interval_secs: 10,
             socket_timeout_secs: 30,
+            cors_allowed_origins: Vec::new(),
+            content_security_policy: API_CONTENT_SECURITY_POLICY.into(),
+            hsts_max_age_secs: 365 * 24 * 60 * 60,
+            tls_cert_path: None,
+            tls_key_path: None,
         }
     }
 }
@@ -163,7 +220,31 @@ impl Settings {
                 "login attempt limits must be at least 1".into(),
             ));
         }
+        if let Some(origin) = self
+            .cors_allowed_origins
+            .iter()
+            .find(|origin| !is_valid_origin(origin))
+        {
+            return Err(SettingsError::Rejected(format!(
+                "cors_allowed_origins: {origin:?} is not an origin like https://plans.example.org (no path, no wildcard)"
+            )));
+        }
+        if self.tls_cert_path.is_some() != self.tls_key_path.is_some() {
+            return Err(SettingsError::Rejected(
+                "tls_cert_path and tls_key_path must be set together".into(),
+            ));
+        }
+        if actix_web::http::header::HeaderValue::from_str(&self.content_security_policy).is_err() {
+            return Err(SettingsError::Rejected(
+                "content_security_policy must be one line of visible ASCII".into(),
+            ));
+        }
         Ok(())
+    }
+
+    /// Whether Cairn serves HTTPS itself.
+    pub fn tls_enabled(&self) -> bool {
+        self.tls_cert_path.is_some() && self.tls_key_path.is_some()
     }
 
     /// The database URL in force: the configured one, or the embedded SQLite file.
@@ -204,5 +285,59 @@ mod tests {
         );
         let url = SecretString::from("sqlite://data/cairn.db");
         assert_eq!(redacted_database_url(&url), "sqlite://data/cairn.db");
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error.
+    fn cors_origins_load_from_a_comma_separated_variable_or_a_toml_list() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(
+                "CAIRN_CORS_ALLOWED_ORIGINS",
+                "https://plans.example.org/, HTTP://localhost:5173",
+            );
+            let settings = Settings::load(None).map_err(|err| err.to_string())?;
+            assert_eq!(
+                settings.cors_allowed_origins,
+                ["https://plans.example.org", "http://localhost:5173"]
+            );
+            jail.set_env("CAIRN_CORS_ALLOWED_ORIGINS", "https://one.example");
+            let settings = Settings::load(None).map_err(|err| err.to_string())?;
+            assert_eq!(settings.cors_allowed_origins, ["https://one.example"]);
+            jail.set_env("CAIRN_CORS_ALLOWED_ORIGINS", "");
+            let settings = Settings::load(None).map_err(|err| err.to_string())?;
+            assert!(settings.cors_allowed_origins.is_empty());
+
+            jail.set_env("CAIRN_CORS_ALLOWED_ORIGINS", "https://a.example");
+            jail.create_file(
+                "cairn.toml",
+                r#"cors_allowed_origins = ["https://b.example", "https://c.example"]"#,
+            )?;
+            // The environment wins over the file.
+            let settings =
+                Settings::load(Some(Path::new("cairn.toml"))).map_err(|err| err.to_string())?;
+            assert_eq!(settings.cors_allowed_origins, ["https://a.example"]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn cors_origins_must_be_plain_origins() {
+        for bad in [
+            "*",
+            "https://a.example/app",
+            "plans.example.org",
+            "https://",
+        ] {
+            let settings = Settings {
+                cors_allowed_origins: vec![bad.into()],
+                ..Settings::default()
+            };
+            assert!(settings.validate().is_err(), "{bad} was accepted");
+        }
+        let settings = Settings {
+            cors_allowed_origins: vec!["https://[::1]:8443".into(), "http://localhost:5173".into()],
+            ..Settings::default()
+        };
+        assert!(settings.validate().is_ok());
     }
 }

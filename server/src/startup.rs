@@ -3,10 +3,14 @@
 
 use std::net::TcpListener;
 use std::num::NonZeroU32;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_cors::Cors;
 use actix_web::dev::Server;
+use actix_web::http::{Method, header};
+use actix_web::middleware::{Condition, DefaultHeaders};
 use actix_web::{App, HttpServer, web};
 use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
@@ -102,15 +106,32 @@ impl Application {
         let port = listener.local_addr()?.port();
         let app_services = services.clone();
         let server = HttpServer::new(move || {
+            let settings = &app_services.settings;
+            // The last `wrap` runs first: logging sees everything, security headers land on every
+            // answer (CORS refusals and JSON error pages included), CORS answers preflights
+            // before routing.
             App::new()
                 .wrap(routes::json_error_pages())
+                .wrap(Condition::new(
+                    !settings.cors_allowed_origins.is_empty(),
+                    cors(settings),
+                ))
+                .wrap(security_headers(settings))
                 .wrap(TracingLogger::<CairnRootSpan>::new())
                 .app_data(app_services.clone())
                 .configure(|cfg| routes::configure(cfg, max_json, max_upload))
                 .default_service(web::to(routes::not_found))
         })
-        .listen(listener)?
-        .shutdown_timeout(10)
+        .shutdown_timeout(10);
+        let server = match (
+            &services.settings.tls_cert_path,
+            &services.settings.tls_key_path,
+        ) {
+            (Some(cert), Some(key)) => {
+                server.listen_rustls_0_23(listener, tls_config(cert, key)?)?
+            }
+            _ => server.listen(listener)?,
+        }
         .run();
 
         background.spawn(forget_idle_login_counters(
@@ -147,6 +168,80 @@ impl Application {
         drop(self.services);
         result
     }
+}
+
+/// Headers every answer carries unless its handler set its own (`DefaultHeaders` never
+/// overwrites): a future web app at `/` can wrap its scope in its own `DefaultHeaders` with a page
+/// CSP and cache policy, and those win over these API defaults.
+fn security_headers(settings: &Settings) -> DefaultHeaders {
+    let mut headers = DefaultHeaders::new()
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((
+            header::PERMISSIONS_POLICY,
+            "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+        ))
+        .add((header::CROSS_ORIGIN_OPENER_POLICY, "same-origin"))
+        .add((header::CROSS_ORIGIN_RESOURCE_POLICY, "same-origin"))
+        // Plans and tokens must never sit in a shared or browser cache.
+        .add((header::CACHE_CONTROL, "no-store"));
+    if !settings.content_security_policy.is_empty() {
+        // Checked by `Settings::validate`, so `add` cannot panic.
+        headers = headers.add((
+            header::CONTENT_SECURITY_POLICY,
+            settings.content_security_policy.as_str(),
+        ));
+    }
+    // HSTS only over TLS: Cairn's own, or a proxy's in front of it.
+    if (settings.tls_enabled() || settings.trust_proxy) && settings.hsts_max_age_secs > 0 {
+        headers = headers.add((
+            header::STRICT_TRANSPORT_SECURITY,
+            format!("max-age={}", settings.hsts_max_age_secs),
+        ));
+    }
+    headers
+}
+
+/// The TLS set-up for built-in HTTPS: the PEM certificate chain and private key, with ring (the
+/// provider already linked for the database driver) and rustls' safe defaults.
+fn tls_config(cert: &Path, key: &Path) -> anyhow::Result<rustls::ServerConfig> {
+    use anyhow::Context;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+        .with_context(|| format!("reading the TLS certificate {}", cert.display()))?;
+    anyhow::ensure!(!chain.is_empty(), "no certificate in {}", cert.display());
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("reading the TLS key {}", key.display()))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .context("the TLS certificate and key do not fit together")?;
+    Ok(config)
+}
+
+/// Cross-origin access for the configured origins only (validated by `Settings::validate`).
+/// Bearer tokens, not cookies, so no credentials.
+fn cors(settings: &Settings) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods([Method::GET, Method::POST, Method::DELETE])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .expose_headers([
+            header::HeaderName::from_static("x-automerge-heads"),
+            header::CONTENT_DISPOSITION,
+            header::RETRY_AFTER,
+        ])
+        .max_age(3600);
+    for origin in &settings.cors_allowed_origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
 }
 
 async fn forget_idle_login_counters(services: web::Data<Services>, shutdown: CancellationToken) {

@@ -256,7 +256,7 @@ pub async fn delete_plan(
     plan: PlanId,
 ) -> Result<(), PlanError> {
     require_owner(services, caller, plan).await?;
-    if !services.store.delete_plan(plan).await? {
+    if !services.store.delete_plan(plan, Utc::now()).await? {
         return Err(PlanError::NotFound);
     }
     services.hub.plan_deleted(plan).await;

@@ -71,7 +71,8 @@ impl Store {
     }
 
     /// Store a batch of accepted changes in one transaction: when it returns `Ok`, every change
-    /// in it is committed and may be advertised to clients.
+    /// in it is committed and may be advertised to clients. Creating a plan whose id has a
+    /// tombstone is refused with [`StoreError::PlanDeleted`] and stores nothing.
     pub async fn append_changes(
         &self,
         plan: PlanId,
@@ -83,6 +84,8 @@ impl Store {
         }
         let txn = self.db.begin().await?;
         if let Some(owner) = batch.create_owner {
+            // A deleted plan's id is never created again (a stale replica syncing it).
+            super::plans::refuse_tombstoned(&txn, plan).await?;
             plans::ActiveModel {
                 id: Set(plan.0),
                 owner_id: Set(owner.0),

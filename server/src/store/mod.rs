@@ -26,6 +26,9 @@ pub enum StoreError {
     /// A stored value cannot be read back (an unknown enum text, say).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// The plan id belongs to a deleted plan (it has a tombstone) and may never be used again.
+    #[error("the plan was deleted")]
+    PlanDeleted,
     /// The database failed.
     #[error("database error")]
     Database(#[source] DbErr),

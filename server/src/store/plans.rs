@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use cairn_shared::api::PlanRole;
 use cairn_shared::{PlanId, UserId};
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, JoinType, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, RelationTrait, Set, TransactionTrait,
@@ -13,8 +13,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::entities::{
-    access_log, actor_bindings, invitations, plan_changes, plan_members, plan_snapshots, plans,
-    users,
+    access_log, actor_bindings, invitations, plan_changes, plan_members, plan_snapshots,
+    plan_tombstones, plans, users,
 };
 use super::{Store, StoreError};
 use crate::domain::{InvitationOutcome, Membership, Plan, StoredChange};
@@ -75,9 +75,27 @@ fn change_row(
     }
 }
 
+/// Inside a transaction that creates plan `id`: refuse it if the id has a tombstone. The delete
+/// writes the tombstone in the same transaction that removes the plan row, so a creation racing a
+/// delete either conflicts on the plan's primary key (the row is still there) or sees the tombstone.
+pub(super) async fn refuse_tombstoned(
+    txn: &sea_orm::DatabaseTransaction,
+    id: PlanId,
+) -> Result<(), StoreError> {
+    if plan_tombstones::Entity::find_by_id(id.0)
+        .one(txn)
+        .await?
+        .is_some()
+    {
+        return Err(StoreError::PlanDeleted);
+    }
+    Ok(())
+}
+
 impl Store {
     /// Create a plan owned by `owner` with its first document change, in one transaction: the
     /// plan, the owner's membership, the change and the binding of the change's actor to the owner.
+    /// The id of a deleted plan is refused ([`StoreError::PlanDeleted`]).
     pub async fn insert_plan(
         &self,
         id: PlanId,
@@ -86,6 +104,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Plan, StoreError> {
         let txn = self.db.begin().await?;
+        refuse_tombstoned(&txn, id).await?;
         let plan = plans::ActiveModel {
             id: Set(id.0),
             owner_id: Set(owner.0),
@@ -176,8 +195,10 @@ impl Store {
         Ok(by_plan)
     }
 
-    /// Delete a plan and everything stored for it (members, invitations, document, access log).
-    pub async fn delete_plan(&self, id: PlanId) -> Result<bool, StoreError> {
+    /// Delete a plan and everything stored for it (members, invitations, document, access log),
+    /// leaving a tombstone (the id and the time, nothing else) in the same transaction, so the id
+    /// can never be created again, by a stale offline replica syncing it say.
+    pub async fn delete_plan(&self, id: PlanId, now: DateTime<Utc>) -> Result<bool, StoreError> {
         // Foreign keys cascade on both databases; deleting the children explicitly as well keeps
         // the outcome the same on a database where cascades were not applied.
         let txn = self.db.begin().await?;
@@ -206,8 +227,29 @@ impl Store {
             .exec(&txn)
             .await?;
         let deleted = plans::Entity::delete_by_id(id.0).exec(&txn).await?;
+        if deleted.rows_affected == 1 {
+            plan_tombstones::Entity::insert(plan_tombstones::ActiveModel {
+                plan_id: Set(id.0),
+                deleted_at: Set(now),
+            })
+            .on_conflict(
+                OnConflict::column(plan_tombstones::Column::PlanId)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+        }
         txn.commit().await?;
         Ok(deleted.rows_affected == 1)
+    }
+
+    /// Whether the id belongs to a deleted plan.
+    pub async fn is_tombstoned(&self, id: PlanId) -> Result<bool, StoreError> {
+        Ok(plan_tombstones::Entity::find_by_id(id.0)
+            .one(&self.db)
+            .await?
+            .is_some())
     }
 
     /// Remove a supporter from a plan. Never removes the owner. Returns false if they were not

@@ -251,7 +251,17 @@ impl SyncHub {
         let existence = match self.0.store.role_of(plan, user).await {
             Ok(Some(_)) => Existence::Stored,
             Ok(None) => match self.0.store.plan(plan).await {
-                Ok(None) if is_sync_with_document => Existence::Unclaimed,
+                // A deleted plan's id stays taken (its tombstone): a stale replica syncing it
+                // gets `doc-unavailable`, as for someone else's plan, and nothing is created.
+                Ok(None) if is_sync_with_document => match self.0.store.is_tombstoned(plan).await {
+                    Ok(false) => Existence::Unclaimed,
+                    Ok(true) => {
+                        tracing::info!(plan.id = %plan, user.id = %user, "sync refused: the plan was deleted");
+                        let _ = outbox.try_send(Outbound::Message(unavailable));
+                        return;
+                    }
+                    Err(err) => return self.storage_failed(outbox, &err),
+                },
                 Ok(_) => {
                     tracing::info!(plan.id = %plan, user.id = %user, "sync refused: not a member");
                     let _ = outbox.try_send(Outbound::Message(unavailable));
@@ -580,13 +590,26 @@ impl Worker {
             }
         }
         let batch = std::mem::take(&mut effects.batch);
-        if let Err(err) = self
+        let stored = self
             .hub
             .0
             .store
             .append_changes(self.plan, &batch, chrono::Utc::now())
-            .await
-        {
+            .await;
+        if let Err(crate::store::StoreError::PlanDeleted) = stored {
+            // An offline creation of a deleted plan's id (a stale replica; the delete happened
+            // after this document was loaded as unclaimed, on another instance say): nothing was
+            // stored, and every connection here gets `doc-unavailable`, as for a deleted plan.
+            tracing::info!(plan.id = %self.plan, "sync refused: the plan was deleted");
+            for (reply, _) in uploads {
+                let _ = reply.send(Err(HubError::NotFound));
+            }
+            effects.outgoing.clear();
+            self.core.handle(Input::PlanDeleted, &mut effects);
+            self.deliver(effects);
+            return false;
+        }
+        if let Err(err) = stored {
             // Nothing of this batch may be advertised: drop the in-memory document entirely.
             tracing::error!(plan.id = %self.plan, error = %err, "sync: could not store changes");
             for (reply, _) in uploads {

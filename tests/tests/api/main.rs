@@ -13,5 +13,7 @@ mod migrations;
 mod plans;
 mod samod;
 mod schema_check;
+mod security_headers;
 mod sync;
 mod tokens;
+mod tombstones;

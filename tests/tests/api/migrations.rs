@@ -2,7 +2,7 @@ use cairn_migrations::{Migrator, MigratorTrait};
 use sea_orm::Database;
 use sea_orm_migration::SchemaManager;
 
-const TABLES: [&str; 11] = [
+const TABLES: [&str; 12] = [
     "users",
     "device_sessions",
     "enrollment_codes",
@@ -14,6 +14,7 @@ const TABLES: [&str; 11] = [
     "actor_bindings",
     "server_settings",
     "access_log",
+    "plan_tombstones",
 ];
 
 async fn tables_present(manager: &SchemaManager<'_>) -> Vec<&'static str> {

@@ -9,6 +9,7 @@ pub mod invitations;
 pub mod plan_changes;
 pub mod plan_members;
 pub mod plan_snapshots;
+pub mod plan_tombstones;
 pub mod plans;
 pub mod server_settings;
 pub mod users;

@@ -1,0 +1,318 @@
+//! Deleting a plan leaves a tombstone: a stale offline replica that syncs the deleted document id
+//! again gets `doc-unavailable` and never re-creates the plan (across eviction, restarts and
+//! instances), while members connected at the time of the delete lose it at once.
+
+use std::time::{Duration, Instant};
+
+use automerge::transaction::Transactable;
+use automerge::{ActorId, AutoCommit, ROOT};
+use cairn_server::domain::StoredChange;
+use cairn_server::store::StoreError;
+use cairn_shared::PlanId;
+use cairn_tests::sync_client::{SyncClient, WAIT};
+use cairn_tests::{Session, TestApp};
+use serde_json::json;
+
+async fn plan_with_document(app: &TestApp, owner: &Session, title: &str) -> (String, String) {
+    let created = app
+        .post("/api/v1/plans", owner.token(), json!({ "title": title }))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    (
+        created.body["id"].as_str().unwrap_or_default().to_owned(),
+        created.body["documentId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+/// A copy of what the client holds for the document: the whole stale replica.
+fn replica(client: &mut SyncClient, document: &str) -> AutoCommit {
+    let tracked = client.docs.get_mut(document).expect("tracked document");
+    let mut copy = AutoCommit::load(&tracked.doc.save()).expect("reload");
+    assert!(!copy.get_heads().is_empty(), "the replica holds the plan");
+    copy
+}
+
+/// The stale replica syncs the deleted id again, as a `sync` (it has the document) on a new
+/// connection, with an edit made offline: the server must refuse it.
+async fn stale_sync_is_refused(app: &TestApp, owner: &Session, document: &str, stale: AutoCommit) {
+    let mut stale = stale;
+    stale
+        .put(ROOT, "offlineEdit", "written after the delete")
+        .expect("put");
+    stale.commit();
+    let mut phone = app.sync_client(owner).await;
+    phone.track(document, stale);
+    phone.sync_doc(document, false).await;
+    assert!(
+        phone.refused(document),
+        "a deleted plan is unavailable: {:?}",
+        phone.events
+    );
+    assert!(!phone.closed(), "refused, not an error: {:?}", phone.events);
+    // Keep pushing as a stale client would: still nothing comes back but `doc-unavailable`.
+    phone.push(document, false).await;
+    phone.receive_one(Duration::from_millis(300)).await;
+    assert!(
+        phone.docs[document].server_heads.is_empty(),
+        "the server never advertised heads for it"
+    );
+}
+
+async fn assert_no_plans(app: &TestApp, owner: &Session, admin: &Session) {
+    let mine = app.get("/api/v1/plans", owner.token()).await;
+    assert_eq!(mine.status, 200, "{}", mine.body);
+    assert_eq!(mine.body, json!([]), "the deleted plan did not come back");
+    let counts = app.get("/api/v1/admin/counts", admin.token()).await;
+    assert_eq!(counts.status, 200, "{}", counts.body);
+    assert_eq!(counts.body["plans"], 0, "{}", counts.body);
+}
+
+#[tokio::test]
+async fn connected_members_lose_a_deleted_plan_and_a_stale_replica_cannot_bring_it_back() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin("agency").await;
+    let maria = app.register("maria").await;
+    let sam = app.register("sam").await;
+    let (plan, document) = plan_with_document(&app, &maria, "Short-lived").await;
+    app.add_supporter(&maria, &plan, &sam).await;
+
+    let mut phone = app.sync_client(&maria).await;
+    phone.track(&document, AutoCommit::new());
+    phone.sync_doc(&document, true).await;
+    assert!(!phone.refused(&document));
+    let stale = replica(&mut phone, &document);
+    let mut supporter = app.sync_client(&sam).await;
+    supporter.track(&document, AutoCommit::new());
+    supporter.sync_doc(&document, true).await;
+    assert!(!supporter.refused(&document));
+
+    let deleted = app
+        .delete(&format!("/api/v1/plans/{plan}"), maria.token())
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    assert!(
+        supporter.wait_until(WAIT, |c| c.refused(&document)).await,
+        "the connected supporter is told at once: {:?}",
+        supporter.events
+    );
+    assert!(
+        phone.wait_until(WAIT, |c| c.refused(&document)).await,
+        "so is the owner's connected phone: {:?}",
+        phone.events
+    );
+    assert!(
+        app.store
+            .is_tombstoned(PlanId(plan.parse().expect("uuid")))
+            .await
+            .expect("store")
+    );
+
+    stale_sync_is_refused(&app, &maria, &document, stale).await;
+    // The supporter's stale copy cannot claim the id either.
+    let supporter_copy = replica(&mut supporter, &document);
+    stale_sync_is_refused(&app, &sam, &document, supporter_copy).await;
+    assert_no_plans(&app, &maria, &admin).await;
+    assert_eq!(app.get("/api/v1/plans", sam.token()).await.body, json!([]));
+    assert_eq!(
+        app.get(&format!("/api/v1/plans/{plan}"), maria.token())
+            .await
+            .status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_plan_stays_deleted_after_eviction_and_restart() {
+    let app = TestApp::spawn_with(|s| s.sync_idle_evict_secs = 1).await;
+    let admin = app.admin("agency").await;
+    let maria = app.register("maria").await;
+    let (plan, document) = plan_with_document(&app, &maria, "Evicted, then deleted").await;
+    let stale = {
+        let mut phone = app.sync_client(&maria).await;
+        phone.track(&document, AutoCommit::new());
+        phone.sync_doc(&document, true).await;
+        assert!(!phone.refused(&document));
+        replica(&mut phone, &document)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.hub.loaded_documents() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.hub.loaded_documents(), 0, "the plan left memory");
+
+    let deleted = app
+        .delete(&format!("/api/v1/plans/{plan}"), maria.token())
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    stale_sync_is_refused(&app, &maria, &document, stale.clone()).await;
+    assert_no_plans(&app, &maria, &admin).await;
+
+    // A second server on the same database (a restart, or another instance) refuses it too.
+    let database_url = app.database_url.clone();
+    let restarted = TestApp::spawn_with(move |s| {
+        s.database_url = Some(secrecy::SecretString::from(database_url));
+    })
+    .await;
+    let maria_again = restarted.login("maria").await;
+    stale_sync_is_refused(&restarted, &maria_again, &document, stale).await;
+    assert_no_plans(&restarted, &maria_again, &restarted.login("agency").await).await;
+}
+
+#[tokio::test]
+async fn a_plan_created_offline_and_deleted_cannot_be_created_again() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin("agency").await;
+    let maria = app.register("maria").await;
+    let plan = PlanId::new_random();
+    let document = plan.document_id().to_string();
+    let mut phone = app.sync_client(&maria).await;
+    let doc = cairn_shared::plan::new_plan_document(ActorId::random(), "Written on the bus")
+        .expect("doc");
+    phone.track(&document, doc);
+    phone.sync_doc(&document, false).await;
+    assert!(!phone.refused(&document), "{:?}", phone.events);
+    let listed = app.get("/api/v1/plans", maria.token()).await;
+    assert_eq!(listed.body[0]["documentId"], document.as_str());
+    let stale = replica(&mut phone, &document);
+    drop(phone);
+
+    let deleted = app
+        .delete(&format!("/api/v1/plans/{plan}"), maria.token())
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    stale_sync_is_refused(&app, &maria, &document, stale).await;
+    assert_no_plans(&app, &maria, &admin).await;
+
+    // The store refuses the id on its own too, inside the creating transaction.
+    let mut fresh = AutoCommit::new();
+    fresh.put(ROOT, "title", "again").expect("put");
+    fresh.commit();
+    let change = fresh.get_last_local_change().expect("change");
+    let first = StoredChange {
+        hash: change.hash().to_string(),
+        actor: change.actor_id().to_hex_string(),
+        author_id: maria.user_id(),
+        data: change.raw_bytes().to_vec(),
+    };
+    let refused = app
+        .store
+        .insert_plan(plan, maria.user_id(), &first, chrono::Utc::now())
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::PlanDeleted)),
+        "{refused:?}"
+    );
+    let batch = cairn_server::store::ChangeBatch {
+        create_owner: Some(maria.user_id()),
+        new_bindings: vec![(first.actor.clone(), maria.user_id())],
+        changes: vec![first],
+    };
+    let refused = app
+        .store
+        .append_changes(plan, &batch, chrono::Utc::now())
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::PlanDeleted)),
+        "{refused:?}"
+    );
+    assert_eq!(app.store.count_plans().await.expect("count"), 0);
+    let (snapshot, changes) = app.store.plan_document(plan).await.expect("document");
+    assert!(snapshot.is_none() && changes.is_empty(), "nothing stored");
+}
+
+#[tokio::test]
+async fn an_unclaimed_document_loaded_before_the_delete_is_not_created_by_it() {
+    // Instance B loads an unknown id as unclaimed (a first sync without changes); meanwhile the
+    // plan is created and deleted through instance A. B's creation is refused by the store.
+    let a = TestApp::spawn().await;
+    let database_url = a.database_url.clone();
+    let b = TestApp::spawn_with(move |s| {
+        s.database_url = Some(secrecy::SecretString::from(database_url));
+    })
+    .await;
+    let admin = a.admin("agency").await;
+    let maria = a.register("maria").await;
+    let plan = PlanId::new_random();
+    let document = plan.document_id().to_string();
+    let doc = cairn_shared::plan::new_plan_document(ActorId::random(), "Two phones").expect("doc");
+    let copy = AutoCommit::load(&doc.clone().save()).expect("copy");
+
+    let maria_b = b.login("maria").await;
+    let mut late = b.sync_client(&maria_b).await;
+    late.track(&document, copy);
+    assert!(late.push(&document, false).await, "first sync message");
+    assert!(late.receive_one(WAIT).await, "B answers the unknown id");
+    assert!(!late.refused(&document));
+    assert_eq!(b.hub.loaded_documents(), 1, "loaded as unclaimed on B");
+
+    let mut phone = a.sync_client(&maria).await;
+    phone.track(&document, doc);
+    phone.sync_doc(&document, false).await;
+    assert!(!phone.refused(&document), "{:?}", phone.events);
+    let deleted = a
+        .delete(&format!("/api/v1/plans/{plan}"), maria.token())
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+
+    late.sync_doc(&document, false).await;
+    assert!(
+        late.refused(&document),
+        "the late creation is refused: {:?}",
+        late.events
+    );
+    assert!(late.docs[&document].server_heads.is_empty());
+    assert_no_plans(&a, &maria, &admin).await;
+}
+
+#[tokio::test]
+async fn http_sync_to_a_deleted_plan_is_not_found() {
+    let app = TestApp::spawn().await;
+    let maria = app.register("maria").await;
+    let (plan, _) = plan_with_document(&app, &maria, "Background sync").await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/plans/{plan}/changes", app.address);
+    let all = client
+        .get(&url)
+        .bearer_auth(maria.token())
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(all.status(), 200);
+    let mut doc = AutoCommit::load(&all.bytes().await.expect("body")).expect("load");
+    let since = doc.get_heads();
+    doc.put(ROOT, "offlineNote", "queued before the delete")
+        .expect("put");
+    doc.commit();
+    let queued: Vec<u8> = doc
+        .get_changes(&since)
+        .iter()
+        .flat_map(|c| c.raw_bytes().to_vec())
+        .collect();
+    let whole = doc.save();
+
+    let deleted = app
+        .delete(&format!("/api/v1/plans/{plan}"), maria.token())
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    for body in [queued, whole] {
+        let posted = client
+            .post(&url)
+            .bearer_auth(maria.token())
+            .body(body)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(posted.status(), 404);
+    }
+    let read = client
+        .get(&url)
+        .bearer_auth(maria.token())
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(read.status(), 404);
+    assert_eq!(app.store.count_plans().await.expect("count"), 0);
+}
