@@ -622,14 +622,14 @@ export interface Operations {
     request: Uint8Array;
     status: 200;
     response: Heads;
-    errors: "bad_request" | "unauthenticated" | "invalid_token" | "account_disabled" | "plan_not_found" | "foreign_author" | "internal";
+    errors: "bad_request" | "unauthenticated" | "invalid_token" | "account_disabled" | "plan_not_found" | "foreign_author" | "payload_too_large" | "internal";
   };
   /** The automerge-repo sync WebSocket. */
   "GET /sync": {
     request: undefined;
     status: 101;
     response: never;
-    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "bad_request" | "internal";
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "bad_request" | "rate_limited" | "internal";
   };
   /** Every account. */
   "GET /api/v1/admin/accounts": {

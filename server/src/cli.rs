@@ -1,4 +1,5 @@
-//! The `cairn` command line: `serve` (the default), `admin create`, and `healthcheck`.
+//! The `cairn` command line: `serve` (the default), `admin create`, `keys rotate`, `keys
+//! generate` and `healthcheck`.
 
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -37,6 +38,12 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Manage the master key that wraps every plan's data key.
+    Keys {
+        /// What to do.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Exit 0 if the server on this machine answers `GET /healthz` (for container health checks).
     Healthcheck {
         /// The address to check; default: the configured listen address, on loopback.
@@ -61,6 +68,21 @@ pub enum AdminCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+}
+
+/// Master key commands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Re-wrap every plan's data key under a new master key (the key file) or under the
+    /// configured `master_key`, while servers keep running. Plan content is not rewritten.
+    Rotate {
+        /// Seconds to wait for servers that may be wrapping a new plan's key under the old
+        /// master key right now, before the old key leaves the key file.
+        #[arg(long, default_value_t = 5)]
+        settle_secs: u64,
+    },
+    /// Print a new random master key (base64), for `CAIRN_MASTER_KEY`.
+    Generate,
 }
 
 /// Run the parsed command line.
@@ -89,6 +111,48 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             .context("could not create the admin account")?;
             println!("Created admin account '{}' ({})", user.username, user.id);
             store.close().await?;
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate { settle_secs },
+        } => {
+            let store = open_store(&settings).await?;
+            let report = crate::services::keys::rotate(&store, Duration::from_secs(settle_secs))
+                .await
+                .context("key rotation failed")?;
+            println!(
+                "Re-wrapped {} plan keys under master key {}.",
+                report.rewrapped, report.current_key_id
+            );
+            if !report.retired_key_ids.is_empty() {
+                println!(
+                    "Removed the old master key(s) {} from the key file.",
+                    report.retired_key_ids.join(", ")
+                );
+            }
+            store.close().await?;
+            if report.remaining > 0 {
+                bail!(
+                    "{} plan keys are wrapped under a master key this keyring does not hold; \
+                     add it to previous_master_keys and run again",
+                    report.remaining
+                );
+            }
+            if settings.master_key.is_some() {
+                println!("Every plan key is under master_key now: previous_master_keys can go.");
+            }
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Generate,
+        } => {
+            use secrecy::ExposeSecret;
+            println!(
+                "{}",
+                crate::crypto::MasterKey::generate()
+                    .to_base64()
+                    .expose_secret()
+            );
             Ok(())
         }
         Command::Healthcheck { address } => healthcheck(address.unwrap_or(settings.listen)),

@@ -27,6 +27,14 @@ pub struct Settings {
     /// HMAC key for access tokens (at least 32 bytes); unset means generated into the data folder.
     #[serde(skip_serializing)]
     pub jwt_secret: Option<SecretString>,
+    /// Master key that wraps every plan's data key (base64 of 32 bytes); unset means a keyring
+    /// generated into `<data_dir>/master-key`. Several instances must share one.
+    #[serde(skip_serializing)]
+    pub master_key: Option<SecretString>,
+    /// Former master keys (comma-separated base64), still accepted for unwrapping while
+    /// `cairn keys rotate` re-wraps the data keys under `master_key`.
+    #[serde(skip_serializing)]
+    pub previous_master_keys: Option<SecretString>,
     /// `iss` claim of access tokens.
     pub jwt_issuer: String,
     /// `aud` claim of access tokens.
@@ -61,6 +69,10 @@ pub struct Settings {
     pub max_frame_bytes: usize,
     /// Sync messages allowed per second on one connection (bursts of twice that).
     pub max_messages_per_second: u32,
+    /// Largest a plan may grow, in stored bytes; changes beyond it are refused.
+    pub max_document_bytes: usize,
+    /// Open sync connections one account may hold at once (its phones, tabs and laptops).
+    pub max_connections_per_account: usize,
     /// Seconds between the server's WebSocket pings.
     pub ping_interval_secs: u64,
     /// A socket silent for this many seconds (no pong, no message) is dropped.
@@ -137,6 +149,8 @@ impl Default for Settings {
             database_url: None,
             database_max_connections: 10,
             jwt_secret: None,
+            master_key: None,
+            previous_master_keys: None,
             jwt_issuer: "cairn".into(),
             jwt_audience: "cairn".into(),
             access_token_ttl_secs: 15 * 60,
@@ -154,6 +168,8 @@ impl Default for Settings {
             compact_after_changes: 500,
             max_frame_bytes: 16 * 1024 * 1024,
             max_messages_per_second: 100,
+            max_document_bytes: 10 * 1024 * 1024,
+            max_connections_per_account: 20,
             ping_interval_secs: 10,
             socket_timeout_secs: 30,
             cors_allowed_origins: Vec::new(),
@@ -193,6 +209,11 @@ impl Settings {
 
     /// Refuse settings that would make Cairn unsafe or unusable.
     pub fn validate(&self) -> Result<(), SettingsError> {
+        if self.master_key.is_none() && self.previous_master_keys.is_some() {
+            return Err(SettingsError::Rejected(
+                "previous_master_keys needs master_key (the key to rotate to)".into(),
+            ));
+        }
         if let Some(secret) = &self.jwt_secret
             && secret.expose_secret().len() < 32
         {

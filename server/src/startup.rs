@@ -12,6 +12,7 @@ use actix_web::dev::Server;
 use actix_web::http::{Method, header};
 use actix_web::middleware::{Condition, DefaultHeaders};
 use actix_web::{App, HttpServer, web};
+use anyhow::Context;
 use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -21,6 +22,7 @@ use crate::auth::limits::LoginLimiter;
 use crate::auth::secrets::load_or_create_secret;
 use crate::auth::tokens::TokenKeys;
 use crate::config::{Settings, redacted_database_url};
+use crate::crypto::Keyring;
 use crate::routes;
 use crate::services::Services;
 use crate::store::Store;
@@ -44,14 +46,38 @@ impl std::fmt::Debug for Application {
     }
 }
 
-/// Open the database named by the settings (creating the data folder for SQLite) and migrate it.
+/// Open the database named by the settings (creating the data folder for SQLite), migrate it,
+/// load the master keyring, and finish any plan deletion a crash interrupted (sealing plans
+/// stored before encryption at rest, too).
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     std::fs::create_dir_all(&settings.data_dir)?;
+    let keyring = Arc::new(load_keyring(settings)?);
     let url = settings.database_url();
     tracing::info!(database = %redacted_database_url(&url), "connecting to the database");
-    let store = Store::connect(&url, settings.database_max_connections).await?;
+    let store = Store::connect(&url, settings.database_max_connections, keyring).await?;
     store.migrate().await?;
+    let sealed = store.prepare_plans_at_rest().await?;
+    if sealed > 0 {
+        tracing::info!(
+            plans = sealed,
+            "sealed plans stored before encryption at rest"
+        );
+    }
     Ok(store)
+}
+
+/// The master keyring: from the settings, else from (or generated into) `<data dir>/master-key`.
+pub fn load_keyring(settings: &Settings) -> anyhow::Result<Keyring> {
+    let keyring = match &settings.master_key {
+        Some(current) => Keyring::from_settings(current, settings.previous_master_keys.as_ref())
+            .context("master_key / previous_master_keys")?,
+        None => {
+            let path = settings.data_dir.join("master-key");
+            Keyring::from_file(&path)
+                .with_context(|| format!("master key file {}", path.display()))?
+        }
+    };
+    Ok(keyring)
 }
 
 impl Application {
@@ -88,6 +114,7 @@ impl Application {
                 idle_evict: Duration::from_secs(settings.sync_idle_evict_secs),
                 plans_per_account: settings.plans_per_account,
                 compact_after_changes: settings.compact_after_changes.max(1),
+                max_document_bytes: settings.max_document_bytes,
             },
             storage_id,
             background.clone(),
@@ -152,6 +179,11 @@ impl Application {
         self.services.hub.clone()
     }
 
+    /// The server's store (for tests that look at what is stored).
+    pub fn store(&self) -> Store {
+        self.services.store.clone()
+    }
+
     /// The bound port.
     pub fn port(&self) -> u16 {
         self.port
@@ -206,7 +238,6 @@ fn security_headers(settings: &Settings) -> DefaultHeaders {
 /// The TLS set-up for built-in HTTPS: the PEM certificate chain and private key, with ring (the
 /// provider already linked for the database driver) and rustls' safe defaults.
 fn tls_config(cert: &Path, key: &Path) -> anyhow::Result<rustls::ServerConfig> {
-    use anyhow::Context;
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 

@@ -69,8 +69,14 @@ struct Server {
 }
 
 async fn serve(data_dir: &Path, db: Option<&str>, log: &Path) -> Server {
+    serve_with(data_dir, db, log, &[]).await
+}
+
+async fn serve_with(data_dir: &Path, db: Option<&str>, log: &Path, env: &[(&str, &str)]) -> Server {
     let log_file = std::fs::File::create(log).expect("log file");
-    let mut child = cairn(data_dir, db)
+    let mut command = cairn(data_dir, db);
+    command.envs(env.iter().copied());
+    let mut child = command
         .arg("serve")
         .stdout(Stdio::piped())
         .stderr(log_file)
@@ -142,15 +148,7 @@ fn healthcheck(address: &str) -> bool {
 async fn an_operator_sets_up_cairn_and_a_restart_keeps_everything() {
     let data = tempfile::tempdir().expect("tempdir");
     let data_dir = data.path().join("data");
-    let database_url = if cairn_tests::on_postgres() {
-        Some(
-            cairn_tests::fresh_database_url(data.path())
-                .await
-                .expect("postgres database"),
-        )
-    } else {
-        None
-    };
+    let database_url = database_for(data.path()).await;
     let db = database_url.as_deref();
 
     // There is no default password: without one, no admin is created.
@@ -288,6 +286,145 @@ async fn an_operator_sets_up_cairn_and_a_restart_keeps_everything() {
             assert!(
                 !text.contains(secret),
                 "the log must not contain {secret:?}"
+            );
+        }
+    }
+}
+
+async fn database_for(dir: &Path) -> Option<String> {
+    if cairn_tests::on_postgres() {
+        Some(
+            cairn_tests::fresh_database_url(dir)
+                .await
+                .expect("postgres database"),
+        )
+    } else {
+        None
+    }
+}
+
+fn key_lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .expect("master key file")
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn create_plan(server: &Server, token: &str, title: &str) {
+    let (status, plan) = call(
+        reqwest::Method::POST,
+        format!("{}/api/v1/plans", server.address),
+        Some(token),
+        Some(json!({ "title": title })),
+    )
+    .await;
+    assert_eq!(status, 201, "{plan}");
+}
+
+async fn plan_titles(server: &Server, token: &str) -> (u16, Vec<String>) {
+    let (status, plans) = call(
+        reqwest::Method::GET,
+        format!("{}/api/v1/plans", server.address),
+        Some(token),
+        None,
+    )
+    .await;
+    let mut titles: Vec<String> = plans
+        .as_array()
+        .map(|plans| {
+            plans
+                .iter()
+                .filter_map(|plan| plan["title"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    titles.sort();
+    (status, titles)
+}
+
+#[tokio::test]
+async fn keys_rotate_rewraps_every_plan_key_while_the_server_runs() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let data_dir = data.path().join("data");
+    let database_url = database_for(data.path()).await;
+    let db = database_url.as_deref();
+    let open = [("CAIRN_REGISTRATION", "open")];
+
+    let server = serve_with(&data_dir, db, &data.path().join("first.log"), &open).await;
+    let key_file = data_dir.join("master-key");
+    let old_keys = key_lines(&key_file);
+    assert_eq!(old_keys.len(), 1, "a master key is generated on first run");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file)
+            .expect("key file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the master key file is private");
+    }
+    let (status, member) = call(
+        reqwest::Method::POST,
+        format!("{}/api/v1/auth/register", server.address),
+        None,
+        Some(json!({"username": "maria", "displayName": "Maria", "password": MEMBER_PASSWORD})),
+    )
+    .await;
+    assert_eq!(status, 201, "{member}");
+    let token = member["accessToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    create_plan(&server, &token, "Made before the rotation").await;
+
+    let rotated = cairn(&data_dir, db)
+        .args(["keys", "rotate", "--settle-secs", "1"])
+        .output()
+        .await
+        .expect("cairn keys rotate");
+    let stdout = String::from_utf8_lossy(&rotated.stdout);
+    assert!(
+        rotated.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    assert!(stdout.contains("Re-wrapped 1 plan keys"), "{stdout}");
+    let new_keys = key_lines(&key_file);
+    assert_eq!(new_keys.len(), 1, "the old key left the key file");
+    assert_ne!(new_keys, old_keys);
+
+    // The running server goes on: it reads the old plan and wraps a new one's key under the
+    // new master key, which it finds in the key file.
+    create_plan(&server, &token, "Made after the rotation").await;
+    let both = vec![
+        "Made after the rotation".to_owned(),
+        "Made before the rotation".to_owned(),
+    ];
+    assert_eq!(plan_titles(&server, &token).await, (200, both.clone()));
+    drop(server);
+
+    // With only the old master key nothing can be read any more ...
+    let old_only = [
+        ("CAIRN_REGISTRATION", "open"),
+        ("CAIRN_MASTER_KEY", old_keys[0].as_str()),
+    ];
+    let server = serve_with(&data_dir, db, &data.path().join("old.log"), &old_only).await;
+    let (status, titles) = plan_titles(&server, &token).await;
+    assert_eq!(status, 500, "{titles:?}");
+    drop(server);
+
+    // ... and with the new key file everything is there.
+    let server = serve_with(&data_dir, db, &data.path().join("second.log"), &open).await;
+    assert_eq!(plan_titles(&server, &token).await, (200, both));
+    drop(server);
+    for log in ["first.log", "old.log", "second.log"] {
+        let text = std::fs::read_to_string(data.path().join(log)).expect("log");
+        for key in old_keys.iter().chain(&new_keys) {
+            assert!(
+                !text.contains(key.as_str()),
+                "{log} must not contain a master key"
             );
         }
     }

@@ -62,7 +62,8 @@ pub struct TestApp {
     pub address: String,
     /// The database URL the server uses.
     pub database_url: String,
-    /// The same database, for setting up what only the command line can (the first admin).
+    /// The running server's store, for setting up what only the command line can (the first
+    /// admin) and for looking at what is stored.
     pub store: Store,
     /// The running server's sync hub, to observe what is in memory.
     pub hub: cairn_server::sync::SyncHub,
@@ -157,8 +158,8 @@ impl TestApp {
         let app = Application::build(settings).await?;
         let address = format!("http://127.0.0.1:{}", app.port());
         let hub = app.hub();
+        let store = app.store();
         tokio::spawn(app.run_until_stopped());
-        let store = Store::connect(&SecretString::from(database_url.clone()), 2).await?;
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()?;
@@ -170,6 +171,11 @@ impl TestApp {
             client,
             _data_dir: data_dir,
         })
+    }
+
+    /// The server's data folder (the SQLite database and the generated keys live here).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data_dir.path()
     }
 
     /// Send a request with an optional bearer token and optional JSON body.

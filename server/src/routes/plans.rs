@@ -184,6 +184,11 @@ fn hub_error(err: HubError) -> AppError {
             ErrorCode::ForeignAuthor,
             "refused: a change's author is another account",
         ),
+        HubError::Upload(UploadError::TooLarge) => AppError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PayloadTooLarge,
+            "refused: the plan would grow past its size limit",
+        ),
         HubError::Unavailable => AppError::internal(&err),
     }
 }

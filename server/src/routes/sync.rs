@@ -59,6 +59,15 @@ async fn upgrade(
             return Err(err.into());
         }
     };
+    let limit = services.settings.max_connections_per_account;
+    if services.hub.connections_of(caller.user.id) >= limit {
+        tracing::info!(user.id = %caller.user.id, "sync refused: too many open connections");
+        return Err(AppError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RateLimited,
+            format!("this account already has {limit} open sync connections; close one first"),
+        ));
+    }
     let (response, session, stream) = actix_ws::handle(&req, body)
         .map_err(|err| AppError::bad_request(format!("not a WebSocket upgrade: {err}")))?;
     let max = services.settings.max_frame_bytes;

@@ -289,6 +289,9 @@ pub async fn refresh(services: &Services, refresh_token: &str) -> Result<AuthTok
                 .store
                 .revoke_session(session.user_id, session.id, now)
                 .await?;
+            services
+                .hub
+                .close_session(session.id, "this device session has ended");
             tracing::warn!(session.id = %session.id, "refresh token reused: device session ended");
             return Err(AccountError::RefreshTokenReused);
         }
@@ -323,6 +326,9 @@ pub async fn refresh(services: &Services, refresh_token: &str) -> Result<AuthTok
             .store
             .revoke_session(session.user_id, session.id, now)
             .await?;
+        services
+            .hub
+            .close_session(session.id, "this device session has ended");
         return Err(AccountError::RefreshTokenReused);
     }
     let session = DeviceSession {
@@ -405,6 +411,9 @@ pub async fn end_session(
         .revoke_session(caller.user.id, session, Utc::now())
         .await?
     {
+        services
+            .hub
+            .close_session(session, "this device session was ended");
         Ok(())
     } else {
         Err(AccountError::SessionNotFound)

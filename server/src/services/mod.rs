@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod admin;
 pub mod export;
 pub mod history;
+pub mod keys;
 pub mod plans;
 
 use std::sync::Arc;

@@ -96,14 +96,25 @@ async fn require_owner(
 
 /// Load a plan's document from storage: its snapshot followed by every change since.
 pub async fn load_document(store: &Store, plan: PlanId) -> Result<Automerge, PlanError> {
-    Ok(load_document_counted(store, plan).await?.0)
+    Ok(load_document_counted(store, plan).await?.document)
 }
 
-/// Like [`load_document`], also saying how many changes are stored outside the snapshot.
+/// A plan's document as loaded, with what the sync worker needs to know about its storage.
+#[derive(Debug)]
+pub struct LoadedDocument {
+    /// The document.
+    pub document: Automerge,
+    /// How many changes are stored outside the snapshot.
+    pub uncompacted: usize,
+    /// The size of the stored snapshot and changes, in bytes.
+    pub stored_bytes: usize,
+}
+
+/// Like [`load_document`], also saying how it is stored.
 pub async fn load_document_counted(
     store: &Store,
     plan: PlanId,
-) -> Result<(Automerge, usize), PlanError> {
+) -> Result<LoadedDocument, PlanError> {
     let (snapshot, changes) = store.plan_document(plan).await?;
     let mut bytes = snapshot.unwrap_or_default();
     for change in &changes {
@@ -113,7 +124,11 @@ pub async fn load_document_counted(
         return Err(PlanError::Document("no stored snapshot or changes".into()));
     }
     let document = Automerge::load(&bytes).map_err(|err| PlanError::Document(err.to_string()))?;
-    Ok((document, changes.len()))
+    Ok(LoadedDocument {
+        document,
+        uncompacted: changes.len(),
+        stored_bytes: bytes.len(),
+    })
 }
 
 fn summary(plan: &Plan, role: PlanRole, title: String, members: Vec<Membership>) -> PlanSummary {

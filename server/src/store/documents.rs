@@ -82,8 +82,13 @@ impl Store {
         if batch.is_empty() {
             return Ok(());
         }
+        let new_key = batch.create_owner.map(|_| self.new_plan_key(plan));
         let txn = self.db.begin().await?;
-        if let Some(owner) = batch.create_owner {
+        let key = match &new_key {
+            Some(new_key) => new_key.key.clone(),
+            None => self.plan_key(&txn, plan).await?,
+        };
+        if let (Some(owner), Some(new_key)) = (batch.create_owner, &new_key) {
             // A deleted plan's id is never created again (a stale replica syncing it).
             super::plans::refuse_tombstoned(&txn, plan).await?;
             plans::ActiveModel {
@@ -102,6 +107,7 @@ impl Store {
             }
             .insert(&txn)
             .await?;
+            Self::insert_plan_key(&txn, plan, new_key, now).await?;
         }
         if !batch.new_bindings.is_empty() {
             let rows = batch
@@ -124,7 +130,7 @@ impl Store {
                     hash: Set(change.hash.clone()),
                     actor: Set(change.actor.clone()),
                     author_id: Set(change.author_id.0),
-                    data: Set(change.data.clone()),
+                    data: Set(key.seal_change(plan, &change.hash, &change.data)),
                     created_at: Set(now),
                     ..Default::default()
                 });
@@ -139,6 +145,9 @@ impl Store {
                 .await?;
         }
         txn.commit().await?;
+        if new_key.is_some() {
+            self.remember_key(plan, key);
+        }
         Ok(())
     }
 
@@ -183,25 +192,39 @@ pub struct LoggedChange {
 }
 
 impl Store {
-    /// Every stored change of a plan with its receive time, in the order they were stored.
+    /// Every stored change of a plan with its receive time, in the order they were stored; the
+    /// bytes of changes folded into the snapshot are empty.
     pub async fn change_log(&self, plan: PlanId) -> Result<Vec<LoggedChange>, StoreError> {
         use sea_orm::QueryOrder;
-        Ok(plan_changes::Entity::find()
+        let rows = plan_changes::Entity::find()
             .filter(plan_changes::Column::PlanId.eq(plan.0))
             .order_by_asc(plan_changes::Column::Id)
             .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|row| LoggedChange {
-                change: StoredChange {
-                    hash: row.hash,
-                    actor: row.actor,
-                    author_id: UserId(row.author_id),
-                    data: row.data,
-                },
-                received_at: row.created_at,
+            .await?;
+        let key = if rows.iter().any(|row| !row.data.is_empty()) {
+            Some(self.plan_key(&self.db, plan).await?)
+        } else {
+            None
+        };
+        rows.into_iter()
+            .map(|row| {
+                let data = match &key {
+                    Some(key) if !row.data.is_empty() => {
+                        key.open_change(plan, &row.hash, &row.data)?
+                    }
+                    _ => Vec::new(),
+                };
+                Ok(LoggedChange {
+                    change: StoredChange {
+                        hash: row.hash,
+                        actor: row.actor,
+                        author_id: UserId(row.author_id),
+                        data,
+                    },
+                    received_at: row.created_at,
+                })
             })
-            .collect())
+            .collect()
     }
 }
 
@@ -219,6 +242,7 @@ impl Store {
         use sea_orm::QuerySelect;
         use sea_orm::sea_query::Expr;
         let txn = self.db.begin().await?;
+        let key = self.plan_key(&txn, plan).await?;
         let pending: Vec<(i64, String)> = plan_changes::Entity::find()
             .select_only()
             .column(plan_changes::Column::Id)
@@ -240,7 +264,7 @@ impl Store {
             .await?;
         plan_snapshots::Entity::insert(plan_snapshots::ActiveModel {
             plan_id: Set(plan.0),
-            data: Set(snapshot),
+            data: Set(key.seal_snapshot(plan, &snapshot)),
             change_count: Set(i64::try_from(total).unwrap_or(i64::MAX)),
             updated_at: Set(now),
         })

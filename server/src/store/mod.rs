@@ -9,13 +9,20 @@ pub use accounts::EnrollmentOutcome;
 pub use documents::{ChangeBatch, LoggedChange};
 mod entities;
 mod plans;
+mod sealing;
+pub use sealing::RewrapReport;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cairn_migrations::{Migrator, MigratorTrait};
+use cairn_shared::PlanId;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlErr};
 use secrecy::{ExposeSecret, SecretString};
+
+use crate::crypto::{CryptoError, DataKey, Keyring};
 
 /// Why a storage call failed.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +36,10 @@ pub enum StoreError {
     /// The plan id belongs to a deleted plan (it has a tombstone) and may never be used again.
     #[error("the plan was deleted")]
     PlanDeleted,
+    /// A plan's stored bytes or data key could not be opened (a missing or wrong master key,
+    /// a damaged blob): an error, never an empty plan.
+    #[error("sealed plan data could not be opened")]
+    Sealing(#[from] CryptoError),
     /// The database failed.
     #[error("database error")]
     Database(#[source] DbErr),
@@ -44,15 +55,24 @@ impl From<DbErr> for StoreError {
     }
 }
 
-/// A handle on the database; cheap to clone.
+/// A handle on the database; cheap to clone. Plan blobs pass through it sealed on the way in and
+/// opened on the way out, with the plan's data key (see [`crate::crypto`]).
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    keyring: Arc<Keyring>,
+    /// Unwrapped data keys of recently used plans (bounded; see `sealing`).
+    plan_keys: Arc<Mutex<HashMap<PlanId, DataKey>>>,
 }
 
 impl Store {
-    /// Connect to `url` (SQLite: WAL, foreign keys and a busy timeout on every connection).
-    pub async fn connect(url: &SecretString, max_connections: u32) -> Result<Self, StoreError> {
+    /// Connect to `url` (SQLite: WAL, foreign keys and a busy timeout on every connection), with
+    /// the master keyring that wraps the plans' data keys.
+    pub async fn connect(
+        url: &SecretString,
+        max_connections: u32,
+        keyring: Arc<Keyring>,
+    ) -> Result<Self, StoreError> {
         let mut options = ConnectOptions::new(url.expose_secret().to_owned());
         options
             .max_connections(max_connections.max(1))
@@ -69,7 +89,11 @@ impl Store {
                     .busy_timeout(Duration::from_secs(5))
             });
         let db = Database::connect(options).await?;
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            keyring,
+            plan_keys: Arc::default(),
+        })
     }
 
     /// Apply every pending migration.

@@ -13,10 +13,11 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::entities::{
-    access_log, actor_bindings, invitations, plan_changes, plan_members, plan_snapshots,
+    access_log, actor_bindings, invitations, plan_changes, plan_keys, plan_members, plan_snapshots,
     plan_tombstones, plans, users,
 };
 use super::{Store, StoreError};
+use crate::crypto::DataKey;
 use crate::domain::{InvitationOutcome, Membership, Plan, StoredChange};
 
 pub(super) fn role_text(role: PlanRole) -> &'static str {
@@ -62,6 +63,7 @@ fn member_row(
 fn change_row(
     plan: PlanId,
     change: &StoredChange,
+    key: &DataKey,
     now: DateTime<Utc>,
 ) -> plan_changes::ActiveModel {
     plan_changes::ActiveModel {
@@ -69,7 +71,7 @@ fn change_row(
         hash: Set(change.hash.clone()),
         actor: Set(change.actor.clone()),
         author_id: Set(change.author_id.0),
-        data: Set(change.data.clone()),
+        data: Set(key.seal_change(plan, &change.hash, &change.data)),
         created_at: Set(now),
         ..Default::default()
     }
@@ -103,6 +105,7 @@ impl Store {
         first_change: &StoredChange,
         now: DateTime<Utc>,
     ) -> Result<Plan, StoreError> {
+        let key = self.new_plan_key(id);
         let txn = self.db.begin().await?;
         refuse_tombstoned(&txn, id).await?;
         let plan = plans::ActiveModel {
@@ -124,8 +127,12 @@ impl Store {
         }
         .insert(&txn)
         .await?;
-        change_row(id, first_change, now).insert(&txn).await?;
+        Self::insert_plan_key(&txn, id, &key, now).await?;
+        change_row(id, first_change, &key.key, now)
+            .insert(&txn)
+            .await?;
         txn.commit().await?;
+        self.remember_key(id, key.key);
         Ok(plan.into())
     }
 
@@ -196,9 +203,45 @@ impl Store {
     }
 
     /// Delete a plan and everything stored for it (members, invitations, document, access log),
-    /// leaving a tombstone (the id and the time, nothing else) in the same transaction, so the id
-    /// can never be created again, by a stale offline replica syncing it say.
+    /// leaving a tombstone (the id and the time, nothing else) so the id can never be created
+    /// again, by a stale offline replica syncing it say. The data key goes first, in the
+    /// transaction that writes the tombstone (crypto-shredding: from then on no copy of the plan's
+    /// bytes can be read, backups included); the rows follow. A crash in between leaves a
+    /// tombstoned plan without a key, whose rows the next start-up removes.
     pub async fn delete_plan(&self, id: PlanId, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let shredded = self.shred_plan(id, now).await?;
+        if shredded {
+            self.purge_plan_rows(id).await?;
+        }
+        Ok(shredded)
+    }
+
+    /// The first step of [`Store::delete_plan`]: delete the plan's data key and write its
+    /// tombstone, in one transaction. False if there is no such plan, or it was shredded already.
+    pub async fn shred_plan(&self, id: PlanId, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let txn = self.db.begin().await?;
+        if plans::Entity::find_by_id(id.0).one(&txn).await?.is_none() {
+            return Ok(false);
+        }
+        plan_keys::Entity::delete_by_id(id.0).exec(&txn).await?;
+        let tombstoned = plan_tombstones::Entity::insert(plan_tombstones::ActiveModel {
+            plan_id: Set(id.0),
+            deleted_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::column(plan_tombstones::Column::PlanId)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+        txn.commit().await?;
+        self.forget_key(id);
+        Ok(tombstoned == 1)
+    }
+
+    /// Remove every row of a plan whose data key is gone, in one transaction.
+    pub(super) async fn purge_plan_rows(&self, id: PlanId) -> Result<(), StoreError> {
         // Foreign keys cascade on both databases; deleting the children explicitly as well keeps
         // the outcome the same on a database where cascades were not applied.
         let txn = self.db.begin().await?;
@@ -226,22 +269,9 @@ impl Store {
             .filter(plan_members::Column::PlanId.eq(id.0))
             .exec(&txn)
             .await?;
-        let deleted = plans::Entity::delete_by_id(id.0).exec(&txn).await?;
-        if deleted.rows_affected == 1 {
-            plan_tombstones::Entity::insert(plan_tombstones::ActiveModel {
-                plan_id: Set(id.0),
-                deleted_at: Set(now),
-            })
-            .on_conflict(
-                OnConflict::column(plan_tombstones::Column::PlanId)
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await?;
-        }
+        plans::Entity::delete_by_id(id.0).exec(&txn).await?;
         txn.commit().await?;
-        Ok(deleted.rows_affected == 1)
+        Ok(())
     }
 
     /// Whether the id belongs to a deleted plan.
@@ -335,29 +365,39 @@ impl Store {
         Ok(InvitationOutcome::Joined(plan_id))
     }
 
-    /// A plan's snapshot (if it was ever compacted) and the changes stored since.
+    /// A plan's snapshot (if it was ever compacted) and the changes stored since, opened with
+    /// the plan's data key. A plan with nothing stored (deleted, say) has neither.
     pub async fn plan_document(
         &self,
         plan: PlanId,
     ) -> Result<(Option<Vec<u8>>, Vec<StoredChange>), StoreError> {
         let snapshot = plan_snapshots::Entity::find_by_id(plan.0)
             .one(&self.db)
-            .await?
-            .map(|row| row.data);
-        let changes = plan_changes::Entity::find()
+            .await?;
+        let rows = plan_changes::Entity::find()
             .filter(plan_changes::Column::PlanId.eq(plan.0))
             .filter(plan_changes::Column::Compacted.eq(false))
             .order_by_asc(plan_changes::Column::Id)
             .all(&self.db)
-            .await?
+            .await?;
+        if snapshot.is_none() && rows.is_empty() {
+            return Ok((None, Vec::new()));
+        }
+        let key = self.plan_key(&self.db, plan).await?;
+        let snapshot = snapshot
+            .map(|row| key.open_snapshot(plan, &row.data))
+            .transpose()?;
+        let changes = rows
             .into_iter()
-            .map(|row| StoredChange {
-                hash: row.hash,
-                actor: row.actor,
-                author_id: UserId(row.author_id),
-                data: row.data,
+            .map(|row| {
+                Ok(StoredChange {
+                    data: key.open_change(plan, &row.hash, &row.data)?,
+                    hash: row.hash,
+                    actor: row.actor,
+                    author_id: UserId(row.author_id),
+                })
             })
-            .collect();
+            .collect::<Result<_, StoreError>>()?;
         Ok((snapshot, changes))
     }
 

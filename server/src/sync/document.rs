@@ -122,6 +122,11 @@ pub struct DocumentCore {
     /// arrive. automerge's "send everything" replies include them, so another member's device
     /// may later hand one back: that is a relay of a verified change, not a forgery.
     held_back: HashMap<ChangeHash, UserId>,
+    /// About how many bytes the plan takes in storage: what was loaded plus every change
+    /// accepted since (compaction makes the stored form smaller, never larger).
+    stored_bytes: usize,
+    /// The most a plan may take; a message or upload that would pass it is refused whole.
+    max_bytes: usize,
 }
 
 impl std::fmt::Debug for DocumentCore {
@@ -242,7 +247,28 @@ impl DocumentCore {
             peers: HashMap::new(),
             ephemeral_seen: HashMap::new(),
             held_back: HashMap::new(),
+            stored_bytes: 0,
+            max_bytes: usize::MAX,
         }
+    }
+
+    /// Limit the plan's size: it takes `stored_bytes` now and may grow to `max_bytes`.
+    pub fn with_size_limit(mut self, stored_bytes: usize, max_bytes: usize) -> Self {
+        self.stored_bytes = stored_bytes;
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// Whether `incoming` more bytes would take the plan past its size limit.
+    fn would_outgrow(&self, incoming: usize) -> bool {
+        self.stored_bytes.saturating_add(incoming) > self.max_bytes
+    }
+
+    fn too_large_message(&self) -> String {
+        format!(
+            "refused: the plan would grow past its size limit of {} bytes",
+            self.max_bytes
+        )
     }
 
     /// The document as it is now (including changes not yet committed by the worker).
@@ -387,6 +413,20 @@ impl DocumentCore {
             }
         }
 
+        let incoming: usize = if carried
+            .iter()
+            .any(|(hash, _)| self.doc.get_change_by_hash(hash).is_none())
+        {
+            message.changes.iter().map(<[u8]>::len).sum()
+        } else {
+            0
+        };
+        if self.would_outgrow(incoming) {
+            tracing::info!(plan.id = %self.plan, "refused changes past the plan size limit");
+            effects.refuse(from.conn, self.too_large_message());
+            return;
+        }
+
         let before = self.doc.get_heads();
         let state = self.peers.entry(from.conn).or_insert_with(|| PeerState {
             peer: from.peer.clone(),
@@ -422,6 +462,7 @@ impl DocumentCore {
             }
         }
         for change in applied {
+            self.stored_bytes = self.stored_bytes.saturating_add(change.raw_bytes().len());
             let author = self
                 .actors
                 .get(change.actor_id())
@@ -489,6 +530,9 @@ impl DocumentCore {
         if !self.may_sync(user) || self.existence != Existence::Stored {
             return Err(UploadError::NotAMember);
         }
+        if self.would_outgrow(bytes.len()) {
+            return Err(UploadError::TooLarge);
+        }
         // The whole body must be well-formed chunks; changes depending on ones we hold are fine.
         match Automerge::load_with_options(
             bytes,
@@ -524,6 +568,7 @@ impl DocumentCore {
                 .push((actor.to_hex_string(), user));
         }
         for change in uploaded {
+            self.stored_bytes = self.stored_bytes.saturating_add(change.raw_bytes().len());
             let author = self.actors.get(change.actor_id()).copied().unwrap_or(user);
             effects.batch.changes.push(StoredChange {
                 hash: change.hash().to_string(),
@@ -590,4 +635,7 @@ pub enum UploadError {
     /// A change's actor is bound to another account.
     #[error("a change's author is another account")]
     NotYourActor,
+    /// The changes would take the plan past its size limit.
+    #[error("the plan would grow past its size limit")]
+    TooLarge,
 }

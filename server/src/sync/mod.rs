@@ -56,6 +56,8 @@ pub struct SyncConfig {
     pub plans_per_account: u64,
     /// Compact a plan once this many changes are stored outside its snapshot.
     pub compact_after_changes: usize,
+    /// Largest a plan may grow (stored bytes); changes beyond it are refused.
+    pub max_document_bytes: usize,
 }
 
 /// Why an HTTP sync call failed.
@@ -168,6 +170,14 @@ impl SyncHub {
     /// How many plan documents are in memory now.
     pub fn loaded_documents(&self) -> usize {
         lock(&self.0.workers).len()
+    }
+
+    /// How many sync connections `user` has open now.
+    pub fn connections_of(&self, user: UserId) -> usize {
+        lock(&self.0.connections)
+            .values()
+            .filter(|entry| entry.user == user)
+            .count()
     }
 
     /// How many sync connections are open now.
@@ -441,7 +451,15 @@ impl Worker {
             Ok(Some(stored)) => stored.schema_issue,
             _ => None,
         };
-        let (core, uncompacted) = match load(&hub.0.store, &hub.0.server, plan, existence).await {
+        let loaded = load(
+            &hub.0.store,
+            &hub.0.server,
+            plan,
+            existence,
+            hub.0.config.max_document_bytes,
+        )
+        .await;
+        let (core, uncompacted) = match loaded {
             Ok(loaded) => loaded,
             Err(err) => {
                 tracing::error!(plan.id = %plan, error = %err, "sync: could not load the plan");
@@ -847,6 +865,7 @@ async fn load(
     server: &PeerId,
     plan: PlanId,
     existence: Existence,
+    max_document_bytes: usize,
 ) -> Result<(DocumentCore, usize), LoadError> {
     if existence == Existence::Unclaimed {
         let core = DocumentCore::new(
@@ -856,10 +875,11 @@ async fn load(
             existence,
             HashSet::new(),
             HashMap::new(),
-        );
+        )
+        .with_size_limit(0, max_document_bytes);
         return Ok((core, 0));
     }
-    let (doc, uncompacted) = crate::services::plans::load_document_counted(store, plan)
+    let loaded = crate::services::plans::load_document_counted(store, plan)
         .await
         .map_err(|err| LoadError::Document(err.to_string()))?;
     let members = store.member_ids(plan).await?;
@@ -873,10 +893,16 @@ async fn load(
                 .map(|actor| (actor, user))
         })
         .collect();
-    Ok((
-        DocumentCore::new(plan, server.clone(), doc, existence, members, actors),
-        uncompacted,
-    ))
+    let core = DocumentCore::new(
+        plan,
+        server.clone(),
+        loaded.document,
+        existence,
+        members,
+        actors,
+    )
+    .with_size_limit(loaded.stored_bytes, max_document_bytes);
+    Ok((core, loaded.uncompacted))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 mod access_log;
 mod accounts;
 mod admin;
+mod at_rest;
 mod bad_input;
 mod export;
 mod health;

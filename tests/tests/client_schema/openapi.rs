@@ -539,12 +539,13 @@ pub fn operations() -> Vec<Operation> {
             "HTTP sync: send changes",
             "Stored durably, then sent to everyone syncing the plan. The same authorship rule as \
              the socket: a change whose Automerge actor belongs to another account is refused, \
-             and nothing of the upload is applied.",
+             and nothing of the upload is applied. Changes that would take the plan past its \
+             size limit are refused (413) and nothing is applied.",
         )
         .params(&[PLAN])
         .request(Request::Changes)
         .answers(Success::Json(200, "Heads"))
-        .errors(&[E::PlanNotFound, E::ForeignAuthor]),
+        .errors(&[E::PlanNotFound, E::ForeignAuthor, E::PayloadTooLarge]),
         op(
             "get",
             "/sync",
@@ -555,7 +556,8 @@ pub fn operations() -> Vec<Operation> {
              CBOR frames: `join`/`peer`, `sync`, `request`, `doc-unavailable`, `ephemeral`, \
              `error`), so any automerge-repo 2.x client syncs unchanged. The token is checked \
              before the upgrade; every message is then checked against the plan's members \
-             (anyone else gets `doc-unavailable`, as for a plan that does not exist).",
+             (anyone else gets `doc-unavailable`, as for a plan that does not exist). An \
+             account already holding its limit of open sync connections gets 429.",
         )
         .params(&[Param {
             name: "token",
@@ -567,7 +569,7 @@ pub fn operations() -> Vec<Operation> {
         }])
         .token_in_query_too()
         .answers(Success::Upgrade)
-        .errors(&[E::BadRequest]),
+        .errors(&[E::BadRequest, E::RateLimited]),
         op(
             "get",
             "/api/v1/admin/accounts",

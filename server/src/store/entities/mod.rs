@@ -7,6 +7,7 @@ pub mod device_sessions;
 pub mod enrollment_codes;
 pub mod invitations;
 pub mod plan_changes;
+pub mod plan_keys;
 pub mod plan_members;
 pub mod plan_snapshots;
 pub mod plan_tombstones;

@@ -1,0 +1,224 @@
+//! Plan data keys in the database: creating one with its plan, finding (and caching) the key of a
+//! plan, shredding it when the plan is deleted, re-wrapping every key under a new master key, and
+//! sealing plans stored before encryption at rest existed.
+
+use cairn_shared::PlanId;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QuerySelect, Set, TransactionTrait,
+};
+
+use super::entities::{plan_changes, plan_keys, plan_snapshots, plan_tombstones, plans};
+use super::{Store, StoreError};
+use crate::crypto::{CryptoError, DataKey, Keyring, NewDataKey};
+
+/// How many unwrapped data keys the store keeps in memory; past it the cache starts afresh.
+/// Unwrapping is cheap (one AES-GCM open and one primary-key read), so the cache only spares
+/// active plans a query on every write.
+const KEY_CACHE_LIMIT: usize = 4096;
+
+/// What re-wrapping the plans' data keys did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RewrapReport {
+    /// Data keys now wrapped under the current master key that were not before.
+    pub rewrapped: u64,
+    /// Data keys still wrapped under another master key (it is not in the keyring).
+    pub remaining: u64,
+}
+
+impl Store {
+    /// The master keyring.
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    /// A new data key for a plan being created, to insert with [`Store::insert_plan_key`].
+    pub(super) fn new_plan_key(&self, plan: PlanId) -> NewDataKey {
+        self.keyring.new_data_key(plan)
+    }
+
+    /// Store a new plan's wrapped data key (inside the transaction that creates the plan).
+    pub(super) async fn insert_plan_key<C: ConnectionTrait>(
+        conn: &C,
+        plan: PlanId,
+        key: &NewDataKey,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        plan_keys::ActiveModel {
+            plan_id: Set(plan.0),
+            master_key_id: Set(key.master_key_id.clone()),
+            wrapped_key: Set(key.wrapped.clone()),
+            created_at: Set(now),
+        }
+        .insert(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// The data key of `plan`: from the cache, else unwrapped from its stored form.
+    pub(super) async fn plan_key<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        plan: PlanId,
+    ) -> Result<DataKey, StoreError> {
+        if let Some(key) = self.cached_key(plan) {
+            return Ok(key);
+        }
+        let row = plan_keys::Entity::find_by_id(plan.0)
+            .one(conn)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("the plan has no data key".into()))?;
+        let key = self
+            .keyring
+            .unwrap(plan, &row.master_key_id, &row.wrapped_key)?;
+        self.remember_key(plan, key.clone());
+        Ok(key)
+    }
+
+    fn cached_key(&self, plan: PlanId) -> Option<DataKey> {
+        self.plan_keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&plan)
+            .cloned()
+    }
+
+    /// Keep a plan's data key in memory (after the transaction that stored it committed).
+    pub(super) fn remember_key(&self, plan: PlanId, key: DataKey) {
+        let mut cache = self.plan_keys.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= KEY_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(plan, key);
+    }
+
+    /// Forget a plan's data key (its plan was deleted).
+    pub(super) fn forget_key(&self, plan: PlanId) {
+        self.plan_keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&plan);
+    }
+
+    /// Re-wrap every data key that is not under the keyring's current master key. Each key is
+    /// replaced only if it is still the one read (another instance may be doing the same).
+    pub async fn rewrap_plan_keys(&self) -> Result<RewrapReport, StoreError> {
+        let target = self.keyring.current();
+        let mut report = RewrapReport::default();
+        let mut unreadable = std::collections::HashSet::new();
+        loop {
+            let batch = plan_keys::Entity::find()
+                .filter(plan_keys::Column::MasterKeyId.ne(target.id()))
+                .filter(plan_keys::Column::PlanId.is_not_in(unreadable.iter().copied()))
+                .limit(200)
+                .all(&self.db)
+                .await?;
+            if batch.is_empty() {
+                break;
+            }
+            for row in batch {
+                let plan = PlanId(row.plan_id);
+                let wrapped =
+                    match self
+                        .keyring
+                        .rewrap(plan, &row.master_key_id, &row.wrapped_key, &target)
+                    {
+                        Ok(wrapped) => wrapped,
+                        Err(CryptoError::UnknownMasterKey(_) | CryptoError::Unreadable) => {
+                            unreadable.insert(row.plan_id);
+                            continue;
+                        }
+                        Err(err) => return Err(err.into()),
+                    };
+                let updated = plan_keys::Entity::update_many()
+                    .col_expr(plan_keys::Column::MasterKeyId, Expr::value(target.id()))
+                    .col_expr(plan_keys::Column::WrappedKey, Expr::value(wrapped))
+                    .filter(plan_keys::Column::PlanId.eq(row.plan_id))
+                    .filter(plan_keys::Column::MasterKeyId.eq(row.master_key_id))
+                    .exec(&self.db)
+                    .await?;
+                report.rewrapped += updated.rows_affected;
+            }
+        }
+        report.remaining = plan_keys::Entity::find()
+            .filter(plan_keys::Column::MasterKeyId.ne(target.id()))
+            .count(&self.db)
+            .await?;
+        Ok(report)
+    }
+
+    /// Finish work a crash may have interrupted, and bring old data up to date (at start-up):
+    /// remove the rows of plans whose deletion did not finish, and seal the plans stored before
+    /// encryption at rest. Returns how many plans were sealed.
+    pub async fn prepare_plans_at_rest(&self) -> Result<usize, StoreError> {
+        let half_deleted: Vec<uuid::Uuid> = plans::Entity::find()
+            .select_only()
+            .column(plans::Column::Id)
+            .filter(
+                plans::Column::Id.in_subquery(
+                    Query::select()
+                        .column(plan_tombstones::Column::PlanId)
+                        .from(plan_tombstones::Entity)
+                        .to_owned(),
+                ),
+            )
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        for id in half_deleted {
+            self.purge_plan_rows(PlanId(id)).await?;
+        }
+        let with_keys: std::collections::HashSet<uuid::Uuid> = plan_keys::Entity::find()
+            .select_only()
+            .column(plan_keys::Column::PlanId)
+            .into_tuple()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .collect();
+        let all: Vec<uuid::Uuid> = plans::Entity::find()
+            .select_only()
+            .column(plans::Column::Id)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut sealed = 0;
+        for id in all.into_iter().filter(|id| !with_keys.contains(id)) {
+            self.seal_stored_plan(PlanId(id)).await?;
+            sealed += 1;
+        }
+        Ok(sealed)
+    }
+
+    /// Give a plan stored in the clear a data key and seal its blobs, in one transaction.
+    async fn seal_stored_plan(&self, plan: PlanId) -> Result<(), StoreError> {
+        let txn = self.db.begin().await?;
+        let key = self.new_plan_key(plan);
+        Self::insert_plan_key(&txn, plan, &key, Utc::now()).await?;
+        let changes = plan_changes::Entity::find()
+            .filter(plan_changes::Column::PlanId.eq(plan.0))
+            .filter(plan_changes::Column::Compacted.eq(false))
+            .all(&txn)
+            .await?;
+        for row in changes {
+            let sealed = key.key.seal_change(plan, &row.hash, &row.data);
+            plan_changes::Entity::update_many()
+                .col_expr(plan_changes::Column::Data, Expr::value(sealed))
+                .filter(plan_changes::Column::Id.eq(row.id))
+                .exec(&txn)
+                .await?;
+        }
+        if let Some(snapshot) = plan_snapshots::Entity::find_by_id(plan.0).one(&txn).await? {
+            let sealed = key.key.seal_snapshot(plan, &snapshot.data);
+            plan_snapshots::Entity::update_many()
+                .col_expr(plan_snapshots::Column::Data, Expr::value(sealed))
+                .filter(plan_snapshots::Column::PlanId.eq(plan.0))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+}

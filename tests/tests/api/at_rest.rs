@@ -1,0 +1,180 @@
+//! Encryption at rest: plan text never reaches the database files in the clear (SQLite and
+//! Postgres, read byte by byte), and deleting a plan shreds its data key before its rows.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ROOT};
+use cairn_tests::{TestApp, on_postgres};
+use sea_orm::{ConnectionTrait, Database, Statement};
+use serde_json::json;
+
+/// Every byte the database keeps on disk for this test's database: the SQLite file with its WAL,
+/// or (on Postgres, after a checkpoint) this database's folder and the server's WAL.
+async fn database_files(app: &TestApp) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut paths = Vec::new();
+    if on_postgres() {
+        let data_dir = std::env::var("TEST_POSTGRES_DATA_DIR")
+            .expect("scripts/with-postgres exports TEST_POSTGRES_DATA_DIR");
+        let db = Database::connect(app.database_url.as_str())
+            .await
+            .expect("connect");
+        db.execute_unprepared("CHECKPOINT")
+            .await
+            .expect("checkpoint");
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT oid::text AS oid FROM pg_database WHERE datname = current_database()",
+            ))
+            .await
+            .expect("query")
+            .expect("row");
+        let oid: String = row.try_get("", "oid").expect("oid");
+        collect_files(&Path::new(&data_dir).join("base").join(oid), &mut paths);
+        collect_files(&Path::new(&data_dir).join("pg_wal"), &mut paths);
+    } else {
+        for name in ["cairn.db", "cairn.db-wal", "cairn.db-shm"] {
+            paths.push(app.data_dir().join(name));
+        }
+    }
+    paths
+        .into_iter()
+        .filter_map(|path| std::fs::read(&path).ok().map(|bytes| (path, bytes)))
+        .collect()
+}
+
+fn collect_files(dir: &Path, into: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_files(&path, into);
+        } else {
+            into.push(path);
+        }
+    }
+}
+
+fn found_in(files: &[(PathBuf, Vec<u8>)], needle: &str) -> Option<PathBuf> {
+    files
+        .iter()
+        .find(|(_, bytes)| memchr::memmem::find(bytes, needle.as_bytes()).is_some())
+        .map(|(path, _)| path.clone())
+}
+
+#[tokio::test]
+async fn plan_text_never_reaches_the_database_files_in_the_clear() {
+    let app = TestApp::spawn_with(|s| s.compact_after_changes = 3).await;
+    let maria = app.register("maria-at-rest").await;
+    let marker = uuid::Uuid::new_v4().simple().to_string();
+    let title = format!("Back to singing {marker}");
+    let created = app
+        .post("/api/v1/plans", maria.token(), json!({ "title": title }))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let plan = created.body["id"].as_str().unwrap_or_default().to_owned();
+    let document = created.body["documentId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    // Edits over sync, enough for the plan to be folded into a snapshot.
+    let mut client = app.sync_client(&maria).await;
+    client.track(&document, AutoCommit::new());
+    client.sync_doc(&document, true).await;
+    for n in 0..6 {
+        let tracked = client.docs.get_mut(&document).expect("tracked");
+        tracked
+            .doc
+            .put(
+                ROOT,
+                format!("note{n}"),
+                format!("In my own words {n} {marker}"),
+            )
+            .expect("put");
+        tracked.doc.commit();
+        client.sync_doc(&document, false).await;
+    }
+    drop(client);
+    let id: cairn_shared::PlanId = plan.parse().expect("plan id");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (snapshot, _) = app.store.plan_document(id).await.expect("stored");
+        if snapshot.is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the plan was never compacted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The members read every word back.
+    let detail = app
+        .get(&format!("/api/v1/plans/{plan}"), maria.token())
+        .await;
+    assert_eq!(detail.body["document"]["title"], title.as_str());
+    assert_eq!(
+        detail.body["document"]["note5"],
+        format!("In my own words 5 {marker}").as_str()
+    );
+
+    let files = database_files(&app).await;
+    assert!(
+        found_in(&files, "maria-at-rest").is_some(),
+        "the scan reads the live database (the username is stored in the clear)"
+    );
+    assert_eq!(
+        found_in(&files, &marker),
+        None,
+        "plan text must never be stored in the clear"
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_plan_shreds_its_key_first_and_a_crash_after_that_loses_the_rest() {
+    let app = TestApp::spawn().await;
+    let maria = app.register("maria").await;
+    let created = app
+        .post(
+            "/api/v1/plans",
+            maria.token(),
+            json!({ "title": "Gone for good" }),
+        )
+        .await;
+    let plan = created.body["id"].as_str().unwrap_or_default().to_owned();
+    let id: cairn_shared::PlanId = plan.parse().expect("plan id");
+    let (_, changes) = app.store.plan_document(id).await.expect("stored");
+    assert_eq!(changes.len(), 1);
+
+    // The server stops right after the key is destroyed (the first step of a delete).
+    assert!(
+        app.store
+            .shred_plan(id, chrono::Utc::now())
+            .await
+            .expect("shred")
+    );
+    assert!(
+        app.store.plan_document(id).await.is_err(),
+        "without its key the plan's bytes cannot be read: an error, never an empty plan"
+    );
+    let gone = app
+        .get(
+            &format!("/api/v1/plans/{plan}/export?format=json"),
+            maria.token(),
+        )
+        .await;
+    assert_ne!(gone.status, 200, "nothing of the plan can be exported");
+
+    // The next start finishes the deletion: no row of the plan is left.
+    app.store.prepare_plans_at_rest().await.expect("start-up");
+    let (snapshot, changes) = app.store.plan_document(id).await.expect("nothing stored");
+    assert!(snapshot.is_none() && changes.is_empty());
+    assert_eq!(app.store.count_plans().await.expect("count"), 0);
+    let listed = app.get("/api/v1/plans", maria.token()).await;
+    assert_eq!(listed.body, json!([]));
+    // And the id stays tombstoned.
+    assert!(app.store.is_tombstoned(id).await.expect("tombstone"));
+}
