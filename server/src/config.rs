@@ -209,7 +209,11 @@ impl Settings {
 
     /// Refuse settings that would make Cairn unsafe or unusable.
     pub fn validate(&self) -> Result<(), SettingsError> {
-        if self.master_key.is_none() && self.previous_master_keys.is_some() {
+        let previous_keys = self
+            .previous_master_keys
+            .as_ref()
+            .is_some_and(|keys| !keys.expose_secret().trim().is_empty());
+        if self.master_key.is_none() && previous_keys {
             return Err(SettingsError::Rejected(
                 "previous_master_keys needs master_key (the key to rotate to)".into(),
             ));

@@ -47,6 +47,9 @@ pub fn configure(
                 app_error.into()
             }),
     )
+    // Raw bodies (the JSON bodies that may be left out) have the same limit as JSON ones; the
+    // HTTP sync upload sets its own.
+    .app_data(web::PayloadConfig::new(max_json_body_bytes))
     .app_data(web::PathConfig::default().error_handler(|_, _| {
         AppError::new(
             StatusCode::NOT_FOUND,

@@ -7,6 +7,7 @@ mod access_log;
 mod accounts;
 mod admin;
 mod at_rest;
+mod attacks;
 mod bad_input;
 mod export;
 mod health;

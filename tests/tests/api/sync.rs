@@ -279,6 +279,59 @@ async fn a_disabled_accounts_sockets_are_closed() {
 }
 
 #[tokio::test]
+async fn ending_a_device_session_or_reusing_its_refresh_token_closes_its_sockets() {
+    let app = TestApp::spawn().await;
+    let phone = app.register("maria").await;
+    let laptop = app.login("maria").await;
+    let mut on_laptop = app.sync_client(&laptop).await;
+    let mut on_phone = app.sync_client(&phone).await;
+
+    // The phone ends the laptop's session (it was left at the library).
+    let sessions = app.get("/api/v1/me/sessions", phone.token()).await;
+    let laptop_session = sessions
+        .body
+        .as_array()
+        .and_then(|all| all.iter().find(|s| s["current"] == false))
+        .map(|s| s["id"].as_str().unwrap_or_default().to_owned())
+        .expect("the laptop's session is listed");
+    let ended = app
+        .delete(
+            &format!("/api/v1/me/sessions/{laptop_session}"),
+            phone.token(),
+        )
+        .await;
+    assert_eq!(ended.status, 204, "{}", ended.body);
+    assert!(on_laptop.wait_until(WAIT, SyncClient::closed).await);
+    assert!(
+        on_laptop.error().is_some_and(|e| e.contains("session")),
+        "{:?}",
+        on_laptop.events
+    );
+
+    // A stolen refresh token used after its owner refreshed ends that session and its sockets.
+    let stolen = phone.tokens.refresh_token.clone();
+    let refreshed = app
+        .request(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(&json!({ "refreshToken": stolen })),
+        )
+        .await;
+    assert_eq!(refreshed.status, 200);
+    let reused = app
+        .request(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(&json!({ "refreshToken": stolen })),
+        )
+        .await;
+    reused.assert_error(401, ErrorCode::RefreshTokenReused);
+    assert!(on_phone.wait_until(WAIT, SyncClient::closed).await);
+}
+
+#[tokio::test]
 async fn a_change_claiming_another_accounts_actor_is_refused() {
     let app = TestApp::spawn().await;
     let maria = app.register("maria").await;
