@@ -237,7 +237,27 @@ async fn an_operator_sets_up_cairn_and_a_restart_keeps_everything() {
         cairn_shared::plan::read_title(&client.docs[&document].doc),
         PLAN_TITLE
     );
+    let server_ids = (client.server.clone(), client.server_storage_id.clone());
     drop(client);
+
+    // Refusals are logged, never with the token: a forged one before the upgrade, and an
+    // admin's (real) one asking for the plan.
+    let forged_token = format!("forged-{}", uuid::Uuid::new_v4());
+    let refused = cairn_tests::sync_client::open(&format!(
+        "{}/sync?token={forged_token}",
+        server.address.replacen("http://", "ws://", 1)
+    ))
+    .await;
+    assert_eq!(refused.err(), Some(401));
+    let admin_ws = format!(
+        "{}/sync?token={admin_token}",
+        server.address.replacen("http://", "ws://", 1)
+    );
+    let mut snooper = cairn_tests::sync_client::SyncClient::connect(&admin_ws, "agency-pc").await;
+    snooper.track(&document, automerge::AutoCommit::new());
+    snooper.sync_doc(&document, true).await;
+    assert!(snooper.refused(&document));
+    drop(snooper);
 
     // Killed without warning: everything acknowledged is already on disk.
     server.child.start_kill().expect("kill");
@@ -249,6 +269,19 @@ async fn an_operator_sets_up_cairn_and_a_restart_keeps_everything() {
 
     let second_log = data.path().join("second.log");
     let server = serve(&data_dir, db, &second_log).await;
+    // The restarted server is the same peer with the same storage id, so clients that remember
+    // what they synced with it need not start over.
+    let ws_url = format!(
+        "{}/sync?token={member_token}",
+        server.address.replacen("http://", "ws://", 1)
+    );
+    let client = cairn_tests::sync_client::SyncClient::connect(&ws_url, "maria-phone").await;
+    assert!(server_ids.1.is_some(), "the server announces a storage id");
+    assert_eq!(
+        (client.server.clone(), client.server_storage_id.clone()),
+        server_ids
+    );
+    drop(client);
     // The signing key was kept in the data folder: the access token from before still works.
     let (status, plans) = call(
         reqwest::Method::GET,
@@ -271,6 +304,7 @@ async fn an_operator_sets_up_cairn_and_a_restart_keeps_everything() {
         &member_token,
         &member_refresh,
         &code,
+        &forged_token,
     ];
     let database_password = db
         .and_then(|url| url.split(':').nth(2))
@@ -278,6 +312,13 @@ async fn an_operator_sets_up_cairn_and_a_restart_keeps_everything() {
         .unwrap_or_default();
     if !database_password.is_empty() {
         secrets.push(database_password);
+    }
+    let first = std::fs::read_to_string(&first_log).expect("log");
+    for refusal in [
+        "sync refused: invalid token",
+        "sync refused: admins do not sync plans",
+    ] {
+        assert!(first.contains(refusal), "the refusal is logged: {refusal}");
     }
     for log in [&first_log, &second_log] {
         let text = std::fs::read_to_string(log).expect("log");

@@ -92,6 +92,7 @@ pub struct Goal {
     pub created_by: String,
     /// When it was written down (RFC 3339).
     #[schemars(extend("format" = "date-time"))]
+    #[serde(deserialize_with = "formats::date_time")]
     pub created_at: String,
 }
 
@@ -149,7 +150,11 @@ pub struct Step {
     #[serde(default)]
     pub done: bool,
     /// When it is meant to happen, if anyone said (YYYY-MM-DD).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "formats::optional_date"
+    )]
     #[schemars(extend("format" = "date"))]
     pub due: Option<String>,
 }
@@ -224,6 +229,7 @@ pub struct CheckIn {
     pub id: String,
     /// The day (YYYY-MM-DD).
     #[schemars(extend("format" = "date"))]
+    #[serde(deserialize_with = "formats::date")]
     pub date: String,
     /// Account id of whoever wrote it.
     pub by: String,
@@ -233,6 +239,45 @@ pub struct CheckIn {
     /// What we learned.
     #[serde(default)]
     pub what_we_learned: String,
+}
+
+/// Dates are kept as the strings the client wrote, but must be what the JSON Schema's `format`
+/// says (RFC 3339 `full-date` and `date-time`), so the server's check and the published schema
+/// agree on what fits.
+mod formats {
+    use serde::de::{Deserialize, Deserializer, Error};
+
+    fn is_date(text: &str) -> bool {
+        text.len() == 10 && chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
+    }
+
+    pub fn date<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if is_date(&text) {
+            Ok(text)
+        } else {
+            Err(D::Error::custom(format!(
+                "{text:?} is not a date (YYYY-MM-DD)"
+            )))
+        }
+    }
+
+    pub fn optional_date<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<String>, D::Error> {
+        date(deserializer).map(Some)
+    }
+
+    pub fn date_time<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if chrono::DateTime::parse_from_rfc3339(&text).is_ok() {
+            Ok(text)
+        } else {
+            Err(D::Error::custom(format!(
+                "{text:?} is not a date and time (RFC 3339)"
+            )))
+        }
+    }
 }
 
 /// The JSON Schema of a plan document as the REST API answers it (`PlanDetail::document`): a
@@ -609,6 +654,48 @@ mod tests {
             set_goal_status(&mut doc, "nope", GoalStatus::Done),
             Err(WriteError::Missing(_))
         ));
+        Ok(())
+    }
+
+    /// The person's words are Automerge text, so two people editing the same goal at once both
+    /// keep their edits (a plain string would keep only one of them).
+    #[test]
+    fn words_are_text_and_concurrent_edits_to_them_both_survive()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let mut person = new_plan_document(ActorId::random(), "Plan")?;
+        add_goal(&mut person, &sample_goal())?;
+        add_strength(
+            &mut person,
+            &Strength {
+                id: "st1".into(),
+                text: "I keep showing up".into(),
+                added_by: None,
+            },
+        )?;
+        person.commit();
+        let goals = person.get(ROOT, "goals")?.ok_or("no goals")?.1;
+        let goal = find_item(&person, &goals, "g1").ok_or("no goal")?;
+        let strengths = person.get(ROOT, "strengths")?.ok_or("no strengths")?.1;
+        let strength = find_item(&person, &strengths, "st1").ok_or("no strength")?;
+        for (map, key) in [(&goal, "text"), (&strength, "text"), (&ROOT, "whatMatters")] {
+            assert!(
+                matches!(
+                    person.get(map, key)?,
+                    Some((Value::Object(ObjType::Text), _))
+                ),
+                "{key} is Automerge text"
+            );
+        }
+        let mut supporter = person.fork().with_actor(ActorId::random());
+        let text = person.get(&goal, "text")?.ok_or("no text")?.1;
+        person.splice_text(&text, 0, 0, "Slowly: ")?;
+        let length = supporter.length(&text);
+        supporter.splice_text(&text, length, 0, " (together)")?;
+        person.merge(&mut supporter)?;
+        assert_eq!(
+            read_plan(&person)?.goals[0].text,
+            "Slowly: Get back to the allotment — *my* way (together)"
+        );
         Ok(())
     }
 

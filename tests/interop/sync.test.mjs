@@ -314,6 +314,7 @@ describe("sync with the real automerge-repo client", { timeout: 110_000 }, () =>
     const [outcome, ms] = await timed(repo.find(plan.url))
     t.diagnostic(`non-member find rejected after ${ms.toFixed(0)} ms`)
     assert.ok(outcome.error, "find must reject")
+    assert.ok(ms < 1000, `a non-member's find is refused well under a second (took ${ms} ms)`)
     assert.match(outcome.error.message, /unavailable/)
     assert.ok(wire.receivedOf("doc-unavailable", plan.documentId).length >= 1)
     const leaks = wire

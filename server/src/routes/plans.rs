@@ -207,6 +207,7 @@ async fn changes_since(
 ) -> Result<HttpResponse, AppError> {
     let plan = plan_id(&path)?;
     plans::role_on(&services, &caller, plan).await?;
+    access_log::record_http_sync(&services, &caller, plan).await?;
     let mut since = Vec::new();
     for hex in query
         .since
@@ -246,6 +247,7 @@ async fn upload_changes(
 ) -> Result<HttpResponse, AppError> {
     let plan = plan_id(&path)?;
     plans::role_on(&services, &caller, plan).await?;
+    access_log::record_http_sync(&services, &caller, plan).await?;
     let heads = services
         .hub
         .upload(plan, caller.user.id, body.to_vec())

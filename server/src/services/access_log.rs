@@ -86,6 +86,20 @@ pub async fn record(
     Ok(())
 }
 
+/// Record an HTTP sync (a read or an upload of changes) by a member as a sync session opened,
+/// once per device session and plan within [`crate::sync::HTTP_SYNC_SESSION`]. Called before
+/// anything is served, so nothing is served unrecorded.
+pub async fn record_http_sync(
+    services: &Services,
+    caller: &Caller,
+    plan: PlanId,
+) -> Result<(), PlanError> {
+    if services.hub.first_http_sync(caller.session_id, plan) {
+        record(services, caller, plan, AccessEvent::SyncOpened).await?;
+    }
+    Ok(())
+}
+
 /// Record accesses that were already checked (by the sync hub, say).
 pub async fn record_all(
     store: &Store,

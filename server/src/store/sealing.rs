@@ -219,6 +219,7 @@ impl Store {
                 .await?;
         }
         txn.commit().await?;
+        self.remember_key(plan, key.key);
         Ok(())
     }
 }

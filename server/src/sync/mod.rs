@@ -44,6 +44,9 @@ pub enum Outbound {
 /// The sending half a worker uses to reach one connection.
 pub type Outbox = mpsc::Sender<Outbound>;
 
+/// HTTP syncs of one plan by one device session within this time count as one sync session.
+pub const HTTP_SYNC_SESSION: Duration = Duration::from_secs(60 * 60);
+
 /// How many messages may wait for a slow connection before it is dropped.
 pub const OUTBOX_CAPACITY: usize = 512;
 
@@ -108,6 +111,8 @@ struct HubInner {
     storage_id: String,
     workers: Mutex<HashMap<PlanId, mpsc::Sender<Command>>>,
     connections: Mutex<HashMap<ConnId, ConnEntry>>,
+    /// When each device session last synced each plan over HTTP (for the access log).
+    http_syncs: Mutex<HashMap<(SessionId, PlanId), std::time::Instant>>,
     next_conn: AtomicU64,
     tracker: TaskTracker,
     shutdown: CancellationToken,
@@ -151,6 +156,7 @@ impl SyncHub {
             storage_id,
             workers: Mutex::new(HashMap::new()),
             connections: Mutex::new(HashMap::new()),
+            http_syncs: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
             tracker,
             shutdown,
@@ -215,6 +221,24 @@ impl SyncHub {
         entry.synced.insert(plan).then_some(entry.session)
     }
 
+    /// Whether this HTTP sync by `session` of `plan` starts a new sync session for the access
+    /// log: the first in [`HTTP_SYNC_SESSION`]. A service worker syncing every few minutes then
+    /// shows up about once an hour, as a socket shows up once per connection.
+    pub fn first_http_sync(&self, session: SessionId, plan: PlanId) -> bool {
+        let now = std::time::Instant::now();
+        let mut seen = lock(&self.0.http_syncs);
+        if seen.len() >= 10_000 {
+            seen.retain(|_, at| now.duration_since(*at) < HTTP_SYNC_SESSION);
+        }
+        match seen.get(&(session, plan)) {
+            Some(at) if now.duration_since(*at) < HTTP_SYNC_SESSION => false,
+            _ => {
+                seen.insert((session, plan), now);
+                true
+            }
+        }
+    }
+
     /// Forget a closed connection and tell the documents it synced.
     pub async fn disconnect(&self, conn: ConnId, plans: &HashSet<PlanId>) {
         lock(&self.0.connections).remove(&conn);
@@ -244,6 +268,7 @@ impl SyncHub {
             document_id: plan.document_id().to_string(),
         };
         if kind == AccountKind::Admin {
+            tracing::info!(plan.id = %plan, user.id = %user, "sync refused: admins do not sync plans");
             let _ = outbox.try_send(Outbound::Message(unavailable));
             return;
         }

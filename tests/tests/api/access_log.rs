@@ -274,6 +274,43 @@ async fn each_connection_that_syncs_is_logged_once_and_offline_creation_too() {
 }
 
 #[tokio::test]
+async fn http_sync_is_logged_as_a_sync_session_once_per_device() {
+    let app = TestApp::spawn().await;
+    let maria = app.register("maria").await;
+    let sam = app.register("sam").await;
+    let plan = app.create_plan(&maria, TITLE).await;
+    app.add_supporter(&maria, &plan, &sam).await;
+    let before = access_log(&app, &plan, &maria).await.len();
+
+    // Sam's service worker reads the plan's changes over HTTP, twice, then uploads one.
+    for _ in 0..2 {
+        let read = app
+            .get(&format!("/api/v1/plans/{plan}/changes"), sam.token())
+            .await;
+        assert_eq!(read.status, 200);
+    }
+    let mut doc = AutoCommit::new();
+    doc.put(ROOT, "fromTheServiceWorker", "yes").expect("put");
+    let upload = app
+        .send_raw(
+            reqwest::Method::POST,
+            &format!("/api/v1/plans/{plan}/changes"),
+            Some(sam.token()),
+            "application/octet-stream",
+            doc.save(),
+        )
+        .await;
+    assert_eq!(upload.status, 200, "{}", upload.body);
+
+    // Maria sees that Sam's device synced the plan: one sync session, not one per request.
+    let log = access_log(&app, &plan, &maria).await;
+    assert_eq!(log.len(), before + 1, "{log:?}");
+    assert_eq!(log[0].kind, AccessKind::SyncOpened);
+    assert_eq!(log[0].account_id, sam.user_id());
+    assert_eq!(log[0].session_id, Some(sam.tokens.session_id));
+}
+
+#[tokio::test]
 async fn limit_keeps_the_newest_entries_and_bad_limits_are_refused() {
     let app = TestApp::spawn().await;
     let maria = app.register("maria").await;

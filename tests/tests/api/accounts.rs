@@ -315,3 +315,21 @@ async fn logout_ends_the_current_session_only() {
     refresh.assert_error(401, ErrorCode::InvalidRefreshToken);
     assert_eq!(app.get("/api/v1/me", laptop.token()).await.status, 200);
 }
+
+#[tokio::test]
+async fn passwords_are_stored_only_as_argon2id_hashes() {
+    let app = TestApp::spawn().await;
+    app.register("maria").await;
+    let user = app
+        .store
+        .user_by_username("maria")
+        .await
+        .expect("query")
+        .expect("stored");
+    assert!(
+        user.password_hash.starts_with("$argon2id$"),
+        "an argon2id PHC string, not {:.12}…",
+        user.password_hash
+    );
+    assert!(!user.password_hash.contains(cairn_tests::PASSWORD));
+}

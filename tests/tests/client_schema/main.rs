@@ -204,12 +204,29 @@ fn plan_schema_is_json_schema_2020_12_and_the_examples_fit_it() {
             "the Rust reader accepts {what}"
         );
     }
-    let mut bad_date = plan;
-    bad_date["checkIns"][0]["date"] = json!("last Tuesday");
-    assert!(
-        !validator.is_valid(&bad_date),
-        "plan.schema.json (formats asserted) accepts a check-in date that is not a date"
-    );
+    // Dates: the schema asserts formats, and the Rust reader agrees.
+    for (path, value) in [
+        ("checkIns/0/date", json!("last Tuesday")),
+        ("checkIns/0/date", json!("2026-02-30")),
+        ("goals/0/createdAt", json!("yesterday")),
+        ("goals/0/steps/0/due", json!("next week")),
+    ] {
+        let mut bad_date = plan.clone();
+        let mut field = &mut bad_date;
+        for part in path.split('/') {
+            field = match part.parse::<usize>() {
+                Ok(index) => &mut field[index],
+                Err(_) => &mut field[part],
+            };
+        }
+        *field = value.clone();
+        assert!(
+            !validator.is_valid(&bad_date),
+            "plan.schema.json (formats asserted) accepts {value} at {path}"
+        );
+        let issue = cairn_shared::plan::upgrade(bad_date).expect_err("the Rust reader refuses it");
+        assert!(issue.message.contains("not a date"), "{issue}");
+    }
 }
 
 /// The base URI the OpenAPI document is registered under, to resolve pointers into it.
