@@ -26,7 +26,15 @@ const OFFLINE_EDITING_MS = 300
 let cairn
 
 before(async () => {
-  cairn = await Cairn.start({ env: { CAIRN_COMPACT_AFTER_CHANGES: String(COMPACT_AFTER_CHANGES) } })
+  cairn = await Cairn.start({
+    env: {
+      CAIRN_COMPACT_AFTER_CHANGES: String(COMPACT_AFTER_CHANGES),
+      // Each client edits every 4-12 ms, faster than any person types: above the default flood
+      // limit (100 messages a second), which would cut the stream off. This test is about
+      // durability, not floods (those are tested in the Rust suite).
+      CAIRN_MAX_MESSAGES_PER_SECOND: "1000",
+    },
+  })
 })
 
 after(async () => {
