@@ -19,6 +19,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Folder for the embedded database and generated secrets.
     pub data_dir: PathBuf,
+    /// The built reference PWA, served at `/` when this folder holds it.
+    pub web_dir: PathBuf,
     /// `sqlite://path` or `postgres://…`; unset means `sqlite://<data_dir>/cairn.db`.
     #[serde(skip_serializing)]
     pub database_url: Option<SecretString>,
@@ -146,6 +148,7 @@ impl Default for Settings {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("data"),
+            web_dir: PathBuf::from("web/dist"),
             database_url: None,
             database_max_connections: 10,
             jwt_secret: None,

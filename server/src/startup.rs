@@ -146,7 +146,7 @@ impl Application {
                 .wrap(security_headers(settings))
                 .wrap(TracingLogger::<CairnRootSpan>::new())
                 .app_data(app_services.clone())
-                .configure(|cfg| routes::configure(cfg, max_json, max_upload))
+                .configure(|cfg| routes::configure(cfg, max_json, max_upload, &settings.web_dir))
                 .default_service(web::to(routes::not_found))
         })
         .shutdown_timeout(10);

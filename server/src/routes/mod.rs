@@ -8,6 +8,7 @@ mod health;
 mod me;
 mod plans;
 mod sync;
+pub mod web_app;
 
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
@@ -24,6 +25,7 @@ pub fn configure(
     cfg: &mut web::ServiceConfig,
     max_json_body_bytes: usize,
     max_upload_bytes: usize,
+    web_dir: &std::path::Path,
 ) {
     cfg.app_data(
         web::JsonConfig::default()
@@ -71,7 +73,8 @@ pub fn configure(
             .configure(me::configure)
             .configure(|cfg| plans::configure(cfg, max_upload_bytes))
             .configure(admin::configure),
-    );
+    )
+    .configure(|cfg| web_app::configure(cfg, web_dir));
 }
 
 /// A JSON body that may be left out entirely (then the defaults apply), but if sent must be valid.
