@@ -34,7 +34,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, dir: &Path) {
     for (path, file, content_type) in [
         ("/", "index.html", "text/html; charset=utf-8"),
         ("/sw.js", "sw.js", "text/javascript; charset=utf-8"),
-        ("/manifest.webmanifest", "manifest.webmanifest", "application/manifest+json"),
+        (
+            "/manifest.webmanifest",
+            "manifest.webmanifest",
+            "application/manifest+json",
+        ),
     ] {
         cfg.service(
             web::resource(path)

@@ -19,3 +19,4 @@ mod security_headers;
 mod sync;
 mod tokens;
 mod tombstones;
+mod web_app;
