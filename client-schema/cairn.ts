@@ -298,6 +298,7 @@ export interface ErrorBody {
  * - `admin_only`: Only an admin account may do this.
  * - `admin_cannot_use_plans`: Admin accounts manage accounts; they cannot own, join or read plans.
  * - `owner_only`: Only the plan's owner may do this.
+ * - `plan_limit_reached`: The account owns as many plans as this server allows (`plans_per_account`).
  * - `plan_not_found`: The plan does not exist, or you are not one of its members (the two are not told apart).
  * - `account_not_found`: No account with that id.
  * - `member_not_found`: The person is not a member of this plan.
@@ -313,7 +314,7 @@ export interface ErrorBody {
  * - `not_ready`: The server is not ready (database unreachable or migrations pending).
  * - `internal`: Something went wrong on the server; the details are in its log, not in this response.
  */
-export type ErrorCode = "bad_request" | "validation_failed" | "payload_too_large" | "unauthenticated" | "invalid_token" | "invalid_credentials" | "account_disabled" | "rate_limited" | "invalid_refresh_token" | "refresh_token_reused" | "registration_closed" | "enrollment_code_invalid" | "username_taken" | "admin_only" | "admin_cannot_use_plans" | "owner_only" | "plan_not_found" | "account_not_found" | "member_not_found" | "session_not_found" | "invitation_not_found" | "invitation_expired" | "invitation_used" | "already_member" | "owner_cannot_leave" | "foreign_author" | "not_found" | "method_not_allowed" | "not_ready" | "internal";
+export type ErrorCode = "bad_request" | "validation_failed" | "payload_too_large" | "unauthenticated" | "invalid_token" | "invalid_credentials" | "account_disabled" | "rate_limited" | "invalid_refresh_token" | "refresh_token_reused" | "registration_closed" | "enrollment_code_invalid" | "username_taken" | "admin_only" | "admin_cannot_use_plans" | "owner_only" | "plan_limit_reached" | "plan_not_found" | "account_not_found" | "member_not_found" | "session_not_found" | "invitation_not_found" | "invitation_expired" | "invitation_used" | "already_member" | "owner_cannot_leave" | "foreign_author" | "not_found" | "method_not_allowed" | "not_ready" | "internal";
 
 /** What went wrong: a stable code and a human-readable message. */
 export interface ErrorDetail {
@@ -538,7 +539,7 @@ export interface Operations {
     request: CreatePlanRequest | undefined;
     status: 201;
     response: PlanSummary;
-    errors: "bad_request" | "unauthenticated" | "invalid_token" | "account_disabled" | "admin_cannot_use_plans" | "validation_failed" | "internal";
+    errors: "bad_request" | "unauthenticated" | "invalid_token" | "account_disabled" | "admin_cannot_use_plans" | "validation_failed" | "plan_limit_reached" | "internal";
   };
   /** The caller's plans. */
   "GET /api/v1/plans": {

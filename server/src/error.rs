@@ -127,6 +127,7 @@ impl From<PlanError> for AppError {
         let (status, code) = match &err {
             E::NotFound => (StatusCode::NOT_FOUND, ErrorCode::PlanNotFound),
             E::OwnerOnly => (StatusCode::FORBIDDEN, ErrorCode::OwnerOnly),
+            E::PlanLimitReached(_) => (StatusCode::FORBIDDEN, ErrorCode::PlanLimitReached),
             E::AdminCannotUsePlans => (StatusCode::FORBIDDEN, ErrorCode::AdminCannotUsePlans),
             E::InvalidInput(_) => (
                 StatusCode::UNPROCESSABLE_ENTITY,

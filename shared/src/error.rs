@@ -40,6 +40,8 @@ pub enum ErrorCode {
     AdminCannotUsePlans,
     /// Only the plan's owner may do this.
     OwnerOnly,
+    /// The account owns as many plans as this server allows (`plans_per_account`).
+    PlanLimitReached,
     /// The plan does not exist, or you are not one of its members (the two are not told apart).
     PlanNotFound,
     /// No account with that id.

@@ -32,6 +32,9 @@ pub enum PlanError {
     /// A field is not acceptable.
     #[error("{0}")]
     InvalidInput(String),
+    /// The caller owns as many plans as the server allows.
+    #[error("you already have {0} plans, the most this server allows; delete one to start another")]
+    PlanLimitReached(u64),
     /// Unknown invitation code.
     #[error("no invitation has this code")]
     InvitationNotFound,
@@ -200,6 +203,10 @@ pub async fn create_plan(
         return Err(PlanError::InvalidInput(format!(
             "title must be at most {MAX_TITLE_CHARS} characters"
         )));
+    }
+    let limit = services.settings.plans_per_account;
+    if services.store.count_owned_plans(caller.user.id).await? >= limit {
+        return Err(PlanError::PlanLimitReached(limit));
     }
     let plan_id = PlanId::new_random();
     tracing::Span::current().record("plan.id", tracing::field::display(plan_id));

@@ -466,3 +466,49 @@ async fn the_owner_removes_a_supporter_and_a_supporter_can_leave() {
         .await;
     assert_eq!(members.body.as_array().map(Vec::len), Some(1));
 }
+
+#[tokio::test]
+async fn an_account_owns_at_most_its_limit_of_plans_over_rest_and_sync() {
+    use automerge::ActorId;
+    let app = TestApp::spawn_with(|s| s.plans_per_account = 2).await;
+    let maria = app.register("maria").await;
+    let sam = app.register("sam").await;
+    let first = app.create_plan(&maria, "One").await;
+    app.create_plan(&maria, "Two").await;
+    let third = app
+        .post("/api/v1/plans", maria.token(), json!({ "title": "Three" }))
+        .await;
+    third.assert_error(403, ErrorCode::PlanLimitReached);
+
+    // A plan made offline is refused the same way when it first syncs, and nothing is stored.
+    let offline = cairn_shared::PlanId::new_random().document_id().to_string();
+    let mut phone = app.sync_client(&maria).await;
+    phone.track(
+        &offline,
+        cairn_shared::plan::new_plan_document(ActorId::random(), "Made on the bus").expect("doc"),
+    );
+    phone.sync_doc(&offline, false).await;
+    assert!(
+        phone
+            .wait_until(cairn_tests::sync_client::WAIT, |c| c.closed())
+            .await,
+        "{:?}",
+        phone.events
+    );
+    assert!(
+        phone.error().is_some_and(|e| e.contains("limit of plans")),
+        "{:?}",
+        phone.events
+    );
+    let listed = app.get("/api/v1/plans", maria.token()).await;
+    assert_eq!(listed.body.as_array().map(Vec::len), Some(2));
+
+    // Supporting others' plans does not count; deleting one frees a place.
+    app.add_supporter(&maria, &first, &sam).await;
+    app.create_plan(&sam, "Sam's own").await;
+    let deleted = app
+        .delete(&format!("/api/v1/plans/{first}"), maria.token())
+        .await;
+    assert_eq!(deleted.status, 204);
+    app.create_plan(&maria, "Three, now").await;
+}

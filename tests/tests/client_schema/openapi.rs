@@ -147,6 +147,7 @@ pub fn status_of(code: ErrorCode) -> u16 {
         | E::AdminOnly
         | E::AdminCannotUsePlans
         | E::OwnerOnly
+        | E::PlanLimitReached
         | E::ForeignAuthor => 403,
         E::PlanNotFound
         | E::AccountNotFound
@@ -344,11 +345,16 @@ pub fn operations() -> Vec<Operation> {
             "Create a plan",
             "A new plan with the schema-v1 skeleton (see `PlanDocument`); the caller owns it. \
              The body may be left out. The answer's `url` is what an automerge-repo client \
-             passes to `repo.find`.",
+             passes to `repo.find`. An account that owns as many plans as the server allows \
+             (`CAIRN_PLANS_PER_ACCOUNT`) gets 403 `plan_limit_reached`.",
         )
         .request(Request::OptionalJson("CreatePlanRequest"))
         .answers(Success::Json(201, "PlanSummary"))
-        .errors(&[E::AdminCannotUsePlans, E::ValidationFailed]),
+        .errors(&[
+            E::AdminCannotUsePlans,
+            E::ValidationFailed,
+            E::PlanLimitReached,
+        ]),
         op(
             "get",
             "/api/v1/plans",
