@@ -66,7 +66,9 @@ pub struct Store {
 }
 
 impl Store {
-    /// Connect to `url` (SQLite: WAL, foreign keys and a busy timeout on every connection), with
+    /// Connect to `url` (SQLite: WAL, `synchronous=FULL` so that a committed change survives a
+    /// power cut too, not only a crash of Cairn; foreign keys and a busy timeout on every
+    /// connection), with
     /// the master keyring that wraps the plans' data keys.
     pub async fn connect(
         url: &SecretString,
@@ -84,7 +86,7 @@ impl Store {
                 sqlite
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
+                    .synchronous(SqliteSynchronous::Full)
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(5))
             });

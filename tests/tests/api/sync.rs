@@ -624,6 +624,61 @@ async fn idle_documents_leave_memory() {
 }
 
 #[tokio::test]
+async fn changes_uploaded_over_http_reach_members_syncing_live() {
+    let app = TestApp::spawn().await;
+    let maria = app.register("maria").await;
+    let sam = app.register("sam").await;
+    let (plan, document) = plan_with_document(&app, &maria, "Both ways").await;
+    app.add_supporter(&maria, &plan, &sam).await;
+    let mut live = app.sync_client(&maria).await;
+    live.track(&document, AutoCommit::new());
+    live.sync_doc(&document, true).await;
+
+    // Sam's service worker uploads a change made offline on his phone.
+    let url = format!("{}/api/v1/plans/{plan}/changes", app.address);
+    let client = reqwest::Client::new();
+    let base = client
+        .get(&url)
+        .bearer_auth(sam.token())
+        .send()
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("body");
+    let mut doc = AutoCommit::load(&base).expect("load");
+    let since = doc.get_heads();
+    doc.put(ROOT, "fromSam", "uploaded in the background")
+        .expect("put");
+    doc.commit();
+    let change: Vec<u8> = doc
+        .get_changes(&since)
+        .iter()
+        .flat_map(|c| c.raw_bytes().to_vec())
+        .collect();
+    let posted = client
+        .post(&url)
+        .bearer_auth(sam.token())
+        .body(change)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(posted.status(), 200);
+
+    // Maria, syncing live over the socket, gets it without asking.
+    assert!(
+        live.wait_until(WAIT, |c| note(&c.docs[&document].doc, "fromSam").is_some())
+            .await,
+        "{:?}",
+        live.events
+    );
+    assert_eq!(
+        note(&live.docs[&document].doc, "fromSam").as_deref(),
+        Some("uploaded in the background")
+    );
+}
+
+#[tokio::test]
 async fn http_sync_reads_and_writes_with_the_same_rules() {
     let app = TestApp::spawn().await;
     let maria = app.register("maria").await;
