@@ -331,6 +331,11 @@ impl TestApp {
 
     /// Create a plan as `owner` and return its id.
     pub async fn create_plan(&self, owner: &Session, title: &str) -> String {
+        self.plan_with_document(owner, title).await.0
+    }
+
+    /// Create a plan as `owner` over REST: its id and its Automerge document id.
+    pub async fn plan_with_document(&self, owner: &Session, title: &str) -> (String, String) {
         let answer = self
             .post("/api/v1/plans", owner.token(), json!({ "title": title }))
             .await;
@@ -340,7 +345,8 @@ impl TestApp {
             "create plan: {}",
             answer.body
         );
-        answer.body["id"].as_str().unwrap_or_default().to_owned()
+        let field = |name: &str| answer.body[name].as_str().unwrap_or_default().to_owned();
+        (field("id"), field("documentId"))
     }
 
     /// Invite and accept: `supporter` joins `owner`'s plan.

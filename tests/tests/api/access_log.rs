@@ -13,21 +13,6 @@ use serde_json::json;
 
 const TITLE: &str = "Private words about housing";
 
-/// A plan created over REST: its id and its Automerge document id.
-async fn plan_with_document(app: &TestApp, owner: &Session) -> (String, String) {
-    let created = app
-        .post("/api/v1/plans", owner.token(), json!({ "title": TITLE }))
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    (
-        created.body["id"].as_str().unwrap_or_default().to_owned(),
-        created.body["documentId"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-    )
-}
-
 async fn access_log(app: &TestApp, plan: &str, reader: &Session) -> Vec<AccessLogEntry> {
     let answer = app
         .get(&format!("/api/v1/plans/{plan}/access-log"), reader.token())
@@ -75,7 +60,7 @@ async fn both_members_see_who_accessed_the_plan_newest_first() {
     let maria = app.register("maria").await;
     let sam = app.register("sam").await;
     let stranger = app.register("stranger").await;
-    let (plan, document) = plan_with_document(&app, &maria).await;
+    let (plan, document) = app.plan_with_document(&maria, TITLE).await;
 
     let invitation = app
         .post(

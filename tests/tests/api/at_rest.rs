@@ -72,15 +72,7 @@ async fn plan_text_never_reaches_the_database_files_in_the_clear() {
     let maria = app.register("maria-at-rest").await;
     let marker = uuid::Uuid::new_v4().simple().to_string();
     let title = format!("Back to singing {marker}");
-    let created = app
-        .post("/api/v1/plans", maria.token(), json!({ "title": title }))
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    let plan = created.body["id"].as_str().unwrap_or_default().to_owned();
-    let document = created.body["documentId"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let (plan, document) = app.plan_with_document(&maria, &title).await;
 
     // Edits over sync, enough for the plan to be folded into a snapshot.
     let mut client = app.sync_client(&maria).await;

@@ -55,19 +55,7 @@ impl Target {
         let sam = app.register("sam").await;
         let eve = app.register("eve").await;
         let admin = app.admin("agency").await;
-        let created = app
-            .post(
-                "/api/v1/plans",
-                maria.token(),
-                json!({ "title": "Back to singing" }),
-            )
-            .await;
-        assert_eq!(created.status, 201, "{}", created.body);
-        let plan = created.body["id"].as_str().unwrap_or_default().to_owned();
-        let document = created.body["documentId"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let (plan, document) = app.plan_with_document(&maria, "Back to singing").await;
         app.add_supporter(&maria, &plan, &sam).await;
         // Both write something over sync, so the plan has history by two authors.
         let mut maria_actor = ActorId::random();

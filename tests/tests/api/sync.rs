@@ -7,24 +7,10 @@ use automerge::{ActorId, AutoCommit, ROOT, ReadDoc};
 use cairn_shared::ErrorCode;
 use cairn_shared::plan::read_title;
 use cairn_shared::protocol::{Message, PeerId, PeerMetadata};
+use cairn_tests::TestApp;
 use cairn_tests::sync_client::{Event, SyncClient, WAIT, open};
-use cairn_tests::{Session, TestApp};
 use reqwest::Method;
 use serde_json::json;
-
-async fn plan_with_document(app: &TestApp, owner: &Session, title: &str) -> (String, String) {
-    let created = app
-        .post("/api/v1/plans", owner.token(), json!({ "title": title }))
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    (
-        created.body["id"].as_str().unwrap_or_default().to_owned(),
-        created.body["documentId"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-    )
-}
 
 fn note(doc: &AutoCommit, key: &str) -> Option<String> {
     match doc.get(ROOT, key).ok().flatten() {
@@ -55,7 +41,7 @@ async fn handshake_announces_a_stable_peer_and_storage_id() {
 async fn a_member_finds_a_rest_created_plan() {
     let app = TestApp::spawn().await;
     let maria = app.register("maria").await;
-    let (_, document) = plan_with_document(&app, &maria, "Found by URL").await;
+    let (_, document) = app.plan_with_document(&maria, "Found by URL").await;
     let mut client = app.sync_client(&maria).await;
     client.track(&document, AutoCommit::new());
     client.sync_doc(&document, true).await;
@@ -92,7 +78,7 @@ async fn non_members_learn_nothing_and_are_answered_quickly() {
     let app = TestApp::spawn().await;
     let maria = app.register("maria").await;
     let stranger = app.register("stranger").await;
-    let (_, document) = plan_with_document(&app, &maria, "Private words").await;
+    let (_, document) = app.plan_with_document(&maria, "Private words").await;
     let mut client = app.sync_client(&stranger).await;
     client.track(&document, AutoCommit::new());
     let started = Instant::now();
@@ -131,7 +117,7 @@ async fn two_members_converge_live() {
     let app = TestApp::spawn().await;
     let maria = app.register("maria").await;
     let sam = app.register("sam").await;
-    let (plan, document) = plan_with_document(&app, &maria, "Together").await;
+    let (plan, document) = app.plan_with_document(&maria, "Together").await;
     app.add_supporter(&maria, &plan, &sam).await;
     let mut phone = app.sync_client(&maria).await;
     let mut laptop = app.sync_client(&sam).await;
@@ -217,7 +203,7 @@ async fn a_removed_supporter_stops_syncing_while_still_connected() {
     let app = TestApp::spawn().await;
     let maria = app.register("maria").await;
     let sam = app.register("sam").await;
-    let (plan, document) = plan_with_document(&app, &maria, "Boundaries").await;
+    let (plan, document) = app.plan_with_document(&maria, "Boundaries").await;
     app.add_supporter(&maria, &plan, &sam).await;
     let mut owner = app.sync_client(&maria).await;
     let mut supporter = app.sync_client(&sam).await;
@@ -336,7 +322,7 @@ async fn a_change_claiming_another_accounts_actor_is_refused() {
     let app = TestApp::spawn().await;
     let maria = app.register("maria").await;
     let sam = app.register("sam").await;
-    let (plan, document) = plan_with_document(&app, &maria, "Authorship").await;
+    let (plan, document) = app.plan_with_document(&maria, "Authorship").await;
     app.add_supporter(&maria, &plan, &sam).await;
 
     let mut owner = app.sync_client(&maria).await;
@@ -385,7 +371,7 @@ async fn presence_reaches_the_other_member_and_is_not_stored() {
     let app = TestApp::spawn().await;
     let maria = app.register("maria").await;
     let sam = app.register("sam").await;
-    let (plan, document) = plan_with_document(&app, &maria, "Presence").await;
+    let (plan, document) = app.plan_with_document(&maria, "Presence").await;
     app.add_supporter(&maria, &plan, &sam).await;
     let mut owner = app.sync_client(&maria).await;
     let mut supporter = app.sync_client(&sam).await;
@@ -427,7 +413,7 @@ async fn presence_reaches_the_other_member_and_is_not_stored() {
 async fn bad_frames_get_an_error_and_the_server_keeps_serving() {
     let app = TestApp::spawn().await;
     let maria = app.register("maria").await;
-    let (plan, document) = plan_with_document(&app, &maria, "Sturdy").await;
+    let (plan, document) = app.plan_with_document(&maria, "Sturdy").await;
     let before = app
         .get(&format!("/api/v1/plans/{plan}"), maria.token())
         .await;
@@ -560,7 +546,7 @@ async fn messages_before_join_and_oversized_frames_are_refused() {
 async fn a_flood_of_messages_is_cut_off_without_harming_others() {
     let app = TestApp::spawn_with(|s| s.max_messages_per_second = 20).await;
     let maria = app.register("maria").await;
-    let (_, document) = plan_with_document(&app, &maria, "Calm").await;
+    let (_, document) = app.plan_with_document(&maria, "Calm").await;
     let mut flood = app.sync_client(&maria).await;
     for count in 0..500u64 {
         flood
@@ -592,11 +578,7 @@ async fn idle_documents_leave_memory() {
     let maria = app.register("maria").await;
     let mut documents = Vec::new();
     for i in 0..12 {
-        documents.push(
-            plan_with_document(&app, &maria, &format!("Plan {i}"))
-                .await
-                .1,
-        );
+        documents.push(app.plan_with_document(&maria, &format!("Plan {i}")).await.1);
     }
     {
         let mut client = app.sync_client(&maria).await;
@@ -628,7 +610,7 @@ async fn changes_uploaded_over_http_reach_members_syncing_live() {
     let app = TestApp::spawn().await;
     let maria = app.register("maria").await;
     let sam = app.register("sam").await;
-    let (plan, document) = plan_with_document(&app, &maria, "Both ways").await;
+    let (plan, document) = app.plan_with_document(&maria, "Both ways").await;
     app.add_supporter(&maria, &plan, &sam).await;
     let mut live = app.sync_client(&maria).await;
     live.track(&document, AutoCommit::new());
@@ -683,7 +665,7 @@ async fn http_sync_reads_and_writes_with_the_same_rules() {
     let app = TestApp::spawn().await;
     let maria = app.register("maria").await;
     let sam = app.register("sam").await;
-    let (plan, document) = plan_with_document(&app, &maria, "Background sync").await;
+    let (plan, document) = app.plan_with_document(&maria, "Background sync").await;
     let client = reqwest::Client::new();
     let url = format!("{}/api/v1/plans/{plan}/changes", app.address);
 
@@ -820,7 +802,7 @@ async fn admins_cannot_sync_plans() {
     let app = TestApp::spawn().await;
     let admin = app.admin("agency").await;
     let maria = app.register("maria").await;
-    let (_, document) = plan_with_document(&app, &maria, "Not for staff").await;
+    let (_, document) = app.plan_with_document(&maria, "Not for staff").await;
     let mut client = app.sync_client(&admin).await;
     client.track(&document, AutoCommit::new());
     client.sync_doc(&document, true).await;
@@ -848,7 +830,7 @@ async fn compaction_folds_changes_into_a_snapshot_and_keeps_history_and_content(
     })
     .await;
     let maria = app.register("maria").await;
-    let (plan, document) = plan_with_document(&app, &maria, "Compact me").await;
+    let (plan, document) = app.plan_with_document(&maria, "Compact me").await;
     {
         let mut client = app.sync_client(&maria).await;
         client.track(&document, AutoCommit::new());

@@ -13,20 +13,6 @@ use cairn_tests::sync_client::{SyncClient, WAIT};
 use cairn_tests::{Session, TestApp};
 use serde_json::json;
 
-async fn plan_with_document(app: &TestApp, owner: &Session, title: &str) -> (String, String) {
-    let created = app
-        .post("/api/v1/plans", owner.token(), json!({ "title": title }))
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    (
-        created.body["id"].as_str().unwrap_or_default().to_owned(),
-        created.body["documentId"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-    )
-}
-
 /// A copy of what the client holds for the document: the whole stale replica.
 fn replica(client: &mut SyncClient, document: &str) -> AutoCommit {
     let tracked = client.docs.get_mut(document).expect("tracked document");
@@ -76,7 +62,7 @@ async fn connected_members_lose_a_deleted_plan_and_a_stale_replica_cannot_bring_
     let admin = app.admin("agency").await;
     let maria = app.register("maria").await;
     let sam = app.register("sam").await;
-    let (plan, document) = plan_with_document(&app, &maria, "Short-lived").await;
+    let (plan, document) = app.plan_with_document(&maria, "Short-lived").await;
     app.add_supporter(&maria, &plan, &sam).await;
 
     let mut phone = app.sync_client(&maria).await;
@@ -129,7 +115,9 @@ async fn a_deleted_plan_stays_deleted_after_eviction_and_restart() {
     let app = TestApp::spawn_with(|s| s.sync_idle_evict_secs = 1).await;
     let admin = app.admin("agency").await;
     let maria = app.register("maria").await;
-    let (plan, document) = plan_with_document(&app, &maria, "Evicted, then deleted").await;
+    let (plan, document) = app
+        .plan_with_document(&maria, "Evicted, then deleted")
+        .await;
     let stale = {
         let mut phone = app.sync_client(&maria).await;
         phone.track(&document, AutoCommit::new());
@@ -271,7 +259,7 @@ async fn an_unclaimed_document_loaded_before_the_delete_is_not_created_by_it() {
 async fn http_sync_to_a_deleted_plan_is_not_found() {
     let app = TestApp::spawn().await;
     let maria = app.register("maria").await;
-    let (plan, _) = plan_with_document(&app, &maria, "Background sync").await;
+    let (plan, _) = app.plan_with_document(&maria, "Background sync").await;
     let client = reqwest::Client::new();
     let url = format!("{}/api/v1/plans/{plan}/changes", app.address);
     let all = client
