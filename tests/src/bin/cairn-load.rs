@@ -1,0 +1,523 @@
+//! `cairn-load`: a bounded load generator for an automerge-repo sync server. It runs N pairs of
+//! editors (a person and a supporter, each on their own WebSocket, each pair on its own plan),
+//! both editing their plan at a steady rate, and prints what a person on a phone would notice:
+//! edits per second, and how long an edit takes to reach the partner (p50, p99). Given the
+//! server's process id it also prints the server's CPU seconds per 1,000 edits and its peak
+//! resident memory.
+//!
+//! It speaks the protocol through `cairn_shared::protocol`, and only to loopback addresses. Every
+//! run is bounded: a number of edits per editor and a deadline.
+//!
+//! `--server cairn` registers accounts, creates each plan over REST and invites the supporter.
+//! `--server reference` (the `@automerge/automerge-repo-sync-server`, which has no accounts)
+//! lets the person create the document and the supporter ask for it by id.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use automerge::sync::{self, SyncDoc};
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ROOT, ReadDoc, ScalarValue, Value};
+use cairn_shared::PlanId;
+use cairn_shared::protocol::{self, Message, PeerId, PeerMetadata};
+use clap::{Parser, ValueEnum};
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value as Json, json};
+use tokio::net::TcpStream;
+use tokio::sync::Mutex;
+use tokio_tungstenite::tungstenite::Message as Frame;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Sink = SplitSink<Socket, Frame>;
+
+/// Which server is under load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ServerKind {
+    /// Cairn: accounts, plans over REST, invitations.
+    Cairn,
+    /// The reference automerge-repo sync server: no accounts.
+    Reference,
+}
+
+/// Load a sync server with pairs of people editing their plans.
+#[derive(Debug, Parser)]
+#[command(name = "cairn-load")]
+struct Args {
+    /// The server's base URL (loopback only), e.g. http://127.0.0.1:8080.
+    #[arg(long)]
+    url: String,
+    /// Which server it is.
+    #[arg(long, value_enum, default_value_t = ServerKind::Cairn)]
+    server: ServerKind,
+    /// Pairs editing at once.
+    #[arg(long, default_value_t = 10)]
+    pairs: usize,
+    /// Edits each editor makes.
+    #[arg(long, default_value_t = 50)]
+    edits: usize,
+    /// Milliseconds between one editor's edits.
+    #[arg(long, default_value_t = 200)]
+    interval_ms: u64,
+    /// Give up after this many seconds, whatever is left.
+    #[arg(long, default_value_t = 120)]
+    deadline_secs: u64,
+    /// The server's process id, to read its CPU time and memory from /proc.
+    #[arg(long)]
+    server_pid: Option<u32>,
+}
+
+/// One editor's connection and copy of the plan.
+struct Editor {
+    label: String,
+    partner: String,
+    document_id: String,
+    peer: PeerId,
+    server: PeerId,
+    doc: Mutex<(AutoCommit, sync::State)>,
+    sink: Mutex<Sink>,
+    /// Latencies (ms) of the partner's edits as they arrived here.
+    latencies: Mutex<Vec<f64>>,
+    /// How many of the partner's edits have arrived.
+    seen: Mutex<usize>,
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let base = reqwest::Url::parse(&args.url).context("--url")?;
+    let host: IpAddr = base
+        .host_str()
+        .unwrap_or_default()
+        .trim_matches(['[', ']'])
+        .parse()
+        .context("--url must name a loopback IP address")?;
+    if !host.is_loopback() {
+        bail!("cairn-load only loads servers on this machine (loopback), not {host}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(args.deadline_secs);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+
+    eprintln!("setting up {} pairs on {}", args.pairs, args.url);
+    let mut pairs = Vec::new();
+    for index in 0..args.pairs {
+        pairs.push(set_up_pair(&args, &http, index).await?);
+    }
+    let before = args.server_pid.map(cpu_seconds).transpose()?;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (person, supporter) in &pairs {
+        for editor in [person.clone(), supporter.clone()] {
+            let edits = args.edits;
+            let interval = Duration::from_millis(args.interval_ms);
+            tasks.push(tokio::spawn(async move {
+                edit(editor, edits, interval, deadline).await
+            }));
+        }
+    }
+    for task in tasks {
+        task.await??;
+    }
+    // Let the last edits arrive.
+    let expected = args.edits;
+    while Instant::now() < deadline {
+        let mut all = true;
+        for (person, supporter) in &pairs {
+            all &=
+                *person.seen.lock().await >= expected && *supporter.seen.lock().await >= expected;
+        }
+        if all {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let after = args.server_pid.map(cpu_seconds).transpose()?;
+
+    let mut latencies = Vec::new();
+    let mut arrived = 0usize;
+    for (person, supporter) in &pairs {
+        for editor in [person, supporter] {
+            latencies.extend(editor.latencies.lock().await.iter().copied());
+            arrived += *editor.seen.lock().await;
+        }
+    }
+    let made = args.pairs * 2 * args.edits;
+    latencies.sort_by(f64::total_cmp);
+    println!("server: {:?} at {}", args.server, args.url);
+    println!(
+        "pairs: {}, edits made: {made}, arrived at the partner: {arrived}",
+        args.pairs
+    );
+    println!("edits per second: {:.1}", made as f64 / elapsed);
+    println!(
+        "edit-to-partner latency p50 (ms): {:.1}",
+        percentile(&latencies, 0.50)
+    );
+    println!(
+        "edit-to-partner latency p99 (ms): {:.1}",
+        percentile(&latencies, 0.99)
+    );
+    if let (Some(before), Some(after), Some(pid)) = (before, after, args.server_pid) {
+        println!(
+            "server CPU seconds per 1,000 edits: {:.3}",
+            (after - before) / made as f64 * 1000.0
+        );
+        println!(
+            "server peak RSS (MiB): {:.1}",
+            peak_rss_kib(pid)? as f64 / 1024.0
+        );
+    }
+    if arrived < made {
+        bail!(
+            "{} edits never reached the partner before the deadline",
+            made - arrived
+        );
+    }
+    Ok(())
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+/// The process's user + system CPU time, in seconds.
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+    Ok((ticks(11) + ticks(12)) / clock_ticks_per_second())
+}
+
+fn clock_ticks_per_second() -> f64 {
+    // The kernel's USER_HZ, 100 on every Linux this runs on; `getconf CLK_TCK` says so.
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// The process's peak resident memory (VmHWM), in KiB.
+fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .context("no VmHWM in /proc status")
+}
+
+async fn post(
+    http: &reqwest::Client,
+    url: String,
+    token: Option<&str>,
+    body: Json,
+) -> anyhow::Result<Json> {
+    let mut request = http.post(&url).json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await?;
+    let status = response.status();
+    let body: Json = response.json().await.unwrap_or(Json::Null);
+    if !status.is_success() {
+        bail!("POST {url}: {status} {body}");
+    }
+    Ok(body)
+}
+
+async fn set_up_pair(
+    args: &Args,
+    http: &reqwest::Client,
+    index: usize,
+) -> anyhow::Result<(Arc<Editor>, Arc<Editor>)> {
+    let base = args.url.trim_end_matches('/');
+    let ws_base = base.replacen("http", "ws", 1);
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let (person_url, supporter_url, document_id) = match args.server {
+        ServerKind::Cairn => {
+            let mut tokens = Vec::new();
+            for role in ["p", "s"] {
+                let answer = post(
+                    http,
+                    format!("{base}/api/v1/auth/register"),
+                    None,
+                    json!({
+                        "username": format!("load-{role}{index}-{}", &run[..8]),
+                        "displayName": format!("Load {role}{index}"),
+                        "password": "load test password",
+                    }),
+                )
+                .await?;
+                tokens.push(
+                    answer["accessToken"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+            let plan = post(
+                http,
+                format!("{base}/api/v1/plans"),
+                Some(&tokens[0]),
+                json!({"title": "Load"}),
+            )
+            .await?;
+            let id = plan["id"].as_str().unwrap_or_default();
+            let invitation = post(
+                http,
+                format!("{base}/api/v1/plans/{id}/invitations"),
+                Some(&tokens[0]),
+                json!({}),
+            )
+            .await?;
+            let code = invitation["code"].as_str().unwrap_or_default();
+            post(
+                http,
+                format!("{base}/api/v1/invitations/{code}/accept"),
+                Some(&tokens[1]),
+                json!({}),
+            )
+            .await?;
+            (
+                format!("{ws_base}/sync?token={}", tokens[0]),
+                format!("{ws_base}/sync?token={}", tokens[1]),
+                plan["documentId"].as_str().unwrap_or_default().to_owned(),
+            )
+        }
+        ServerKind::Reference => (
+            format!("{ws_base}/"),
+            format!("{ws_base}/"),
+            PlanId::new_random().document_id().to_string(),
+        ),
+    };
+    let person_label = format!("p{index}");
+    let supporter_label = format!("s{index}");
+    let mut first = AutoCommit::new();
+    if args.server == ServerKind::Reference {
+        // No server-made skeleton here: the person's device makes the document.
+        first.put(ROOT, "title", "Load")?;
+        first.commit();
+    }
+    let person = connect(
+        &person_url,
+        &person_label,
+        &supporter_label,
+        &document_id,
+        first,
+    )
+    .await?;
+    sync_until_quiet(&person, args.server == ServerKind::Cairn).await?;
+    let supporter = connect(
+        &supporter_url,
+        &supporter_label,
+        &person_label,
+        &document_id,
+        AutoCommit::new(),
+    )
+    .await?;
+    sync_until_quiet(&supporter, true).await?;
+    Ok((person, supporter))
+}
+
+async fn connect(
+    url: &str,
+    label: &str,
+    partner: &str,
+    document_id: &str,
+    doc: AutoCommit,
+) -> anyhow::Result<Arc<Editor>> {
+    let (socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .context("connect")?;
+    let (mut sink, mut stream) = socket.split();
+    let peer = PeerId(format!("load-{label}-{}", uuid::Uuid::new_v4().simple()));
+    let join = Message::Join {
+        sender_id: peer.clone(),
+        peer_metadata: PeerMetadata {
+            storage_id: None,
+            is_ephemeral: true,
+        },
+        supported_protocol_versions: vec!["1".into()],
+    };
+    sink.send(Frame::Binary(protocol::encode(&join).into()))
+        .await?;
+    let server = loop {
+        match tokio::time::timeout(Duration::from_secs(10), stream.next()).await? {
+            Some(Ok(Frame::Binary(bytes))) => {
+                if let Ok(Message::Peer { sender_id, .. }) = protocol::decode(&bytes) {
+                    break sender_id;
+                }
+            }
+            Some(Ok(_)) => {}
+            other => bail!("no handshake: {other:?}"),
+        }
+    };
+    let editor = Arc::new(Editor {
+        label: label.to_owned(),
+        partner: partner.to_owned(),
+        document_id: document_id.to_owned(),
+        peer,
+        server,
+        doc: Mutex::new((doc, sync::State::new())),
+        sink: Mutex::new(sink),
+        latencies: Mutex::new(Vec::new()),
+        seen: Mutex::new(0),
+    });
+    let reader = editor.clone();
+    tokio::spawn(async move {
+        while let Some(Ok(frame)) = stream.next().await {
+            if let Frame::Binary(bytes) = frame
+                && let Ok(Message::Sync { data, .. }) = protocol::decode(&bytes)
+            {
+                let _ = reader.receive(&data).await;
+            }
+        }
+    });
+    Ok(editor)
+}
+
+fn now_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or_default()
+}
+
+impl Editor {
+    /// Apply a sync message from the server, note the partner's new edits, and answer.
+    async fn receive(&self, data: &[u8]) -> anyhow::Result<()> {
+        let message = sync::Message::decode(data)?;
+        let arrived = now_ms();
+        let reply = {
+            let mut guard = self.doc.lock().await;
+            let (doc, state) = &mut *guard;
+            doc.sync().receive_sync_message(state, message)?;
+            let mut seen = self.seen.lock().await;
+            let mut latencies = self.latencies.lock().await;
+            while let Ok(Some((Value::Scalar(value), _))) =
+                doc.get(ROOT, format!("{}-{}", self.partner, *seen))
+            {
+                if let ScalarValue::F64(sent) = value.as_ref() {
+                    latencies.push(arrived - sent);
+                }
+                *seen += 1;
+            }
+            doc.sync().generate_sync_message(state)
+        };
+        if let Some(reply) = reply {
+            self.send_sync(reply.encode()).await?;
+        }
+        Ok(())
+    }
+
+    async fn send_sync(&self, data: Vec<u8>) -> anyhow::Result<()> {
+        let message = Message::Sync {
+            sender_id: self.peer.clone(),
+            target_id: self.server.clone(),
+            document_id: self.document_id.clone(),
+            data,
+        };
+        self.sink
+            .lock()
+            .await
+            .send(Frame::Binary(protocol::encode(&message).into()))
+            .await?;
+        Ok(())
+    }
+
+    /// Push whatever this editor has that the server lacks.
+    async fn push(&self, as_request: bool) -> anyhow::Result<bool> {
+        let message = {
+            let mut guard = self.doc.lock().await;
+            let (doc, state) = &mut *guard;
+            doc.sync().generate_sync_message(state)
+        };
+        let Some(message) = message else {
+            return Ok(false);
+        };
+        if as_request {
+            let request = Message::Request {
+                sender_id: self.peer.clone(),
+                target_id: self.server.clone(),
+                document_id: self.document_id.clone(),
+                data: message.encode(),
+            };
+            self.sink
+                .lock()
+                .await
+                .send(Frame::Binary(protocol::encode(&request).into()))
+                .await?;
+        } else {
+            self.send_sync(message.encode()).await?;
+        }
+        Ok(true)
+    }
+}
+
+/// Sync the plan once before the clock starts, until the server has nothing more to say.
+async fn sync_until_quiet(editor: &Editor, as_request: bool) -> anyhow::Result<()> {
+    editor.push(as_request).await?;
+    let mut last = HashMap::new();
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let mut guard = editor.doc.lock().await;
+        let heads = guard.0.get_heads();
+        let theirs = guard.1.their_heads.clone().unwrap_or_default();
+        if !heads.is_empty() && heads == theirs {
+            return Ok(());
+        }
+        last.insert(editor.label.clone(), (heads.len(), theirs.len()));
+    }
+    bail!("{} never synced its plan: {last:?}", editor.label)
+}
+
+/// Make `edits` edits, one every `interval`, each sent at once.
+async fn edit(
+    editor: Arc<Editor>,
+    edits: usize,
+    interval: Duration,
+    deadline: Instant,
+) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(interval);
+    for n in 0..edits {
+        tick.tick().await;
+        if Instant::now() > deadline {
+            break;
+        }
+        {
+            let mut guard = editor.doc.lock().await;
+            guard
+                .0
+                .put(ROOT, format!("{}-{n}", editor.label), now_ms())?;
+            guard.0.commit();
+        }
+        editor.push(false).await?;
+    }
+    Ok(())
+}
