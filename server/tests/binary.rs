@@ -470,3 +470,68 @@ async fn keys_rotate_rewraps_every_plan_key_while_the_server_runs() {
         }
     }
 }
+
+/// Names of the running server's threads.
+fn thread_names(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .flatten()
+                .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
+                .map(|name| name.trim().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_flood_of_sign_ups_hashes_on_a_few_threads_only() {
+    use cairn_server::auth::password::{HASHING_THREAD_NAME, hashing_threads};
+    let data = tempfile::tempdir().expect("tempdir");
+    let database_url = database_for(data.path()).await;
+    let open = [
+        ("CAIRN_REGISTRATION", "open"),
+        ("CAIRN_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE", "10000"),
+    ];
+    let server = serve_with(
+        &data.path().join("data"),
+        database_url.as_deref(),
+        &data.path().join("flood.log"),
+        &open,
+    )
+    .await;
+    let pid = server.child.id().expect("running");
+    // 40 people sign up at the same moment: each sign-up hashes a password (19 MiB each).
+    let mut signups = tokio::task::JoinSet::new();
+    for n in 0..40 {
+        let url = format!("{}/api/v1/auth/register", server.address);
+        signups.spawn(async move {
+            call(
+                reqwest::Method::POST,
+                url,
+                None,
+                Some(json!({"username": format!("flood{n}"), "displayName": "F", "password": MEMBER_PASSWORD})),
+            )
+            .await
+            .0
+        });
+    }
+    let mut hashing = 0;
+    while let Some(status) = signups.join_next().await {
+        assert_eq!(status.expect("task"), 201);
+        hashing = hashing.max(
+            thread_names(pid)
+                .iter()
+                .filter(|name| name.as_str() == HASHING_THREAD_NAME)
+                .count(),
+        );
+    }
+    // Every sign-up went through, hashed on the fixed pool (not one blocking thread each).
+    assert_eq!(hashing, hashing_threads(), "{:?}", thread_names(pid));
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let peak = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .unwrap_or_default();
+    println!("after 40 simultaneous sign-ups: {peak}");
+}

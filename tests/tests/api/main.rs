@@ -11,6 +11,7 @@ mod attacks;
 mod bad_input;
 mod export;
 mod health;
+mod load;
 mod migrations;
 mod plans;
 mod samod;

@@ -1,0 +1,51 @@
+//! `cairn-load` (the benchmark's load generator) against a real Cairn, kept small: every edit of
+//! every editor reaches its partner, and the figures it prints are there.
+
+use cairn_tests::TestApp;
+
+#[tokio::test]
+async fn the_load_generator_runs_pairs_of_editors_to_completion() {
+    let app = TestApp::spawn_with(|s| s.login_attempts_per_address_per_minute = 1000).await;
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_cairn-load"))
+        .args(["--url", &app.address, "--pairs", "2", "--edits", "5"])
+        .args(["--interval-ms", "20", "--deadline-secs", "60"])
+        .args(["--server-pid", &std::process::id().to_string()])
+        .output()
+        .await
+        .expect("cairn-load runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("edits made: 20, arrived at the partner: 20"),
+        "{stdout}"
+    );
+    for figure in [
+        "edits per second:",
+        "edit-to-partner latency p50 (ms):",
+        "edit-to-partner latency p99 (ms):",
+        "server CPU seconds per 1,000 edits:",
+        "server peak RSS (MiB):",
+    ] {
+        assert!(stdout.contains(figure), "{figure} missing: {stdout}");
+    }
+
+    // It refuses to load anything but this machine.
+    let elsewhere = tokio::process::Command::new(env!("CARGO_BIN_EXE_cairn-load"))
+        .args([
+            "--url",
+            "http://192.0.2.1:8080",
+            "--pairs",
+            "1",
+            "--edits",
+            "1",
+        ])
+        .output()
+        .await
+        .expect("cairn-load runs");
+    assert!(!elsewhere.status.success());
+    assert!(String::from_utf8_lossy(&elsewhere.stderr).contains("loopback"));
+}
