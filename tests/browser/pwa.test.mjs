@@ -42,7 +42,11 @@ before(async () => {
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
 })
 
+/** Every phone's browser context, closed at the end even when a test failed halfway. */
+const contexts = []
+
 after(async () => {
+  for (const context of contexts) await context.close().catch(() => {})
   await browser?.close()
   await cairn?.stop()
 })
@@ -57,6 +61,7 @@ async function phone(label, { profile = false } = {}) {
         args: CHROMIUM_ARGS,
       })
     : await browser.newContext(PHONE)
+  contexts.push(context)
   const page = context.pages()[0] ?? (await context.newPage())
   const foreign = []
   page.on("request", request => {
@@ -288,6 +293,11 @@ test("the app installs, then opens and edits with no network at all", { timeout:
   await page.getByLabel("Plan name").waitFor({ timeout: WAIT })
   await page.getByLabel("What matters to me").fill("Calm starts to the day")
   await page.locator("#status[data-state=synced]").waitFor({ timeout: WAIT })
+  const deeId = await accountId(dee)
+  const planId = planIdFrom(dee)
+  await eventually(async () => ((await storedKeys(dee, deeId, planId)) > 0 ? true : undefined), {
+    what: "the plan in IndexedDB",
+  })
 
   // No network: the app still opens (from the service worker) with the plan (from IndexedDB).
   await context.setOffline(true)

@@ -785,7 +785,10 @@ async function start(): Promise<void> {
   window.addEventListener("offline", () => store?.disconnect())
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") void refreshPlans()
+    // Leaving the app (switching away, closing it): write everything to IndexedDB now.
+    else void store?.repo.flush()
   })
+  window.addEventListener("pagehide", () => void store?.repo.flush())
   window.setInterval(() => void refreshPlans(), REFRESH_MS)
   // The app itself is kept offline by the service worker (only in a secure context: HTTPS, or
   // this machine during development).

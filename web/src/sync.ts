@@ -53,6 +53,9 @@ export class PlanStore {
       network: [],
       peerId: `pwa-${userId}-${crypto.randomUUID()}` as never,
       sharePolicy: async () => true,
+      // Save each change to IndexedDB at once (the default waits 100 ms): a phone closed right
+      // after an edit made offline must still have it.
+      saveDebounceRate: 0,
     })
     this.#plansKey = `cairn.plans.${userId}`
     this.repo.networkSubsystem.on("peer", () => this.changed())
