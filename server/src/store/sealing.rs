@@ -196,7 +196,12 @@ impl Store {
     async fn seal_stored_plan(&self, plan: PlanId) -> Result<(), StoreError> {
         let txn = self.db.begin().await?;
         let key = self.new_plan_key(plan);
-        Self::insert_plan_key(&txn, plan, &key, Utc::now()).await?;
+        match Self::insert_plan_key(&txn, plan, &key, Utc::now()).await {
+            // Another instance starting at the same time sealed it first (the transaction is
+            // rolled back as it is dropped).
+            Err(StoreError::Conflict) => return Ok(()),
+            other => other?,
+        }
         let changes = plan_changes::Entity::find()
             .filter(plan_changes::Column::PlanId.eq(plan.0))
             .filter(plan_changes::Column::Compacted.eq(false))
