@@ -89,6 +89,15 @@ impl Session {
     pub fn user_id(&self) -> cairn_shared::UserId {
         self.tokens.account.id
     }
+    /// The claims of the access token, as the server issued them.
+    pub fn claims(&self) -> Value {
+        use base64::Engine;
+        let payload = self.token().split('.').nth(1).unwrap_or_default();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap_or_default();
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    }
 }
 
 /// A response read whole: status, headers and JSON body.
@@ -235,6 +244,31 @@ impl TestApp {
             headers,
             body,
         }
+    }
+
+    /// HTTP sync read: every change of the plan (concatenated Automerge change bytes).
+    pub async fn plan_changes(&self, token: &str, plan: &str) -> Vec<u8> {
+        let response = self
+            .client
+            .get(format!("{}/api/v1/plans/{plan}/changes", self.address))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET changes");
+        assert_eq!(response.status(), StatusCode::OK, "GET changes");
+        response.bytes().await.expect("changes").to_vec()
+    }
+
+    /// HTTP sync write: upload Automerge change bytes to the plan.
+    pub async fn upload_changes(&self, token: &str, plan: &str, changes: Vec<u8>) -> Answer {
+        self.send_raw(
+            Method::POST,
+            &format!("/api/v1/plans/{plan}/changes"),
+            Some(token),
+            "application/octet-stream",
+            changes,
+        )
+        .await
     }
 
     /// The sync WebSocket URL with a token in the query, as browsers must send it.

@@ -209,22 +209,23 @@ impl Store {
     /// bytes can be read, backups included); the rows follow. A crash in between leaves a
     /// tombstoned plan without a key, whose rows the next start-up removes.
     pub async fn delete_plan(&self, id: PlanId, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let shredded = self.shred_plan(id, now).await?;
-        if shredded {
+        let existed = self.shred_plan(id, now).await?;
+        if existed {
             self.purge_plan_rows(id).await?;
         }
-        Ok(shredded)
+        Ok(existed)
     }
 
     /// The first step of [`Store::delete_plan`]: delete the plan's data key and write its
-    /// tombstone, in one transaction. False if there is no such plan, or it was shredded already.
+    /// tombstone, in one transaction. False if there is no such plan (a plan whose key is
+    /// already gone still counts: its rows are left to remove).
     pub async fn shred_plan(&self, id: PlanId, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let txn = self.db.begin().await?;
         if plans::Entity::find_by_id(id.0).one(&txn).await?.is_none() {
             return Ok(false);
         }
         plan_keys::Entity::delete_by_id(id.0).exec(&txn).await?;
-        let tombstoned = plan_tombstones::Entity::insert(plan_tombstones::ActiveModel {
+        plan_tombstones::Entity::insert(plan_tombstones::ActiveModel {
             plan_id: Set(id.0),
             deleted_at: Set(now),
         })
@@ -237,7 +238,7 @@ impl Store {
         .await?;
         txn.commit().await?;
         self.forget_key(id);
-        Ok(tombstoned == 1)
+        Ok(true)
     }
 
     /// Remove every row of a plan whose data key is gone, in one transaction.

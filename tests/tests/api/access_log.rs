@@ -276,15 +276,7 @@ async fn http_sync_is_logged_as_a_sync_session_once_per_device() {
     }
     let mut doc = AutoCommit::new();
     doc.put(ROOT, "fromTheServiceWorker", "yes").expect("put");
-    let upload = app
-        .send_raw(
-            reqwest::Method::POST,
-            &format!("/api/v1/plans/{plan}/changes"),
-            Some(sam.token()),
-            "application/octet-stream",
-            doc.save(),
-        )
-        .await;
+    let upload = app.upload_changes(sam.token(), &plan, doc.save()).await;
     assert_eq!(upload.status, 200, "{}", upload.body);
 
     // Maria sees that Sam's device synced the plan: one sync session, not one per request.

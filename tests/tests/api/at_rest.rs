@@ -229,3 +229,33 @@ async fn plans_stored_before_encryption_at_rest_are_sealed_at_start_up() {
     }
     assert_eq!(app.store.prepare_plans_at_rest().await.expect("again"), 0);
 }
+
+#[tokio::test]
+async fn deleting_again_finishes_a_deletion_a_crash_interrupted() {
+    let app = TestApp::spawn().await;
+    let maria = app.register("maria").await;
+    let plan = app.create_plan(&maria, "Half gone").await;
+    let id: cairn_shared::PlanId = plan.parse().expect("plan id");
+    // The server stopped right after the key was destroyed; the owner deletes the plan again.
+    assert!(
+        app.store
+            .shred_plan(id, chrono::Utc::now())
+            .await
+            .expect("shred")
+    );
+    assert!(
+        app.store
+            .delete_plan(id, chrono::Utc::now())
+            .await
+            .expect("delete")
+    );
+    assert_eq!(app.store.count_plans().await.expect("count"), 0);
+    let (snapshot, changes) = app.store.plan_document(id).await.expect("nothing stored");
+    assert!(snapshot.is_none() && changes.is_empty());
+    assert!(
+        !app.store
+            .delete_plan(id, chrono::Utc::now())
+            .await
+            .expect("gone")
+    );
+}

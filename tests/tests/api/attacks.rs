@@ -196,28 +196,13 @@ impl Target {
     }
 
     async fn upload(&self, token: &str, body: Vec<u8>) -> Answer {
-        self.app
-            .send_raw(
-                Method::POST,
-                &format!("/api/v1/plans/{}/changes", self.plan),
-                Some(token),
-                "application/octet-stream",
-                body,
-            )
-            .await
+        self.app.upload_changes(token, &self.plan, body).await
     }
 }
 
 /// A document's content as JSON text.
 fn plan_text(doc: &AutoCommit) -> String {
     serde_json::to_string(&automerge::AutoSerde::from(doc)).unwrap_or_default()
-}
-
-/// The claims of a real token the server issued.
-fn claims_of(session: &Session) -> Value {
-    let payload = session.token().split('.').nth(1).unwrap_or_default();
-    let bytes = URL_SAFE_NO_PAD.decode(payload).unwrap_or_default();
-    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
 }
 
 fn sign(claims: &Value, algorithm: Algorithm, key: &EncodingKey) -> String {
@@ -255,7 +240,7 @@ async fn assert_token_refused(target: &Target, token: &str, what: &str) {
 #[tokio::test]
 async fn attack_forged_tokens_are_refused_everywhere() {
     let target = Target::new().await;
-    let claims = claims_of(&target.maria);
+    let claims = target.maria.claims();
     let secret = EncodingKey::from_secret(TEST_JWT_SECRET.as_bytes());
     let now = chrono::Utc::now().timestamp();
 
@@ -334,7 +319,7 @@ async fn attack_forged_tokens_are_refused_everywhere() {
     )
     .await;
     // Eve's own valid session, claiming to be Maria.
-    let mut swapped = claims_of(&target.eve);
+    let mut swapped = target.eve.claims();
     swapped["sub"] = target.maria.user_id().to_string().into();
     assert_token_refused(
         &target,

@@ -617,17 +617,7 @@ async fn changes_uploaded_over_http_reach_members_syncing_live() {
     live.sync_doc(&document, true).await;
 
     // Sam's service worker uploads a change made offline on his phone.
-    let url = format!("{}/api/v1/plans/{plan}/changes", app.address);
-    let client = reqwest::Client::new();
-    let base = client
-        .get(&url)
-        .bearer_auth(sam.token())
-        .send()
-        .await
-        .expect("get")
-        .bytes()
-        .await
-        .expect("body");
+    let base = app.plan_changes(sam.token(), &plan).await;
     let mut doc = AutoCommit::load(&base).expect("load");
     let since = doc.get_heads();
     doc.put(ROOT, "fromSam", "uploaded in the background")
@@ -638,14 +628,8 @@ async fn changes_uploaded_over_http_reach_members_syncing_live() {
         .iter()
         .flat_map(|c| c.raw_bytes().to_vec())
         .collect();
-    let posted = client
-        .post(&url)
-        .bearer_auth(sam.token())
-        .body(change)
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(posted.status(), 200);
+    let posted = app.upload_changes(sam.token(), &plan, change).await;
+    assert_eq!(posted.status, 200, "{}", posted.body);
 
     // Maria, syncing live over the socket, gets it without asking.
     assert!(

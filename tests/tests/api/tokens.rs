@@ -3,17 +3,10 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cairn_shared::ErrorCode;
-use cairn_tests::{Session, TEST_JWT_SECRET, TestApp};
+use cairn_tests::{TEST_JWT_SECRET, TestApp};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::Method;
 use serde_json::Value;
-
-/// The claims of a real token the server issued.
-fn claims_of(session: &Session) -> Value {
-    let payload = session.token().split('.').nth(1).unwrap_or_default();
-    let bytes = URL_SAFE_NO_PAD.decode(payload).unwrap_or_default();
-    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-}
 
 fn sign(claims: &Value, algorithm: Algorithm, secret: &str) -> String {
     jsonwebtoken::encode(
@@ -45,7 +38,7 @@ async fn a_resigned_copy_of_a_good_token_is_accepted() {
     // so each refusal is caused by the one thing that test changes.
     let app = TestApp::spawn().await;
     let maria = app.register("maria").await;
-    let copy = sign(&claims_of(&maria), Algorithm::HS256, TEST_JWT_SECRET);
+    let copy = sign(&maria.claims(), Algorithm::HS256, TEST_JWT_SECRET);
     assert_eq!(app.get("/api/v1/me", &copy).await.status, 200);
 }
 
@@ -53,7 +46,7 @@ async fn a_resigned_copy_of_a_good_token_is_accepted() {
 async fn expired_forged_and_misaddressed_tokens_are_refused() {
     let app = TestApp::spawn().await;
     let maria = app.register("maria").await;
-    let claims = claims_of(&maria);
+    let claims = maria.claims();
     let now = chrono::Utc::now().timestamp();
 
     let mut expired = claims.clone();
