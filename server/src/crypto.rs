@@ -45,6 +45,9 @@ pub enum CryptoError {
     /// A wrapped data key names a master key the keyring does not hold.
     #[error("master key {0} is not in the keyring")]
     UnknownMasterKey(String),
+    /// Encryption refused the input (only past AES-GCM's size bound).
+    #[error("the data could not be sealed")]
+    Unsealable,
     /// A blob is not in the sealed format, or fails authentication under its key.
     #[error("a sealed blob could not be opened")]
     Unreadable,
@@ -108,7 +111,7 @@ impl MasterKey {
         &self.encoded
     }
 
-    fn wrap(&self, plan: PlanId, data_key: &[u8; KEY_LEN]) -> Vec<u8> {
+    fn wrap(&self, plan: PlanId, data_key: &[u8; KEY_LEN]) -> Result<Vec<u8>, CryptoError> {
         seal(&self.cipher, &wrap_context(plan, &self.id), data_key)
     }
 
@@ -157,7 +160,12 @@ impl DataKey {
     }
 
     /// Seal one Automerge change of `plan` (its hash binds the blob to its row).
-    pub fn seal_change(&self, plan: PlanId, hash: &str, change: &[u8]) -> Vec<u8> {
+    pub fn seal_change(
+        &self,
+        plan: PlanId,
+        hash: &str,
+        change: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
         seal(&self.cipher, &change_context(plan, hash), change)
     }
 
@@ -172,7 +180,7 @@ impl DataKey {
     }
 
     /// Seal the snapshot of `plan`.
-    pub fn seal_snapshot(&self, plan: PlanId, snapshot: &[u8]) -> Vec<u8> {
+    pub fn seal_snapshot(&self, plan: PlanId, snapshot: &[u8]) -> Result<Vec<u8>, CryptoError> {
         seal(&self.cipher, &snapshot_context(plan), snapshot)
     }
 
@@ -195,10 +203,10 @@ fn snapshot_context(plan: PlanId) -> Vec<u8> {
     aad
 }
 
-fn seal(cipher: &Aes256Gcm, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+fn seal(cipher: &Aes256Gcm, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
     let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-    // Encryption with a valid key and nonce cannot fail for inputs below GCM's 64 GiB bound,
-    // far above any plan blob (frames are limited long before).
+    // Encryption with a valid key and nonce cannot fail for inputs below GCM's 64 GiB bound
+    // (frames are limited long before); if it ever did, nothing is stored, never an empty blob.
     let ciphertext = cipher
         .encrypt(
             &nonce,
@@ -207,12 +215,12 @@ fn seal(cipher: &Aes256Gcm, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
                 aad,
             },
         )
-        .unwrap_or_default();
+        .map_err(|_| CryptoError::Unsealable)?;
     let mut blob = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
     blob.push(SEALED_V1);
     blob.extend_from_slice(&nonce);
     blob.extend_from_slice(&ciphertext);
-    blob
+    Ok(blob)
 }
 
 fn open(cipher: &Aes256Gcm, aad: &[u8], blob: &[u8]) -> Result<Vec<u8>, CryptoError> {
@@ -318,15 +326,15 @@ impl Keyring {
     }
 
     /// A fresh data key for `plan`, wrapped under the current master key.
-    pub fn new_data_key(&self, plan: PlanId) -> NewDataKey {
+    pub fn new_data_key(&self, plan: PlanId) -> Result<NewDataKey, CryptoError> {
         let mut bytes = [0u8; KEY_LEN];
         OsRng.fill_bytes(&mut bytes);
         let master = self.current();
-        NewDataKey {
+        Ok(NewDataKey {
             key: DataKey::from_bytes(&bytes),
             master_key_id: master.id.clone(),
-            wrapped: master.wrap(plan, &bytes),
-        }
+            wrapped: master.wrap(plan, &bytes)?,
+        })
     }
 
     /// Unwrap a stored data key, rereading the key file once if its master key is unknown.
@@ -359,7 +367,7 @@ impl Keyring {
             .ok_or_else(|| CryptoError::UnknownMasterKey(master_id.to_owned()))?;
         let bytes = open(&master.cipher, &wrap_context(plan, master_id), wrapped)?;
         let bytes: [u8; KEY_LEN] = bytes.try_into().map_err(|_| CryptoError::Unreadable)?;
-        Ok(target.wrap(plan, &bytes))
+        target.wrap(plan, &bytes)
     }
 
     /// Replace the keys (and the key file, when there is one) with `keys`, current first.
@@ -468,14 +476,14 @@ mod tests {
     fn sealed_blobs_open_only_in_their_place() -> Result<(), CryptoError> {
         let keyring = Keyring::ephemeral();
         let (a, b) = (plan(), plan());
-        let key = keyring.new_data_key(a).key;
-        let blob = key.seal_change(a, "h1", b"my own words");
+        let key = keyring.new_data_key(a)?.key;
+        let blob = key.seal_change(a, "h1", b"my own words")?;
         assert!(!blob.windows(12).any(|w| w == b"my own words"));
         assert_eq!(key.open_change(a, "h1", &blob)?, b"my own words");
         assert!(key.open_change(a, "h2", &blob).is_err(), "another row");
         assert!(key.open_change(b, "h1", &blob).is_err(), "another plan");
         assert!(key.open_snapshot(a, &blob).is_err(), "another kind");
-        let other = keyring.new_data_key(a).key;
+        let other = keyring.new_data_key(a)?.key;
         assert!(other.open_change(a, "h1", &blob).is_err(), "another key");
         let mut tampered = blob.clone();
         if let Some(last) = tampered.last_mut() {
@@ -492,8 +500,8 @@ mod tests {
         let path = dir.path().join("master-key");
         let keyring = Keyring::from_file(&path)?;
         let p = plan();
-        let fresh = keyring.new_data_key(p);
-        let blob = fresh.key.seal_snapshot(p, b"plan");
+        let fresh = keyring.new_data_key(p)?;
+        let blob = fresh.key.seal_snapshot(p, b"plan")?;
 
         // Another process (`cairn keys rotate`) rotates the file; this keyring rereads it.
         let rotator = Keyring::from_file(&path)?;

@@ -82,7 +82,10 @@ impl Store {
         if batch.is_empty() {
             return Ok(());
         }
-        let new_key = batch.create_owner.map(|_| self.new_plan_key(plan));
+        let new_key = match batch.create_owner {
+            Some(_) => Some(self.new_plan_key(plan)?),
+            None => None,
+        };
         let txn = self.db.begin().await?;
         let key = match &new_key {
             Some(new_key) => new_key.key.clone(),
@@ -125,15 +128,18 @@ impl Store {
             let rows = batch
                 .changes
                 .iter()
-                .map(|change| plan_changes::ActiveModel {
-                    plan_id: Set(plan.0),
-                    hash: Set(change.hash.clone()),
-                    actor: Set(change.actor.clone()),
-                    author_id: Set(change.author_id.0),
-                    data: Set(key.seal_change(plan, &change.hash, &change.data)),
-                    created_at: Set(now),
-                    ..Default::default()
-                });
+                .map(|change| {
+                    Ok(plan_changes::ActiveModel {
+                        plan_id: Set(plan.0),
+                        hash: Set(change.hash.clone()),
+                        actor: Set(change.actor.clone()),
+                        author_id: Set(change.author_id.0),
+                        data: Set(key.seal_change(plan, &change.hash, &change.data)?),
+                        created_at: Set(now),
+                        ..Default::default()
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
             // A change stored already (sent twice, or by another instance) is not an error.
             plan_changes::Entity::insert_many(rows)
                 .on_conflict(
@@ -264,7 +270,7 @@ impl Store {
             .await?;
         plan_snapshots::Entity::insert(plan_snapshots::ActiveModel {
             plan_id: Set(plan.0),
-            data: Set(key.seal_snapshot(plan, &snapshot)),
+            data: Set(key.seal_snapshot(plan, &snapshot)?),
             change_count: Set(i64::try_from(total).unwrap_or(i64::MAX)),
             updated_at: Set(now),
         })

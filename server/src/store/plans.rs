@@ -65,16 +65,16 @@ fn change_row(
     change: &StoredChange,
     key: &DataKey,
     now: DateTime<Utc>,
-) -> plan_changes::ActiveModel {
-    plan_changes::ActiveModel {
+) -> Result<plan_changes::ActiveModel, StoreError> {
+    Ok(plan_changes::ActiveModel {
         plan_id: Set(plan.0),
         hash: Set(change.hash.clone()),
         actor: Set(change.actor.clone()),
         author_id: Set(change.author_id.0),
-        data: Set(key.seal_change(plan, &change.hash, &change.data)),
+        data: Set(key.seal_change(plan, &change.hash, &change.data)?),
         created_at: Set(now),
         ..Default::default()
-    }
+    })
 }
 
 /// Inside a transaction that creates plan `id`: refuse it if the id has a tombstone. The delete
@@ -105,7 +105,7 @@ impl Store {
         first_change: &StoredChange,
         now: DateTime<Utc>,
     ) -> Result<Plan, StoreError> {
-        let key = self.new_plan_key(id);
+        let key = self.new_plan_key(id)?;
         let txn = self.db.begin().await?;
         refuse_tombstoned(&txn, id).await?;
         let plan = plans::ActiveModel {
@@ -128,7 +128,7 @@ impl Store {
         .insert(&txn)
         .await?;
         Self::insert_plan_key(&txn, id, &key, now).await?;
-        change_row(id, first_change, &key.key, now)
+        change_row(id, first_change, &key.key, now)?
             .insert(&txn)
             .await?;
         txn.commit().await?;

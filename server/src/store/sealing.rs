@@ -35,8 +35,8 @@ impl Store {
     }
 
     /// A new data key for a plan being created, to insert with [`Store::insert_plan_key`].
-    pub(super) fn new_plan_key(&self, plan: PlanId) -> NewDataKey {
-        self.keyring.new_data_key(plan)
+    pub(super) fn new_plan_key(&self, plan: PlanId) -> Result<NewDataKey, StoreError> {
+        Ok(self.keyring.new_data_key(plan)?)
     }
 
     /// Store a new plan's wrapped data key (inside the transaction that creates the plan).
@@ -195,7 +195,7 @@ impl Store {
     /// Give a plan stored in the clear a data key and seal its blobs, in one transaction.
     async fn seal_stored_plan(&self, plan: PlanId) -> Result<(), StoreError> {
         let txn = self.db.begin().await?;
-        let key = self.new_plan_key(plan);
+        let key = self.new_plan_key(plan)?;
         match Self::insert_plan_key(&txn, plan, &key, Utc::now()).await {
             // Another instance starting at the same time sealed it first (the transaction is
             // rolled back as it is dropped).
@@ -208,7 +208,7 @@ impl Store {
             .all(&txn)
             .await?;
         for row in changes {
-            let sealed = key.key.seal_change(plan, &row.hash, &row.data);
+            let sealed = key.key.seal_change(plan, &row.hash, &row.data)?;
             plan_changes::Entity::update_many()
                 .col_expr(plan_changes::Column::Data, Expr::value(sealed))
                 .filter(plan_changes::Column::Id.eq(row.id))
@@ -216,7 +216,7 @@ impl Store {
                 .await?;
         }
         if let Some(snapshot) = plan_snapshots::Entity::find_by_id(plan.0).one(&txn).await? {
-            let sealed = key.key.seal_snapshot(plan, &snapshot.data);
+            let sealed = key.key.seal_snapshot(plan, &snapshot.data)?;
             plan_snapshots::Entity::update_many()
                 .col_expr(plan_snapshots::Column::Data, Expr::value(sealed))
                 .filter(plan_snapshots::Column::PlanId.eq(plan.0))

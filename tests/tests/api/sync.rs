@@ -508,9 +508,20 @@ async fn messages_before_join_and_oversized_frames_are_refused() {
         ))
         .await
         .expect("send");
-    let reply = tokio::time::timeout(WAIT, socket_only.next())
-        .await
-        .expect("answer");
+    // The server pings as a connection opens; the answer is the first data frame.
+    let reply = tokio::time::timeout(WAIT, async {
+        loop {
+            match socket_only.next().await {
+                Some(Ok(
+                    tokio_tungstenite::tungstenite::Message::Ping(_)
+                    | tokio_tungstenite::tungstenite::Message::Pong(_),
+                )) => continue,
+                other => break other,
+            }
+        }
+    })
+    .await
+    .expect("answer");
     let Some(Ok(tokio_tungstenite::tungstenite::Message::Binary(bytes))) = reply else {
         panic!("expected an error frame, got {reply:?}");
     };
