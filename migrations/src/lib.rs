@@ -11,6 +11,7 @@ mod m20261121_000005_access_log;
 mod m20261121_000006_plan_schema_issue;
 mod m20261121_000007_plan_tombstones;
 mod m20261202_000008_plan_keys;
+mod m20261202_000009_scale_out;
 
 /// Every migration Cairn has, oldest first. Never edit or reorder one that has shipped: add a new one.
 #[derive(Debug)]
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000006_plan_schema_issue::Migration),
             Box::new(m20261121_000007_plan_tombstones::Migration),
             Box::new(m20261202_000008_plan_keys::Migration),
+            Box::new(m20261202_000009_scale_out::Migration),
         ]
     }
 }

@@ -120,6 +120,8 @@ impl Application {
             background.clone(),
             shutdown.clone(),
         );
+        // Several instances on one Postgres: changes, removals and sign-outs from the others.
+        hub.start_fanout();
         let services = web::Data::new(Services {
             store,
             tokens,

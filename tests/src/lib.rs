@@ -149,9 +149,47 @@ impl TestApp {
         }
     }
 
+    /// Start another Cairn instance on `other`'s database, with its master key (several
+    /// instances behind one load balancer, as in the Compose `scale-out` profile).
+    pub async fn spawn_beside(other: &TestApp) -> Self {
+        Self::spawn_beside_with(other, |_| {}).await
+    }
+
+    /// [`TestApp::spawn_beside`] with test defaults changed by `configure`.
+    pub async fn spawn_beside_with(other: &TestApp, configure: impl FnOnce(&mut Settings)) -> Self {
+        let key_file = std::fs::read_to_string(other.data_dir().join("master-key"))
+            .expect("the first instance generated a master key");
+        let master_key = key_file
+            .lines()
+            .map(str::trim)
+            .find(|line| !line.is_empty() && !line.starts_with('#'))
+            .expect("a key in the key file")
+            .to_owned();
+        let database_url = other.database_url.clone();
+        let app = Self::try_spawn_on(Some(database_url), move |settings| {
+            settings.master_key = Some(SecretString::from(master_key));
+            configure(settings);
+        })
+        .await;
+        match app {
+            Ok(app) => app,
+            Err(err) => panic!("could not start another Cairn: {err:#}"),
+        }
+    }
+
     async fn try_spawn(configure: impl FnOnce(&mut Settings)) -> anyhow::Result<Self> {
+        Self::try_spawn_on(None, configure).await
+    }
+
+    async fn try_spawn_on(
+        database_url: Option<String>,
+        configure: impl FnOnce(&mut Settings),
+    ) -> anyhow::Result<Self> {
         let data_dir = tempfile::tempdir()?;
-        let database_url = fresh_database_url(data_dir.path()).await?;
+        let database_url = match database_url {
+            Some(url) => url,
+            None => fresh_database_url(data_dir.path()).await?,
+        };
         let mut settings = Settings {
             listen: "127.0.0.1:0".parse()?,
             data_dir: data_dir.path().to_owned(),

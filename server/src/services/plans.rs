@@ -111,6 +111,10 @@ pub struct LoadedDocument {
     pub uncompacted: usize,
     /// The size of the stored snapshot and changes, in bytes.
     pub stored_bytes: usize,
+    /// The generation of the snapshot it includes (0 for none).
+    pub snapshot_generation: i64,
+    /// The highest change row id it includes every change up to.
+    pub last_change_id: i64,
 }
 
 /// Like [`load_document`], also saying how it is stored.
@@ -118,9 +122,9 @@ pub async fn load_document_counted(
     store: &Store,
     plan: PlanId,
 ) -> Result<LoadedDocument, PlanError> {
-    let (snapshot, changes) = store.plan_document(plan).await?;
-    let mut bytes = snapshot.unwrap_or_default();
-    for change in &changes {
+    let stored = store.stored_document(plan).await?;
+    let mut bytes = stored.snapshot.unwrap_or_default();
+    for change in &stored.changes {
         bytes.extend_from_slice(&change.data);
     }
     if bytes.is_empty() {
@@ -129,8 +133,10 @@ pub async fn load_document_counted(
     let document = Automerge::load(&bytes).map_err(|err| PlanError::Document(err.to_string()))?;
     Ok(LoadedDocument {
         document,
-        uncompacted: changes.len(),
+        uncompacted: stored.changes.len(),
         stored_bytes: bytes.len(),
+        snapshot_generation: stored.snapshot_generation,
+        last_change_id: stored.last_change_id,
     })
 }
 

@@ -87,6 +87,9 @@ impl Store {
             None => None,
         };
         let txn = self.db.begin().await?;
+        if batch.create_owner.is_none() {
+            self.lock_plan_for_append(&txn, plan).await?;
+        }
         let key = match &new_key {
             Some(new_key) => new_key.key.clone(),
             None => self.plan_key(&txn, plan).await?,
@@ -150,6 +153,8 @@ impl Store {
                 .exec_without_returning(&txn)
                 .await?;
         }
+        // Other instances with the plan loaded read what is new once this commits.
+        self.publish_on(&txn, super::Notice::Plan { plan }).await?;
         txn.commit().await?;
         if new_key.is_some() {
             self.remember_key(plan, key);
@@ -238,17 +243,65 @@ impl Store {
     /// Fold a plan's changes into a new snapshot, in one transaction: store the snapshot and mark
     /// the changes it covers as compacted (their bytes cleared, their attribution kept). A crash
     /// before the commit leaves the old snapshot and every change; running it again is harmless.
+    ///
+    /// `generation` is the generation of the stored snapshot the caller's document includes (0
+    /// for none). If another instance compacted since, the snapshot it stored may hold changes
+    /// the caller lacks, so nothing is written and the answer is `None`: catch up, then retry.
+    /// Otherwise the answer is how many changes were folded and the new generation.
     pub async fn compact(
         &self,
         plan: PlanId,
         snapshot: Vec<u8>,
         covered: &HashSet<String>,
+        generation: i64,
         now: DateTime<Utc>,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Option<(usize, i64)>, StoreError> {
         use sea_orm::QuerySelect;
         use sea_orm::sea_query::Expr;
         let txn = self.db.begin().await?;
         let key = self.plan_key(&txn, plan).await?;
+        let total = plan_changes::Entity::find()
+            .filter(plan_changes::Column::PlanId.eq(plan.0))
+            .count(&txn)
+            .await?;
+        let change_count = i64::try_from(total).unwrap_or(i64::MAX);
+        let sealed = key.seal_snapshot(plan, &snapshot)?;
+        let next = generation + 1;
+        // Replace only the snapshot of the expected generation (a row lock in Postgres: a
+        // concurrent compaction of the same plan waits, then finds the generation moved on).
+        let mut written = plan_snapshots::Entity::update_many()
+            .col_expr(plan_snapshots::Column::Data, Expr::value(sealed.clone()))
+            .col_expr(
+                plan_snapshots::Column::ChangeCount,
+                Expr::value(change_count),
+            )
+            .col_expr(plan_snapshots::Column::UpdatedAt, Expr::value(now))
+            .col_expr(plan_snapshots::Column::Generation, Expr::value(next))
+            .filter(plan_snapshots::Column::PlanId.eq(plan.0))
+            .filter(plan_snapshots::Column::Generation.eq(generation))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if written == 0 && generation == 0 {
+            written = plan_snapshots::Entity::insert(plan_snapshots::ActiveModel {
+                plan_id: Set(plan.0),
+                data: Set(sealed),
+                change_count: Set(change_count),
+                updated_at: Set(now),
+                generation: Set(next),
+            })
+            .on_conflict(
+                OnConflict::column(plan_snapshots::Column::PlanId)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+        }
+        if written == 0 {
+            txn.rollback().await?;
+            return Ok(None);
+        }
         let pending: Vec<(i64, String)> = plan_changes::Entity::find()
             .select_only()
             .column(plan_changes::Column::Id)
@@ -264,27 +317,6 @@ impl Store {
             .filter(|(_, hash)| covered.contains(hash))
             .map(|(id, _)| id)
             .collect();
-        let total = plan_changes::Entity::find()
-            .filter(plan_changes::Column::PlanId.eq(plan.0))
-            .count(&txn)
-            .await?;
-        plan_snapshots::Entity::insert(plan_snapshots::ActiveModel {
-            plan_id: Set(plan.0),
-            data: Set(key.seal_snapshot(plan, &snapshot)?),
-            change_count: Set(i64::try_from(total).unwrap_or(i64::MAX)),
-            updated_at: Set(now),
-        })
-        .on_conflict(
-            OnConflict::column(plan_snapshots::Column::PlanId)
-                .update_columns([
-                    plan_snapshots::Column::Data,
-                    plan_snapshots::Column::ChangeCount,
-                    plan_snapshots::Column::UpdatedAt,
-                ])
-                .to_owned(),
-        )
-        .exec_without_returning(&txn)
-        .await?;
         for chunk in ids.chunks(500) {
             plan_changes::Entity::update_many()
                 .col_expr(plan_changes::Column::Compacted, Expr::value(true))
@@ -294,7 +326,7 @@ impl Store {
                 .await?;
         }
         txn.commit().await?;
-        Ok(ids.len())
+        Ok(Some((ids.len(), next)))
     }
 }
 

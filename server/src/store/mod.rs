@@ -8,7 +8,10 @@ pub use access_log::{AccessRecord, LoggedAccess};
 pub use accounts::EnrollmentOutcome;
 pub use documents::{ChangeBatch, LoggedChange};
 mod entities;
+mod fanout;
+pub use fanout::{CHANNEL, Heard, Notice, PlanCatchUp, Subscription};
 mod plans;
+pub use plans::StoredDocument;
 mod sealing;
 pub use sealing::RewrapReport;
 
@@ -63,6 +66,10 @@ pub struct Store {
     keyring: Arc<Keyring>,
     /// Unwrapped data keys of recently used plans (bounded; see `sealing`).
     plan_keys: Arc<Mutex<HashMap<PlanId, DataKey>>>,
+    /// This process among the instances sharing the database (see `fanout`).
+    instance: uuid::Uuid,
+    /// Where the database is, for the notice listener's own connection.
+    url: SecretString,
 }
 
 impl Store {
@@ -95,6 +102,8 @@ impl Store {
             db,
             keyring,
             plan_keys: Arc::default(),
+            instance: uuid::Uuid::new_v4(),
+            url: url.clone(),
         })
     }
 

@@ -372,19 +372,30 @@ impl Store {
         &self,
         plan: PlanId,
     ) -> Result<(Option<Vec<u8>>, Vec<StoredChange>), StoreError> {
-        let snapshot = plan_snapshots::Entity::find_by_id(plan.0)
-            .one(&self.db)
-            .await?;
+        let stored = self.stored_document(plan).await?;
+        Ok((stored.snapshot, stored.changes))
+    }
+
+    /// Like [`Store::plan_document`], with the marks a sync worker needs to catch up later.
+    /// The mark is read first and the snapshot last: a change stored meanwhile is read again
+    /// later (harmless), and a compaction committed meanwhile empties rows that the snapshot
+    /// read after it holds.
+    pub async fn stored_document(&self, plan: PlanId) -> Result<StoredDocument, StoreError> {
+        let last_change_id = self.last_change_id(&self.db, plan).await?;
         let rows = plan_changes::Entity::find()
             .filter(plan_changes::Column::PlanId.eq(plan.0))
             .filter(plan_changes::Column::Compacted.eq(false))
             .order_by_asc(plan_changes::Column::Id)
             .all(&self.db)
             .await?;
+        let snapshot = plan_snapshots::Entity::find_by_id(plan.0)
+            .one(&self.db)
+            .await?;
         if snapshot.is_none() && rows.is_empty() {
-            return Ok((None, Vec::new()));
+            return Ok(StoredDocument::default());
         }
         let key = self.plan_key(&self.db, plan).await?;
+        let generation = snapshot.as_ref().map_or(0, |row| row.generation);
         let snapshot = snapshot
             .map(|row| key.open_snapshot(plan, &row.data))
             .transpose()?;
@@ -399,7 +410,12 @@ impl Store {
                 })
             })
             .collect::<Result<_, StoreError>>()?;
-        Ok((snapshot, changes))
+        Ok(StoredDocument {
+            snapshot,
+            changes,
+            snapshot_generation: generation,
+            last_change_id,
+        })
     }
 
     /// How many plans exist.
@@ -414,4 +430,17 @@ impl Store {
             .count(&self.db)
             .await?)
     }
+}
+
+/// A plan as stored, with the marks a sync worker catches up from (see [`Store::plan_catch_up`]).
+#[derive(Debug, Default)]
+pub struct StoredDocument {
+    /// The snapshot, if the plan was ever compacted.
+    pub snapshot: Option<Vec<u8>>,
+    /// The changes stored outside the snapshot.
+    pub changes: Vec<StoredChange>,
+    /// The snapshot's generation (0 for none).
+    pub snapshot_generation: i64,
+    /// The highest change row id when it was read.
+    pub last_change_id: i64,
 }

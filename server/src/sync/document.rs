@@ -623,6 +623,65 @@ impl DocumentCore {
     }
 }
 
+/// What another instance stored for a plan that is loaded here too (see
+/// [`DocumentCore::catch_up`]).
+#[derive(Debug, Default)]
+pub struct StoredElsewhere {
+    /// The plan's members now.
+    pub members: HashSet<UserId>,
+    /// Its actor bindings now.
+    pub actors: HashMap<ActorId, UserId>,
+    /// A snapshot and changes (storage chunks, concatenated) that the document may lack.
+    pub bytes: Vec<u8>,
+}
+
+impl DocumentCore {
+    /// Take in what another instance stored for this plan: changes it already checked and
+    /// committed, and the members and actor bindings as they are now. Connections of accounts
+    /// that are no longer members lose the plan; every other connection hears of new changes.
+    /// Nothing taken in here is stored again. A plan loaded here as unclaimed becomes the stored
+    /// plan it now is.
+    pub fn catch_up(
+        &mut self,
+        stored: StoredElsewhere,
+        effects: &mut Effects,
+    ) -> Result<(), AutomergeError> {
+        if self.existence == Existence::Deleted {
+            return Ok(());
+        }
+        self.existence = Existence::Stored;
+        self.members = stored.members;
+        let members = &self.members;
+        let gone: Vec<ConnId> = self
+            .peers
+            .iter()
+            .filter(|(_, state)| !members.contains(&state.user))
+            .map(|(conn, _)| *conn)
+            .collect();
+        for conn in gone {
+            if let Some(state) = self.peers.remove(&conn) {
+                effects.outgoing.push((conn, self.unavailable(&state.peer)));
+            }
+        }
+        self.actors.extend(stored.actors);
+        if stored.bytes.is_empty() {
+            return Ok(());
+        }
+        let before = self.doc.get_heads();
+        self.doc.load_incremental(&stored.bytes)?;
+        let applied = self.doc.get_changes(&before);
+        if applied.is_empty() {
+            return Ok(());
+        }
+        for change in &applied {
+            self.held_back.remove(&change.hash());
+            self.stored_bytes = self.stored_bytes.saturating_add(change.raw_bytes().len());
+        }
+        self.announce_changes(effects);
+        Ok(())
+    }
+}
+
 /// Why an HTTP upload of changes was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum UploadError {

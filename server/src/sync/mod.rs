@@ -29,8 +29,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::services::access_log::{self, AccessEvent};
-use crate::store::{AccessRecord, Store};
-use document::{ConnId, DocumentCore, Effects, Existence, Input, UploadError};
+use crate::store::{AccessRecord, Heard, Notice, Store};
+use document::{ConnId, DocumentCore, Effects, Existence, Input, StoredElsewhere, UploadError};
 
 /// What a worker sends a connection.
 #[derive(Debug)]
@@ -92,6 +92,8 @@ enum Command {
         since: Vec<ChangeHash>,
         reply: ChangesReply,
     },
+    /// Another instance stored something for the plan: read it.
+    CatchUp,
 }
 
 struct ConnEntry {
@@ -349,19 +351,120 @@ impl SyncHub {
         tx
     }
 
-    /// The account is no longer a member: its live sync of the plan stops at once.
+    /// The account is no longer a member: its live sync of the plan stops at once, on every
+    /// instance.
     pub async fn member_removed(&self, plan: PlanId, user: UserId) {
         self.tell(plan, Input::MemberRemoved(user)).await;
+        self.publish(Notice::Plan { plan });
     }
 
     /// The account became a member.
     pub async fn member_added(&self, plan: PlanId, user: UserId) {
         self.tell(plan, Input::MemberAdded(user)).await;
+        self.publish(Notice::Plan { plan });
     }
 
-    /// The plan was deleted: every connection loses it and the document leaves memory.
+    /// The plan was deleted: every connection loses it and the document leaves memory, on every
+    /// instance.
     pub async fn plan_deleted(&self, plan: PlanId) {
         self.tell(plan, Input::PlanDeleted).await;
+        self.publish(Notice::Plan { plan });
+    }
+
+    /// Tell the other instances on the database, off the caller's path; a failure is logged
+    /// (they still learn of it when their listener reconnects and re-reads every loaded plan).
+    fn publish(&self, notice: Notice) {
+        if !self.0.store.is_shared() {
+            return;
+        }
+        let store = self.0.store.clone();
+        self.0.tracker.spawn(async move {
+            if let Err(err) = store.publish(notice).await {
+                tracing::warn!(error = %err, "could not notify the other instances");
+            }
+        });
+    }
+
+    /// Listen for the other instances' notices until shutdown (Postgres; nothing on SQLite).
+    pub fn start_fanout(&self) {
+        if !self.0.store.is_shared() {
+            return;
+        }
+        let hub = self.clone();
+        self.0.tracker.spawn(async move { hub.listen().await });
+    }
+
+    async fn listen(&self) {
+        const RETRY: Duration = Duration::from_secs(1);
+        let shutdown = self.0.shutdown.clone();
+        loop {
+            let subscribed = tokio::select! {
+                subscribed = self.0.store.subscribe() => subscribed,
+                () = shutdown.cancelled() => return,
+            };
+            match subscribed {
+                Ok(Some(mut subscription)) => {
+                    // Anything may have happened while nobody listened.
+                    self.catch_up_all();
+                    loop {
+                        let heard = tokio::select! {
+                            heard = subscription.next() => heard,
+                            () = shutdown.cancelled() => return,
+                        };
+                        match heard {
+                            Ok(Heard::Notice(notice)) => self.heard(notice),
+                            Ok(Heard::Gap) => {
+                                tracing::warn!(
+                                    "the notice connection was lost and is back; re-reading every loaded plan"
+                                );
+                                self.catch_up_all();
+                            }
+                            Err(err) => {
+                                tracing::warn!(error = %err, "lost the notice connection");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Ok(None) => return,
+                Err(err) => tracing::warn!(error = %err, "could not listen for other instances"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(RETRY) => {}
+                () = shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    fn heard(&self, notice: Notice) {
+        match notice {
+            Notice::Plan { plan } => self.catch_up(plan),
+            Notice::AccountDisabled { user } => {
+                self.close_here(|entry| entry.user == user, "this account has been disabled");
+            }
+            Notice::SessionEnded { session } => {
+                self.close_here(
+                    |entry| entry.session == session,
+                    "this device session has ended",
+                );
+            }
+        }
+    }
+
+    /// Have the plan's worker, if it is loaded here, read what another instance stored.
+    fn catch_up(&self, plan: PlanId) {
+        if let Some(worker) = self.worker(plan) {
+            self.0.tracker.spawn(async move {
+                let _ = worker.send(Command::CatchUp).await;
+            });
+        }
+    }
+
+    fn catch_up_all(&self) {
+        let plans: Vec<PlanId> = lock(&self.0.workers).keys().copied().collect();
+        for plan in plans {
+            self.catch_up(plan);
+        }
     }
 
     async fn tell(&self, plan: PlanId, input: Input) {
@@ -370,17 +473,20 @@ impl SyncHub {
         }
     }
 
-    /// Close every sync connection of the account (it was disabled).
+    /// Close every sync connection of the account (it was disabled), on every instance.
     pub fn close_account(&self, user: UserId, reason: &str) {
-        self.close_where(|entry| entry.user == user, reason);
+        self.close_here(|entry| entry.user == user, reason);
+        self.publish(Notice::AccountDisabled { user });
     }
 
-    /// Close every sync connection of one device session (logged out or ended).
+    /// Close every sync connection of one device session (logged out or ended), on every
+    /// instance.
     pub fn close_session(&self, session: SessionId, reason: &str) {
-        self.close_where(|entry| entry.session == session, reason);
+        self.close_here(|entry| entry.session == session, reason);
+        self.publish(Notice::SessionEnded { session });
     }
 
-    fn close_where(&self, which: impl Fn(&ConnEntry) -> bool, reason: &str) {
+    fn close_here(&self, which: impl Fn(&ConnEntry) -> bool, reason: &str) {
         for entry in lock(&self.0.connections).values().filter(|e| which(e)) {
             let _ = entry.outbox.try_send(Outbound::Close(reason.to_owned()));
             entry.cancel.cancel();
@@ -457,6 +563,16 @@ struct Worker {
     last_validated: Option<tokio::time::Instant>,
     /// The schema issue last recorded for the plan.
     schema_issue: Option<String>,
+    /// How far the document includes what is stored (see [`crate::store::PlanCatchUp`]).
+    marks: StorageMarks,
+}
+
+/// Which stored snapshot a worker's document includes, and up to which change row it includes
+/// every stored change: where it catches up from when another instance stores something.
+#[derive(Debug, Clone, Copy, Default)]
+struct StorageMarks {
+    snapshot_generation: i64,
+    last_change_id: i64,
 }
 
 /// A busy plan is checked against the schema at most this often.
@@ -484,7 +600,7 @@ impl Worker {
             hub.0.config.max_document_bytes,
         )
         .await;
-        let (core, uncompacted) = match loaded {
+        let (core, uncompacted, marks) = match loaded {
             Ok(loaded) => loaded,
             Err(err) => {
                 tracing::error!(plan.id = %plan, error = %err, "sync: could not load the plan");
@@ -506,6 +622,7 @@ impl Worker {
             validation_due: existence == Existence::Stored,
             last_validated: None,
             schema_issue,
+            marks,
         };
         let idle = worker.hub.0.config.idle_evict;
         loop {
@@ -564,6 +681,9 @@ impl Worker {
     /// Apply a batch, commit what it accepted, then send. False if the worker must stop.
     async fn apply(&mut self, batch: Vec<Command>) -> bool {
         let mut effects = Effects::default();
+        if self.must_catch_up(&batch) {
+            self.catch_up(&mut effects).await;
+        }
         let mut uploads: Vec<(UploadReply, Result<Vec<ChangeHash>, HubError>)> = Vec::new();
         let mut reads: Vec<(UserId, Vec<ChangeHash>, ChangesReply)> = Vec::new();
         // Connections syncing this plan as a member for the first time: (account, session).
@@ -609,6 +729,7 @@ impl Worker {
                     uploads.push((reply, result));
                 }
                 Command::Changes { user, since, reply } => reads.push((user, since, reply)),
+                Command::CatchUp => {}
             }
         }
 
@@ -705,6 +826,94 @@ impl Worker {
         true
     }
 
+    /// Whether the batch needs what other instances stored first: they said so, or (with other
+    /// instances on the database) an HTTP read, or a message from an account this document does
+    /// not know as a member (it may have joined on another instance a moment ago).
+    fn must_catch_up(&self, batch: &[Command]) -> bool {
+        let shared = self.hub.0.store.is_shared();
+        batch.iter().any(|command| match command {
+            Command::CatchUp => true,
+            Command::Changes { .. } => shared,
+            Command::Upload { user, .. } => shared && !self.core.is_member(*user),
+            Command::Input(Input::Sync { from, .. } | Input::Ephemeral { from, .. }, _) => {
+                shared && !self.core.is_member(from.user)
+            }
+            Command::Input(..) => false,
+        })
+    }
+
+    /// Read what other instances stored since this document was loaded or last caught up, and
+    /// take it in. A failure is logged and leaves the document as it was (it is tried again at
+    /// the next notice).
+    async fn catch_up(&mut self, effects: &mut Effects) {
+        if self.core.existence() == Existence::Deleted {
+            return;
+        }
+        let read = self
+            .hub
+            .0
+            .store
+            .plan_catch_up(
+                self.plan,
+                self.marks.last_change_id,
+                self.marks.snapshot_generation,
+            )
+            .await;
+        let stored = match read {
+            Ok(stored) => stored,
+            Err(err) => {
+                tracing::warn!(plan.id = %self.plan, error = %err, "sync: could not read what other instances stored");
+                return;
+            }
+        };
+        if !stored.exists {
+            if self.core.existence() == Existence::Stored {
+                self.core.handle(Input::PlanDeleted, effects);
+            }
+            return;
+        }
+        let mut bytes = Vec::new();
+        let mut generation = self.marks.snapshot_generation;
+        if let Some((snapshot_generation, snapshot)) = stored.snapshot {
+            generation = snapshot_generation;
+            bytes = snapshot;
+        }
+        let fresh_changes = stored.changes.len();
+        for change in stored.changes {
+            bytes.extend_from_slice(&change);
+        }
+        let actors = stored
+            .bindings
+            .into_iter()
+            .filter_map(|(hex, user)| {
+                ActorId::try_from(hex.as_str())
+                    .ok()
+                    .map(|actor| (actor, user))
+            })
+            .collect();
+        let taken = self.core.catch_up(
+            StoredElsewhere {
+                members: stored.members,
+                actors,
+                bytes,
+            },
+            effects,
+        );
+        match taken {
+            Ok(()) => {
+                self.marks = StorageMarks {
+                    snapshot_generation: generation,
+                    last_change_id: stored.last_change_id,
+                };
+                self.uncompacted += fresh_changes;
+                self.validation_due = true;
+            }
+            Err(err) => {
+                tracing::error!(plan.id = %self.plan, error = %err, "sync: what another instance stored could not be read");
+            }
+        }
+    }
+
     /// Check the document against the schema and record the outcome when it changes. A plan
     /// that does not fit is kept and synced as usual; it is only flagged.
     async fn validate(&mut self) {
@@ -755,12 +964,27 @@ impl Worker {
             .hub
             .0
             .store
-            .compact(self.plan, snapshot, &covered, chrono::Utc::now())
+            .compact(
+                self.plan,
+                snapshot,
+                &covered,
+                self.marks.snapshot_generation,
+                chrono::Utc::now(),
+            )
             .await
         {
-            Ok(folded) => {
+            Ok(Some((folded, generation))) => {
                 tracing::debug!(plan.id = %self.plan, folded, "plan compacted");
                 self.uncompacted = 0;
+                self.marks.snapshot_generation = generation;
+            }
+            Ok(None) => {
+                // Another instance compacted first: take in its snapshot; compaction is tried
+                // again after the next changes.
+                tracing::debug!(plan.id = %self.plan, "compaction deferred: another instance compacted first");
+                let mut effects = Effects::default();
+                self.catch_up(&mut effects).await;
+                self.deliver(effects);
             }
             // Nothing is lost: the changes stay stored and compaction is tried again later.
             Err(err) => tracing::warn!(plan.id = %self.plan, error = %err, "compaction failed"),
@@ -891,7 +1115,7 @@ async fn load(
     plan: PlanId,
     existence: Existence,
     max_document_bytes: usize,
-) -> Result<(DocumentCore, usize), LoadError> {
+) -> Result<(DocumentCore, usize, StorageMarks), LoadError> {
     if existence == Existence::Unclaimed {
         let core = DocumentCore::new(
             plan,
@@ -902,7 +1126,7 @@ async fn load(
             HashMap::new(),
         )
         .with_size_limit(0, max_document_bytes);
-        return Ok((core, 0));
+        return Ok((core, 0, StorageMarks::default()));
     }
     let loaded = crate::services::plans::load_document_counted(store, plan)
         .await
@@ -927,7 +1151,11 @@ async fn load(
         actors,
     )
     .with_size_limit(loaded.stored_bytes, max_document_bytes);
-    Ok((core, loaded.uncompacted))
+    let marks = StorageMarks {
+        snapshot_generation: loaded.snapshot_generation,
+        last_change_id: loaded.last_change_id,
+    };
+    Ok((core, loaded.uncompacted, marks))
 }
 
 #[cfg(test)]

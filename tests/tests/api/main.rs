@@ -15,6 +15,7 @@ mod load;
 mod migrations;
 mod plans;
 mod samod;
+mod scale_out;
 mod schema_check;
 mod security_headers;
 mod sync;

@@ -10,6 +10,7 @@ pub struct Model {
     pub data: Vec<u8>,
     pub change_count: i64,
     pub updated_at: DateTimeUtc,
+    pub generation: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
