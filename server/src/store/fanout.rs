@@ -28,8 +28,8 @@ use super::{Store, StoreError};
 /// The Postgres channel Cairn's instances talk on.
 pub const CHANNEL: &str = "cairn";
 
-/// Something another instance must look at again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Something another instance must look at again, or presence to relay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Notice {
     /// The plan changed: new changes, members, or it was deleted.
@@ -47,7 +47,24 @@ pub enum Notice {
         /// The session.
         session: SessionId,
     },
+    /// Presence (an automerge-repo `ephemeral` message) a member sent to another instance, for
+    /// the plan's connections here. Never stored; too large a payload is not relayed.
+    Presence {
+        /// The plan.
+        plan: PlanId,
+        /// The sender's peer id.
+        sender: String,
+        /// The sender's session id.
+        session_id: String,
+        /// The sender's counter.
+        count: u64,
+        /// The payload, base64.
+        data: String,
+    },
 }
+
+/// Postgres refuses notice payloads of 8000 bytes or more.
+pub const MAX_NOTICE_BYTES: usize = 7_900;
 
 #[derive(Serialize, Deserialize)]
 struct Envelope {
@@ -58,7 +75,7 @@ struct Envelope {
 }
 
 /// What a subscription heard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Heard {
     /// A notice from another instance.
     Notice(Notice),
@@ -142,6 +159,11 @@ impl Store {
             notice,
         })
         .map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        if payload.len() > MAX_NOTICE_BYTES {
+            return Err(StoreError::Corrupt(
+                "the notice is too large for Postgres".into(),
+            ));
+        }
         conn.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "SELECT pg_notify($1, $2)",

@@ -9,7 +9,7 @@ pub use accounts::EnrollmentOutcome;
 pub use documents::{ChangeBatch, LoggedChange};
 mod entities;
 mod fanout;
-pub use fanout::{CHANNEL, Heard, Notice, PlanCatchUp, Subscription};
+pub use fanout::{CHANNEL, Heard, MAX_NOTICE_BYTES, Notice, PlanCatchUp, Subscription};
 mod plans;
 pub use plans::StoredDocument;
 mod sealing;

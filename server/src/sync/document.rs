@@ -61,6 +61,17 @@ pub enum Input {
         /// Opaque payload.
         data: Vec<u8>,
     },
+    /// Presence a member sent to another instance, relayed here (already checked there).
+    RelayedEphemeral {
+        /// The sender's peer id.
+        sender: PeerId,
+        /// Sender's counter.
+        count: u64,
+        /// Sender's session.
+        session_id: String,
+        /// Opaque payload.
+        data: Vec<u8>,
+    },
     /// The connection closed or left.
     Disconnected(ConnId),
     /// The account stopped being a member: its connections lose the plan at once.
@@ -326,6 +337,16 @@ impl DocumentCore {
                 session_id,
                 data,
             } => self.relay_ephemeral(from, count, session_id, data, effects),
+            Input::RelayedEphemeral {
+                sender,
+                count,
+                session_id,
+                data,
+            } => {
+                if self.existence == Existence::Stored {
+                    self.relay_to_peers(&sender, None, count, session_id, data, effects);
+                }
+            }
             Input::Disconnected(conn) => {
                 self.peers.remove(&conn);
             }
@@ -597,7 +618,27 @@ impl DocumentCore {
                 .push((from.conn, self.unavailable(&from.peer)));
             return;
         }
-        let key = (from.peer.clone(), session_id.clone());
+        self.relay_to_peers(
+            &from.peer,
+            Some(from.conn),
+            count,
+            session_id,
+            data,
+            effects,
+        );
+    }
+
+    /// Relay presence from `sender` to every connection but `except`, once per counter value.
+    fn relay_to_peers(
+        &mut self,
+        sender: &PeerId,
+        except: Option<ConnId>,
+        count: u64,
+        session_id: String,
+        data: Vec<u8>,
+        effects: &mut Effects,
+    ) {
+        let key = (sender.clone(), session_id.clone());
         match self.ephemeral_seen.get(&key) {
             Some(seen) if *seen >= count => return,
             _ => {
@@ -605,13 +646,13 @@ impl DocumentCore {
             }
         }
         for (conn, state) in &self.peers {
-            if *conn == from.conn {
+            if Some(*conn) == except {
                 continue;
             }
             effects.outgoing.push((
                 *conn,
                 Message::Ephemeral {
-                    sender_id: from.peer.clone(),
+                    sender_id: sender.clone(),
                     target_id: state.peer.clone(),
                     document_id: self.document_id.clone(),
                     count,

@@ -448,7 +448,55 @@ impl SyncHub {
                     "this device session has ended",
                 );
             }
+            Notice::Presence {
+                plan,
+                sender,
+                session_id,
+                count,
+                data,
+            } => {
+                use base64::Engine;
+                let (Some(worker), Ok(data)) = (
+                    self.worker(plan),
+                    base64::engine::general_purpose::STANDARD.decode(data),
+                ) else {
+                    return;
+                };
+                let input = Input::RelayedEphemeral {
+                    sender: PeerId(sender),
+                    count,
+                    session_id,
+                    data,
+                };
+                // Presence is best effort: a worker too busy to take it now skips it.
+                let _ = worker.try_send(Command::Input(input, None));
+            }
         }
+    }
+
+    /// Relay presence a member sent here to the plan's connections on the other instances.
+    fn publish_presence(&self, plan: PlanId, input: &Input) {
+        use base64::Engine;
+        let Input::Ephemeral {
+            from,
+            count,
+            session_id,
+            data,
+        } = input
+        else {
+            return;
+        };
+        // Postgres caps a notice's size; presence is small (a cursor, "typing…").
+        if data.len() > store_notice_room() {
+            return;
+        }
+        self.publish(Notice::Presence {
+            plan,
+            sender: from.peer.0.clone(),
+            session_id: session_id.clone(),
+            count: *count,
+            data: base64::engine::general_purpose::STANDARD.encode(data),
+        });
     }
 
     /// Have the plan's worker, if it is loaded here, read what another instance stored.
@@ -702,6 +750,12 @@ impl Worker {
                         Input::Sync { from, .. } => Some((from.conn, from.user)),
                         _ => None,
                     };
+                    if let Input::Ephemeral { from, .. } = &input
+                        && self.hub.0.store.is_shared()
+                        && self.core.is_member(from.user)
+                    {
+                        self.hub.publish_presence(self.plan, &input);
+                    }
                     let core = &mut self.core;
                     let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         core.handle(input, &mut effects)
@@ -1162,3 +1216,8 @@ async fn load(
 mod proptests;
 #[cfg(test)]
 mod tests;
+
+/// The most presence bytes a notice carries (base64 and the envelope take the rest).
+fn store_notice_room() -> usize {
+    crate::store::MAX_NOTICE_BYTES / 4 * 3 - 1024
+}

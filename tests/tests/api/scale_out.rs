@@ -9,7 +9,8 @@ use std::collections::HashSet;
 
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ROOT, ReadDoc};
-use cairn_tests::sync_client::{SyncClient, WAIT};
+use cairn_shared::protocol::Message;
+use cairn_tests::sync_client::{Event, SyncClient, WAIT};
 use cairn_tests::{TestApp, on_postgres};
 use serde_json::json;
 
@@ -89,6 +90,42 @@ async fn changes_reach_members_connected_to_another_instance() {
             .map(|h| h.iter().filter_map(|e| e["authorName"].as_str()).collect())
             .unwrap_or_default();
         assert_eq!(authors, ["Maria", "Maria", "Sam"], "{}", history.body);
+    }
+}
+
+#[tokio::test]
+async fn presence_reaches_a_member_on_another_instance() {
+    let Some((a, b)) = two_instances(|_| {}).await else {
+        return;
+    };
+    let maria = a.register("maria").await;
+    let sam = a.register("sam").await;
+    let (plan, document) = a.plan_with_document(&maria, "Typing").await;
+    a.add_supporter(&maria, &plan, &sam).await;
+    let mut owner = joined(&a, &maria, &document).await;
+    let mut supporter = joined(&b, &sam, &document).await;
+    let sender = owner.peer.0.clone();
+    for count in 1..=3 {
+        let presence = Message::Ephemeral {
+            sender_id: owner.peer.clone(),
+            target_id: owner.server.clone(),
+            document_id: document.clone(),
+            count,
+            session_id: "session-a".into(),
+            data: format!("typing in goal {count}").into_bytes(),
+        };
+        owner.send(&presence).await;
+        let expected = Event::Ephemeral(
+            sender.clone(),
+            format!("typing in goal {count}").into_bytes(),
+        );
+        assert!(
+            supporter
+                .wait_until(WAIT, |c| c.events.contains(&expected))
+                .await,
+            "presence sent to A reaches the supporter on B: {:?}",
+            supporter.events
+        );
     }
 }
 
