@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -90,7 +89,7 @@ impl Store {
         code_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<EnrollmentOutcome, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let consumed = enrollment_codes::Entity::update_many()
             .col_expr(
                 enrollment_codes::Column::Uses,
@@ -150,7 +149,7 @@ impl Store {
         id: UserId,
         disabled_at: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let updated = users::Entity::update_many()
             .col_expr(users::Column::DisabledAt, Expr::value(disabled_at))
             .filter(users::Column::Id.eq(id.0))

@@ -8,9 +8,7 @@ use cairn_shared::api::PlanRole;
 use cairn_shared::{PlanId, UserId};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 
 use super::entities::{
     actor_bindings, plan_changes, plan_members, plan_snapshots, plans, server_settings,
@@ -86,7 +84,7 @@ impl Store {
             Some(_) => Some(self.new_plan_key(plan)?),
             None => None,
         };
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         if batch.create_owner.is_none() {
             self.lock_plan_for_append(&txn, plan).await?;
         }
@@ -258,7 +256,7 @@ impl Store {
     ) -> Result<Option<(usize, i64)>, StoreError> {
         use sea_orm::QuerySelect;
         use sea_orm::sea_query::Expr;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let key = self.plan_key(&txn, plan).await?;
         let total = plan_changes::Entity::find()
             .filter(plan_changes::Column::PlanId.eq(plan.0))

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, JoinType, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, RelationTrait, Set, TransactionTrait,
+    QuerySelect, RelationTrait, Set,
 };
 use uuid::Uuid;
 
@@ -106,7 +106,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Plan, StoreError> {
         let key = self.new_plan_key(id)?;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         refuse_tombstoned(&txn, id).await?;
         let plan = plans::ActiveModel {
             id: Set(id.0),
@@ -220,7 +220,7 @@ impl Store {
     /// tombstone, in one transaction. False if there is no such plan (a plan whose key is
     /// already gone still counts: its rows are left to remove).
     pub async fn shred_plan(&self, id: PlanId, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         if plans::Entity::find_by_id(id.0).one(&txn).await?.is_none() {
             return Ok(false);
         }
@@ -245,7 +245,7 @@ impl Store {
     pub(super) async fn purge_plan_rows(&self, id: PlanId) -> Result<(), StoreError> {
         // Foreign keys cascade on both databases; deleting the children explicitly as well keeps
         // the outcome the same on a database where cascades were not applied.
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         access_log::Entity::delete_many()
             .filter(access_log::Column::PlanId.eq(id.0))
             .exec(&txn)
@@ -327,7 +327,7 @@ impl Store {
         user: UserId,
         now: DateTime<Utc>,
     ) -> Result<InvitationOutcome, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let Some(invitation) = invitations::Entity::find()
             .filter(invitations::Column::CodeHash.eq(code_hash))
             .one(&txn)

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 
 use super::entities::{plan_changes, plan_keys, plan_snapshots, plan_tombstones, plans};
@@ -194,7 +194,7 @@ impl Store {
 
     /// Give a plan stored in the clear a data key and seal its blobs, in one transaction.
     async fn seal_stored_plan(&self, plan: PlanId) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let key = self.new_plan_key(plan)?;
         match Self::insert_plan_key(&txn, plan, &key, Utc::now()).await {
             // Another instance starting at the same time sealed it first (the transaction is

@@ -395,43 +395,26 @@ impl SyncHub {
     }
 
     async fn listen(&self) {
-        const RETRY: Duration = Duration::from_secs(1);
-        let shutdown = self.0.shutdown.clone();
+        // A safety net under the notices: one that was never sent (the publishing instance
+        // crashed between its commit and the notice, say) is made up for within this time.
+        const SWEEP: Duration = Duration::from_secs(60);
+        let (heard_tx, mut heard_rx) = mpsc::channel(1024);
+        self.0.tracker.spawn(receive_notices(
+            self.0.store.clone(),
+            heard_tx,
+            self.0.shutdown.clone(),
+        ));
+        let mut sweep = tokio::time::interval(SWEEP);
+        sweep.tick().await;
         loop {
-            let subscribed = tokio::select! {
-                subscribed = self.0.store.subscribe() => subscribed,
-                () = shutdown.cancelled() => return,
-            };
-            match subscribed {
-                Ok(Some(mut subscription)) => {
-                    // Anything may have happened while nobody listened.
-                    self.catch_up_all();
-                    loop {
-                        let heard = tokio::select! {
-                            heard = subscription.next() => heard,
-                            () = shutdown.cancelled() => return,
-                        };
-                        match heard {
-                            Ok(Heard::Notice(notice)) => self.heard(notice),
-                            Ok(Heard::Gap) => {
-                                tracing::warn!(
-                                    "the notice connection was lost and is back; re-reading every loaded plan"
-                                );
-                                self.catch_up_all();
-                            }
-                            Err(err) => {
-                                tracing::warn!(error = %err, "lost the notice connection");
-                                break;
-                            }
-                        }
-                    }
-                }
-                Ok(None) => return,
-                Err(err) => tracing::warn!(error = %err, "could not listen for other instances"),
-            }
             tokio::select! {
-                () = tokio::time::sleep(RETRY) => {}
-                () = shutdown.cancelled() => return,
+                heard = heard_rx.recv() => match heard {
+                    Some(Heard::Notice(notice)) => self.heard(notice),
+                    Some(Heard::Gap) => self.catch_up_all(),
+                    None => return,
+                },
+                _ = sweep.tick() => self.catch_up_all(),
+                () = self.0.shutdown.cancelled() => return,
             }
         }
     }
@@ -933,6 +916,7 @@ impl Worker {
             bytes = snapshot;
         }
         let fresh_changes = stored.changes.len();
+        let read_anything = !bytes.is_empty() || fresh_changes > 0;
         for change in stored.changes {
             bytes.extend_from_slice(&change);
         }
@@ -960,7 +944,7 @@ impl Worker {
                     last_change_id: stored.last_change_id,
                 };
                 self.uncompacted += fresh_changes;
-                self.validation_due = true;
+                self.validation_due |= read_anything;
             }
             Err(err) => {
                 tracing::error!(plan.id = %self.plan, error = %err, "sync: what another instance stored could not be read");
@@ -1132,6 +1116,54 @@ impl Worker {
 impl SyncHub {
     fn forget_worker_now(&self, plan: PlanId) {
         lock(&self.0.workers).remove(&plan);
+    }
+}
+
+/// Receive the other instances' notices and pass them on, until shutdown; after every (re)connect
+/// a [`Heard::Gap`], since anything may have happened while nobody listened. The subscription
+/// is only ever dropped mid-receive at shutdown (its receive is not documented as cancel-safe).
+async fn receive_notices(store: Store, heard: mpsc::Sender<Heard>, shutdown: CancellationToken) {
+    const RETRY: Duration = Duration::from_secs(1);
+    loop {
+        let subscribed = tokio::select! {
+            subscribed = store.subscribe() => subscribed,
+            () = shutdown.cancelled() => return,
+        };
+        match subscribed {
+            Ok(Some(mut subscription)) => {
+                if heard.send(Heard::Gap).await.is_err() {
+                    return;
+                }
+                loop {
+                    let next = tokio::select! {
+                        next = subscription.next() => next,
+                        () = shutdown.cancelled() => return,
+                    };
+                    match next {
+                        Ok(next) => {
+                            if next == Heard::Gap {
+                                tracing::warn!(
+                                    "the notice connection was lost and is back; re-reading every loaded plan"
+                                );
+                            }
+                            if heard.send(next).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(err) => {
+                            tracing::warn!(error = %err, "lost the notice connection");
+                            break;
+                        }
+                    }
+                }
+            }
+            Ok(None) => return,
+            Err(err) => tracing::warn!(error = %err, "could not listen for other instances"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(RETRY) => {}
+            () = shutdown.cancelled() => return,
+        }
     }
 }
 

@@ -11,6 +11,16 @@
 //! `--server cairn` registers accounts, creates each plan over REST and invites the supporter.
 //! `--server reference` (the `@automerge/automerge-repo-sync-server`, which has no accounts)
 //! lets the person create the document and the supporter ask for it by id.
+//!
+//! Optional phases, for the memory targets:
+//! - `--touch N` first touches N other plans, each synced once by a short-lived connection
+//!   that then leaves (a day's worth of people opening their plan once), so the server has
+//!   seen many plans while only the pairs' plans stay open;
+//! - `--idle N` afterwards holds N idle sync connections (handshake done, authenticated on
+//!   Cairn) and prints the server's resident memory per connection.
+//!
+//! `--partner-url` connects every supporter to a second server (another Cairn instance on the
+//! same Postgres), so the latency is that of an edit crossing instances.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -69,6 +79,30 @@ struct Args {
     /// The server's process id, to read its CPU time and memory from /proc.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Where supporters connect (another instance on the same database); default: `--url`.
+    #[arg(long)]
+    partner_url: Option<String>,
+    /// Plans touched once (synced by a connection that then leaves) before the pairs start.
+    #[arg(long, default_value_t = 0)]
+    touch: usize,
+    /// Idle sync connections held after the pairs finish, to measure memory per connection.
+    #[arg(long, default_value_t = 0)]
+    idle: usize,
+}
+
+/// Only loopback servers are loaded.
+fn loopback(url: &str) -> anyhow::Result<()> {
+    let base = reqwest::Url::parse(url).with_context(|| format!("bad URL {url}"))?;
+    let host: IpAddr = base
+        .host_str()
+        .unwrap_or_default()
+        .trim_matches(['[', ']'])
+        .parse()
+        .context("the URL must name a loopback IP address")?;
+    if !host.is_loopback() {
+        bail!("cairn-load only loads servers on this machine (loopback), not {host}");
+    }
+    Ok(())
 }
 
 /// One editor's connection and copy of the plan.
@@ -89,21 +123,33 @@ struct Editor {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let base = reqwest::Url::parse(&args.url).context("--url")?;
-    let host: IpAddr = base
-        .host_str()
-        .unwrap_or_default()
-        .trim_matches(['[', ']'])
-        .parse()
-        .context("--url must name a loopback IP address")?;
-    if !host.is_loopback() {
-        bail!("cairn-load only loads servers on this machine (loopback), not {host}");
+    loopback(&args.url)?;
+    if let Some(partner) = &args.partner_url {
+        loopback(partner)?;
+        if args.server != ServerKind::Cairn {
+            bail!("--partner-url is for several Cairn instances on one database");
+        }
     }
     let deadline = Instant::now() + Duration::from_secs(args.deadline_secs);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
+    if args.touch > 0 {
+        let started = Instant::now();
+        touch_plans(&args, &http, deadline).await?;
+        println!(
+            "plans touched once: {} in {:.1} s",
+            args.touch,
+            started.elapsed().as_secs_f64()
+        );
+    }
 
+    if args.pairs == 0 {
+        if args.idle > 0 {
+            hold_idle(&args, &http).await?;
+        }
+        return Ok(());
+    }
     eprintln!("setting up {} pairs on {}", args.pairs, args.url);
     let mut pairs = Vec::new();
     for index in 0..args.pairs {
@@ -174,6 +220,9 @@ async fn main() -> anyhow::Result<()> {
             peak_rss_kib(pid)? as f64 / 1024.0
         );
     }
+    if args.idle > 0 {
+        hold_idle(&args, &http).await?;
+    }
     if arrived < made {
         bail!(
             "{} edits never reached the partner before the deadline",
@@ -181,6 +230,171 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Register an account on Cairn and return its access token.
+async fn register(http: &reqwest::Client, base: &str, name: &str) -> anyhow::Result<String> {
+    let answer = post(
+        http,
+        format!("{base}/api/v1/auth/register"),
+        None,
+        json!({
+            "username": format!("{name}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+            "displayName": name,
+            "password": "load test password",
+        }),
+    )
+    .await?;
+    Ok(answer["accessToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+/// Touch `--touch` plans: each is synced once by its own connection, which then closes.
+async fn touch_plans(args: &Args, http: &reqwest::Client, deadline: Instant) -> anyhow::Result<()> {
+    use futures_util::stream::{self, TryStreamExt};
+    let base = args.url.trim_end_matches('/');
+    let ws_base = base.replacen("http", "ws", 1);
+    let token = match args.server {
+        ServerKind::Cairn => Some(register(http, base, "toucher").await?),
+        ServerKind::Reference => None,
+    };
+    let token = token.as_deref();
+    let ws_base = ws_base.as_str();
+    stream::iter((0..args.touch).map(Ok::<usize, anyhow::Error>))
+        .try_for_each_concurrent(8, |index| async move {
+            if Instant::now() > deadline {
+                bail!("the deadline passed while touching plans");
+            }
+            let (url, document_id, doc) = match token {
+                Some(token) => {
+                    let plan = post(
+                        http,
+                        format!("{base}/api/v1/plans"),
+                        Some(token),
+                        json!({"title": format!("Touched {index}")}),
+                    )
+                    .await?;
+                    (
+                        format!("{ws_base}/sync?token={token}"),
+                        plan["documentId"].as_str().unwrap_or_default().to_owned(),
+                        AutoCommit::new(),
+                    )
+                }
+                None => {
+                    let mut doc = AutoCommit::new();
+                    doc.put(ROOT, "title", format!("Touched {index}"))?;
+                    doc.commit();
+                    (
+                        format!("{ws_base}/"),
+                        PlanId::new_random().document_id().to_string(),
+                        doc,
+                    )
+                }
+            };
+            let label = format!("t{index}");
+            let editor = connect(&url, &label, &label, &document_id, doc).await?;
+            sync_until_quiet(&editor, token.is_some()).await?;
+            editor.sink.lock().await.close().await?;
+            Ok(())
+        })
+        .await
+}
+
+fn current_rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .context("no VmRSS in /proc/<pid>/status")
+}
+
+/// Hold `--idle` sync connections open (handshake done) and report the server's memory for them.
+async fn hold_idle(args: &Args, http: &reqwest::Client) -> anyhow::Result<()> {
+    use futures_util::stream::{self, StreamExt as _};
+    let base = args.url.trim_end_matches('/');
+    let ws_base = base.replacen("http", "ws", 1);
+    let url = match args.server {
+        ServerKind::Cairn => format!(
+            "{ws_base}/sync?token={}",
+            register(http, base, "idle").await?
+        ),
+        ServerKind::Reference => format!("{ws_base}/"),
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = args.server_pid.map(current_rss_kib).transpose()?;
+    let started = Instant::now();
+    let opened: Vec<anyhow::Result<Socket>> = stream::iter(0..args.idle)
+        .map(|index| {
+            let url = url.clone();
+            async move { open_idle(&url, index).await }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let mut sockets = Vec::with_capacity(opened.len());
+    for socket in opened {
+        sockets.push(socket?);
+    }
+    println!(
+        "idle connections open: {} (opened in {:.1} s)",
+        sockets.len(),
+        started.elapsed().as_secs_f64()
+    );
+    // Let the server settle (and answer pings: the reader keeps the sockets alive).
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    if let (Some(before), Some(pid)) = (before, args.server_pid) {
+        let after = current_rss_kib(pid)?;
+        println!(
+            "server RSS before / with the idle connections (MiB): {:.1} / {:.1}",
+            before as f64 / 1024.0,
+            after as f64 / 1024.0
+        );
+        println!(
+            "server memory per idle connection (KiB): {:.1}",
+            after.saturating_sub(before) as f64 / sockets.len().max(1) as f64
+        );
+        println!(
+            "server peak RSS (MiB): {:.1}",
+            peak_rss_kib(pid)? as f64 / 1024.0
+        );
+    }
+    for mut socket in sockets {
+        let _ = socket.close(None).await;
+    }
+    Ok(())
+}
+
+/// One connection that joins and then says nothing.
+async fn open_idle(url: &str, index: usize) -> anyhow::Result<Socket> {
+    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .with_context(|| format!("idle connection {index}"))?;
+    let join = Message::Join {
+        sender_id: PeerId(format!("idle-{index}")),
+        peer_metadata: PeerMetadata {
+            storage_id: None,
+            is_ephemeral: true,
+        },
+        supported_protocol_versions: vec!["1".into()],
+    };
+    socket
+        .send(Frame::Binary(protocol::encode(&join).into()))
+        .await?;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(30), socket.next()).await? {
+            Some(Ok(Frame::Binary(bytes))) => {
+                if let Ok(Message::Peer { .. }) = protocol::decode(&bytes) {
+                    return Ok(socket);
+                }
+            }
+            Some(Ok(_)) => {}
+            other => bail!("idle connection {index}: no handshake: {other:?}"),
+        }
+    }
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {
@@ -304,9 +518,15 @@ async fn set_up_pair(
                 json!({}),
             )
             .await?;
+            let partner_base = args
+                .partner_url
+                .as_deref()
+                .unwrap_or(base)
+                .trim_end_matches('/')
+                .replacen("http", "ws", 1);
             (
                 format!("{ws_base}/sync?token={}", tokens[0]),
-                format!("{ws_base}/sync?token={}", tokens[1]),
+                format!("{partner_base}/sync?token={}", tokens[1]),
                 plan["documentId"].as_str().unwrap_or_default().to_owned(),
             )
         }

@@ -512,3 +512,29 @@ async fn an_account_owns_at_most_its_limit_of_plans_over_rest_and_sync() {
     assert_eq!(deleted.status, 204);
     app.create_plan(&maria, "Three, now").await;
 }
+
+#[tokio::test]
+async fn many_plans_created_at_once_all_succeed() {
+    // SQLite allows one writer at a time: every write waits its turn instead of failing with
+    // "database is locked" (which a transaction that read before writing used to do).
+    let app = TestApp::spawn_with(|s| s.plans_per_account = 1_000).await;
+    let maria = app.register("maria").await;
+    let sam = app.register("sam").await;
+    let creations = (0..24).map(|n| {
+        let (app, owner) = (&app, if n % 2 == 0 { &maria } else { &sam });
+        async move {
+            app.post(
+                "/api/v1/plans",
+                owner.token(),
+                json!({ "title": format!("Plan {n}") }),
+            )
+            .await
+        }
+    });
+    let answers = futures_util::future::join_all(creations).await;
+    for answer in &answers {
+        assert_eq!(answer.status, 201, "{}", answer.body);
+    }
+    let listed = app.get("/api/v1/plans", maria.token()).await;
+    assert_eq!(listed.body.as_array().map(Vec::len), Some(12));
+}
