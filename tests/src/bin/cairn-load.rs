@@ -88,6 +88,10 @@ struct Args {
     /// Idle sync connections held after the pairs finish, to measure memory per connection.
     #[arg(long, default_value_t = 0)]
     idle: usize,
+    /// Seconds to wait after touching plans, before the pairs start (a server may let idle
+    /// plans leave memory meanwhile, as Cairn does after `CAIRN_SYNC_IDLE_EVICT_SECS`).
+    #[arg(long, default_value_t = 0)]
+    settle_secs: u64,
 }
 
 /// Only loopback servers are loaded.
@@ -142,6 +146,7 @@ async fn main() -> anyhow::Result<()> {
             args.touch,
             started.elapsed().as_secs_f64()
         );
+        tokio::time::sleep(Duration::from_secs(args.settle_secs)).await;
     }
 
     if args.pairs == 0 {
@@ -156,6 +161,22 @@ async fn main() -> anyhow::Result<()> {
         pairs.push(set_up_pair(&args, &http, index).await?);
     }
     let before = args.server_pid.map(cpu_seconds).transpose()?;
+    // The server's resident memory while the pairs edit, sampled (its peak since start also
+    // counts set-up work, such as Cairn's password hashing for the sign-ups).
+    let most_rss = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let sampling = args.server_pid.map(|pid| {
+        let most_rss = most_rss.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(50));
+            loop {
+                tick.tick().await;
+                let Ok(now) = current_rss_kib(pid) else {
+                    return;
+                };
+                most_rss.fetch_max(now, std::sync::atomic::Ordering::Relaxed);
+            }
+        })
+    });
     let started = Instant::now();
     let mut tasks = Vec::new();
     for (person, supporter) in &pairs {
@@ -185,6 +206,14 @@ async fn main() -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let after = args.server_pid.map(cpu_seconds).transpose()?;
+    let rss_while_editing = match (sampling, args.server_pid) {
+        (Some(sampling), Some(pid)) => {
+            sampling.abort();
+            let last = current_rss_kib(pid)?;
+            Some(last.max(most_rss.load(std::sync::atomic::Ordering::Relaxed)))
+        }
+        _ => None,
+    };
 
     let mut latencies = Vec::new();
     let mut arrived = 0usize;
@@ -218,6 +247,12 @@ async fn main() -> anyhow::Result<()> {
         println!(
             "server peak RSS (MiB): {:.1}",
             peak_rss_kib(pid)? as f64 / 1024.0
+        );
+    }
+    if let Some(kib) = rss_while_editing {
+        println!(
+            "server RSS while the pairs edit, most (MiB): {:.1}",
+            kib as f64 / 1024.0
         );
     }
     if args.idle > 0 {
