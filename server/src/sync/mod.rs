@@ -35,8 +35,9 @@ use document::{ConnId, DocumentCore, Effects, Existence, Input, StoredElsewhere,
 /// What a worker sends a connection.
 #[derive(Debug)]
 pub enum Outbound {
-    /// A protocol message to send.
-    Message(Message),
+    /// A protocol message to send (boxed: every connection's outbox allocates room for 32
+    /// entries up front, so a small entry keeps idle connections small).
+    Message(Box<Message>),
     /// Send an `error` message with this text, then close.
     Close(String),
 }
@@ -271,7 +272,7 @@ impl SyncHub {
         };
         if kind == AccountKind::Admin {
             tracing::info!(plan.id = %plan, user.id = %user, "sync refused: admins do not sync plans");
-            let _ = outbox.try_send(Outbound::Message(unavailable));
+            let _ = outbox.try_send(Outbound::Message(Box::new(unavailable)));
             return;
         }
         let mut command = Command::Input(input, Some(outbox.clone()));
@@ -294,14 +295,14 @@ impl SyncHub {
                     Ok(false) => Existence::Unclaimed,
                     Ok(true) => {
                         tracing::info!(plan.id = %plan, user.id = %user, "sync refused: the plan was deleted");
-                        let _ = outbox.try_send(Outbound::Message(unavailable));
+                        let _ = outbox.try_send(Outbound::Message(Box::new(unavailable)));
                         return;
                     }
                     Err(err) => return self.storage_failed(outbox, &err),
                 },
                 Ok(_) => {
                     tracing::info!(plan.id = %plan, user.id = %user, "sync refused: not a member");
-                    let _ = outbox.try_send(Outbound::Message(unavailable));
+                    let _ = outbox.try_send(Outbound::Message(Box::new(unavailable)));
                     return;
                 }
                 Err(err) => return self.storage_failed(outbox, &err),
@@ -1092,7 +1093,10 @@ impl Worker {
             let Some(outbox) = self.outboxes.get(&conn) else {
                 continue;
             };
-            if outbox.try_send(Outbound::Message(message)).is_err() {
+            if outbox
+                .try_send(Outbound::Message(Box::new(message)))
+                .is_err()
+            {
                 dead.push(conn);
             }
         }

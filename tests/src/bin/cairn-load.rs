@@ -329,7 +329,19 @@ async fn touch_plans(args: &Args, http: &reqwest::Client, deadline: Instant) -> 
                 }
             };
             let label = format!("t{index}");
-            let editor = connect(&url, &label, &label, &document_id, doc).await?;
+            // A server may turn away a connection when many arrive at once: try again, twice.
+            let mut attempt = 0;
+            let editor = loop {
+                attempt += 1;
+                match connect(&url, &label, &label, &document_id, doc.clone()).await {
+                    Ok(editor) => break editor,
+                    Err(err) if attempt < 3 => {
+                        eprintln!("touch {index}: {err:#}; trying again");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    Err(err) => return Err(err),
+                }
+            };
             sync_until_quiet(&editor, token.is_some()).await?;
             editor.sink.lock().await.close().await?;
             Ok(())
