@@ -597,7 +597,15 @@ struct Worker {
     schema_issue: Option<String>,
     /// How far the document includes what is stored (see [`crate::store::PlanCatchUp`]).
     marks: StorageMarks,
+    /// When storage was last read because an account this document does not know as a member
+    /// sent something: at most once per [`STRANGER_RECHECK`] each, so a stranger's messages
+    /// never turn into a stream of database reads.
+    stranger_checks: HashMap<UserId, tokio::time::Instant>,
 }
+
+/// How often a message from an account that is not (yet) a member here makes the worker look in
+/// storage for a membership granted on another instance.
+const STRANGER_RECHECK: Duration = Duration::from_secs(5);
 
 /// Which stored snapshot a worker's document includes, and up to which change row it includes
 /// every stored change: where it catches up from when another instance stores something.
@@ -655,6 +663,7 @@ impl Worker {
             last_validated: None,
             schema_issue,
             marks,
+            stranger_checks: HashMap::new(),
         };
         let idle = worker.hub.0.config.idle_evict;
         loop {
@@ -867,17 +876,43 @@ impl Worker {
     /// Whether the batch needs what other instances stored first: they said so, or (with other
     /// instances on the database) an HTTP read, or a message from an account this document does
     /// not know as a member (it may have joined on another instance a moment ago).
-    fn must_catch_up(&self, batch: &[Command]) -> bool {
-        let shared = self.hub.0.store.is_shared();
-        batch.iter().any(|command| match command {
-            Command::CatchUp => true,
-            Command::Changes { .. } => shared,
-            Command::Upload { user, .. } => shared && !self.core.is_member(*user),
-            Command::Input(Input::Sync { from, .. } | Input::Ephemeral { from, .. }, _) => {
-                shared && !self.core.is_member(from.user)
+    fn must_catch_up(&mut self, batch: &[Command]) -> bool {
+        if !self.hub.0.store.is_shared() {
+            return batch
+                .iter()
+                .any(|command| matches!(command, Command::CatchUp));
+        }
+        let mut strangers = Vec::new();
+        let mut due = false;
+        for command in batch {
+            match command {
+                Command::CatchUp | Command::Changes { .. } => due = true,
+                Command::Upload { user, .. } if !self.core.is_member(*user) => {
+                    strangers.push(*user);
+                }
+                Command::Input(Input::Sync { from, .. } | Input::Ephemeral { from, .. }, _)
+                    if !self.core.is_member(from.user) =>
+                {
+                    strangers.push(from.user);
+                }
+                Command::Upload { .. } | Command::Input(..) => {}
             }
-            Command::Input(..) => false,
-        })
+        }
+        let now = tokio::time::Instant::now();
+        if self.stranger_checks.len() > 1_000 {
+            self.stranger_checks
+                .retain(|_, at| now.duration_since(*at) < STRANGER_RECHECK);
+        }
+        for user in strangers {
+            match self.stranger_checks.get(&user) {
+                Some(at) if now.duration_since(*at) < STRANGER_RECHECK => {}
+                _ => {
+                    self.stranger_checks.insert(user, now);
+                    due = true;
+                }
+            }
+        }
+        due
     }
 
     /// Read what other instances stored since this document was loaded or last caught up, and
