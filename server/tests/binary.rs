@@ -534,4 +534,14 @@ async fn a_flood_of_sign_ups_hashes_on_a_few_threads_only() {
         .find(|l| l.starts_with("VmHWM"))
         .unwrap_or_default();
     println!("after 40 simultaneous sign-ups: {peak}");
+    // The process serving them (the same pid the operator started) runs with the allocator
+    // settings that hand each hash's memory back at once.
+    let environment = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+    let environment = String::from_utf8_lossy(&environment);
+    for setting in ["MIMALLOC_PURGE_DELAY=0", "MIMALLOC_PURGE_DECOMMITS=1"] {
+        assert!(
+            environment.split('\0').any(|entry| entry == setting),
+            "{setting} is missing from the server's environment"
+        );
+    }
 }
