@@ -71,6 +71,10 @@ impl Store {
     /// Store a batch of accepted changes in one transaction: when it returns `Ok`, every change
     /// in it is committed and may be advertised to clients. Creating a plan whose id has a
     /// tombstone is refused with [`StoreError::PlanDeleted`] and stores nothing.
+    ///
+    /// On SQLite, batches of different plans that arrive together are committed by one
+    /// transaction (one `fsync`), each in a savepoint of its own so that one refused batch
+    /// leaves the others; see [`super::commit_appends`].
     pub async fn append_changes(
         &self,
         plan: PlanId,
@@ -80,28 +84,61 @@ impl Store {
         if batch.is_empty() {
             return Ok(());
         }
+        if let Some(committer) = &self.committer {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let job = super::AppendJob {
+                plan,
+                batch: batch.clone(),
+                now,
+                reply,
+            };
+            committer
+                .send(job)
+                .await
+                .map_err(|_| StoreError::Corrupt("the commit queue is closed".into()))?;
+            return answer
+                .await
+                .map_err(|_| StoreError::Corrupt("the commit queue is closed".into()))?;
+        }
+        let txn = self.begin_write().await?;
+        let new_key = self.append_in(&txn, plan, batch, now).await?;
+        txn.commit().await?;
+        if let Some(key) = new_key {
+            self.remember_key(plan, key);
+        }
+        Ok(())
+    }
+
+    /// The work of [`Store::append_changes`] inside `txn`; the new plan's data key (if the batch
+    /// creates the plan) is to be remembered once `txn` commits.
+    pub(super) async fn append_in(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        plan: PlanId,
+        batch: &ChangeBatch,
+        now: DateTime<Utc>,
+    ) -> Result<Option<crate::crypto::DataKey>, StoreError> {
         let new_key = match batch.create_owner {
             Some(_) => Some(self.new_plan_key(plan)?),
             None => None,
         };
-        let txn = self.begin_write().await?;
         if batch.create_owner.is_none() {
-            self.lock_plan_for_append(&txn, plan).await?;
+            self.lock_plan_for_append(txn, plan).await?;
         }
         let key = match &new_key {
             Some(new_key) => new_key.key.clone(),
-            None => self.plan_key(&txn, plan).await?,
+            None => self.plan_key(txn, plan).await?,
         };
         if let (Some(owner), Some(new_key)) = (batch.create_owner, &new_key) {
             // A deleted plan's id is never created again (a stale replica syncing it).
-            super::plans::refuse_tombstoned(&txn, plan).await?;
+            super::plans::refuse_tombstoned(txn, plan).await?;
             plans::ActiveModel {
                 id: Set(plan.0),
                 owner_id: Set(owner.0),
                 created_at: Set(now),
                 schema_issue: Set(None),
             }
-            .insert(&txn)
+            .insert(txn)
             .await?;
             plan_members::ActiveModel {
                 plan_id: Set(plan.0),
@@ -109,9 +146,9 @@ impl Store {
                 role: Set(super::plans::role_text(PlanRole::Owner).to_owned()),
                 joined_at: Set(now),
             }
-            .insert(&txn)
+            .insert(txn)
             .await?;
-            Self::insert_plan_key(&txn, plan, new_key, now).await?;
+            Self::insert_plan_key(txn, plan, new_key, now).await?;
         }
         if !batch.new_bindings.is_empty() {
             let rows = batch
@@ -123,7 +160,7 @@ impl Store {
                     user_id: Set(user.0),
                     created_at: Set(now),
                 });
-            actor_bindings::Entity::insert_many(rows).exec(&txn).await?;
+            actor_bindings::Entity::insert_many(rows).exec(txn).await?;
         }
         if !batch.changes.is_empty() {
             let rows = batch
@@ -148,16 +185,12 @@ impl Store {
                         .do_nothing()
                         .to_owned(),
                 )
-                .exec_without_returning(&txn)
+                .exec_without_returning(txn)
                 .await?;
         }
         // Other instances with the plan loaded read what is new once this commits.
-        self.publish_on(&txn, super::Notice::Plan { plan }).await?;
-        txn.commit().await?;
-        if new_key.is_some() {
-            self.remember_key(plan, key);
-        }
-        Ok(())
+        self.publish_on(txn, super::Notice::Plan { plan }).await?;
+        Ok(new_key.map(|_| key))
     }
 
     /// The storage id this installation announces to automerge-repo clients, created once and

@@ -70,6 +70,98 @@ pub struct Store {
     instance: uuid::Uuid,
     /// Where the database is, for the notice listener's own connection.
     url: SecretString,
+    /// SQLite: the queue of change batches that one task commits together (see
+    /// [`commit_appends`]); `None` on Postgres, where concurrent commits do not queue up.
+    committer: Option<tokio::sync::mpsc::Sender<AppendJob>>,
+}
+
+/// A batch of changes waiting for the SQLite commit task.
+#[derive(Debug)]
+pub(crate) struct AppendJob {
+    plan: PlanId,
+    batch: ChangeBatch,
+    now: chrono::DateTime<chrono::Utc>,
+    reply: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// How many plans' batches one SQLite transaction commits at most.
+const APPENDS_PER_COMMIT: usize = 64;
+
+/// SQLite has one writer and every commit waits for an `fsync`: with a transaction per batch,
+/// busy plans queued behind each other's `fsync`s. This task commits every batch waiting at
+/// that moment in one transaction, each in a savepoint (a refused batch, a deleted plan's id
+/// say, is rolled back alone), and answers each batch once the transaction is durable.
+async fn commit_appends(store: Store, mut queue: tokio::sync::mpsc::Receiver<AppendJob>) {
+    while let Some(first) = queue.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < APPENDS_PER_COMMIT {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        store.commit_jobs(jobs).await;
+    }
+}
+
+impl Store {
+    async fn commit_jobs(&self, jobs: Vec<AppendJob>) {
+        use sea_orm::TransactionTrait;
+        let txn = match self.begin_write().await {
+            Ok(txn) => txn,
+            Err(err) => {
+                let message = err.to_string();
+                for job in jobs {
+                    let _ = job
+                        .reply
+                        .send(Err(StoreError::Database(DbErr::Custom(message.clone()))));
+                }
+                return;
+            }
+        };
+        let mut appended = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let outcome = match txn.begin().await {
+                Ok(savepoint) => {
+                    match self
+                        .append_in(&savepoint, job.plan, &job.batch, job.now)
+                        .await
+                    {
+                        Ok(key) => savepoint.commit().await.map(|()| key).map_err(Into::into),
+                        Err(err) => {
+                            let _ = savepoint.rollback().await;
+                            Err(err)
+                        }
+                    }
+                }
+                Err(err) => Err(err.into()),
+            };
+            match outcome {
+                Ok(key) => appended.push((job, key)),
+                Err(err) => {
+                    let _ = job.reply.send(Err(err));
+                }
+            }
+        }
+        match txn.commit().await {
+            Ok(()) => {
+                for (job, key) in appended {
+                    if let Some(key) = key {
+                        self.remember_key(job.plan, key);
+                    }
+                    let _ = job.reply.send(Ok(()));
+                }
+            }
+            Err(err) => {
+                let message = err.to_string();
+                for (job, _) in appended {
+                    let _ = job
+                        .reply
+                        .send(Err(StoreError::Database(DbErr::Custom(message.clone()))));
+                }
+            }
+        }
+    }
 }
 
 impl Store {
@@ -98,13 +190,21 @@ impl Store {
                     .busy_timeout(Duration::from_secs(5))
             });
         let db = Database::connect(options).await?;
-        Ok(Self {
+        let mut store = Self {
             db,
             keyring,
             plan_keys: Arc::default(),
             instance: uuid::Uuid::new_v4(),
             url: url.clone(),
-        })
+            committer: None,
+        };
+        if store.db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+            let (queue, jobs) = tokio::sync::mpsc::channel(1024);
+            // The task's own handle has no queue, so the task ends with the last handle that has.
+            tokio::spawn(commit_appends(store.clone(), jobs));
+            store.committer = Some(queue);
+        }
+        Ok(store)
     }
 
     /// Start a transaction that writes. On SQLite it takes the write lock at once (`BEGIN

@@ -304,3 +304,82 @@ async fn http_sync_to_a_deleted_plan_is_not_found() {
     assert_eq!(read.status(), 404);
     assert_eq!(app.store.count_plans().await.expect("count"), 0);
 }
+
+#[tokio::test]
+async fn batches_committed_together_are_kept_or_refused_one_by_one() {
+    use cairn_server::store::ChangeBatch;
+    // On SQLite the batches of plans that arrive together share one commit; a refused one (the
+    // offline re-creation of a deleted plan's id) must not take the others down with it.
+    let app = TestApp::spawn().await;
+    let maria = app.register("maria").await;
+    let deleted: PlanId = app.create_plan(&maria, "Gone").await.parse().expect("id");
+    assert_eq!(
+        app.delete(&format!("/api/v1/plans/{deleted}"), maria.token())
+            .await
+            .status,
+        204
+    );
+    let mut plans = Vec::new();
+    for n in 0..8 {
+        let id: PlanId = app
+            .create_plan(&maria, &format!("Kept {n}"))
+            .await
+            .parse()
+            .expect("id");
+        plans.push(id);
+    }
+    let edit = |note: &str| {
+        let mut doc = AutoCommit::new();
+        doc.put(ROOT, "note", note).expect("put");
+        let change = doc.get_last_local_change().expect("a change").clone();
+        StoredChange {
+            hash: change.hash().to_string(),
+            actor: change.actor_id().to_hex_string(),
+            author_id: maria.user_id(),
+            data: change.raw_bytes().to_vec(),
+        }
+    };
+    let now = chrono::Utc::now();
+    let refused = ChangeBatch {
+        create_owner: Some(maria.user_id()),
+        new_bindings: Vec::new(),
+        changes: vec![edit("back from the dead")],
+    };
+    let kept: Vec<(PlanId, ChangeBatch)> = plans
+        .iter()
+        .map(|plan| {
+            let change = edit(&format!("kept in {plan}"));
+            let batch = ChangeBatch {
+                create_owner: None,
+                new_bindings: vec![(change.actor.clone(), maria.user_id())],
+                changes: vec![change],
+            };
+            (*plan, batch)
+        })
+        .collect();
+    let store = &app.store;
+    let (refusal, results) = tokio::join!(
+        store.append_changes(deleted, &refused, now),
+        futures_util::future::join_all(
+            kept.iter()
+                .map(|(plan, batch)| store.append_changes(*plan, batch, now))
+        )
+    );
+    assert!(
+        matches!(refusal, Err(StoreError::PlanDeleted)),
+        "{refusal:?}"
+    );
+    for (result, (plan, batch)) in results.iter().zip(&kept) {
+        assert!(result.is_ok(), "{plan}: {result:?}");
+        let (_, changes) = store.plan_document(*plan).await.expect("stored");
+        assert!(
+            changes.iter().any(|c| c.hash == batch.changes[0].hash),
+            "{plan}: its change is stored"
+        );
+    }
+    assert!(
+        store.is_tombstoned(deleted).await.expect("read"),
+        "the deleted plan stays deleted"
+    );
+    assert!(store.plan(deleted).await.expect("read").is_none());
+}
