@@ -71,6 +71,9 @@ pub struct Settings {
     pub max_frame_bytes: usize,
     /// Sync messages allowed per second on one connection (bursts of twice that).
     pub max_messages_per_second: u32,
+    /// HTTP worker threads (each runs its share of connections and plan workers); 0: one per
+    /// CPU core.
+    pub http_workers: usize,
     /// Largest a plan may grow, in stored bytes; changes beyond it are refused.
     pub max_document_bytes: usize,
     /// Open sync connections one account may hold at once (its phones, tabs and laptops).
@@ -171,6 +174,7 @@ impl Default for Settings {
             compact_after_changes: 500,
             max_frame_bytes: 16 * 1024 * 1024,
             max_messages_per_second: 100,
+            http_workers: 0,
             max_document_bytes: 10 * 1024 * 1024,
             max_connections_per_account: 20,
             ping_interval_secs: 10,

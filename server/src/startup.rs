@@ -152,6 +152,10 @@ impl Application {
                 .default_service(web::to(routes::not_found))
         })
         .shutdown_timeout(10);
+        let server = match services.settings.http_workers {
+            0 => server,
+            workers => server.workers(workers),
+        };
         let server = match (
             &services.settings.tls_cert_path,
             &services.settings.tls_key_path,

@@ -13,9 +13,10 @@
 //! lets the person create the document and the supporter ask for it by id.
 //!
 //! Optional phases, for the memory targets:
-//! - `--touch N` first touches N other plans, each synced once by a short-lived connection
-//!   that then leaves (a day's worth of people opening their plan once), so the server has
-//!   seen many plans while only the pairs' plans stay open;
+//! - `--touch N` first touches N other plans, each opened by a short-lived connection that makes
+//!   one edit and leaves (a day's worth of people noting a check-in), so the server has seen many
+//!   plans while only the pairs' plans stay open. Both servers hold the same plan documents:
+//!   Cairn's are made by its REST API, the reference's by the device, with the same skeleton;
 //! - `--idle N` afterwards holds N idle sync connections (handshake done, authenticated on
 //!   Cairn) and prints the server's resident memory per connection.
 //!
@@ -318,9 +319,11 @@ async fn touch_plans(args: &Args, http: &reqwest::Client, deadline: Instant) -> 
                     )
                 }
                 None => {
-                    let mut doc = AutoCommit::new();
-                    doc.put(ROOT, "title", format!("Touched {index}"))?;
-                    doc.commit();
+                    // The same plan document Cairn's REST creation makes, made on the device.
+                    let doc = cairn_shared::plan::new_plan_document(
+                        automerge::ActorId::random(),
+                        &format!("Touched {index}"),
+                    )?;
                     (
                         format!("{ws_base}/"),
                         PlanId::new_random().document_id().to_string(),
@@ -343,6 +346,13 @@ async fn touch_plans(args: &Args, http: &reqwest::Client, deadline: Instant) -> 
                 }
             };
             sync_until_quiet(&editor, token.is_some()).await?;
+            // The person opened their plan to note how the day went: one edit, synced.
+            {
+                let mut guard = editor.doc.lock().await;
+                guard.0.put(ROOT, "lastCheckIn", now_ms())?;
+                guard.0.commit();
+            }
+            sync_until_quiet(&editor, false).await?;
             editor.sink.lock().await.close().await?;
             Ok(())
         })
