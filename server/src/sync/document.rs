@@ -270,6 +270,11 @@ impl DocumentCore {
         self
     }
 
+    /// The plan takes `bytes` in storage now (after a compaction, say).
+    pub fn set_stored_bytes(&mut self, bytes: usize) {
+        self.stored_bytes = bytes;
+    }
+
     /// Whether `incoming` more bytes would take the plan past its size limit.
     fn would_outgrow(&self, incoming: usize) -> bool {
         self.stored_bytes.saturating_add(incoming) > self.max_bytes

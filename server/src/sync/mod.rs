@@ -1024,16 +1024,18 @@ impl Worker {
     /// committed at this point (every accepted change was stored before delivery).
     async fn compact(&mut self) {
         let doc = self.core.doc();
+        // The hashes only: `get_changes` would re-encode every change (3x slower at 100k).
         let covered: HashSet<String> = doc
-            .get_changes(&[])
+            .get_changes_meta(&[])
             .iter()
-            .map(|c| c.hash().to_string())
+            .map(|c| c.hash.to_string())
             .collect();
         // Only applied changes: held-back ones were never stored as accepted.
         let snapshot = doc.save_with_options(automerge::SaveOptions {
             deflate: true,
             retain_orphans: false,
         });
+        let snapshot_bytes = snapshot.len();
         match self
             .hub
             .0
@@ -1051,6 +1053,8 @@ impl Worker {
                 tracing::debug!(plan.id = %self.plan, folded, "plan compacted");
                 self.uncompacted = 0;
                 self.marks.snapshot_generation = generation;
+                // The plan now takes the snapshot's size in storage, not the sum of its changes.
+                self.core.set_stored_bytes(snapshot_bytes);
             }
             Ok(None) => {
                 // Another instance compacted first: take in its snapshot; compaction is tried

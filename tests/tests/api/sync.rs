@@ -927,3 +927,34 @@ async fn the_server_pings_and_drops_silent_sockets() {
     assert!(closed, "a silent socket is dropped");
     assert_eq!(app.hub.open_connections(), 0);
 }
+
+#[tokio::test]
+async fn a_plan_that_compacts_is_measured_by_its_snapshot_against_the_size_limit() {
+    // Many small edits add up to more bytes than the plan takes once compacted: the limit is on
+    // what the plan takes in storage, so a plan kept in memory for a long session is not refused
+    // for the sum of every change it ever received.
+    let app = TestApp::spawn_with(|s| {
+        s.compact_after_changes = 5;
+        s.max_document_bytes = 12_000;
+    })
+    .await;
+    let maria = app.register("maria").await;
+    let (plan, document) = app.plan_with_document(&maria, "A long session").await;
+    let mut client = app.sync_client(&maria).await;
+    client.track(&document, AutoCommit::new());
+    client.sync_doc(&document, true).await;
+    let line = "Today I walked to the library and read for an hour. ".repeat(4);
+    for n in 0..80 {
+        put(&mut client, &document, "today", &format!("{line}{n}"));
+        client.sync_doc(&document, false).await;
+        assert!(
+            client.error().is_none(),
+            "edit {n} was refused: {:?}",
+            client.events
+        );
+    }
+    let detail = app
+        .get(&format!("/api/v1/plans/{plan}"), maria.token())
+        .await;
+    assert_eq!(detail.body["document"]["today"], format!("{line}79"));
+}
