@@ -122,18 +122,15 @@ pub async fn load_document_counted(
     store: &Store,
     plan: PlanId,
 ) -> Result<LoadedDocument, PlanError> {
-    let stored = store.stored_document(plan).await?;
-    let mut bytes = stored.snapshot.unwrap_or_default();
-    for change in &stored.changes {
-        bytes.extend_from_slice(&change.data);
-    }
+    let stored = store.stored_bytes(plan).await?;
+    let bytes = stored.bytes;
     if bytes.is_empty() {
         return Err(PlanError::Document("no stored snapshot or changes".into()));
     }
     let document = Automerge::load(&bytes).map_err(|err| PlanError::Document(err.to_string()))?;
     Ok(LoadedDocument {
         document,
-        uncompacted: stored.changes.len(),
+        uncompacted: stored.changes,
         stored_bytes: bytes.len(),
         snapshot_generation: stored.snapshot_generation,
         last_change_id: stored.last_change_id,

@@ -11,7 +11,7 @@ mod entities;
 mod fanout;
 pub use fanout::{CHANNEL, Heard, MAX_NOTICE_BYTES, Notice, PlanCatchUp, Subscription};
 mod plans;
-pub use plans::StoredDocument;
+pub use plans::{StoredBytes, StoredDocument};
 mod sealing;
 pub use sealing::RewrapReport;
 

@@ -418,6 +418,61 @@ impl Store {
         })
     }
 
+    /// A plan as the sync engine loads it: the snapshot and every change stored outside it, as
+    /// one byte string for `Automerge::load`, with the marks of [`Store::stored_document`]. Only
+    /// each row's hash and bytes are read, one row at a time, and opened straight into the
+    /// output: a plan of 100,000 changes is never held as 100,000 decoded rows.
+    pub async fn stored_bytes(&self, plan: PlanId) -> Result<StoredBytes, StoreError> {
+        use futures_util::TryStreamExt;
+        let last_change_id = self.last_change_id(&self.db, plan).await?;
+        let mut key: Option<DataKey> = None;
+        let mut changes = Vec::new();
+        let mut count = 0usize;
+        {
+            let mut rows = plan_changes::Entity::find()
+                .select_only()
+                .column(plan_changes::Column::Hash)
+                .column(plan_changes::Column::Data)
+                .filter(plan_changes::Column::PlanId.eq(plan.0))
+                .filter(plan_changes::Column::Compacted.eq(false))
+                .order_by_asc(plan_changes::Column::Id)
+                .into_tuple::<(String, Vec<u8>)>()
+                .stream(&self.db)
+                .await?;
+            while let Some((hash, sealed)) = rows.try_next().await? {
+                let opener = match &key {
+                    Some(key) => key,
+                    None => key.insert(self.plan_key(&self.db, plan).await?),
+                };
+                changes.extend_from_slice(&opener.open_change(plan, &hash, &sealed)?);
+                count += 1;
+            }
+        }
+        let snapshot = plan_snapshots::Entity::find_by_id(plan.0)
+            .one(&self.db)
+            .await?;
+        let Some(snapshot) = snapshot else {
+            return Ok(StoredBytes {
+                bytes: changes,
+                changes: count,
+                snapshot_generation: 0,
+                last_change_id,
+            });
+        };
+        let opener = match &key {
+            Some(key) => key,
+            None => key.insert(self.plan_key(&self.db, plan).await?),
+        };
+        let mut bytes = opener.open_snapshot(plan, &snapshot.data)?;
+        bytes.extend_from_slice(&changes);
+        Ok(StoredBytes {
+            bytes,
+            changes: count,
+            snapshot_generation: snapshot.generation,
+            last_change_id,
+        })
+    }
+
     /// How many plans exist.
     pub async fn count_plans(&self) -> Result<u64, StoreError> {
         Ok(plans::Entity::find().count(&self.db).await?)
@@ -439,6 +494,19 @@ pub struct StoredDocument {
     pub snapshot: Option<Vec<u8>>,
     /// The changes stored outside the snapshot.
     pub changes: Vec<StoredChange>,
+    /// The snapshot's generation (0 for none).
+    pub snapshot_generation: i64,
+    /// The highest change row id when it was read.
+    pub last_change_id: i64,
+}
+
+/// A plan's stored snapshot and changes as one byte string (see [`Store::stored_bytes`]).
+#[derive(Debug, Default)]
+pub struct StoredBytes {
+    /// The snapshot (if any), then every change stored outside it.
+    pub bytes: Vec<u8>,
+    /// How many changes are stored outside the snapshot.
+    pub changes: usize,
     /// The snapshot's generation (0 for none).
     pub snapshot_generation: i64,
     /// The highest change row id when it was read.
