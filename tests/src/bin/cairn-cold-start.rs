@@ -234,7 +234,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         server_load.total,
     );
     print_secs(
-        "  of which reading and opening the rows (stored_document)",
+        "  of which reading and opening the rows (Store::stored_bytes)",
         runs,
         server_load.reading,
     );
@@ -893,7 +893,7 @@ async fn time_server_load(
         );
         drop(loaded);
         let started = Instant::now();
-        let stored = app.store.stored_document(plan).await?;
+        let stored = app.store.stored_bytes(plan).await?;
         readings.push(started.elapsed());
         drop(stored);
     }
