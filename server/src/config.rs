@@ -24,7 +24,7 @@ pub struct Settings {
     /// `sqlite://path` or `postgres://…`; unset means `sqlite://<data_dir>/cairn.db`.
     #[serde(skip_serializing)]
     pub database_url: Option<SecretString>,
-    /// Maximum database connections in the pool.
+    /// Maximum database connections in the pool; 0: 4 on SQLite, 10 on Postgres.
     pub database_max_connections: u32,
     /// HMAC key for access tokens (at least 32 bytes); unset means generated into the data folder.
     #[serde(skip_serializing)]
@@ -153,7 +153,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("data"),
             web_dir: PathBuf::from("web/dist"),
             database_url: None,
-            database_max_connections: 10,
+            database_max_connections: 0,
             jwt_secret: None,
             master_key: None,
             previous_master_keys: None,

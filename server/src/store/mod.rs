@@ -174,9 +174,17 @@ impl Store {
         max_connections: u32,
         keyring: Arc<Keyring>,
     ) -> Result<Self, StoreError> {
+        let sqlite = url.expose_secret().starts_with("sqlite:");
+        // SQLite has one writer (and sqlx gives each connection a thread of its own), so a few
+        // connections serve it as well as many, with less memory; Postgres serves more.
+        let max_connections = match (max_connections, sqlite) {
+            (0, true) => 4,
+            (0, false) => 10,
+            (n, _) => n,
+        };
         let mut options = ConnectOptions::new(url.expose_secret().to_owned());
         options
-            .max_connections(max_connections.max(1))
+            .max_connections(max_connections)
             .min_connections(0)
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(10))

@@ -425,10 +425,16 @@ impl Store {
     pub async fn stored_bytes(&self, plan: PlanId) -> Result<StoredBytes, StoreError> {
         use futures_util::TryStreamExt;
         let last_change_id = self.last_change_id(&self.db, plan).await?;
+        // The key is fetched before the rows stream (which holds a connection until it ends),
+        // so a load never waits for a second connection while holding one. A plan with no
+        // change rows has nothing stored (compaction keeps the rows).
         let mut key: Option<DataKey> = None;
+        if last_change_id > 0 {
+            key = Some(self.plan_key(&self.db, plan).await?);
+        }
         let mut changes = Vec::new();
         let mut count = 0usize;
-        {
+        if let Some(opener) = &key {
             let mut rows = plan_changes::Entity::find()
                 .select_only()
                 .column(plan_changes::Column::Hash)
@@ -440,10 +446,6 @@ impl Store {
                 .stream(&self.db)
                 .await?;
             while let Some((hash, sealed)) = rows.try_next().await? {
-                let opener = match &key {
-                    Some(key) => key,
-                    None => key.insert(self.plan_key(&self.db, plan).await?),
-                };
                 changes.extend_from_slice(&opener.open_change(plan, &hash, &sealed)?);
                 count += 1;
             }
