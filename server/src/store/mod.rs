@@ -106,7 +106,6 @@ async fn commit_appends(store: Store, mut queue: tokio::sync::mpsc::Receiver<App
 
 impl Store {
     async fn commit_jobs(&self, jobs: Vec<AppendJob>) {
-        use sea_orm::TransactionTrait;
         let txn = match self.begin_write().await {
             Ok(txn) => txn,
             Err(err) => {
@@ -120,6 +119,50 @@ impl Store {
             }
         };
         let mut appended = Vec::with_capacity(jobs.len());
+        if let [_] = jobs.as_slice() {
+            // One batch alone (a quiet moment) needs no savepoint: its own transaction is enough.
+            for job in jobs {
+                match self.append_in(&txn, job.plan, &job.batch, job.now).await {
+                    Ok(key) => appended.push((job, key)),
+                    Err(err) => {
+                        let _ = txn.rollback().await;
+                        let _ = job.reply.send(Err(err));
+                        return;
+                    }
+                }
+            }
+        } else {
+            self.append_each(&txn, jobs, &mut appended).await;
+        }
+        match txn.commit().await {
+            Ok(()) => {
+                for (job, key) in appended {
+                    if let Some(key) = key {
+                        self.remember_key(job.plan, key);
+                    }
+                    let _ = job.reply.send(Ok(()));
+                }
+            }
+            Err(err) => {
+                let message = err.to_string();
+                for (job, _) in appended {
+                    let _ = job
+                        .reply
+                        .send(Err(StoreError::Database(DbErr::Custom(message.clone()))));
+                }
+            }
+        }
+    }
+
+    /// Append each batch in a savepoint of its own inside `txn`: a refused one is rolled back
+    /// and answered at once; the others wait in `appended` for the commit.
+    async fn append_each(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        jobs: Vec<AppendJob>,
+        appended: &mut Vec<(AppendJob, Option<DataKey>)>,
+    ) {
+        use sea_orm::TransactionTrait;
         for job in jobs {
             let outcome = match txn.begin().await {
                 Ok(savepoint) => {
@@ -140,24 +183,6 @@ impl Store {
                 Ok(key) => appended.push((job, key)),
                 Err(err) => {
                     let _ = job.reply.send(Err(err));
-                }
-            }
-        }
-        match txn.commit().await {
-            Ok(()) => {
-                for (job, key) in appended {
-                    if let Some(key) = key {
-                        self.remember_key(job.plan, key);
-                    }
-                    let _ = job.reply.send(Ok(()));
-                }
-            }
-            Err(err) => {
-                let message = err.to_string();
-                for (job, _) in appended {
-                    let _ = job
-                        .reply
-                        .send(Err(StoreError::Database(DbErr::Custom(message.clone()))));
                 }
             }
         }
