@@ -956,15 +956,7 @@ impl Worker {
         for change in stored.changes {
             bytes.extend_from_slice(&change);
         }
-        let actors = stored
-            .bindings
-            .into_iter()
-            .filter_map(|(hex, user)| {
-                ActorId::try_from(hex.as_str())
-                    .ok()
-                    .map(|actor| (actor, user))
-            })
-            .collect();
+        let actors = actor_map(stored.bindings);
         let taken = self.core.catch_up(
             StoredElsewhere {
                 members: stored.members,
@@ -1210,6 +1202,19 @@ async fn receive_notices(store: Store, heard: mpsc::Sender<Heard>, shutdown: Can
     }
 }
 
+/// Stored actor bindings (hex actor id → account) as the document core keeps them; a row whose
+/// id is not hex (it cannot be, the server wrote it) is skipped.
+fn actor_map(bindings: HashMap<String, UserId>) -> HashMap<ActorId, UserId> {
+    bindings
+        .into_iter()
+        .filter_map(|(hex, user)| {
+            ActorId::try_from(hex.as_str())
+                .ok()
+                .map(|actor| (actor, user))
+        })
+        .collect()
+}
+
 fn input_conn(input: &Input) -> Option<ConnId> {
     match input {
         Input::Sync { from, .. } | Input::Ephemeral { from, .. } => Some(from.conn),
@@ -1261,16 +1266,7 @@ async fn load(
         .await
         .map_err(|err| LoadError::Document(err.to_string()))?;
     let members = store.member_ids(plan).await?;
-    let actors = store
-        .actor_bindings(plan)
-        .await?
-        .into_iter()
-        .filter_map(|(hex, user)| {
-            ActorId::try_from(hex.as_str())
-                .ok()
-                .map(|actor| (actor, user))
-        })
-        .collect();
+    let actors = actor_map(store.actor_bindings(plan).await?);
     let core = DocumentCore::new(
         plan,
         server.clone(),

@@ -22,3 +22,27 @@ mod sync;
 mod tokens;
 mod tombstones;
 mod web_app;
+
+/// The text at `key` of the plan's root, if it is a string.
+pub(crate) fn note(doc: &automerge::AutoCommit, key: &str) -> Option<String> {
+    match automerge::ReadDoc::get(doc, automerge::ROOT, key)
+        .ok()
+        .flatten()
+    {
+        Some((automerge::Value::Scalar(s), _)) => s.as_str().map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// Write `value` at `key` of the client's copy of `document`, as one change.
+pub(crate) fn put(
+    client: &mut cairn_tests::sync_client::SyncClient,
+    document: &str,
+    key: &str,
+    value: &str,
+) {
+    let tracked = client.docs.get_mut(document).expect("tracked document");
+    automerge::transaction::Transactable::put(&mut tracked.doc, automerge::ROOT, key, value)
+        .expect("put");
+    tracked.doc.commit();
+}

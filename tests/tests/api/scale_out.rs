@@ -8,24 +8,13 @@
 use std::collections::HashSet;
 
 use automerge::transaction::Transactable;
-use automerge::{AutoCommit, ROOT, ReadDoc};
+use automerge::{AutoCommit, ROOT};
 use cairn_shared::protocol::Message;
 use cairn_tests::sync_client::{Event, SyncClient, WAIT};
 use cairn_tests::{TestApp, on_postgres};
 use serde_json::json;
 
-fn note(doc: &AutoCommit, key: &str) -> Option<String> {
-    match doc.get(ROOT, key).ok().flatten() {
-        Some((automerge::Value::Scalar(s), _)) => s.as_str().map(str::to_owned),
-        _ => None,
-    }
-}
-
-fn put(client: &mut SyncClient, document: &str, key: &str, value: &str) {
-    let tracked = client.docs.get_mut(document).expect("tracked document");
-    tracked.doc.put(ROOT, key, value).expect("put");
-    tracked.doc.commit();
-}
+use crate::{note, put};
 
 /// Two instances on one fresh Postgres database, or `None` (with a note) on SQLite.
 async fn two_instances(configure: fn(&mut cairn_server::Settings)) -> Option<(TestApp, TestApp)> {

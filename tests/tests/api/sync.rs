@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use automerge::transaction::Transactable;
-use automerge::{ActorId, AutoCommit, ROOT, ReadDoc};
+use automerge::{ActorId, AutoCommit, ROOT};
 use cairn_shared::ErrorCode;
 use cairn_shared::plan::read_title;
 use cairn_shared::protocol::{Message, PeerId, PeerMetadata};
@@ -12,18 +12,7 @@ use cairn_tests::sync_client::{Event, SyncClient, WAIT, open};
 use reqwest::Method;
 use serde_json::json;
 
-fn note(doc: &AutoCommit, key: &str) -> Option<String> {
-    match doc.get(ROOT, key).ok().flatten() {
-        Some((automerge::Value::Scalar(s), _)) => s.as_str().map(str::to_owned),
-        _ => None,
-    }
-}
-
-fn put(client: &mut SyncClient, document: &str, key: &str, value: &str) {
-    let tracked = client.docs.get_mut(document).expect("tracked document");
-    tracked.doc.put(ROOT, key, value).expect("put");
-    tracked.doc.commit();
-}
+use crate::{note, put};
 
 #[tokio::test]
 async fn handshake_announces_a_stable_peer_and_storage_id() {
