@@ -77,7 +77,7 @@ impl Store {
         Ok(key)
     }
 
-    fn cached_key(&self, plan: PlanId) -> Option<DataKey> {
+    pub(super) fn cached_key(&self, plan: PlanId) -> Option<DataKey> {
         self.plan_keys
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -211,30 +211,76 @@ pub fn sane_blooms(message: &sync::Message) -> bool {
     })
 }
 
-/// The hash and actor of every change carried in a sync message, without applying any. Each
-/// entry of the message's change list holds concatenated storage chunks: single changes (sync v1
-/// and v2), or a whole document (sync v2, "send everything").
-pub fn changes_in(
-    message: &sync::Message,
-) -> Result<Vec<(ChangeHash, ActorId)>, UnreadableChanges> {
+/// One change carried in a sync message.
+#[derive(Debug, Clone)]
+pub struct Carried {
+    /// Its hash.
+    pub hash: ChangeHash,
+    /// Its author's actor.
+    pub actor: ActorId,
+    /// The change as sent, when it came alone (not inside a whole document).
+    pub change: Option<Change>,
+}
+
+/// Every change carried in a sync message, without applying any. Each entry of the message's
+/// change list holds concatenated storage chunks: single changes (sync v1 and v2), or a whole
+/// document (sync v2, "send everything").
+pub fn changes_in(message: &sync::Message) -> Result<Vec<Carried>, UnreadableChanges> {
     let mut found = Vec::new();
     for entry in message.changes.iter() {
         for (chunk_type, chunk) in split_chunks(entry)? {
             if chunk_type == CHUNK_TYPE_DOCUMENT {
                 let document = Automerge::load(chunk).map_err(|_| UnreadableChanges)?;
-                found.extend(
-                    document
-                        .get_changes(&[])
-                        .into_iter()
-                        .map(|change| (change.hash(), change.actor_id().clone())),
-                );
+                found.extend(document.get_changes(&[]).into_iter().map(|change| Carried {
+                    hash: change.hash(),
+                    actor: change.actor_id().clone(),
+                    change: None,
+                }));
             } else {
                 let change = Change::from_bytes(chunk.to_vec()).map_err(|_| UnreadableChanges)?;
-                found.push((change.hash(), change.actor_id().clone()));
+                found.push(Carried {
+                    hash: change.hash(),
+                    actor: change.actor_id().clone(),
+                    change: Some(change),
+                });
             }
         }
     }
     Ok(found)
+}
+
+/// Which of `hashes` the document neither holds nor keeps queued (automerge queues a change
+/// until its dependencies arrive). Cheap, unlike `get_change_by_hash`, which rebuilds the change
+/// from the document's operations.
+fn lacking(doc: &Automerge, hashes: &[ChangeHash]) -> HashSet<ChangeHash> {
+    doc.get_missing_deps(hashes).into_iter().collect()
+}
+
+/// Whether automerge holds no change back waiting for its dependencies.
+fn nothing_queued(doc: &Automerge) -> bool {
+    doc.get_missing_deps(&[]).is_empty()
+}
+
+/// The changes a message brings that the document lacks, if applying the message can only
+/// apply exactly those: nothing is queued (so nothing queued can be released), and each came
+/// alone, not inside a whole document. `None` otherwise.
+fn fresh_changes(
+    doc: &Automerge,
+    carried: &[Carried],
+    absent: &HashSet<ChangeHash>,
+) -> Option<Vec<Change>> {
+    if !nothing_queued(doc) {
+        return None;
+    }
+    let mut fresh: Vec<Change> = Vec::new();
+    for carried in carried {
+        if absent.contains(&carried.hash)
+            && !fresh.iter().any(|change| change.hash() == carried.hash)
+        {
+            fresh.push(carried.change.clone()?);
+        }
+    }
+    Some(fresh)
 }
 
 impl DocumentCore {
@@ -410,11 +456,14 @@ impl DocumentCore {
                 return;
             }
         };
+        let hashes: Vec<ChangeHash> = carried.iter().map(|carried| carried.hash).collect();
+        let absent = lacking(&self.doc, &hashes);
         // Authorship, checked before anything is applied: an actor already bound to another
-        // account refuses the whole message.
+        // account refuses the whole message. (A change automerge holds queued was checked when
+        // it first came.)
         let mut new_actors = Vec::new();
-        for (hash, actor) in &carried {
-            if self.doc.get_change_by_hash(hash).is_some() {
+        for Carried { hash, actor, .. } in &carried {
+            if !absent.contains(hash) {
                 continue;
             }
             match self.actors.get(actor) {
@@ -439,10 +488,7 @@ impl DocumentCore {
             }
         }
 
-        let incoming: usize = if carried
-            .iter()
-            .any(|(hash, _)| self.doc.get_change_by_hash(hash).is_none())
-        {
+        let incoming: usize = if !absent.is_empty() {
             message.changes.iter().map(<[u8]>::len).sum()
         } else {
             0
@@ -454,6 +500,10 @@ impl DocumentCore {
         }
 
         let before = self.doc.get_heads();
+        // Which changes the message applies: worked out from the message itself when it can
+        // be, since asking automerge (`get_changes`) rebuilds every change from its operations.
+        let fresh = fresh_changes(&self.doc, &carried, &absent);
+        let held_before = self.doc.stats().num_changes;
         let state = self.peers.entry(from.conn).or_insert_with(|| PeerState {
             peer: from.peer.clone(),
             user: from.user,
@@ -475,17 +525,29 @@ impl DocumentCore {
                 .new_bindings
                 .push((actor.to_hex_string(), from.user));
         }
-        let applied = self.doc.get_changes(&before);
+        let applied = match fresh {
+            // Nothing queued before or after, and exactly as many more changes as it brought.
+            Some(fresh)
+                if nothing_queued(&self.doc)
+                    && self.doc.stats().num_changes == held_before + fresh.len() as u64 =>
+            {
+                fresh
+            }
+            _ => {
+                let applied = self.doc.get_changes(&before);
+                for Carried { hash, actor, .. } in &carried {
+                    if self.doc.get_change_by_hash(hash).is_none()
+                        && let Some(author) = self.actors.get(actor)
+                    {
+                        self.held_back.entry(*hash).or_insert(*author);
+                    }
+                }
+                applied
+            }
+        };
         let changed = !applied.is_empty();
         for change in &applied {
             self.held_back.remove(&change.hash());
-        }
-        for (hash, actor) in &carried {
-            if self.doc.get_change_by_hash(hash).is_none()
-                && let Some(author) = self.actors.get(actor)
-            {
-                self.held_back.entry(*hash).or_insert(*author);
-            }
         }
         for change in applied {
             self.stored_bytes = self.stored_bytes.saturating_add(change.raw_bytes().len());

@@ -589,10 +589,11 @@ struct Worker {
     synced: HashSet<ConnId>,
     /// Changes stored outside the snapshot.
     uncompacted: usize,
-    /// The document changed since it was last checked against the schema.
-    validation_due: bool,
-    /// When it was last checked, to check at most once per [`VALIDATE_EVERY`].
-    last_validated: Option<tokio::time::Instant>,
+    /// Since when the document has changed without being checked against the schema (`None`:
+    /// checked since its last change).
+    unvalidated_since: Option<tokio::time::Instant>,
+    /// When it last changed: it is checked once it has been quiet for [`VALIDATE_WHEN_QUIET`].
+    last_changed: tokio::time::Instant,
     /// The schema issue last recorded for the plan.
     schema_issue: Option<String>,
     /// How far the document includes what is stored (see [`crate::store::PlanCatchUp`]).
@@ -615,8 +616,11 @@ struct StorageMarks {
     last_change_id: i64,
 }
 
-/// A busy plan is checked against the schema at most this often.
-const VALIDATE_EVERY: Duration = Duration::from_millis(500);
+/// A plan is checked against the schema once it has had no change for this long (a person
+/// typing a goal sends a change every keystroke or so; the check reads the whole document)...
+const VALIDATE_WHEN_QUIET: Duration = Duration::from_secs(2);
+/// ...or, while it keeps changing, this long after the first change not checked yet.
+const VALIDATE_AT_MOST_AFTER: Duration = Duration::from_secs(30);
 
 /// How many queued commands a worker applies before one group commit.
 const BATCH: usize = 64;
@@ -659,25 +663,26 @@ impl Worker {
             outboxes: HashMap::new(),
             synced: HashSet::new(),
             uncompacted,
-            validation_due: existence == Existence::Stored,
-            last_validated: None,
+            unvalidated_since: (existence == Existence::Stored)
+                .then(tokio::time::Instant::now),
+            last_changed: tokio::time::Instant::now(),
             schema_issue,
             marks,
             stranger_checks: HashMap::new(),
         };
         let idle = worker.hub.0.config.idle_evict;
         loop {
-            let validate_at = worker
-                .last_validated
-                .map_or_else(tokio::time::Instant::now, |at| at + VALIDATE_EVERY);
+            let validate_at = worker.unvalidated_since.map(|since| {
+                (worker.last_changed + VALIDATE_WHEN_QUIET).min(since + VALIDATE_AT_MOST_AFTER)
+            });
             let first = tokio::select! {
                 command = rx.recv() => command,
-                () = tokio::time::sleep_until(validate_at), if worker.validation_due => {
+                () = sleep_until_some(validate_at), if validate_at.is_some() => {
                     worker.validate().await;
                     continue;
                 }
                 () = tokio::time::sleep(idle), if !worker.core.has_peers() => {
-                    if worker.validation_due {
+                    if worker.unvalidated_since.is_some() {
                         worker.validate().await;
                     }
                     if worker.try_evict(&rx) { return; }
@@ -863,7 +868,7 @@ impl Worker {
             .sync_refusals
             .inc_by(effects.close.len() as u64);
         if !batch.changes.is_empty() {
-            self.validation_due = true;
+            self.changed();
         }
         self.deliver(effects);
         self.uncompacted += batch.changes.len();
@@ -972,7 +977,9 @@ impl Worker {
                     last_change_id: stored.last_change_id,
                 };
                 self.uncompacted += fresh_changes;
-                self.validation_due |= read_anything;
+                if read_anything {
+                    self.changed();
+                }
             }
             Err(err) => {
                 tracing::error!(plan.id = %self.plan, error = %err, "sync: what another instance stored could not be read");
@@ -982,9 +989,15 @@ impl Worker {
 
     /// Check the document against the schema and record the outcome when it changes. A plan
     /// that does not fit is kept and synced as usual; it is only flagged.
+    /// Note a change to the document, for the schema check.
+    fn changed(&mut self) {
+        let now = tokio::time::Instant::now();
+        self.last_changed = now;
+        self.unvalidated_since.get_or_insert(now);
+    }
+
     async fn validate(&mut self) {
-        self.validation_due = false;
-        self.last_validated = Some(tokio::time::Instant::now());
+        self.unvalidated_since = None;
         if self.core.existence() != Existence::Stored {
             return;
         }
@@ -1157,6 +1170,14 @@ impl SyncHub {
 /// Receive the other instances' notices and pass them on, until shutdown; after every (re)connect
 /// a [`Heard::Gap`], since anything may have happened while nobody listened. The subscription
 /// is only ever dropped mid-receive at shutdown (its receive is not documented as cancel-safe).
+/// Sleep until `at`; never wakes for `None` (the caller's `select!` guard excludes it).
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn receive_notices(store: Store, heard: mpsc::Sender<Heard>, shutdown: CancellationToken) {
     const RETRY: Duration = Duration::from_secs(1);
     loop {

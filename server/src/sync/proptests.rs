@@ -1273,8 +1273,11 @@ fn advertises_undurable(
     }
     carried
         .iter()
-        .find(|(hash, _)| !is_durable(hash) && !received.contains(hash))
-        .map(|(hash, _)| format!("sent change {hash}, which it neither stored nor received"))
+        .find(|carried| !is_durable(&carried.hash) && !received.contains(&carried.hash))
+        .map(|carried| {
+            let hash = carried.hash;
+            format!("sent change {hash}, which it neither stored nor received")
+        })
 }
 
 /// The changes a sync message carries, if it is readable.
@@ -1282,7 +1285,7 @@ fn carried_by(data: &[u8]) -> Vec<ChangeHash> {
     sync::Message::decode(data)
         .ok()
         .and_then(|message| super::document::changes_in(&message).ok())
-        .map(|carried| carried.into_iter().map(|(hash, _)| hash).collect())
+        .map(|carried| carried.into_iter().map(|carried| carried.hash).collect())
         .unwrap_or_default()
 }
 

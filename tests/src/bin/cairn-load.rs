@@ -178,6 +178,7 @@ async fn main() -> anyhow::Result<()> {
             }
         })
     });
+    eprintln!("{} pairs set up: editing", args.pairs);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for (person, supporter) in &pairs {
