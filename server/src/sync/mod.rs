@@ -663,8 +663,7 @@ impl Worker {
             outboxes: HashMap::new(),
             synced: HashSet::new(),
             uncompacted,
-            unvalidated_since: (existence == Existence::Stored)
-                .then(tokio::time::Instant::now),
+            unvalidated_since: (existence == Existence::Stored).then(tokio::time::Instant::now),
             last_changed: tokio::time::Instant::now(),
             schema_issue,
             marks,

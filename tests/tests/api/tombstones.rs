@@ -13,6 +13,19 @@ use cairn_tests::sync_client::{SyncClient, WAIT};
 use cairn_tests::{Session, TestApp};
 use serde_json::json;
 
+/// A change by a fresh device of `author`, as the sync worker hands it to the store.
+fn one_change(note: &str, author: &Session) -> StoredChange {
+    let mut doc = AutoCommit::new();
+    doc.put(ROOT, "note", note).expect("put");
+    let change = doc.get_last_local_change().expect("a change").clone();
+    StoredChange {
+        hash: change.hash().to_string(),
+        actor: change.actor_id().to_hex_string(),
+        author_id: author.user_id(),
+        data: change.raw_bytes().to_vec(),
+    }
+}
+
 /// A copy of what the client holds for the document: the whole stale replica.
 fn replica(client: &mut SyncClient, document: &str) -> AutoCommit {
     let tracked = client.docs.get_mut(document).expect("tracked document");
@@ -328,17 +341,7 @@ async fn batches_committed_together_are_kept_or_refused_one_by_one() {
             .expect("id");
         plans.push(id);
     }
-    let edit = |note: &str| {
-        let mut doc = AutoCommit::new();
-        doc.put(ROOT, "note", note).expect("put");
-        let change = doc.get_last_local_change().expect("a change").clone();
-        StoredChange {
-            hash: change.hash().to_string(),
-            actor: change.actor_id().to_hex_string(),
-            author_id: maria.user_id(),
-            data: change.raw_bytes().to_vec(),
-        }
-    };
+    let edit = |note: &str| one_change(note, &maria);
     let now = chrono::Utc::now();
     let refused = ChangeBatch {
         create_owner: Some(maria.user_id()),
@@ -382,4 +385,74 @@ async fn batches_committed_together_are_kept_or_refused_one_by_one() {
         "the deleted plan stays deleted"
     );
     assert!(store.plan(deleted).await.expect("read").is_none());
+}
+
+#[tokio::test]
+async fn plain_batches_committed_together_are_kept_or_refused_one_by_one() {
+    use cairn_server::store::ChangeBatch;
+    // Batches that only add changes share one INSERT on SQLite. A plan deleted by another
+    // instance (so this one still holds its data key) makes that statement fail: the other
+    // batches must still be stored, and only the deleted plan's batch refused.
+    let app = TestApp::spawn().await;
+    let other = TestApp::spawn_beside(&app).await;
+    let maria = app.register("maria").await;
+    let mut plans = Vec::new();
+    for n in 0..5 {
+        let id: PlanId = app
+            .create_plan(&maria, &format!("Plan {n}"))
+            .await
+            .parse()
+            .expect("id");
+        plans.push(id);
+    }
+    let now = chrono::Utc::now();
+    let plain = |note: &str| {
+        let change = one_change(note, &maria);
+        ChangeBatch {
+            create_owner: None,
+            new_bindings: vec![(change.actor.clone(), maria.user_id())],
+            changes: vec![change],
+        }
+    };
+    // A first change to each plan, so this instance holds every plan's data key.
+    for plan in &plans {
+        app.store
+            .append_changes(*plan, &plain(&format!("first in {plan}")), now)
+            .await
+            .expect("stored");
+    }
+    let deleted = plans[0];
+    assert_eq!(
+        other
+            .delete(&format!("/api/v1/plans/{deleted}"), maria.token())
+            .await
+            .status,
+        204
+    );
+    let batches: Vec<(PlanId, ChangeBatch)> = plans
+        .iter()
+        .map(|plan| {
+            let mut batch = plain(&format!("second in {plan}"));
+            batch.new_bindings.clear();
+            (*plan, batch)
+        })
+        .collect();
+    let store = &app.store;
+    let results = futures_util::future::join_all(
+        batches
+            .iter()
+            .map(|(plan, batch)| store.append_changes(*plan, batch, now)),
+    )
+    .await;
+    assert!(results[0].is_err(), "the deleted plan's batch is refused");
+    for (result, (plan, batch)) in results.iter().zip(&batches).skip(1) {
+        assert!(result.is_ok(), "{plan}: {result:?}");
+        let (_, changes) = store.plan_document(*plan).await.expect("stored");
+        assert!(
+            changes.iter().any(|c| c.hash == batch.changes[0].hash),
+            "{plan}: its change is stored"
+        );
+    }
+    assert!(store.plan(deleted).await.expect("read").is_none());
+    assert!(store.is_tombstoned(deleted).await.expect("read"));
 }
