@@ -1,6 +1,5 @@
-//! Cairn's database schema, as one append-only set of migrations that runs on SQLite and
-//! Postgres (one, `lean_sqlite_changes`, acts on SQLite only). The server applies them at
-//! start-up; operators can run them with `cairn-migrate`.
+//! Cairn's database schema, as one append-only set of migrations that runs unchanged on SQLite
+//! and Postgres. The server applies them at start-up; operators can run them with `cairn-migrate`.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -13,7 +12,6 @@ mod m20261121_000006_plan_schema_issue;
 mod m20261121_000007_plan_tombstones;
 mod m20261202_000008_plan_keys;
 mod m20261202_000009_scale_out;
-mod m20261206_000010_lean_sqlite_changes;
 
 /// Every migration Cairn has, oldest first. Never edit or reorder one that has shipped: add a new one.
 #[derive(Debug)]
@@ -32,7 +30,6 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000007_plan_tombstones::Migration),
             Box::new(m20261202_000008_plan_keys::Migration),
             Box::new(m20261202_000009_scale_out::Migration),
-            Box::new(m20261206_000010_lean_sqlite_changes::Migration),
         ]
     }
 }
