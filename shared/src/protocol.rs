@@ -737,7 +737,11 @@ fn check_structure(frame: &[u8]) -> Result<(), DecodeError> {
         return Err(DecodeError::InvalidCbor("empty frame".into()));
     }
     let mut decoder = Decoder::from(frame);
-    let mut walk = Walk { items: 0 };
+    let mut walk = Walk {
+        items: 0,
+        frame,
+        base: 0,
+    };
     match pull(&mut decoder)? {
         Header::Map(Some(len)) if len > MAX_TOP_LEVEL_ENTRIES => {
             return Err(DecodeError::TooManyEntries);
@@ -747,7 +751,7 @@ fn check_structure(frame: &[u8]) -> Result<(), DecodeError> {
         _ => return Err(DecodeError::NotAMap),
     }
     // Nothing is pushed back at this point, so the offset is what the walk consumed.
-    match frame.len().saturating_sub(decoder.offset()) {
+    match frame.len().saturating_sub(walk.base + decoder.offset()) {
         0 => Ok(()),
         trailing => Err(DecodeError::TrailingBytes(trailing)),
     }
@@ -764,16 +768,20 @@ fn low_level_error(error: ciborium_ll::Error<std::io::Error>) -> DecodeError {
     })
 }
 
-/// The state of one structural walk: how many items it has seen.
-struct Walk {
+/// The state of one structural walk: how many items it has seen, and where in the frame the
+/// current decoder starts (a string of known length is skipped by starting a new decoder past
+/// it, rather than read through).
+struct Walk<'a> {
     items: usize,
+    frame: &'a [u8],
+    base: usize,
 }
 
-impl Walk {
+impl<'a> Walk<'a> {
     /// Consumes the item that starts with `header`, at nesting level `depth`.
     fn item(
         &mut self,
-        decoder: &mut LowDecoder<'_>,
+        decoder: &mut LowDecoder<'a>,
         header: Header,
         depth: usize,
     ) -> Result<(), DecodeError> {
@@ -790,9 +798,10 @@ impl Walk {
                 Ok(())
             }
             Header::Break => Err(DecodeError::InvalidCbor("unexpected break".into())),
-            Header::Bytes(len) => {
-                let mut segments = decoder.bytes(len);
-                let mut buffer = [0; 4096];
+            Header::Bytes(Some(len)) | Header::Text(Some(len)) => self.skip(decoder, len),
+            Header::Bytes(None) => {
+                let mut segments = decoder.bytes(None);
+                let mut buffer = [0; 256];
                 while let Some(mut segment) = segments.pull().map_err(low_level_error)? {
                     while segment
                         .pull(&mut buffer)
@@ -802,9 +811,9 @@ impl Walk {
                 }
                 Ok(())
             }
-            Header::Text(len) => {
-                let mut segments = decoder.text(len);
-                let mut buffer = [0; 4096];
+            Header::Text(None) => {
+                let mut segments = decoder.text(None);
+                let mut buffer = [0; 256];
                 while let Some(mut segment) = segments.pull().map_err(low_level_error)? {
                     while segment
                         .pull(&mut buffer)
@@ -826,11 +835,24 @@ impl Walk {
         }
     }
 
+    /// Steps over the `len` bytes of a string whose header was just read, without reading them
+    /// (the decoder reads from the frame itself, so its offset is a position in the frame).
+    fn skip(&mut self, decoder: &mut LowDecoder<'a>, len: usize) -> Result<(), DecodeError> {
+        let start = self.base + decoder.offset();
+        let end = start
+            .checked_add(len)
+            .filter(|end| *end <= self.frame.len())
+            .ok_or_else(|| DecodeError::InvalidCbor("the frame ends inside a CBOR item".into()))?;
+        *decoder = Decoder::from(&self.frame[end..]);
+        self.base = end;
+        Ok(())
+    }
+
     /// Consumes the `len` entries (of `per_entry` items each) of an array or map, or up to its
     /// break when the length is indefinite; more than `limit` entries is an error.
     fn children(
         &mut self,
-        decoder: &mut LowDecoder<'_>,
+        decoder: &mut LowDecoder<'a>,
         len: Option<usize>,
         depth: usize,
         per_entry: usize,

@@ -107,6 +107,9 @@ async fn run(
     let timeout = Duration::from_secs(settings.socket_timeout_secs);
     let mut last_heard = Instant::now();
 
+    // One wait for cancellation for the connection's whole life, not a new one per frame.
+    let cancelled = cancel.cancelled();
+    tokio::pin!(cancelled);
     let close_reason: Option<String> = loop {
         tokio::select! {
             frame = stream.next() => {
@@ -155,7 +158,7 @@ async fn run(
                 }
                 if session.ping(b"").await.is_err() { break None }
             }
-            () = cancel.cancelled() => {
+            () = &mut cancelled => {
                 // Closed by the server (account disabled, session ended, shutdown, too slow).
                 let reason = match inbox.try_recv() {
                     Ok(Outbound::Close(reason)) => reason,

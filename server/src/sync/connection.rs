@@ -37,6 +37,9 @@ pub struct Connection {
     storage_id: String,
     peer: Option<PeerId>,
     limiter: DefaultDirectRateLimiter,
+    /// The document id this connection named last, read: a client syncs one plan (or a few)
+    /// over and over, and reading an id checks its checksum (two SHA-256 rounds).
+    last_document: Option<(String, PlanId)>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -66,6 +69,7 @@ impl Connection {
             storage_id,
             peer: None,
             limiter: RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst)),
+            last_document: None,
         }
     }
 
@@ -141,7 +145,7 @@ impl Connection {
         match message {
             Message::Sync {
                 document_id, data, ..
-            } => self.route(&document_id, |plan| {
+            } => self.route(document_id, |plan| {
                 (
                     plan,
                     Input::Sync {
@@ -153,7 +157,7 @@ impl Connection {
             }),
             Message::Request {
                 document_id, data, ..
-            } => self.route(&document_id, |plan| {
+            } => self.route(document_id, |plan| {
                 (
                     plan,
                     Input::Sync {
@@ -169,7 +173,7 @@ impl Connection {
                 session_id,
                 data,
                 ..
-            } => self.route(&document_id, |plan| {
+            } => self.route(document_id, |plan| {
                 (
                     plan,
                     Input::Ephemeral {
@@ -187,14 +191,29 @@ impl Connection {
         }
     }
 
-    fn route(&self, document_id: &str, input: impl FnOnce(PlanId) -> (PlanId, Input)) -> Action {
-        match document_id.parse::<cairn_shared::DocumentId>() {
-            Ok(document) => {
-                let (plan, input) = input(PlanId(document.0));
-                Action::Route(plan, input)
-            }
-            Err(_) => Action::Fail(format!("invalid documentId {:?}", truncate(document_id))),
-        }
+    fn route(
+        &mut self,
+        document_id: String,
+        input: impl FnOnce(PlanId) -> (PlanId, Input),
+    ) -> Action {
+        let plan = match &self.last_document {
+            Some((last, plan)) if *last == document_id => *plan,
+            _ => match document_id.parse::<cairn_shared::DocumentId>() {
+                Ok(document) => {
+                    let plan = PlanId(document.0);
+                    self.last_document = Some((document_id, plan));
+                    plan
+                }
+                Err(_) => {
+                    return Action::Fail(format!(
+                        "invalid documentId {:?}",
+                        truncate(&document_id)
+                    ));
+                }
+            },
+        };
+        let (plan, input) = input(plan);
+        Action::Route(plan, input)
     }
 }
 

@@ -261,6 +261,27 @@ fn nothing_queued(doc: &Automerge) -> bool {
     doc.get_missing_deps(&[]).is_empty()
 }
 
+/// Whether automerge's `generate_sync_message` would surely have nothing to send this peer: it
+/// has heard our heads, and holds them too (or has not answered our last message yet). This
+/// mirrors automerge 0.12's own early returns, which come only after it has built a Bloom
+/// filter and worked out what to send: an acknowledgement from an up-to-date peer, the most
+/// common message of all, then costs next to nothing.
+fn surely_quiet(doc: &Automerge, state: &sync::State) -> bool {
+    let our_heads = doc.get_heads();
+    if !state.have_responded || state.last_sent_heads != our_heads || !nothing_queued(doc) {
+        return false;
+    }
+    // A peer whose last sync point this document lacks gets a reset.
+    let synced_from_here = state
+        .their_have
+        .as_ref()
+        .and_then(|have| have.first())
+        .is_none_or(|have| lacking(doc, &have.last_sync).is_empty());
+    let asks_nothing = state.their_need.as_ref().is_none_or(Vec::is_empty);
+    synced_from_here
+        && (state.in_flight || (state.their_heads.as_ref() == Some(&our_heads) && asks_nothing))
+}
+
 /// The changes a message brings that the document lacks, if applying the message can only
 /// apply exactly those: nothing is queued (so nothing queued can be released), and each came
 /// alone, not inside a whole document. `None` otherwise.
@@ -586,6 +607,9 @@ impl DocumentCore {
         let Some(state) = self.peers.get_mut(&conn) else {
             return;
         };
+        if surely_quiet(&self.doc, &state.sync) {
+            return;
+        }
         if let Some(message) = self.doc.generate_sync_message(&mut state.sync) {
             effects.outgoing.push((
                 conn,
@@ -805,4 +829,171 @@ pub enum UploadError {
     /// The changes would take the plan past its size limit.
     #[error("the plan would grow past its size limit")]
     TooLarge,
+}
+
+#[cfg(test)]
+mod tests {
+    //! [`surely_quiet`] must never hold back a message automerge would send.
+
+    use std::collections::VecDeque;
+
+    use automerge::transaction::{CommitOptions, Transactable};
+    use automerge::{AutoCommit, ROOT};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Whether automerge itself would send nothing (asked on a copy of the state).
+    fn automerge_quiet(doc: &Automerge, state: &sync::State) -> bool {
+        doc.generate_sync_message(&mut state.clone()).is_none()
+    }
+
+    fn edit(doc: &mut Automerge, actor: u8, n: usize) {
+        let mut scratch = AutoCommit::load(&doc.save())
+            .expect("reload")
+            .with_actor(ActorId::from([actor; 16]));
+        let before = scratch.get_heads();
+        scratch
+            .put(ROOT, format!("k{actor}-{n}"), n as i64)
+            .expect("put");
+        scratch.commit_with(CommitOptions::default().with_time(0));
+        doc.apply_changes(scratch.get_changes(&before))
+            .expect("apply");
+    }
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        EditServer,
+        EditClient,
+        ServerSends,
+        ClientSends,
+        DeliverToServer,
+        DeliverToClient,
+        LoseToServer,
+        LoseToClient,
+        Reconnect,
+        /// The server starts over empty while the client keeps its sync state: the client then
+        /// names a last sync point the server lacks.
+        ServerStartsOver,
+    }
+
+    fn arb_step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            1 => Just(Step::EditServer),
+            2 => Just(Step::EditClient),
+            3 => Just(Step::ServerSends),
+            3 => Just(Step::ClientSends),
+            3 => Just(Step::DeliverToServer),
+            3 => Just(Step::DeliverToClient),
+            1 => Just(Step::LoseToServer),
+            1 => Just(Step::LoseToClient),
+            1 => Just(Step::Reconnect),
+            1 => Just(Step::ServerStartsOver),
+        ]
+    }
+
+    /// The everyday exchange: the server sends a member a change (another member's edit), the
+    /// member acknowledges it. The shortcut holds back the server's answer, and automerge agrees
+    /// there is nothing to say.
+    #[test]
+    fn an_acknowledgement_from_an_up_to_date_peer_needs_no_answer() {
+        let mut server = Automerge::new();
+        let mut client = Automerge::new();
+        let (mut on_server, mut on_client) = (sync::State::new(), sync::State::new());
+        // Connected and in sync first.
+        for _ in 0..3 {
+            if let Some(message) = client.generate_sync_message(&mut on_client) {
+                server
+                    .receive_sync_message(&mut on_server, message)
+                    .expect("receive");
+            }
+            if let Some(message) = server.generate_sync_message(&mut on_server) {
+                client
+                    .receive_sync_message(&mut on_client, message)
+                    .expect("receive");
+            }
+        }
+        edit(&mut server, 1, 0);
+        assert!(
+            !surely_quiet(&server, &on_server),
+            "a new change must go out"
+        );
+        let change = server
+            .generate_sync_message(&mut on_server)
+            .expect("the change goes out");
+        client
+            .receive_sync_message(&mut on_client, change)
+            .expect("receive");
+        let ack = client
+            .generate_sync_message(&mut on_client)
+            .expect("the member acknowledges");
+        server
+            .receive_sync_message(&mut on_server, ack)
+            .expect("receive");
+        assert_eq!(server.get_heads(), client.get_heads());
+        assert!(
+            surely_quiet(&server, &on_server),
+            "the acknowledgement got an answer"
+        );
+        assert!(automerge_quiet(&server, &on_server));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// Edits on both sides, messages sent, delivered late, lost, reconnections and a server
+        /// that starts over: whenever
+        /// the shortcut says the server has nothing to send, automerge says so too.
+        #[test]
+        fn the_shortcut_never_holds_back_a_message(steps in proptest::collection::vec(arb_step(), 1..40)) {
+            let mut server = Automerge::new();
+            let mut client = Automerge::new();
+            let (mut on_server, mut on_client) = (sync::State::new(), sync::State::new());
+            let mut to_server: VecDeque<sync::Message> = VecDeque::new();
+            let mut to_client: VecDeque<sync::Message> = VecDeque::new();
+            // A server that starts over writes as a new actor (the client keeps the old one's).
+            let mut server_actor = 1u8;
+            for (n, step) in steps.iter().enumerate() {
+                match step {
+                    Step::EditServer => edit(&mut server, server_actor, n),
+                    Step::EditClient => edit(&mut client, 2, n),
+                    Step::ServerSends => {
+                        if !surely_quiet(&server, &on_server) {
+                            to_client.extend(server.generate_sync_message(&mut on_server));
+                        }
+                    }
+                    Step::ClientSends => to_server.extend(client.generate_sync_message(&mut on_client)),
+                    Step::DeliverToServer => {
+                        if let Some(message) = to_server.pop_front() {
+                            server.receive_sync_message(&mut on_server, message).expect("receive");
+                        }
+                    }
+                    Step::DeliverToClient => {
+                        if let Some(message) = to_client.pop_front() {
+                            client.receive_sync_message(&mut on_client, message).expect("receive");
+                        }
+                    }
+                    Step::LoseToServer => { to_server.pop_front(); }
+                    Step::LoseToClient => { to_client.pop_front(); }
+                    Step::Reconnect => {
+                        on_server = sync::State::new();
+                        on_client = sync::State::new();
+                        to_server.clear();
+                        to_client.clear();
+                    }
+                    Step::ServerStartsOver => {
+                        // At most 40 steps: 10 and up stay clear of the client's 2 and of u8::MAX.
+                        server_actor = server_actor.max(9) + 1;
+                        server = Automerge::new();
+                        on_server = sync::State::new();
+                        to_client.clear();
+                    }
+                }
+                prop_assert!(
+                    !surely_quiet(&server, &on_server) || automerge_quiet(&server, &on_server),
+                    "the shortcut held back a message after {:?}", &steps[..=n]
+                );
+            }
+        }
+    }
 }

@@ -265,14 +265,18 @@ impl SyncHub {
             Input::Ephemeral { from, .. } => (from.peer.clone(), from.user, false),
             _ => return,
         };
-        let unavailable = Message::DocUnavailable {
-            sender_id: self.0.server.clone(),
-            target_id: conn_peer,
-            document_id: plan.document_id().to_string(),
+        // Built only for a refusal: encoding the document id is not free, and most messages
+        // go straight to a running worker.
+        let unavailable = || {
+            Outbound::Message(Box::new(Message::DocUnavailable {
+                sender_id: self.0.server.clone(),
+                target_id: conn_peer.clone(),
+                document_id: plan.document_id().to_string(),
+            }))
         };
         if kind == AccountKind::Admin {
             tracing::info!(plan.id = %plan, user.id = %user, "sync refused: admins do not sync plans");
-            let _ = outbox.try_send(Outbound::Message(Box::new(unavailable)));
+            let _ = outbox.try_send(unavailable());
             return;
         }
         let mut command = Command::Input(input, Some(outbox.clone()));
@@ -295,14 +299,14 @@ impl SyncHub {
                     Ok(false) => Existence::Unclaimed,
                     Ok(true) => {
                         tracing::info!(plan.id = %plan, user.id = %user, "sync refused: the plan was deleted");
-                        let _ = outbox.try_send(Outbound::Message(Box::new(unavailable)));
+                        let _ = outbox.try_send(unavailable());
                         return;
                     }
                     Err(err) => return self.storage_failed(outbox, &err),
                 },
                 Ok(_) => {
                     tracing::info!(plan.id = %plan, user.id = %user, "sync refused: not a member");
-                    let _ = outbox.try_send(Outbound::Message(Box::new(unavailable)));
+                    let _ = outbox.try_send(unavailable());
                     return;
                 }
                 Err(err) => return self.storage_failed(outbox, &err),
@@ -670,6 +674,10 @@ impl Worker {
             stranger_checks: HashMap::new(),
         };
         let idle = worker.hub.0.config.idle_evict;
+        // One wait for shutdown for the worker's whole life, not a new one per message.
+        let hub = worker.hub.clone();
+        let shutdown = hub.0.shutdown.cancelled();
+        tokio::pin!(shutdown);
         loop {
             let validate_at = worker.unvalidated_since.map(|since| {
                 (worker.last_changed + VALIDATE_WHEN_QUIET).min(since + VALIDATE_AT_MOST_AFTER)
@@ -687,7 +695,7 @@ impl Worker {
                     if worker.try_evict(&rx) { return; }
                     continue;
                 }
-                () = worker.hub.0.shutdown.cancelled() => None,
+                () = &mut shutdown => None,
             };
             let Some(first) = first else { break };
             let mut batch = vec![first];
