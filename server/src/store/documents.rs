@@ -415,17 +415,7 @@ fn change_rows(
 ) -> Result<Vec<plan_changes::ActiveModel>, StoreError> {
     changes
         .iter()
-        .map(|change| {
-            Ok(plan_changes::ActiveModel {
-                plan_id: Set(plan.0),
-                hash: Set(change.hash.clone()),
-                actor: Set(change.actor.clone()),
-                author_id: Set(change.author_id.0),
-                data: Set(key.seal_change(plan, &change.hash, &change.data)?),
-                created_at: Set(now),
-                ..Default::default()
-            })
-        })
+        .map(|change| super::plans::change_row(plan, change, key, now))
         .collect()
 }
 

@@ -60,7 +60,8 @@ fn member_row(
     }
 }
 
-fn change_row(
+/// The row storing one change of `plan`, sealed with the plan's data key.
+pub(super) fn change_row(
     plan: PlanId,
     change: &StoredChange,
     key: &DataKey,

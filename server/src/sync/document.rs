@@ -509,7 +509,7 @@ impl DocumentCore {
             }
         }
 
-        let incoming: usize = if !absent.is_empty() {
+        let incoming: usize = if carried.iter().any(|carried| absent.contains(&carried.hash)) {
             message.changes.iter().map(<[u8]>::len).sum()
         } else {
             0
