@@ -111,6 +111,14 @@ fn covered(doc: &AutoCommit, heads: &[ChangeHash]) -> HashSet<ChangeHash> {
     all.difference(&after).copied().collect()
 }
 
+/// What an editor watches for: edits by the editors named `from` (by key prefix) all reaching
+/// it, which it then says in `seen`.
+#[derive(Clone, Default)]
+struct Watch {
+    from: Vec<String>,
+    seen: Arc<AtomicBool>,
+}
+
 /// Edit and sync until the connection dies (or `stop` is set); return every own change the server
 /// acknowledged.
 async fn edit_until_killed(
@@ -119,6 +127,7 @@ async fn edit_until_killed(
     document: String,
     acknowledged_total: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
+    watch: Watch,
 ) -> (AutoCommit, HashSet<ChangeHash>) {
     let mut client = SyncClient::connect(&url, &name).await;
     client.track(&document, AutoCommit::new());
@@ -138,6 +147,16 @@ async fn edit_until_killed(
             break;
         }
         let tracked = &client.docs[&document];
+        if !watch.from.is_empty()
+            && watch.from.iter().all(|other| {
+                tracked
+                    .doc
+                    .keys(ROOT)
+                    .any(|key| key.starts_with(other.as_str()))
+            })
+        {
+            watch.seen.store(true, Ordering::Relaxed);
+        }
         let server_has = covered(&tracked.doc, &tracked.server_heads);
         for hash in mine.intersection(&server_has) {
             if acknowledged.insert(*hash) {
@@ -210,6 +229,7 @@ async fn sigkill_mid_stream_loses_nothing_acknowledged() {
             document.clone(),
             acknowledged_total.clone(),
             Arc::new(AtomicBool::new(false)),
+            Watch::default(),
         )));
     }
     // Kill the server once the clients are well into their streams.
@@ -370,6 +390,11 @@ async fn an_instance_killed_mid_stream_loses_nothing_and_the_other_serves_on() {
     // Editors 0 and 2 on instance A, editor 1 on instance B.
     let acknowledged_total = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
+    // The editor on B says when edits from both editors on A have reached it.
+    let crossed = Watch {
+        from: vec!["editor0".into(), "editor2".into()],
+        seen: Arc::new(AtomicBool::new(false)),
+    };
     let mut editors = Vec::new();
     for (i, member) in members.iter().enumerate() {
         let address = if i == 1 { &address_b } else { &address_a };
@@ -379,10 +404,18 @@ async fn an_instance_killed_mid_stream_loses_nothing_and_the_other_serves_on() {
             document.clone(),
             acknowledged_total.clone(),
             stop.clone(),
+            if i == 1 {
+                crossed.clone()
+            } else {
+                Watch::default()
+            },
         )));
     }
+    // Kill A once the stream is under way and edits through A have crossed to B (the check
+    // after the kill fails if they never do: the wait gives up after 30 s).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while acknowledged_total.load(Ordering::Relaxed) < 60 && tokio::time::Instant::now() < deadline
+    while (acknowledged_total.load(Ordering::Relaxed) < 60 || !crossed.seen.load(Ordering::Relaxed))
+        && tokio::time::Instant::now() < deadline
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
