@@ -138,7 +138,7 @@ impl Store {
         if rows.is_empty() {
             return true;
         }
-        match insert_changes(&self.db, rows).await {
+        match insert_changes(&self.appends, rows).await {
             Ok(()) => true,
             Err(err) => {
                 tracing::debug!(error = %err, "one-statement append failed; appending job by job");

@@ -73,6 +73,11 @@ pub struct Store {
     /// SQLite: the queue of change batches that one task commits together (see
     /// [`commit_appends`]); `None` on Postgres, where concurrent commits do not queue up.
     committer: Option<tokio::sync::mpsc::Sender<AppendJob>>,
+    /// What that task writes through. On SQLite, a connection of its own: a connection drops
+    /// its whole page cache whenever another one has written, so group commits taking turns
+    /// over the pool read back every page they touch (many reads per change) before writing.
+    /// The same pool as `db` on Postgres.
+    appends: DatabaseConnection,
 }
 
 /// A batch of changes waiting for the SQLite commit task.
@@ -87,12 +92,22 @@ pub(crate) struct AppendJob {
 /// How many plans' batches one SQLite transaction commits at most.
 const APPENDS_PER_COMMIT: usize = 64;
 
+/// How long the commit task waits for more batches before a commit, when the last one took
+/// several (a quiet plan's edit is committed at once).
+const GATHER_WHEN_BUSY: Duration = Duration::from_millis(1);
+
 /// SQLite has one writer and every commit waits for an `fsync`: with a transaction per batch,
 /// busy plans queued behind each other's `fsync`s. This task commits every batch waiting at
 /// that moment in one transaction, each in a savepoint (a refused batch, a deleted plan's id
 /// say, is rolled back alone), and answers each batch once the transaction is durable.
 async fn commit_appends(store: Store, mut queue: tokio::sync::mpsc::Receiver<AppendJob>) {
+    let mut busy = false;
     while let Some(first) = queue.recv().await {
+        if busy {
+            // Batches are arriving together (the last commit took several): give the others
+            // of this moment a little time to arrive too, so that they share one commit.
+            tokio::time::sleep(GATHER_WHEN_BUSY).await;
+        }
         let mut jobs = vec![first];
         while jobs.len() < APPENDS_PER_COMMIT {
             match queue.try_recv() {
@@ -100,6 +115,7 @@ async fn commit_appends(store: Store, mut queue: tokio::sync::mpsc::Receiver<App
                 Err(_) => break,
             }
         }
+        busy = jobs.len() > 1;
         store.commit_jobs(jobs).await;
     }
 }
@@ -112,7 +128,7 @@ impl Store {
             }
             return;
         }
-        let txn = match self.begin_write().await {
+        let txn = match begin_write(&self.appends).await {
             Ok(txn) => txn,
             Err(err) => {
                 let message = err.to_string();
@@ -213,22 +229,30 @@ impl Store {
             (0, false) => 10,
             (n, _) => n,
         };
-        let mut options = ConnectOptions::new(url.expose_secret().to_owned());
-        options
-            .max_connections(max_connections)
-            .min_connections(0)
-            .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(10))
-            .sqlx_logging(false)
-            .map_sqlx_sqlite_opts(|sqlite| {
-                sqlite
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Full)
-                    .foreign_keys(true)
-                    .busy_timeout(Duration::from_secs(5))
-            });
-        let db = Database::connect(options).await?;
+        let options = |max_connections: u32| {
+            let mut options = ConnectOptions::new(url.expose_secret().to_owned());
+            options
+                .max_connections(max_connections)
+                .min_connections(0)
+                .connect_timeout(Duration::from_secs(10))
+                .acquire_timeout(Duration::from_secs(10))
+                .sqlx_logging(false)
+                .map_sqlx_sqlite_opts(|sqlite| {
+                    sqlite
+                        .create_if_missing(true)
+                        .journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Full)
+                        .foreign_keys(true)
+                        .busy_timeout(Duration::from_secs(5))
+                });
+            options
+        };
+        let db = Database::connect(options(max_connections)).await?;
+        let appends = if sqlite {
+            Database::connect(options(1)).await?
+        } else {
+            db.clone()
+        };
         let mut store = Self {
             db,
             keyring,
@@ -236,6 +260,7 @@ impl Store {
             instance: uuid::Uuid::new_v4(),
             url: url.clone(),
             committer: None,
+            appends,
         };
         if store.db.get_database_backend() == sea_orm::DbBackend::Sqlite {
             let (queue, jobs) = tokio::sync::mpsc::channel(1024);
@@ -251,13 +276,7 @@ impl Store {
     /// first and then wrote would instead fail at once with "database is locked" whenever another
     /// connection wrote in between. Postgres ignores the mode.
     pub(crate) async fn begin_write(&self) -> Result<sea_orm::DatabaseTransaction, DbErr> {
-        use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
-        self.db
-            .begin_with_options(TransactionOptions {
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                ..TransactionOptions::default()
-            })
-            .await
+        begin_write(&self.db).await
     }
 
     /// Apply every pending migration.
@@ -276,7 +295,20 @@ impl Store {
 
     /// Close the pool.
     pub async fn close(self) -> Result<(), StoreError> {
+        if self.committer.is_some() {
+            self.appends.close().await?;
+        }
         self.db.close().await?;
         Ok(())
     }
+}
+
+/// [`Store::begin_write`] on `db`.
+async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
 }
