@@ -20,6 +20,7 @@ use automerge::{
 use cairn_shared::protocol::{Message, PeerId};
 use cairn_shared::{PlanId, UserId};
 
+use super::shortcut::{self, Received, Recent};
 use crate::domain::StoredChange;
 use crate::store::ChangeBatch;
 
@@ -138,6 +139,9 @@ pub struct DocumentCore {
     stored_bytes: usize,
     /// The most a plan may take; a message or upload that would pass it is refused whole.
     max_bytes: usize,
+    /// The last changes with the heads after each, for the everyday exchange (see
+    /// [`super::shortcut`]).
+    recent: Recent,
 }
 
 impl std::fmt::Debug for DocumentCore {
@@ -238,6 +242,12 @@ pub fn changes_in(message: &sync::Message) -> Result<Vec<Carried>, UnreadableCha
                 }));
             } else {
                 let change = Change::from_bytes(chunk.to_vec()).map_err(|_| UnreadableChanges)?;
+                // The chunk's checksum (bytes 4..8) is the start of the change's hash. Parsing
+                // a change alone does not check it (loading one does): a damaged change would
+                // be accepted here and then stored where no load could ever read it.
+                if chunk.get(4..8) != Some(&change.hash().0[..4]) {
+                    return Err(UnreadableChanges);
+                }
                 found.push(Carried {
                     hash: change.hash(),
                     actor: change.actor_id().clone(),
@@ -252,12 +262,12 @@ pub fn changes_in(message: &sync::Message) -> Result<Vec<Carried>, UnreadableCha
 /// Which of `hashes` the document neither holds nor keeps queued (automerge queues a change
 /// until its dependencies arrive). Cheap, unlike `get_change_by_hash`, which rebuilds the change
 /// from the document's operations.
-fn lacking(doc: &Automerge, hashes: &[ChangeHash]) -> HashSet<ChangeHash> {
+pub(super) fn lacking(doc: &Automerge, hashes: &[ChangeHash]) -> HashSet<ChangeHash> {
     doc.get_missing_deps(hashes).into_iter().collect()
 }
 
 /// Whether automerge holds no change back waiting for its dependencies.
-fn nothing_queued(doc: &Automerge) -> bool {
+pub(super) fn nothing_queued(doc: &Automerge) -> bool {
     doc.get_missing_deps(&[]).is_empty()
 }
 
@@ -266,7 +276,7 @@ fn nothing_queued(doc: &Automerge) -> bool {
 /// mirrors automerge 0.12's own early returns, which come only after it has built a Bloom
 /// filter and worked out what to send: an acknowledgement from an up-to-date peer, the most
 /// common message of all, then costs next to nothing.
-fn surely_quiet(doc: &Automerge, state: &sync::State) -> bool {
+pub(super) fn surely_quiet(doc: &Automerge, state: &sync::State) -> bool {
     let our_heads = doc.get_heads();
     if !state.have_responded || state.last_sent_heads != our_heads || !nothing_queued(doc) {
         return false;
@@ -318,7 +328,6 @@ impl DocumentCore {
             plan,
             document_id: plan.document_id().to_string(),
             server,
-            doc,
             existence,
             members,
             actors,
@@ -327,6 +336,8 @@ impl DocumentCore {
             held_back: HashMap::new(),
             stored_bytes: 0,
             max_bytes: usize::MAX,
+            recent: Recent::new(&doc),
+            doc,
         }
     }
 
@@ -520,25 +531,46 @@ impl DocumentCore {
             return;
         }
 
-        let before = self.doc.get_heads();
-        // Which changes the message applies: worked out from the message itself when it can
-        // be, since asking automerge (`get_changes`) rebuilds every change from its operations.
-        let fresh = fresh_changes(&self.doc, &carried, &absent);
-        let held_before = self.doc.stats().num_changes;
         let state = self.peers.entry(from.conn).or_insert_with(|| PeerState {
             peer: from.peer.clone(),
             user: from.user,
             sync: sync::State::new(),
         });
-        if let Err(err) = self.doc.receive_sync_message(&mut state.sync, message) {
-            tracing::info!(plan.id = %self.plan, error = %err, "sync message could not be applied");
-            self.peers.remove(&from.conn);
-            effects.refuse(
-                from.conn,
-                "the sync message could not be applied to the plan",
-            );
-            return;
-        }
+        // The everyday message first (one fresh change, or an acknowledgement), then automerge.
+        let applied = match shortcut::receive(
+            &mut self.doc,
+            &mut self.recent,
+            &mut state.sync,
+            message,
+            &carried,
+            &absent,
+        ) {
+            Ok(Received::Applied(changes)) => Ok(changes),
+            Ok(Received::Failed(err)) => Err(err),
+            Err(message) => {
+                let before = self.doc.get_heads();
+                // Which changes the message applies: worked out from the message itself when
+                // it can be, since asking automerge (`get_changes`) rebuilds every change from
+                // its operations.
+                let fresh = fresh_changes(&self.doc, &carried, &absent);
+                let held_before = self.doc.stats().num_changes;
+                self.doc
+                    .receive_sync_message(&mut state.sync, message)
+                    .map(|()| self.applied_by_automerge(&before, &carried, fresh, held_before))
+            }
+        };
+        let applied = match applied {
+            Ok(applied) => applied,
+            Err(err) => {
+                tracing::info!(plan.id = %self.plan, error = %err, "sync message could not be applied");
+                self.peers.remove(&from.conn);
+                effects.refuse(
+                    from.conn,
+                    "the sync message could not be applied to the plan",
+                );
+                return;
+            }
+        };
         for actor in new_actors {
             self.actors.insert(actor.clone(), from.user);
             effects
@@ -546,26 +578,6 @@ impl DocumentCore {
                 .new_bindings
                 .push((actor.to_hex_string(), from.user));
         }
-        let applied = match fresh {
-            // Nothing queued before or after, and exactly as many more changes as it brought.
-            Some(fresh)
-                if nothing_queued(&self.doc)
-                    && self.doc.stats().num_changes == held_before + fresh.len() as u64 =>
-            {
-                fresh
-            }
-            _ => {
-                let applied = self.doc.get_changes(&before);
-                for Carried { hash, actor, .. } in &carried {
-                    if self.doc.get_change_by_hash(hash).is_none()
-                        && let Some(author) = self.actors.get(actor)
-                    {
-                        self.held_back.entry(*hash).or_insert(*author);
-                    }
-                }
-                applied
-            }
-        };
         let changed = !applied.is_empty();
         for change in &applied {
             self.held_back.remove(&change.hash());
@@ -603,6 +615,37 @@ impl DocumentCore {
         }
     }
 
+    /// The changes automerge's own receive applied: the message's fresh changes when that is
+    /// sure (nothing queued before or after, and exactly as many more changes as it brought),
+    /// else asked of automerge; changes it holds back are remembered with their authors.
+    fn applied_by_automerge(
+        &mut self,
+        before: &[ChangeHash],
+        carried: &[Carried],
+        fresh: Option<Vec<Change>>,
+        held_before: u64,
+    ) -> Vec<Change> {
+        match fresh {
+            Some(fresh)
+                if nothing_queued(&self.doc)
+                    && self.doc.stats().num_changes == held_before + fresh.len() as u64 =>
+            {
+                fresh
+            }
+            _ => {
+                let applied = self.doc.get_changes(before);
+                for Carried { hash, actor, .. } in carried {
+                    if self.doc.get_change_by_hash(hash).is_none()
+                        && let Some(author) = self.actors.get(actor)
+                    {
+                        self.held_back.entry(*hash).or_insert(*author);
+                    }
+                }
+                applied
+            }
+        }
+    }
+
     fn generate_for(&mut self, conn: ConnId, effects: &mut Effects) {
         let Some(state) = self.peers.get_mut(&conn) else {
             return;
@@ -610,7 +653,11 @@ impl DocumentCore {
         if surely_quiet(&self.doc, &state.sync) {
             return;
         }
-        if let Some(message) = self.doc.generate_sync_message(&mut state.sync) {
+        let message = match shortcut::generate(&self.doc, &mut self.recent, &mut state.sync) {
+            Some(message) => message,
+            None => self.doc.generate_sync_message(&mut state.sync),
+        };
+        if let Some(message) = message {
             effects.outgoing.push((
                 conn,
                 Message::Sync {

@@ -14,6 +14,7 @@
 
 pub mod connection;
 pub mod document;
+mod shortcut;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,0 +1,799 @@
+//! The everyday exchange without automerge's general sync machinery.
+//!
+//! Almost every sync message is one of two kinds: a member's device sends one fresh change
+//! (on top of heads it shares with the server), or it acknowledges what the server sent. For
+//! those, automerge 0.12's `receive_sync_message` parses and hashes the change again and walks
+//! the change graph, and `generate_sync_message` works out "which changes came after these
+//! heads" from vector clocks and rebuilds each change to send from the document's operations.
+//! Together that was most of the server's work per edit.
+//!
+//! [`Recent`] remembers, for the last changes applied one at a time, the document's heads after
+//! each one (checkpoints), with the change itself. Whatever a peer's heads, last sync point or
+//! shared heads are, when they equal a checkpoint the changes after it are exactly those applied
+//! since (every change applied by then is an ancestor of the heads at that moment, and none
+//! applied later is). [`receive`] and [`generate`] then do what automerge would do, step by
+//! step, with the same results and the same sync state afterwards; in any case they do not
+//! cover, they decline before changing anything and the caller asks automerge. The property
+//! test below holds them to that: the same messages, byte for byte, and the same sync states as
+//! automerge alone, over random schedules of several peers.
+//!
+//! Changes are still applied to the document one message at a time, by automerge, which checks
+//! them: only the bookkeeping around them is done here.
+
+use std::collections::{HashSet, VecDeque};
+
+use automerge::sync::{self, BloomFilter, Capability, Have, MessageFlags, MessageVersion};
+use automerge::{Automerge, AutomergeError, Change, ChangeHash, ReadDoc};
+
+use super::document::{Carried, lacking, nothing_queued};
+
+/// How many recent changes are remembered (a peer more than this far behind is served by
+/// automerge).
+const KEEP: usize = 32;
+
+struct Entry {
+    change: Change,
+    /// The document's heads once it was applied.
+    heads: Vec<ChangeHash>,
+}
+
+/// The document's last changes, each with the heads after it (see the module documentation).
+pub struct Recent {
+    /// The heads before the first remembered change.
+    start: Vec<ChangeHash>,
+    entries: VecDeque<Entry>,
+    /// How many changes the document held after the last one: a document changed any other way
+    /// no longer matches, and the record starts over from its heads.
+    num_changes: u64,
+}
+
+impl Recent {
+    /// A record starting at the document as it is.
+    pub fn new(doc: &Automerge) -> Self {
+        Self {
+            start: doc.get_heads(),
+            entries: VecDeque::new(),
+            num_changes: doc.stats().num_changes,
+        }
+    }
+
+    /// Start over if the document changed other than through [`receive`].
+    fn keep_up(&mut self, doc: &Automerge) {
+        if doc.stats().num_changes != self.num_changes {
+            *self = Self::new(doc);
+        }
+    }
+
+    /// The document's heads.
+    fn heads(&self) -> &[ChangeHash] {
+        self.entries
+            .back()
+            .map_or(&self.start, |entry| &entry.heads)
+    }
+
+    /// Where `heads` stand among the remembered changes: after the first `n` of them (the heads
+    /// are a checkpoint), if they are.
+    fn checkpoint(&self, heads: &[ChangeHash]) -> Option<usize> {
+        if self.heads() == heads {
+            Some(self.entries.len())
+        } else if let Some(at) = self.entries.iter().rposition(|entry| entry.heads == heads) {
+            Some(at + 1)
+        } else {
+            (self.start == heads).then_some(0)
+        }
+    }
+
+    /// Which remembered changes (bit `i` for the `i`th, then one bit for each of `extra`,
+    /// changes about to be applied) are among `heads` and their ancestors, when every change
+    /// before the record is an ancestor too (each head the record started from is reached);
+    /// `None` when that is not sure.
+    fn ancestors(&self, heads: &[ChangeHash], extra: &[&Change]) -> Option<u64> {
+        let held = self.entries.len();
+        if held + extra.len() > 64 || self.start.len() > 64 {
+            return None;
+        }
+        let change_at = |at: usize| match at.checked_sub(held) {
+            Some(extra_at) => extra[extra_at],
+            None => &self.entries[at].change,
+        };
+        let position = |hash: &ChangeHash| {
+            extra
+                .iter()
+                .position(|change| change.hash() == *hash)
+                .map(|at| held + at)
+                .or_else(|| {
+                    self.entries
+                        .iter()
+                        .rposition(|entry| entry.change.hash() == *hash)
+                })
+        };
+        let mut reached = 0u64;
+        let mut start_reached = 0u64;
+        let mut stack: Vec<ChangeHash> = heads.to_vec();
+        while let Some(hash) = stack.pop() {
+            match position(&hash) {
+                Some(at) if reached & (1 << at) == 0 => {
+                    reached |= 1 << at;
+                    stack.extend_from_slice(change_at(at).deps());
+                }
+                Some(_) => {}
+                None => {
+                    if let Some(at) = self.start.iter().position(|head| *head == hash) {
+                        start_reached |= 1 << at;
+                    }
+                }
+            }
+        }
+        (start_reached.count_ones() as usize == self.start.len()).then_some(reached)
+    }
+
+    /// The remembered changes that are not among `heads` or their ancestors, oldest first:
+    /// automerge's "changes since `heads`". `None` when the record cannot tell.
+    fn since(&self, heads: &[ChangeHash]) -> Option<Vec<&Entry>> {
+        if let Some(from) = self.checkpoint(heads) {
+            return Some(self.entries.range(from..).collect());
+        }
+        let ancestors = self.ancestors(heads, &[])?;
+        Some(
+            self.entries
+                .iter()
+                .enumerate()
+                .filter(|(at, _)| ancestors & (1 << at) == 0)
+                .map(|(_, entry)| entry)
+                .collect(),
+        )
+    }
+
+    fn record(&mut self, change: Change, heads: Vec<ChangeHash>) {
+        if self.entries.len() == KEEP
+            && let Some(oldest) = self.entries.pop_front()
+        {
+            self.start = oldest.heads;
+        }
+        self.entries.push_back(Entry { change, heads });
+        self.num_changes += 1;
+    }
+}
+
+fn supports_v2(state: &sync::State) -> bool {
+    state
+        .their_capabilities
+        .as_ref()
+        .is_some_and(|caps| caps.contains(&Capability::MessageV2))
+}
+
+/// Whether automerge's general code is needed for this peer whatever the message (an empty
+/// document, for one, takes its first changes by loading them, with checks of its own).
+fn unusual(doc: &Automerge, state: &sync::State) -> bool {
+    state.read_only
+        || state.peer_read_only
+        || state.needs_reset
+        || doc.is_empty()
+        || !nothing_queued(doc)
+}
+
+/// What [`receive`] did.
+pub enum Received {
+    /// The message was taken in, applying these changes (if any), in this order.
+    Applied(Vec<Change>),
+    /// Applying the message's changes failed, as automerge's own receive would have.
+    Failed(AutomergeError),
+}
+
+/// The heads once `change` is applied on top of `heads` (which hold its dependencies).
+fn heads_after(heads: &[ChangeHash], change: &Change) -> Vec<ChangeHash> {
+    let mut after: Vec<ChangeHash> = heads
+        .iter()
+        .filter(|head| !change.deps().contains(head))
+        .copied()
+        .chain([change.hash()])
+        .collect();
+    after.sort();
+    after
+}
+
+/// automerge's `receive_sync_message` for a message whose changes the document lacks (if any)
+/// form one line, each on top of the one before and the first on top of changes held (so
+/// that automerge can only apply them in this order), from a peer whose heads the record can
+/// then place. `carried` and `absent` describe the message's changes (see
+/// [`super::document::changes_in`]). Any other message is handed back untouched.
+pub fn receive(
+    doc: &mut Automerge,
+    recent: &mut Recent,
+    state: &mut sync::State,
+    message: sync::Message,
+    carried: &[Carried],
+    absent: &HashSet<ChangeHash>,
+) -> Result<Received, sync::Message> {
+    recent.keep_up(doc);
+    if unusual(doc, state) || message.heads.is_empty() {
+        return Err(message);
+    }
+    // The fresh changes, each of which must have come alone.
+    let mut fresh: Vec<&Change> = Vec::new();
+    for carried in carried {
+        let Some(change) = &carried.change else {
+            return Err(message);
+        };
+        if absent.contains(&carried.hash) && !fresh.iter().any(|seen| seen.hash() == carried.hash) {
+            fresh.push(change);
+        }
+    }
+    // One line: each depends on the one before, and otherwise only on changes held.
+    for (at, change) in fresh.iter().enumerate() {
+        let earlier = &fresh[..at];
+        if at > 0 && !change.deps().contains(&fresh[at - 1].hash()) {
+            return Err(message);
+        }
+        let others: Vec<ChangeHash> = change
+            .deps()
+            .iter()
+            .filter(|dep| !earlier.iter().any(|seen| seen.hash() == **dep))
+            .copied()
+            .collect();
+        if !lacking(doc, &others).is_empty() {
+            return Err(message);
+        }
+    }
+    // The heads after each, and which of the peer's heads will then be known.
+    let before = recent.heads().to_vec();
+    let mut steps: Vec<Vec<ChangeHash>> = Vec::with_capacity(fresh.len());
+    for change in &fresh {
+        let heads = heads_after(steps.last().unwrap_or(&before), change);
+        steps.push(heads);
+    }
+    let after = steps.last().unwrap_or(&before).clone();
+    let unknown = lacking(doc, &message.heads);
+    let known: Vec<ChangeHash> = message
+        .heads
+        .iter()
+        .filter(|head| {
+            !unknown.contains(head) || fresh.iter().any(|change| change.hash() == **head)
+        })
+        .copied()
+        .collect();
+    // (No known heads: automerge forgets nothing it sent.)
+    if !known.is_empty() && known != after && recent.ancestors(&known, &fresh).is_none() {
+        return Err(message);
+    }
+
+    // From here on, automerge's steps in its order.
+    state.in_flight = false;
+    if let Some(flags) = message.flags {
+        let mut caps = vec![Capability::MessageV2];
+        if flags.contains(MessageFlags::SUPPORTS_SYNC_RESET) {
+            caps.push(Capability::SyncReset);
+        }
+        state.their_capabilities = Some(caps);
+        if flags.contains(MessageFlags::SYNC_RESET) {
+            state.sent_hashes.clear();
+        }
+        state.peer_read_only = flags.contains(MessageFlags::READ_ONLY);
+    }
+    let changes_is_empty = message.changes.is_empty();
+    let applied: Vec<Change> = fresh.iter().map(|change| (*change).clone()).collect();
+    if !changes_is_empty {
+        if !applied.is_empty() {
+            if let Err(err) = doc.apply_changes(applied.iter().cloned()) {
+                return Ok(Received::Failed(err));
+            }
+            if doc.stats().num_changes == recent.num_changes + applied.len() as u64
+                && nothing_queued(doc)
+            {
+                for (change, heads) in applied.iter().zip(steps) {
+                    recent.record(change.clone(), heads);
+                }
+            } else {
+                // Not as expected (cannot happen: their dependencies were held). Start over,
+                // and forget what was sent rather than hold anything back.
+                *recent = Recent::new(doc);
+                state.sent_hashes.clear();
+            }
+        }
+        state.shared_heads = advance_heads(&before, &after, &state.shared_heads);
+    }
+    // What the peer's heads include, it has: keep only what was sent after them.
+    match recent.since(&known) {
+        _ if known.is_empty() => {}
+        Some(later) => {
+            let later: Vec<ChangeHash> = later.iter().map(|entry| entry.change.hash()).collect();
+            state.sent_hashes.retain(|hash| later.contains(hash));
+        }
+        None => state.sent_hashes.clear(),
+    }
+    if changes_is_empty && message.heads == before {
+        state.last_sent_heads.clone_from(&message.heads);
+    }
+    if known.len() == message.heads.len() {
+        state.shared_heads.clone_from(&message.heads);
+    } else {
+        let mut shared: Vec<ChangeHash> =
+            state.shared_heads.iter().chain(&known).copied().collect();
+        shared.sort();
+        shared.dedup();
+        state.shared_heads = shared;
+    }
+    state.their_have = Some(message.have);
+    state.their_heads = Some(message.heads);
+    state.their_need = Some(message.need);
+    Ok(Received::Applied(applied))
+}
+
+/// automerge's `advance_heads`: the new heads, and the old shared heads still heads.
+fn advance_heads(
+    old_heads: &[ChangeHash],
+    new_heads: &[ChangeHash],
+    old_shared: &[ChangeHash],
+) -> Vec<ChangeHash> {
+    let mut advanced: Vec<ChangeHash> = new_heads
+        .iter()
+        .filter(|head| !old_heads.contains(head))
+        .chain(old_shared.iter().filter(|head| new_heads.contains(head)))
+        .copied()
+        .collect();
+    advanced.sort();
+    advanced.dedup();
+    advanced
+}
+
+/// automerge's `generate_sync_message` for a peer whose shared heads and last sync point are
+/// checkpoints and who asks for nothing in particular: `Some` of what automerge would return
+/// (with the sync state updated the same way), or `None` to leave it to automerge.
+pub fn generate(
+    doc: &Automerge,
+    recent: &mut Recent,
+    state: &mut sync::State,
+) -> Option<Option<sync::Message>> {
+    recent.keep_up(doc);
+    if unusual(doc, state) {
+        return None;
+    }
+    let our_heads = recent.heads().to_vec();
+    let their_heads: &[ChangeHash] = state.their_heads.as_deref().unwrap_or(&[]);
+    let our_need: Vec<ChangeHash> = if recent.checkpoint(their_heads).is_some() {
+        Vec::new()
+    } else {
+        let mut need: Vec<ChangeHash> = lacking(doc, their_heads).into_iter().collect();
+        need.sort();
+        need
+    };
+    let our_have = if our_need.iter().all(|hash| their_heads.contains(hash)) {
+        let since = recent.since(&state.shared_heads)?;
+        vec![Have {
+            last_sync: state.shared_heads.clone(),
+            bloom: BloomFilter::from_hashes(since.iter().map(|entry| entry.change.hash())),
+        }]
+    } else {
+        Vec::new()
+    };
+    if let Some(first) = state.their_have.as_ref().and_then(|have| have.first())
+        && !lacking(doc, &first.last_sync).is_empty()
+    {
+        // automerge answers with a reset: rare, left to it.
+        return None;
+    }
+
+    let mut to_send: Vec<&Change> = Vec::new();
+    if let (Some(their_have), Some(their_need)) = (&state.their_have, &state.their_need) {
+        if (state.their_heads.as_deref() == Some(&[]) && supports_v2(state))
+            || !their_need.is_empty()
+            || their_have.len() > 1
+        {
+            return None;
+        }
+        if let Some(have) = their_have.first() {
+            let mut last_sync = have.last_sync.clone();
+            last_sync.sort();
+            last_sync.dedup();
+            let since = recent.since(&last_sync)?;
+            to_send = changes_to_send(&since, &have.bloom);
+        }
+        to_send.retain(|change| !state.sent_hashes.contains(&change.hash()));
+        if to_send.len() as u64 > doc.stats().num_changes / 3 && supports_v2(state) {
+            // automerge sends the whole document instead.
+            return None;
+        }
+    }
+
+    let heads_unchanged = state.last_sent_heads == our_heads;
+    let heads_equal = state.their_heads.as_ref() == Some(&our_heads);
+    if heads_unchanged && state.have_responded {
+        if heads_equal && to_send.is_empty() {
+            return Some(None);
+        }
+        if state.in_flight {
+            return Some(None);
+        }
+    }
+    state.have_responded = true;
+    state.last_sent_heads.clone_from(&our_heads);
+    state
+        .sent_hashes
+        .extend(to_send.iter().map(|change| change.hash()));
+    let (changes, version) = if supports_v2(state) {
+        let changes = if to_send.is_empty() {
+            Vec::new()
+        } else {
+            vec![
+                to_send
+                    .iter()
+                    .flat_map(|change| change.raw_bytes())
+                    .copied()
+                    .collect(),
+            ]
+        };
+        (changes, MessageVersion::V2)
+    } else {
+        let changes = to_send
+            .iter()
+            .map(|change| change.raw_bytes().to_vec())
+            .collect();
+        (changes, MessageVersion::V1)
+    };
+    let mut flags = MessageFlags::new();
+    flags.set(MessageFlags::SUPPORTS_SYNC_RESET);
+    state.in_flight = true;
+    Some(Some(sync::Message {
+        heads: our_heads,
+        need: our_need,
+        have: our_have,
+        changes: changes.into(),
+        flags: Some(flags),
+        version,
+    }))
+}
+
+/// automerge's `get_hashes_to_send` for one `have` whose last sync point the record can
+/// place: the changes since it that the peer's Bloom filter lacks, with every change since that
+/// depends on one of them, in the order they were applied (a change comes after those it
+/// depends on, so one pass finds them all).
+fn changes_to_send<'a>(since: &[&'a Entry], bloom: &BloomFilter) -> Vec<&'a Change> {
+    let mut sending: Vec<&'a Change> = Vec::new();
+    for entry in since {
+        let change = &entry.change;
+        let depends_on_sent = change
+            .deps()
+            .iter()
+            .any(|dep| sending.iter().any(|sent| sent.hash() == *dep));
+        if depends_on_sent || !bloom.contains_hash(&change.hash()) {
+            sending.push(change);
+        }
+    }
+    sending
+}
+
+#[cfg(test)]
+mod tests {
+    //! The shortcut must be automerge, only faster: the same messages and the same sync states.
+
+    use std::collections::VecDeque;
+
+    use automerge::transaction::{CommitOptions, Transactable};
+    use automerge::{ActorId, ROOT, sync::SyncDoc};
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::sync::document::{changes_in, surely_quiet};
+
+    const CLIENTS: usize = 3;
+
+    fn edit(doc: &mut Automerge, key: &str, n: usize) {
+        let mut tx = doc.transaction();
+        tx.put(ROOT, key, n as i64).expect("put");
+        tx.commit_with(CommitOptions::default().with_time(0));
+    }
+
+    /// automerge alone, and the shortcut with automerge behind it, side by side.
+    struct Servers {
+        reference: Automerge,
+        subject: Automerge,
+        recent: Recent,
+        on_reference: Vec<sync::State>,
+        on_subject: Vec<sync::State>,
+        /// Which clients have sent something since they connected (the server answers only them).
+        connected: Vec<bool>,
+        /// How many receives and generates the shortcut answered itself.
+        quick: usize,
+    }
+
+    impl Servers {
+        fn new(base: &Automerge) -> Self {
+            let subject = base.clone();
+            Self {
+                reference: base.clone(),
+                recent: Recent::new(&subject),
+                subject,
+                on_reference: vec![sync::State::new(); CLIENTS],
+                on_subject: vec![sync::State::new(); CLIENTS],
+                connected: vec![false; CLIENTS],
+                quick: 0,
+            }
+        }
+
+        /// Both receive `message` from client `from`, the subject the way the document core
+        /// does; then both answer every client (after a change) or the sender.
+        fn receive(&mut self, from: usize, message: sync::Message) -> Vec<Option<sync::Message>> {
+            self.connected[from] = true;
+            let before = self.reference.get_heads();
+            let by_reference = self
+                .reference
+                .receive_sync_message(&mut self.on_reference[from], message.clone())
+                .is_ok();
+            let carried = changes_in(&message).expect("readable");
+            let hashes: Vec<ChangeHash> = carried.iter().map(|carried| carried.hash).collect();
+            let absent = lacking(&self.subject, &hashes);
+            let state = &mut self.on_subject[from];
+            let by_subject = match receive(
+                &mut self.subject,
+                &mut self.recent,
+                state,
+                message,
+                &carried,
+                &absent,
+            ) {
+                Ok(Received::Applied(_)) => {
+                    self.quick += 1;
+                    true
+                }
+                Ok(Received::Failed(_)) => false,
+                Err(message) => self.subject.receive_sync_message(state, message).is_ok(),
+            };
+            assert_eq!(by_reference, by_subject, "one refused the message");
+            assert_eq!(self.reference.get_heads(), self.subject.get_heads());
+            assert_eq!(self.on_reference[from], self.on_subject[from]);
+            let changed = self.reference.get_heads() != before;
+            (0..CLIENTS)
+                .map(|to| {
+                    let answer = (changed && self.connected[to]) || to == from;
+                    answer.then(|| self.generate(to)).flatten()
+                })
+                .collect()
+        }
+
+        fn generate(&mut self, to: usize) -> Option<sync::Message> {
+            let expected = self
+                .reference
+                .generate_sync_message(&mut self.on_reference[to]);
+            let state = &mut self.on_subject[to];
+            let got = if surely_quiet(&self.subject, state) {
+                None
+            } else {
+                match generate(&self.subject, &mut self.recent, state) {
+                    Some(message) => {
+                        self.quick += 1;
+                        message
+                    }
+                    None => self.subject.generate_sync_message(state),
+                }
+            };
+            assert_eq!(expected, got, "different messages for client {to}");
+            assert_eq!(
+                self.on_reference[to], self.on_subject[to],
+                "different sync states for client {to}"
+            );
+            expected
+        }
+    }
+
+    /// The everyday exchange, two members on one plan: one edits, the server takes the change
+    /// in and passes it on, the other acknowledges. The shortcut answers all of it itself.
+    #[test]
+    fn the_everyday_exchange_takes_the_shortcut() {
+        // A plan of a few changes (with fewer, automerge sends whole documents).
+        let mut base = Automerge::new().with_actor(ActorId::from([1; 16]));
+        for n in 0..6 {
+            edit(&mut base, "goal", n);
+        }
+        let mut clients: Vec<(Automerge, sync::State)> = (0..2u8)
+            .map(|n| {
+                (
+                    base.clone().with_actor(ActorId::from([n + 2; 16])),
+                    sync::State::new(),
+                )
+            })
+            .collect();
+        let mut servers = Servers::new(&base);
+        // Connect both and settle.
+        for _ in 0..3 {
+            for (n, (doc, state)) in clients.iter_mut().enumerate() {
+                if let Some(message) = doc.generate_sync_message(state) {
+                    let answers = servers.receive(n, message);
+                    if let Some(Some(answer)) = answers.into_iter().nth(n) {
+                        doc.receive_sync_message(state, answer).expect("receive");
+                    }
+                }
+            }
+        }
+        // The first change after connecting goes through automerge: the partner's last sync
+        // point is still where its sync started, before the server's record begins.
+        for round in 0..6 {
+            let quick_before = servers.quick;
+            let (doc, state) = &mut clients[0];
+            edit(doc, "next step", round);
+            let change = doc.generate_sync_message(state).expect("the edit goes out");
+            let answers = servers.receive(0, change);
+            // Taken in, acknowledged and passed on, all by the shortcut.
+            let quick = if round == 0 { 2 } else { 3 };
+            assert_eq!(servers.quick, quick_before + quick, "round {round}");
+            let ack = answers[0].clone().expect("the editor hears back");
+            let (doc, state) = &mut clients[0];
+            doc.receive_sync_message(state, ack).expect("receive");
+            let passed_on = answers[1].clone().expect("the partner gets the change");
+            let (doc, state) = &mut clients[1];
+            doc.receive_sync_message(state, passed_on).expect("receive");
+            let ack = doc
+                .generate_sync_message(state)
+                .expect("the partner acknowledges");
+            let answers = servers.receive(1, ack);
+            assert!(answers[1].is_none(), "nothing more to say");
+            assert_eq!(servers.quick, quick_before + quick + 1, "round {round}");
+            assert_eq!(clients[1].0.get_heads(), servers.subject.get_heads());
+        }
+
+        // Both edit at the same moment: each change reaches the server before the other's
+        // reaches its author. Still the shortcut, all of it.
+        for round in 0..4 {
+            let quick_before = servers.quick;
+            let mut sent = Vec::new();
+            for (n, (doc, state)) in clients.iter_mut().enumerate() {
+                edit(doc, &format!("step {n}"), round);
+                sent.push(doc.generate_sync_message(state).expect("the edit goes out"));
+            }
+            let mut answers: Vec<Vec<sync::Message>> = vec![Vec::new(); CLIENTS];
+            for (n, message) in sent.into_iter().enumerate() {
+                for (to, answer) in servers.receive(n, message).into_iter().enumerate() {
+                    answers[to].extend(answer);
+                }
+            }
+            // Two changes taken in, each acknowledged and passed on.
+            assert_eq!(servers.quick, quick_before + 6, "concurrent round {round}");
+            // Then each client takes in what it got and answers, until all is quiet.
+            let mut quiet = false;
+            while !quiet {
+                quiet = true;
+                for (n, (doc, state)) in clients.iter_mut().enumerate() {
+                    for message in answers[n].drain(..) {
+                        doc.receive_sync_message(state, message).expect("receive");
+                    }
+                    if let Some(message) = doc.generate_sync_message(state) {
+                        quiet = false;
+                        for (to, answer) in servers.receive(n, message).into_iter().enumerate() {
+                            answers[to].extend(answer);
+                        }
+                    }
+                }
+            }
+            for (doc, _) in &clients {
+                assert_eq!(doc.get_heads(), servers.subject.get_heads());
+            }
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Edit(usize),
+        /// The client sends, and the server takes it in at once.
+        Exchange(usize),
+        /// Everything on the way to the client arrives, and it answers at once.
+        CatchUp(usize),
+        ClientSends(usize),
+        DeliverToServer(usize),
+        DeliverToClient(usize),
+        LoseToServer(usize),
+        LoseToClient(usize),
+        Reconnect(usize),
+        /// Another instance stored a change: both servers take it in (the subject without
+        /// telling its record, as a catch-up does) and tell everyone.
+        Elsewhere,
+        /// The plan's worker was evicted and loaded again: the record starts over.
+        Reload,
+    }
+
+    fn arb_step() -> impl Strategy<Value = Step> {
+        let client = 0..CLIENTS;
+        prop_oneof![
+            3 => client.clone().prop_map(Step::Edit),
+            4 => client.clone().prop_map(Step::Exchange),
+            4 => client.clone().prop_map(Step::CatchUp),
+            4 => client.clone().prop_map(Step::ClientSends),
+            5 => client.clone().prop_map(Step::DeliverToServer),
+            5 => client.clone().prop_map(Step::DeliverToClient),
+            1 => client.clone().prop_map(Step::LoseToServer),
+            1 => client.clone().prop_map(Step::LoseToClient),
+            1 => client.prop_map(Step::Reconnect),
+            1 => Just(Step::Elsewhere),
+            1 => Just(Step::Reload),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Several members editing, messages late, lost and crossing, reconnections, changes
+        /// from another instance and reloads: the shortcut never differs from automerge.
+        #[test]
+        fn the_shortcut_is_automerge(
+            empty in any::<bool>(),
+            steps in proptest::collection::vec(arb_step(), 1..80),
+        ) {
+            let mut base = Automerge::new().with_actor(ActorId::from([1; 16]));
+            if !empty {
+                for n in 0..6 {
+                    edit(&mut base, "goal", n);
+                }
+            }
+            let mut servers = Servers::new(&base);
+            let mut clients: Vec<(Automerge, sync::State)> = (0..CLIENTS as u8)
+                .map(|n| (base.clone().with_actor(ActorId::from([n + 2; 16])), sync::State::new()))
+                .collect();
+            let mut to_server: Vec<VecDeque<sync::Message>> = vec![VecDeque::new(); CLIENTS];
+            let mut to_client: Vec<VecDeque<sync::Message>> = vec![VecDeque::new(); CLIENTS];
+            let mut elsewhere = base.clone().with_actor(ActorId::from([9; 16]));
+            for (n, step) in steps.iter().enumerate() {
+                match *step {
+                    Step::Edit(c) => edit(&mut clients[c].0, &format!("k{c}"), n),
+                    Step::ClientSends(c) => {
+                        let (doc, state) = &mut clients[c];
+                        to_server[c].extend(doc.generate_sync_message(state));
+                    }
+                    Step::Exchange(c) => {
+                        let (doc, state) = &mut clients[c];
+                        if let Some(message) = doc.generate_sync_message(state) {
+                            for (to, answer) in servers.receive(c, message).into_iter().enumerate() {
+                                to_client[to].extend(answer);
+                            }
+                        }
+                    }
+                    Step::CatchUp(c) => {
+                        let (doc, state) = &mut clients[c];
+                        while let Some(message) = to_client[c].pop_front() {
+                            doc.receive_sync_message(state, message).expect("receive");
+                        }
+                        if let Some(message) = doc.generate_sync_message(state) {
+                            for (to, answer) in servers.receive(c, message).into_iter().enumerate() {
+                                to_client[to].extend(answer);
+                            }
+                        }
+                    }
+                    Step::DeliverToServer(c) => {
+                        if let Some(message) = to_server[c].pop_front() {
+                            for (to, answer) in servers.receive(c, message).into_iter().enumerate() {
+                                to_client[to].extend(answer);
+                            }
+                        }
+                    }
+                    Step::DeliverToClient(c) => {
+                        if let Some(message) = to_client[c].pop_front() {
+                            let (doc, state) = &mut clients[c];
+                            doc.receive_sync_message(state, message).expect("receive");
+                        }
+                    }
+                    Step::LoseToServer(c) => { to_server[c].pop_front(); }
+                    Step::LoseToClient(c) => { to_client[c].pop_front(); }
+                    Step::Reconnect(c) => {
+                        clients[c].1 = sync::State::new();
+                        servers.on_reference[c] = sync::State::new();
+                        servers.on_subject[c] = sync::State::new();
+                        servers.connected[c] = false;
+                        to_server[c].clear();
+                        to_client[c].clear();
+                    }
+                    Step::Elsewhere => {
+                        elsewhere.merge(&mut servers.reference.clone()).expect("merge");
+                        let before = elsewhere.get_heads();
+                        edit(&mut elsewhere, "elsewhere", n);
+                        let changes = elsewhere.get_changes(&before);
+                        servers.reference.apply_changes(changes.clone()).expect("apply");
+                        servers.subject.apply_changes(changes).expect("apply");
+                        for (to, queue) in to_client.iter_mut().enumerate() {
+                            if servers.connected[to] {
+                                queue.extend(servers.generate(to));
+                            }
+                        }
+                    }
+                    Step::Reload => servers.recent = Recent::new(&servers.subject),
+                }
+            }
+        }
+    }
+}
