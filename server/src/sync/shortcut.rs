@@ -29,12 +29,20 @@ use super::document::{Carried, lacking, nothing_queued};
 
 /// How many recent changes are remembered (a peer more than this far behind is served by
 /// automerge).
+#[cfg(not(test))]
 const KEEP: usize = 32;
+/// Few in tests, so that they often forget the oldest.
+#[cfg(test)]
+const KEEP: usize = 4;
 
 struct Entry {
     change: Change,
     /// The document's heads once it was applied.
     heads: Vec<ChangeHash>,
+    /// The remembered changes among it and its ancestors (bit `i` for the `i`th).
+    ancestors: u64,
+    /// The heads the record started from that are among its ancestors (bit `j` for the `j`th).
+    reaches: u64,
 }
 
 /// The document's last changes, each with the heads after it (see the module documentation).
@@ -83,48 +91,52 @@ impl Recent {
         }
     }
 
-    /// Which remembered changes (bit `i` for the `i`th, then one bit for each of `extra`,
-    /// changes about to be applied) are among `heads` and their ancestors, when every change
-    /// before the record is an ancestor too (each head the record started from is reached);
-    /// `None` when that is not sure.
-    fn ancestors(&self, heads: &[ChangeHash], extra: &[&Change]) -> Option<u64> {
-        let held = self.entries.len();
-        if held + extra.len() > 64 || self.start.len() > 64 {
-            return None;
-        }
-        let change_at = |at: usize| match at.checked_sub(held) {
-            Some(extra_at) => extra[extra_at],
-            None => &self.entries[at].change,
-        };
-        let position = |hash: &ChangeHash| {
-            extra
+    /// The remembered changes among `hashes` and their ancestors, and the heads the record
+    /// started from that are (bits as in [`Entry`]); `extra` are changes about to be recorded,
+    /// with their bits worked out the same way.
+    fn reach(&self, hashes: &[ChangeHash], extra: &[(ChangeHash, u64, u64)]) -> (u64, u64) {
+        let (mut ancestors, mut reaches) = (0u64, 0u64);
+        for hash in hashes {
+            if let Some(entry) = self
+                .entries
                 .iter()
-                .position(|change| change.hash() == *hash)
-                .map(|at| held + at)
-                .or_else(|| {
-                    self.entries
-                        .iter()
-                        .rposition(|entry| entry.change.hash() == *hash)
-                })
-        };
-        let mut reached = 0u64;
-        let mut start_reached = 0u64;
-        let mut stack: Vec<ChangeHash> = heads.to_vec();
-        while let Some(hash) = stack.pop() {
-            match position(&hash) {
-                Some(at) if reached & (1 << at) == 0 => {
-                    reached |= 1 << at;
-                    stack.extend_from_slice(change_at(at).deps());
-                }
-                Some(_) => {}
-                None => {
-                    if let Some(at) = self.start.iter().position(|head| *head == hash) {
-                        start_reached |= 1 << at;
-                    }
-                }
+                .rev()
+                .find(|entry| entry.change.hash() == *hash)
+            {
+                ancestors |= entry.ancestors;
+                reaches |= entry.reaches;
+            } else if let Some((_, more, reached)) = extra.iter().find(|(seen, ..)| seen == hash) {
+                ancestors |= more;
+                reaches |= reached;
+            } else if let Some(at) = self.start.iter().position(|head| head == hash)
+                && at < 64
+            {
+                reaches |= 1 << at;
             }
         }
-        (start_reached.count_ones() as usize == self.start.len()).then_some(reached)
+        (ancestors, reaches)
+    }
+
+    /// Whether every head the record started from is in `reaches`.
+    fn reaches_start(&self, reaches: u64) -> bool {
+        reaches.count_ones() as usize == self.start.len()
+    }
+
+    /// Which remembered changes are among `heads` and their ancestors (bits as in [`Entry`]),
+    /// with `extra` about to be recorded after them, when every change before the record is an
+    /// ancestor too (each head the record started from is reached); `None` when that is not sure.
+    fn ancestors(&self, heads: &[ChangeHash], extra: &[&Change]) -> Option<u64> {
+        if self.entries.len() + extra.len() > 64 || self.start.len() > 64 {
+            return None;
+        }
+        let mut marked: Vec<(ChangeHash, u64, u64)> = Vec::with_capacity(extra.len());
+        for (at, change) in extra.iter().enumerate() {
+            let (ancestors, reaches) = self.reach(change.deps(), &marked);
+            let bit = 1u64 << (self.entries.len() + at);
+            marked.push((change.hash(), ancestors | bit, reaches));
+        }
+        let (ancestors, reaches) = self.reach(heads, &marked);
+        self.reaches_start(reaches).then_some(ancestors)
     }
 
     /// The remembered changes that are not among `heads` or their ancestors, oldest first:
@@ -145,13 +157,47 @@ impl Recent {
     }
 
     fn record(&mut self, change: Change, heads: Vec<ChangeHash>) {
-        if self.entries.len() == KEEP
-            && let Some(oldest) = self.entries.pop_front()
-        {
-            self.start = oldest.heads;
+        if self.entries.len() == KEEP {
+            self.forget_oldest();
         }
-        self.entries.push_back(Entry { change, heads });
+        let (ancestors, reaches) = self.reach(change.deps(), &[]);
+        let ancestors = ancestors | 1 << self.entries.len();
+        self.entries.push_back(Entry {
+            change,
+            heads,
+            ancestors,
+            reaches,
+        });
         self.num_changes += 1;
+    }
+
+    /// Drop the oldest remembered change: the record now starts from the heads after it, and
+    /// every bit moves down one place.
+    fn forget_oldest(&mut self) {
+        let Some(oldest) = self.entries.pop_front() else {
+            return;
+        };
+        let new_start = oldest.heads;
+        let hash = oldest.change.hash();
+        for entry in &mut self.entries {
+            let mut reaches = 0u64;
+            for (at, head) in new_start.iter().enumerate().take(64) {
+                let reached = if *head == hash {
+                    entry.ancestors & 1 != 0
+                } else {
+                    self.start
+                        .iter()
+                        .position(|old| old == head)
+                        .is_some_and(|old| entry.reaches & (1 << old) != 0)
+                };
+                if reached {
+                    reaches |= 1 << at;
+                }
+            }
+            entry.reaches = reaches;
+            entry.ancestors >>= 1;
+        }
+        self.start = new_start;
     }
 }
 
@@ -708,6 +754,52 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Whatever the record says came after some heads is what automerge says, for histories
+        /// with concurrent edits, while it forgets its oldest changes (it keeps few in tests).
+        #[test]
+        fn the_record_knows_what_came_after(
+            steps in proptest::collection::vec((0..3u8, 0..3u8, any::<bool>()), 1..40),
+        ) {
+            let mut writers: Vec<Automerge> = (0..3u8)
+                .map(|n| Automerge::new().with_actor(ActorId::from([n + 2; 16])))
+                .collect();
+            let mut server = Automerge::new();
+            let mut recent = Recent::new(&server);
+            let mut seen: Vec<ChangeHash> = Vec::new();
+            for (n, (writer, other, merge)) in steps.into_iter().enumerate() {
+                let (writer, other) = (usize::from(writer), usize::from(other));
+                if merge && writer != other {
+                    let mut from = writers[other].clone();
+                    writers[writer].merge(&mut from).expect("merge");
+                    continue;
+                }
+                let before = writers[writer].get_heads();
+                edit(&mut writers[writer], &format!("k{writer}"), n);
+                let change = writers[writer].get_changes(&before).remove(0);
+                recent.keep_up(&server);
+                server.apply_changes([change.clone()]).expect("apply");
+                let heads = server.get_heads();
+                recent.record(change.clone(), heads.clone());
+                seen.push(change.hash());
+                // Every change so far, alone and with the one after it, and the heads.
+                let mut asked: Vec<Vec<ChangeHash>> = seen.iter().map(|hash| vec![*hash]).collect();
+                asked.extend(seen.windows(2).map(|pair| {
+                    let mut pair = pair.to_vec();
+                    pair.sort();
+                    pair
+                }));
+                asked.push(heads);
+                for heads in asked {
+                    if let Some(since) = recent.since(&heads) {
+                        let ours: Vec<ChangeHash> = since.iter().map(|entry| entry.change.hash()).collect();
+                        let automerge: Vec<ChangeHash> =
+                            server.get_changes(&heads).iter().map(Change::hash).collect();
+                        prop_assert_eq!(ours, automerge, "after {:?}", heads);
+                    }
+                }
+            }
+        }
 
         /// Several members editing, messages late, lost and crossing, reconnections, changes
         /// from another instance and reloads: the shortcut never differs from automerge.
