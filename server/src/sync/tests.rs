@@ -454,3 +454,55 @@ fn many_offline_edits_arrive_in_one_message_and_are_all_checked_and_stored() {
     assert!(net.stored.iter().all(|c| c.author_id == supporter));
     assert_eq!(net.core.doc().get_heads(), net.clients[b].doc.get_heads());
 }
+
+#[test]
+fn a_change_whose_checksum_does_not_match_is_refused_and_never_stored() {
+    let (owner, supporter) = (UserId::new_random(), UserId::new_random());
+    let (doc, actors) = stored_plan(owner);
+    let mut net = Net::new(Existence::Stored, &[owner, supporter], doc.clone(), actors);
+    let a = net.join(owner, fork_of(&doc));
+    let b = net.join(supporter, fork_of(&doc));
+    net.settle();
+    net.clients[a].put("goal", "walk to the park");
+    net.settle();
+    let heads = net.core.doc().get_heads();
+    let stored = net.stored.len();
+    // The everyday message (one fresh change on top of heads the server holds), with one
+    // byte of the change's checksum changed on the way.
+    net.clients[a].put("goal", "walk to the park twice");
+    let client = &mut net.clients[a];
+    let mut message = client
+        .doc
+        .sync()
+        .generate_sync_message(&mut client.state)
+        .expect("the edit goes out");
+    let chunks: Vec<Vec<u8>> = message
+        .changes
+        .iter()
+        .map(|chunk| {
+            let mut chunk = chunk.to_vec();
+            chunk[4] ^= 0xff;
+            chunk
+        })
+        .collect();
+    message.changes = chunks.into();
+    let origin = client.origin.clone();
+    net.input(Input::Sync {
+        from: origin,
+        data: message.encode(),
+        is_request: false,
+    });
+    assert!(
+        net.clients[a].closed.is_some(),
+        "the sender is told and closed"
+    );
+    assert_eq!(net.core.doc().get_heads(), heads, "nothing applied");
+    assert_eq!(net.stored.len(), stored, "nothing stored");
+    assert!(
+        net.clients[b]
+            .inbox
+            .iter()
+            .all(|m| !matches!(m, Message::Sync { .. })),
+        "nothing passed on"
+    );
+}
