@@ -13,6 +13,11 @@ pub struct Metrics {
     pub schema_mismatches: IntCounter,
     /// Sync messages refused (authorship, malformed data, floods, …).
     pub sync_refusals: IntCounter,
+    /// Sync steps (a message taken in, or an answer worked out) done by the shortcut for the
+    /// everyday exchange.
+    pub sync_shortcut_steps: IntCounter,
+    /// Sync steps left to automerge's general code.
+    pub sync_general_steps: IntCounter,
     plans_not_fitting: IntGauge,
     open_connections: IntGauge,
     loaded_plans: IntGauge,
@@ -58,6 +63,16 @@ impl Metrics {
                 &registry,
                 "sync_refusals_total",
                 "Sync messages refused with an error.",
+            ),
+            sync_shortcut_steps: counter(
+                &registry,
+                "sync_shortcut_steps_total",
+                "Sync messages taken in and answers worked out by the shortcut for the everyday exchange.",
+            ),
+            sync_general_steps: counter(
+                &registry,
+                "sync_general_steps_total",
+                "Sync messages taken in and answers worked out by automerge's general sync code.",
             ),
             plans_not_fitting: gauge(
                 &registry,

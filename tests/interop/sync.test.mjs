@@ -486,4 +486,44 @@ describe("sync with the real automerge-repo client", { timeout: 110_000 }, () =>
       }
     }
   })
+
+  test("(j) everyday edits take the server's shortcut, not automerge's general sync", { timeout: TEST_TIMEOUT }, async t => {
+    t.after(() => cairn.closeRepos())
+    const { owner, supporter, plan } = await twoMembers("Small steps")
+    const a = await open(owner, plan.url, "maria")
+    const b = await open(supporter, plan.url, "sam")
+    a.handle.change(d => {
+      d.goals.push(goal("g-walk", "Walk every day", owner.account.id))
+    })
+    await waitForDoc(b.handle, d => hasItem(d, "goals", "g-walk"), "the first goal at the supporter")
+    await converged(a.handle, b.handle)
+
+    /** Cairn's sync step counters, from GET /metrics. */
+    const steps = async () => {
+      const { status, body } = await cairn.request("GET", "/metrics")
+      assert.equal(status, 200)
+      const value = name => Number(String(body).match(new RegExp(`^${name} (\\d+)$`, "m"))?.[1])
+      return {
+        shortcut: value("cairn_sync_shortcut_steps_total"),
+        general: value("cairn_sync_general_steps_total"),
+      }
+    }
+    const before = await steps()
+    assert.ok(Number.isInteger(before.shortcut) && Number.isInteger(before.general), JSON.stringify(before))
+    // Edits one at a time, each seen by the other member before the next, from both sides.
+    for (let n = 0; n < 10; n++) {
+      const [writer, reader] = n % 2 === 0 ? [a, b] : [b, a]
+      writer.handle.change(d => {
+        Automerge.splice(d, ["goals", 0, "text"], 0, 0, `${n} `)
+      })
+      await waitForDoc(reader.handle, d => d.goals[0].text.startsWith(`${n} `), `edit ${n} at the other member`)
+    }
+    await converged(a.handle, b.handle)
+    const after = await steps()
+    const shortcut = after.shortcut - before.shortcut
+    const general = after.general - before.general
+    // Each edit is taken in, acknowledged and passed on, and the pass acknowledged.
+    assert.ok(shortcut >= 30, `shortcut steps ${shortcut}, general ${general}`)
+    assert.ok(general <= shortcut / 4, `shortcut steps ${shortcut}, general ${general}`)
+  })
 })

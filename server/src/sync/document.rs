@@ -142,6 +142,8 @@ pub struct DocumentCore {
     /// The last changes with the heads after each, for the everyday exchange (see
     /// [`super::shortcut`]).
     recent: Recent,
+    /// Sync steps done by the shortcut and by automerge since last asked (for the metrics).
+    steps: (u64, u64),
 }
 
 impl std::fmt::Debug for DocumentCore {
@@ -338,6 +340,7 @@ impl DocumentCore {
             max_bytes: usize::MAX,
             recent: Recent::new(&doc),
             doc,
+            steps: (0, 0),
         }
     }
 
@@ -368,6 +371,12 @@ impl DocumentCore {
     /// The document as it is now (including changes not yet committed by the worker).
     pub fn doc(&self) -> &Automerge {
         &self.doc
+    }
+
+    /// How many sync steps the shortcut and automerge's general code each did since the last
+    /// call (see [`super::shortcut`]).
+    pub fn take_steps(&mut self) -> (u64, u64) {
+        std::mem::take(&mut self.steps)
     }
 
     /// Whether any connection is syncing this document.
@@ -545,9 +554,13 @@ impl DocumentCore {
             &carried,
             &absent,
         ) {
-            Ok(Received::Applied(changes)) => Ok(changes),
+            Ok(Received::Applied(changes)) => {
+                self.steps.0 += 1;
+                Ok(changes)
+            }
             Ok(Received::Failed(err)) => Err(err),
             Err(message) => {
+                self.steps.1 += 1;
                 let before = self.doc.get_heads();
                 // Which changes the message applies: worked out from the message itself when
                 // it can be, since asking automerge (`get_changes`) rebuilds every change from
@@ -651,11 +664,18 @@ impl DocumentCore {
             return;
         };
         if surely_quiet(&self.doc, &state.sync) {
+            self.steps.0 += 1;
             return;
         }
         let message = match shortcut::generate(&self.doc, &mut self.recent, &mut state.sync) {
-            Some(message) => message,
-            None => self.doc.generate_sync_message(&mut state.sync),
+            Some(message) => {
+                self.steps.0 += 1;
+                message
+            }
+            None => {
+                self.steps.1 += 1;
+                self.doc.generate_sync_message(&mut state.sync)
+            }
         };
         if let Some(message) = message {
             effects.outgoing.push((

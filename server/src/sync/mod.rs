@@ -875,6 +875,9 @@ impl Worker {
             .metrics
             .sync_refusals
             .inc_by(effects.close.len() as u64);
+        let (shortcut, general) = self.core.take_steps();
+        self.hub.0.metrics.sync_shortcut_steps.inc_by(shortcut);
+        self.hub.0.metrics.sync_general_steps.inc_by(general);
         if !batch.changes.is_empty() {
             self.changed();
         }
