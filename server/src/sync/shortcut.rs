@@ -1,21 +1,28 @@
 //! The everyday exchange without automerge's general sync machinery.
 //!
-//! Almost every sync message is one of two kinds: a member's device sends one fresh change
-//! (on top of heads it shares with the server), or it acknowledges what the server sent. For
-//! those, automerge 0.12's `receive_sync_message` parses and hashes the change again and walks
-//! the change graph, and `generate_sync_message` works out "which changes came after these
-//! heads" from vector clocks and rebuilds each change to send from the document's operations.
+//! Almost every sync message is one of two kinds: a member's device sends a fresh change, or a
+//! few each on the one before (on top of heads the server holds), or it acknowledges what the
+//! server sent. For those, automerge 0.12's `receive_sync_message` parses and hashes the change
+//! again and walks the change graph, and `generate_sync_message` works out "which changes came
+//! after these heads" from vector clocks and rebuilds each change to send from the document's
+//! operations.
 //! Together that was most of the server's work per edit.
 //!
-//! [`Recent`] remembers, for the last changes applied one at a time, the document's heads after
-//! each one (checkpoints), with the change itself. Whatever a peer's heads, last sync point or
-//! shared heads are, when they equal a checkpoint the changes after it are exactly those applied
-//! since (every change applied by then is an ancestor of the heads at that moment, and none
-//! applied later is). [`receive`] and [`generate`] then do what automerge would do, step by
-//! step, with the same results and the same sync state afterwards; in any case they do not
-//! cover, they decline before changing anything and the caller asks automerge. The property
-//! test below holds them to that: the same messages, byte for byte, and the same sync states as
-//! automerge alone, over random schedules of several peers.
+//! [`Recent`] remembers the last changes applied one at a time, each with the document's heads
+//! after it (a checkpoint) and its ancestry among them (bit masks, worked out once). The
+//! changes after a checkpoint are exactly those applied since (every change applied by then is
+//! an ancestor of the heads at that moment, and none applied later is). Other heads (a peer
+//! that edited at the same moment as another, say) are placed by their ancestry, when it is sure
+//! to include every change from before the record: the changes after them are then the
+//! remembered ones outside it. [`receive`] and [`generate`] do what automerge would do, step by
+//! step, with the same results and the same sync state afterwards; in any case they cannot
+//! place, they decline before changing anything and the caller asks automerge. The property
+//! tests below hold them to that: the same messages, byte for byte, and the same sync states as
+//! automerge alone, over random schedules of several peers; and the record's answers equal
+//! automerge's over concurrent histories. (automerge decides "after" by each actor's sequence
+//! numbers. For changes written by automerge that is the same as ancestry; a hand-made change
+//! could make them differ, and then the shortcut counts more changes as "after", so it
+//! advertises or sends more, never less.)
 //!
 //! Changes are still applied to the document one message at a time, by automerge, which checks
 //! them: only the bookkeeping around them is done here.
