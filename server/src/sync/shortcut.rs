@@ -305,7 +305,6 @@ pub fn receive(
         })
         .copied()
         .collect();
-    // (No known heads: automerge forgets nothing it sent.)
     // What the peer's heads show it has, worked out now (the record may forget its oldest
     // change once the fresh ones are in): every change the record holds or is about to that is
     // not among them. No known heads: automerge forgets nothing it sent.
