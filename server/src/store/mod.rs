@@ -295,7 +295,8 @@ impl Store {
 
     /// Close the pool.
     pub async fn close(self) -> Result<(), StoreError> {
-        if self.committer.is_some() {
+        if self.db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+            // Its own connection there (the same pool as `db` elsewhere).
             self.appends.close().await?;
         }
         self.db.close().await?;

@@ -182,6 +182,18 @@ fn fork_of(doc: &Automerge) -> AutoCommit {
         .with_actor(ActorId::random())
 }
 
+/// A stored plan with its owner and a supporter, each connected with a device of their own
+/// (clients 0 and 1) and in sync.
+fn owner_and_supporter() -> (Net, UserId, UserId) {
+    let (owner, supporter) = (UserId::new_random(), UserId::new_random());
+    let (doc, actors) = stored_plan(owner);
+    let mut net = Net::new(Existence::Stored, &[owner, supporter], doc.clone(), actors);
+    net.join(owner, fork_of(&doc));
+    net.join(supporter, fork_of(&doc));
+    net.settle();
+    (net, owner, supporter)
+}
+
 #[test]
 fn two_members_converge_and_every_accepted_change_is_stored_with_its_author() {
     let (owner, supporter) = (UserId::new_random(), UserId::new_random());
@@ -324,12 +336,8 @@ fn requests_for_unknown_documents_are_unavailable_and_create_nothing() {
 
 #[test]
 fn a_removed_member_stops_syncing_at_once() {
-    let (owner, supporter) = (UserId::new_random(), UserId::new_random());
-    let (doc, actors) = stored_plan(owner);
-    let mut net = Net::new(Existence::Stored, &[owner, supporter], doc.clone(), actors);
-    let a = net.join(owner, fork_of(&doc));
-    let b = net.join(supporter, fork_of(&doc));
-    net.settle();
+    let (mut net, _, supporter) = owner_and_supporter();
+    let (a, b) = (0, 1);
 
     net.input(Input::MemberRemoved(supporter));
     assert!(net.clients[b].unavailable(), "told at once");
@@ -457,12 +465,8 @@ fn many_offline_edits_arrive_in_one_message_and_are_all_checked_and_stored() {
 
 #[test]
 fn a_change_whose_checksum_does_not_match_is_refused_and_never_stored() {
-    let (owner, supporter) = (UserId::new_random(), UserId::new_random());
-    let (doc, actors) = stored_plan(owner);
-    let mut net = Net::new(Existence::Stored, &[owner, supporter], doc.clone(), actors);
-    let a = net.join(owner, fork_of(&doc));
-    let b = net.join(supporter, fork_of(&doc));
-    net.settle();
+    let (mut net, _, _) = owner_and_supporter();
+    let (a, b) = (0, 1);
     net.clients[a].put("goal", "walk to the park");
     net.settle();
     let heads = net.core.doc().get_heads();
