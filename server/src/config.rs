@@ -72,7 +72,7 @@ pub struct Settings {
     /// Sync messages allowed per second on one connection (bursts of twice that).
     pub max_messages_per_second: u32,
     /// HTTP worker threads (each runs its share of connections and plan workers); 0: one per
-    /// CPU core.
+    /// two CPU cores, at least one.
     pub http_workers: usize,
     /// Largest a plan may grow, in stored bytes; changes beyond it are refused.
     pub max_document_bytes: usize,

@@ -152,10 +152,10 @@ impl Application {
                 .default_service(web::to(routes::not_found))
         })
         .shutdown_timeout(10);
-        let server = match services.settings.http_workers {
-            0 => server,
-            workers => server.workers(workers),
-        };
+        let server = server.workers(match services.settings.http_workers {
+            0 => default_http_workers(),
+            workers => workers,
+        });
         let server = match (
             &services.settings.tls_cert_path,
             &services.settings.tls_key_path,
@@ -289,4 +289,14 @@ async fn forget_idle_login_counters(services: web::Data<Services>, shutdown: Can
             _ = every.tick() => services.login_limits.forget_idle(),
         }
     }
+}
+
+/// One HTTP worker per two CPUs, at least one. A worker runs its connections and the plans they
+/// open; the two members of a plan often sit on different workers, and every message between
+/// them then crosses threads (a wake-up each way). Storage and password hashing run on threads
+/// of their own, so one worker per CPU leaves those two contending for the same cores. Measured
+/// on 2 cores at 100 editing pairs: one worker takes 13 % less CPU per edit than two, and answers
+/// sooner.
+fn default_http_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |cpus| (cpus.get() / 2).max(1))
 }

@@ -199,6 +199,9 @@ impl TestApp {
             registration: RegistrationMode::Open,
             login_attempts_per_account_per_minute: 50,
             login_attempts_per_address_per_minute: 500,
+            // Two workers, whatever the machine: a plan's members then often sit on different
+            // threads, the harder case for delivery between them.
+            http_workers: 2,
             ..Settings::default()
         };
         configure(&mut settings);

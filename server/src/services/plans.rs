@@ -127,11 +127,17 @@ pub async fn load_document_counted(
     if bytes.is_empty() {
         return Err(PlanError::Document("no stored snapshot or changes".into()));
     }
-    let document = Automerge::load(&bytes).map_err(|err| PlanError::Document(err.to_string()))?;
+    let stored_bytes = bytes.len();
+    // Reading a large plan takes a while (a second or more at 100,000 changes): off the thread
+    // that serves everyone else's connections.
+    let document = tokio::task::spawn_blocking(move || Automerge::load(&bytes))
+        .await
+        .map_err(|_| PlanError::Document("reading the stored plan failed".into()))?
+        .map_err(|err| PlanError::Document(err.to_string()))?;
     Ok(LoadedDocument {
         document,
         uncompacted: stored.changes,
-        stored_bytes: bytes.len(),
+        stored_bytes,
         snapshot_generation: stored.snapshot_generation,
         last_change_id: stored.last_change_id,
     })

@@ -1039,18 +1039,29 @@ impl Worker {
     /// Fold the stored changes into a snapshot. The document in memory is exactly what is
     /// committed at this point (every accepted change was stored before delivery).
     async fn compact(&mut self) {
-        let doc = self.core.doc();
-        // The hashes only: `get_changes` would re-encode every change (3x slower at 100k).
-        let covered: HashSet<String> = doc
-            .get_changes_meta(&[])
-            .iter()
-            .map(|c| c.hash.to_string())
-            .collect();
-        // Only applied changes: held-back ones were never stored as accepted.
-        let snapshot = doc.save_with_options(automerge::SaveOptions {
-            deflate: true,
-            retain_orphans: false,
-        });
+        // Saving a large plan takes a while: a copy is saved off the thread that serves everyone
+        // else's connections (this worker waits; nothing changes the document meanwhile).
+        let doc = self.core.doc().clone();
+        let saved = tokio::task::spawn_blocking(move || {
+            // The hashes only: `get_changes` would re-encode every change (3x slower at 100k).
+            let covered: HashSet<String> = doc
+                .get_changes_meta(&[])
+                .iter()
+                .map(|c| c.hash.to_string())
+                .collect();
+            // Only applied changes: held-back ones were never stored as accepted.
+            let snapshot = doc.save_with_options(automerge::SaveOptions {
+                deflate: true,
+                retain_orphans: false,
+            });
+            (covered, snapshot)
+        })
+        .await;
+        let Ok((covered, snapshot)) = saved else {
+            // Nothing is lost: the changes stay stored and compaction is tried again later.
+            tracing::warn!(plan.id = %self.plan, "compaction failed: the plan could not be saved");
+            return;
+        };
         let snapshot_bytes = snapshot.len();
         match self
             .hub
