@@ -250,6 +250,16 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         "the fresh client's plan differs from the uploaded one"
     );
     drop(last_cold);
+    let beside =
+        edits_beside_a_cold_sync(&first, &person, &supporter, &document_id, &expected_heads)
+            .await?;
+    println!(
+        "another plan's edits while this one cold-loads: {} edits, round trip median {:.1} ms, max {:.1} ms (the cold sync took {:.3} s)",
+        beside.round_trips.len(),
+        ms(median(beside.round_trips.clone())),
+        ms(beside.round_trips.iter().copied().max().unwrap_or_default()),
+        beside.cold.as_secs_f64()
+    );
     let started = Instant::now();
     let all = first.plan_changes(supporter.token(), &plan_text).await;
     let http_read = started.elapsed();
@@ -477,6 +487,8 @@ async fn run(args: &Args) -> anyhow::Result<()> {
 /// Settings of both servers: quick eviction so cold loads can be measured, no size or frame
 /// limit in the way of a big plan, and the given compaction threshold.
 fn bench_settings(settings: &mut Settings, compact_after_changes: usize) {
+    // As `cairn` runs on 2 cores by default: every connection on one worker thread.
+    settings.http_workers = 1;
     settings.compact_after_changes = compact_after_changes;
     settings.sync_idle_evict_secs = 1;
     settings.max_document_bytes = 1 << 30;
@@ -982,6 +994,67 @@ async fn cold_syncs(
     })
 }
 
+/// Another plan's edits, made while a fresh client cold-loads the large one.
+struct EditsBeside {
+    /// Each edit's round trip: the change sent until the server's answer arrived.
+    round_trips: Vec<Duration>,
+    /// How long the cold sync took meanwhile.
+    cold: Duration,
+}
+
+/// Someone editing a small plan of their own while `cold_session`'s fresh client cold-loads the
+/// large plan: their edits wait only if loading the large plan holds up the thread that serves
+/// them (one HTTP worker here, as by default on 2 cores, so both connections share it).
+async fn edits_beside_a_cold_sync(
+    app: &TestApp,
+    editor: &Session,
+    cold_session: &Session,
+    document_id: &str,
+    expected: &[ChangeHash],
+) -> anyhow::Result<EditsBeside> {
+    wait_evicted(app).await?;
+    let (_, small) = app.plan_with_document(editor, "Another plan").await;
+    let mut probe = app.sync_client(editor).await;
+    probe.track(&small, AutoCommit::new());
+    probe.sync_doc(&small, true).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let edits = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            let mut round_trips = Vec::new();
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let tracked = probe.docs.get_mut(&small).context("the probe's plan")?;
+                tracked.doc.put(ROOT, format!("probe-{n}"), n)?;
+                let started = Instant::now();
+                ensure!(
+                    probe.push(&small, false).await,
+                    "the probe had nothing to send"
+                );
+                ensure!(
+                    probe.receive_one(PATIENCE).await,
+                    "the server did not answer the other plan's edit"
+                );
+                round_trips.push(started.elapsed());
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            anyhow::Ok(round_trips)
+        }
+    });
+    // Let the probe make a few edits first, so its plan is warm and its figures start early.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    let mut client = app.sync_client(cold_session).await;
+    cold_sync_on(&mut client, document_id, expected).await?;
+    let cold = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let round_trips = edits.await??;
+    drop(client);
+    wait_evicted(app).await?;
+    Ok(EditsBeside { round_trips, cold })
+}
+
 /// Ask for the plan on a connected client with nothing, answering the server like a peer, until
 /// the client's heads are `expected`. Times from the request (connect is the caller's).
 async fn cold_sync_on(
@@ -1187,4 +1260,8 @@ fn print_secs(label: &str, runs: usize, time: Duration) {
     } else {
         println!("{label} (s): {:.3}", time.as_secs_f64());
     }
+}
+
+fn ms(time: Duration) -> f64 {
+    time.as_secs_f64() * 1000.0
 }
