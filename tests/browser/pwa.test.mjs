@@ -186,9 +186,17 @@ test("a person and their supporter write a plan together, offline and online, un
   // ---- live: each sees the other is here, and the other's edits ---------------------------
   await maria.page.locator("[data-presence]", { hasText: "Sam" }).waitFor({ timeout: WAIT })
   await sam.page.locator("[data-presence]", { hasText: "Maria" }).waitFor({ timeout: WAIT })
+  // Maria is halfway through a new goal when Sam's edit arrives and her plan re-renders.
+  await maria.page.getByLabel("A new goal, in your words").fill("Learn to graft")
   await sam.page.getByLabel("A strength").fill("Knows every plant by name")
   await sam.page.getByLabel("A strength").press("Enter")
   await expectText(maria, "Knows every plant by name", "Sam's strength, live")
+  assert.equal(
+    await maria.page.getByLabel("A new goal, in your words").inputValue(),
+    "Learn to graft",
+    "a half-written goal survives the other phone's edit"
+  )
+  await maria.page.getByLabel("A new goal, in your words").fill("")
   await sam.page.getByLabel("A next step").fill("Find the society's opening hours")
   await sam.page.getByLabel("Who does it").selectOption("supporter")
   await sam.page.getByRole("button", { name: "Add step" }).click()

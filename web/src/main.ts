@@ -335,6 +335,10 @@ class PlanView {
   #history: HistoryEntry[] | null = null
   #members: PlanMember[] = []
   #frame = 0
+  /** What is being written into the fields that add something (a goal, a step, a check-in),
+   * kept across renders: the plan re-renders whenever it changes on either phone, and every few
+   * seconds, and a half-written goal must not vanish with it. */
+  readonly #drafts = new Map<string, string>()
   readonly #unsubscribe: () => void
 
   constructor(
@@ -433,6 +437,24 @@ class PlanView {
     return h("div", { class: "with-presence" }, control, h("span", { class: "presence-tag" }, `${others.join(", ")} writing here`))
   }
 
+  /** `control` (with a `data-key`) showing its draft, and keeping it as it changes. */
+  #draft(control: HTMLElement): HTMLElement {
+    const key = control.dataset.key
+    if (!key) return control
+    const field = control as HTMLInputElement
+    const kept = this.#drafts.get(key)
+    if (kept !== undefined) field.value = kept
+    const keep = () => this.#drafts.set(key, field.value)
+    control.addEventListener("input", keep)
+    control.addEventListener("change", keep)
+    return control
+  }
+
+  /** Forget the drafts of `controls`: what they held has gone into the plan. */
+  #used(...controls: HTMLElement[]): void {
+    for (const control of controls) if (control.dataset.key) this.#drafts.delete(control.dataset.key)
+  }
+
   #othersAt(key: string): string[] {
     return this.#present()
       .filter(p => p.field === key)
@@ -455,11 +477,13 @@ class PlanView {
 
     const goals = (doc.goals ?? []).map(goal => {
       const goalId = P.words(goal.id)
-      const stepText = h("input", { "data-key": `new-step-${goalId}`, "aria-label": "A next step" })
-      const stepWho = h(
-        "select",
-        { "data-key": `new-step-who-${goalId}`, "aria-label": "Who does it" },
-        ...Object.entries(P.WHO_WORDS).map(([value, label]) => h("option", { value }, label))
+      const stepText = this.#draft(h("input", { "data-key": `new-step-${goalId}`, "aria-label": "A next step" }))
+      const stepWho = this.#draft(
+        h(
+          "select",
+          { "data-key": `new-step-who-${goalId}`, "aria-label": "Who does it" },
+          ...Object.entries(P.WHO_WORDS).map(([value, label]) => h("option", { value }, label))
+        )
       )
       return h(
         "li",
@@ -513,6 +537,7 @@ class PlanView {
               const text = (stepText as HTMLInputElement).value.trim()
               if (!text) return
               P.addStep(this.plan, goalId, text, (stepWho as HTMLSelectElement).value as keyof typeof P.WHO_WORDS)
+              this.#used(stepText, stepWho)
             },
           },
           stepText,
@@ -522,16 +547,18 @@ class PlanView {
       )
     })
 
-    const newStrength = h("input", { "data-key": "new-strength", "aria-label": "A strength" })
-    const newGoal = h("textarea", { "data-key": "new-goal", rows: 2 })
-    const newSupportName = h("input", { "data-key": "new-support", "aria-label": "Who or what helps" })
-    const newSupportKind = h(
-      "select",
-      { "data-key": "new-support-kind", "aria-label": "Kind" },
-      ...Object.entries(P.SUPPORT_WORDS).map(([value, label]) => h("option", { value }, label))
+    const newStrength = this.#draft(h("input", { "data-key": "new-strength", "aria-label": "A strength" }))
+    const newGoal = this.#draft(h("textarea", { "data-key": "new-goal", rows: 2 }))
+    const newSupportName = this.#draft(h("input", { "data-key": "new-support", "aria-label": "Who or what helps" }))
+    const newSupportKind = this.#draft(
+      h(
+        "select",
+        { "data-key": "new-support-kind", "aria-label": "Kind" },
+        ...Object.entries(P.SUPPORT_WORDS).map(([value, label]) => h("option", { value }, label))
+      )
     )
-    const howItWent = h("textarea", { "data-key": "new-checkin-how", rows: 2 })
-    const learned = h("textarea", { "data-key": "new-checkin-learned", rows: 2 })
+    const howItWent = this.#draft(h("textarea", { "data-key": "new-checkin-how", rows: 2 }))
+    const learned = this.#draft(h("textarea", { "data-key": "new-checkin-learned", rows: 2 }))
 
     const content: Node[] = [
       h(
@@ -565,7 +592,9 @@ class PlanView {
             onsubmit: (event: Event) => {
               event.preventDefault()
               const text = (newStrength as HTMLInputElement).value.trim()
-              if (text) P.addStrength(this.plan, text, me)
+              if (!text) return
+              P.addStrength(this.plan, text, me)
+              this.#used(newStrength)
             },
           },
           newStrength,
@@ -583,7 +612,9 @@ class PlanView {
             onsubmit: (event: Event) => {
               event.preventDefault()
               const text = (newGoal as HTMLTextAreaElement).value.trim()
-              if (text) P.addGoal(this.plan, text, me)
+              if (!text) return
+              P.addGoal(this.plan, text, me)
+              this.#used(newGoal)
             },
           },
           field("A new goal, in your words", newGoal),
@@ -608,7 +639,9 @@ class PlanView {
             onsubmit: (event: Event) => {
               event.preventDefault()
               const name = (newSupportName as HTMLInputElement).value.trim()
-              if (name) P.addSupport(this.plan, name, (newSupportKind as HTMLSelectElement).value as keyof typeof P.SUPPORT_WORDS)
+              if (!name) return
+              P.addSupport(this.plan, name, (newSupportKind as HTMLSelectElement).value as keyof typeof P.SUPPORT_WORDS)
+              this.#used(newSupportName, newSupportKind)
             },
           },
           newSupportName,
@@ -641,7 +674,9 @@ class PlanView {
               event.preventDefault()
               const how = (howItWent as HTMLTextAreaElement).value.trim()
               const what = (learned as HTMLTextAreaElement).value.trim()
-              if (how || what) P.addCheckIn(this.plan, how, what, me)
+              if (!how && !what) return
+              P.addCheckIn(this.plan, how, what, me)
+              this.#used(howItWent, learned)
             },
           },
           field("How did it go?", howItWent),
