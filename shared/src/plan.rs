@@ -424,7 +424,7 @@ pub mod write {
             Some((Value::Object(ObjType::Map), item)) => {
                 let matches = matches!(
                     doc.get(&item, "id").ok().flatten(),
-                    Some((Value::Scalar(s), _)) if s.as_str() == Some(id)
+                    Some((Value::Scalar(s), _)) if s.to_str() == Some(id)
                 );
                 matches.then_some(item)
             }

@@ -30,7 +30,7 @@ pub async fn history(
         }
         // Compacted changes keep their row but not their bytes: read them from the document.
         let decoded = match logged.change.hash.parse::<ChangeHash>() {
-            Ok(hash) => document.get_change_by_hash(&hash),
+            Ok(hash) => document.get_change_by_hash(&hash).cloned(),
             Err(_) => None,
         };
         let decoded = match decoded {
@@ -44,7 +44,7 @@ pub async fn history(
             author_name: names.get(&author).cloned().unwrap_or_default(),
             received_at: logged.received_at,
             made_at: made_at(decoded.timestamp()),
-            message: decoded.message().map(str::to_owned),
+            message: decoded.message().map(|text| text.to_string()),
             operations: decoded.len() as u64,
         });
     }

@@ -190,7 +190,7 @@ fn split_chunks(mut bytes: &[u8]) -> Result<Vec<(u8, &[u8])>, UnreadableChanges>
 }
 
 /// Largest Bloom filter parameters accepted in a peer's `have` (automerge itself uses 10 bits
-/// per entry and 7 probes). automerge 0.12 trusts these numbers: zero bits per entry divides by
+/// per entry and 7 probes). automerge trusts these numbers: zero bits per entry divides by
 /// zero and a huge probe count allocates without bound, so they are checked before use.
 const MAX_BLOOM_PROBES: u64 = 32;
 const MAX_BLOOM_BITS_PER_ENTRY: u64 = 64;
@@ -262,8 +262,7 @@ pub fn changes_in(message: &sync::Message) -> Result<Vec<Carried>, UnreadableCha
 }
 
 /// Which of `hashes` the document neither holds nor keeps queued (automerge queues a change
-/// until its dependencies arrive). Cheap, unlike `get_change_by_hash`, which rebuilds the change
-/// from the document's operations.
+/// until its dependencies arrive).
 pub(super) fn lacking(doc: &Automerge, hashes: &[ChangeHash]) -> HashSet<ChangeHash> {
     doc.get_missing_deps(hashes).into_iter().collect()
 }
@@ -275,7 +274,7 @@ pub(super) fn nothing_queued(doc: &Automerge) -> bool {
 
 /// Whether automerge's `generate_sync_message` would surely have nothing to send this peer: it
 /// has heard our heads, and holds them too (or has not answered our last message yet). This
-/// mirrors automerge 0.12's own early returns, which come only after it has built a Bloom
+/// mirrors automerge's own early returns, which come only after it has built a Bloom
 /// filter and worked out what to send: an acknowledgement from an up-to-date peer, the most
 /// common message of all, then costs next to nothing.
 pub(super) fn surely_quiet(doc: &Automerge, state: &sync::State) -> bool {
@@ -563,12 +562,11 @@ impl DocumentCore {
                 self.steps.1 += 1;
                 let before = self.doc.get_heads();
                 // Which changes the message applies: worked out from the message itself when
-                // it can be, since asking automerge (`get_changes`) rebuilds every change from
-                // its operations.
+                // it can be, rather than by asking automerge (`get_changes` compares clocks).
                 let fresh = fresh_changes(&self.doc, &carried, &absent);
                 let held_before = self.doc.stats().num_changes;
                 self.doc
-                    .receive_sync_message(&mut state.sync, message)
+                    .receive_sync_message(&mut state.sync, *message)
                     .map(|()| self.applied_by_automerge(&before, &carried, fresh, held_before))
             }
         };
@@ -646,7 +644,8 @@ impl DocumentCore {
                 fresh
             }
             _ => {
-                let applied = self.doc.get_changes(before);
+                let applied: Vec<Change> =
+                    self.doc.get_changes(before).into_iter().cloned().collect();
                 for Carried { hash, actor, .. } in carried {
                     if self.doc.get_change_by_hash(hash).is_none()
                         && let Some(author) = self.actors.get(actor)
@@ -726,7 +725,7 @@ impl DocumentCore {
         scratch
             .load_incremental(bytes)
             .map_err(|_| UploadError::Unreadable)?;
-        let uploaded = scratch.get_changes(&before);
+        let uploaded: Vec<Change> = scratch.get_changes(&before).into_iter().cloned().collect();
         let mut new_actors = Vec::new();
         for change in &uploaded {
             match self.actors.get(change.actor_id()) {
@@ -924,7 +923,7 @@ mod tests {
             .put(ROOT, format!("k{actor}-{n}"), n as i64)
             .expect("put");
         scratch.commit_with(CommitOptions::default().with_time(0));
-        doc.apply_changes(scratch.get_changes(&before))
+        doc.apply_changes(scratch.get_changes(&before).into_iter().cloned())
             .expect("apply");
     }
 

@@ -541,7 +541,7 @@ fn v1_with_changes(heads: Vec<ChangeHash>, changes: Vec<Vec<u8>>) -> Vec<u8> {
         need: vec![],
         have: vec![],
         changes: changes.into(),
-        flags: None,
+        supported_capabilities: None,
         version: sync::MessageVersion::V1,
     }
     .encode()
@@ -629,7 +629,7 @@ fn real_messages() -> &'static [Vec<u8>] {
                 need: vec![],
                 have: vec![],
                 changes: vec![owner.save()].into(),
-                flags: None,
+                supported_capabilities: None,
                 version: sync::MessageVersion::V2,
             }
             .encode(),
@@ -654,7 +654,7 @@ fn real_messages() -> &'static [Vec<u8>] {
                 need: vec![unknown],
                 have: vec![],
                 changes: Vec::<Vec<u8>>::new().into(),
-                flags: None,
+                supported_capabilities: None,
                 version: sync::MessageVersion::V1,
             }
             .encode(),
@@ -1437,14 +1437,14 @@ fn sync_with_bloom(bloom: &[u8]) -> Vec<u8> {
             bloom: sync::BloomFilter::try_from(bloom).unwrap(),
         }],
         changes: Vec::<Vec<u8>>::new().into(),
-        flags: None,
+        supported_capabilities: None,
         version: sync::MessageVersion::V1,
     }
     .encode()
 }
 
 /// Regression: a `have` Bloom filter that claims entries but has
-/// no bits (`num_entries` 1, `num_bits_per_entry` 0) makes automerge 0.12 divide by zero
+/// no bits (`num_entries` 1, `num_bits_per_entry` 0) makes automerge divide by zero
 /// (`BloomFilter::get_probes`, `% 8 * bits.len()`) when the core answers with
 /// `generate_sync_message`: the document worker panics. The payload is 13 bytes; any account
 /// can send it, for a plan it belongs to or for any unknown document id (offline creation lets
@@ -1466,7 +1466,7 @@ fn a_bloom_filter_without_bits_is_refused_not_a_panic() {
     assert_eq!(effects.close[0].0, from.conn);
 }
 
-/// Regression: automerge 0.12 trusts a received Bloom filter's
+/// Regression: automerge trusts a received Bloom filter's
 /// `num_probes` and calls `Vec::with_capacity(num_probes)` of `u32`, then loops `num_probes`
 /// times, for every change hash it tests against the filter. With `num_probes` = `u32::MAX` (a
 /// 16-byte payload: `42 00 00 01 00 09 01 0a ff ff ff ff 0f 00 00 00`) the server tries to allocate

@@ -2,11 +2,9 @@
 //!
 //! Almost every sync message is one of two kinds: a member's device sends a fresh change, or a
 //! few each on the one before (on top of heads the server holds), or it acknowledges what the
-//! server sent. For those, automerge 0.12's `receive_sync_message` parses and hashes the change
-//! again and walks the change graph, and `generate_sync_message` works out "which changes came
-//! after these heads" from vector clocks and rebuilds each change to send from the document's
-//! operations.
-//! Together that was most of the server's work per edit.
+//! server sent. For those, automerge's `receive_sync_message` parses and hashes the change again
+//! (it loads each as a chunk of its own) and walks the change graph, and
+//! `generate_sync_message` works out "which changes came after these heads" from vector clocks.
 //!
 //! [`Recent`] remembers the last changes applied one at a time, each with the document's heads
 //! after it (a checkpoint) and its ancestry among them (bit masks, worked out once). The
@@ -29,7 +27,7 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use automerge::sync::{self, BloomFilter, Capability, Have, MessageFlags, MessageVersion};
+use automerge::sync::{self, BloomFilter, Capability, Have, MessageVersion};
 use automerge::{Automerge, AutomergeError, Change, ChangeHash, ReadDoc};
 
 use super::document::{Carried, lacking, nothing_queued};
@@ -217,12 +215,8 @@ fn supports_v2(state: &sync::State) -> bool {
 
 /// Whether automerge's general code is needed for this peer whatever the message (an empty
 /// document, for one, takes its first changes by loading them, with checks of its own).
-fn unusual(doc: &Automerge, state: &sync::State) -> bool {
-    state.read_only
-        || state.peer_read_only
-        || state.needs_reset
-        || doc.is_empty()
-        || !nothing_queued(doc)
+fn unusual(doc: &Automerge) -> bool {
+    doc.is_empty() || !nothing_queued(doc)
 }
 
 /// What [`receive`] did.
@@ -257,16 +251,16 @@ pub fn receive(
     message: sync::Message,
     carried: &[Carried],
     absent: &HashSet<ChangeHash>,
-) -> Result<Received, sync::Message> {
+) -> Result<Received, Box<sync::Message>> {
     recent.keep_up(doc);
-    if unusual(doc, state) || message.heads.is_empty() {
-        return Err(message);
+    if unusual(doc) || message.heads.is_empty() {
+        return Err(Box::new(message));
     }
     // The fresh changes, each of which must have come alone.
     let mut fresh: Vec<&Change> = Vec::new();
     for carried in carried {
         let Some(change) = &carried.change else {
-            return Err(message);
+            return Err(Box::new(message));
         };
         if absent.contains(&carried.hash) && !fresh.iter().any(|seen| seen.hash() == carried.hash) {
             fresh.push(change);
@@ -276,7 +270,7 @@ pub fn receive(
     for (at, change) in fresh.iter().enumerate() {
         let earlier = &fresh[..at];
         if at > 0 && !change.deps().contains(&fresh[at - 1].hash()) {
-            return Err(message);
+            return Err(Box::new(message));
         }
         let others: Vec<ChangeHash> = change
             .deps()
@@ -285,7 +279,7 @@ pub fn receive(
             .copied()
             .collect();
         if !lacking(doc, &others).is_empty() {
-            return Err(message);
+            return Err(Box::new(message));
         }
     }
     // The heads after each, and which of the peer's heads will then be known.
@@ -312,7 +306,7 @@ pub fn receive(
         None
     } else {
         let Some(ancestors) = recent.ancestors(&known, &fresh) else {
-            return Err(message);
+            return Err(Box::new(message));
         };
         let hashes = recent
             .entries
@@ -330,16 +324,8 @@ pub fn receive(
 
     // From here on, automerge's steps in its order.
     state.in_flight = false;
-    if let Some(flags) = message.flags {
-        let mut caps = vec![Capability::MessageV2];
-        if flags.contains(MessageFlags::SUPPORTS_SYNC_RESET) {
-            caps.push(Capability::SyncReset);
-        }
+    if let Some(caps) = message.supported_capabilities {
         state.their_capabilities = Some(caps);
-        if flags.contains(MessageFlags::SYNC_RESET) {
-            state.sent_hashes.clear();
-        }
-        state.peer_read_only = flags.contains(MessageFlags::READ_ONLY);
     }
     let changes_is_empty = message.changes.is_empty();
     let applied: Vec<Change> = fresh.iter().map(|change| (*change).clone()).collect();
@@ -411,7 +397,7 @@ pub fn generate(
     state: &mut sync::State,
 ) -> Option<Option<sync::Message>> {
     recent.keep_up(doc);
-    if unusual(doc, state) {
+    if unusual(doc) || !state.have_responded {
         return None;
     }
     let our_heads = recent.heads().to_vec();
@@ -455,15 +441,11 @@ pub fn generate(
             to_send = changes_to_send(&since, &have.bloom);
         }
         to_send.retain(|change| !state.sent_hashes.contains(&change.hash()));
-        if to_send.len() as u64 > doc.stats().num_changes / 3 && supports_v2(state) {
-            // automerge sends the whole document instead.
-            return None;
-        }
     }
 
     let heads_unchanged = state.last_sent_heads == our_heads;
     let heads_equal = state.their_heads.as_ref() == Some(&our_heads);
-    if heads_unchanged && state.have_responded {
+    if heads_unchanged {
         if heads_equal && to_send.is_empty() {
             return Some(None);
         }
@@ -496,15 +478,14 @@ pub fn generate(
             .collect();
         (changes, MessageVersion::V1)
     };
-    let mut flags = MessageFlags::new();
-    flags.set(MessageFlags::SUPPORTS_SYNC_RESET);
     state.in_flight = true;
     Some(Some(sync::Message {
         heads: our_heads,
         need: our_need,
         have: our_have,
         changes: changes.into(),
-        flags: Some(flags),
+        // automerge names its capabilities in its first answer only, which is left to it.
+        supported_capabilities: None,
         version,
     }))
 }
@@ -602,7 +583,7 @@ mod tests {
                     true
                 }
                 Ok(Received::Failed(_)) => false,
-                Err(message) => self.subject.receive_sync_message(state, message).is_ok(),
+                Err(message) => self.subject.receive_sync_message(state, *message).is_ok(),
             };
             assert_eq!(by_reference, by_subject, "one refused the message");
             assert_eq!(self.reference.get_heads(), self.subject.get_heads());
@@ -814,7 +795,7 @@ mod tests {
                     if let Some(since) = recent.since(&heads) {
                         let ours: Vec<ChangeHash> = since.iter().map(|entry| entry.change.hash()).collect();
                         let automerge: Vec<ChangeHash> =
-                            server.get_changes(&heads).iter().map(Change::hash).collect();
+                            server.get_changes(&heads).iter().map(|change| change.hash()).collect();
                         prop_assert_eq!(ours, automerge, "after {:?}", heads);
                     }
                 }
@@ -894,7 +875,7 @@ mod tests {
                         elsewhere.merge(&mut servers.reference.clone()).expect("merge");
                         let before = elsewhere.get_heads();
                         edit(&mut elsewhere, "elsewhere", n);
-                        let changes = elsewhere.get_changes(&before);
+                        let changes: Vec<Change> = elsewhere.get_changes(&before).into_iter().cloned().collect();
                         servers.reference.apply_changes(changes.clone()).expect("apply");
                         servers.subject.apply_changes(changes).expect("apply");
                         for (to, queue) in to_client.iter_mut().enumerate() {

@@ -44,7 +44,7 @@ impl Client {
 
     fn value(&self, key: &str) -> Option<String> {
         match self.doc.get(ROOT, key).ok().flatten() {
-            Some((automerge::Value::Scalar(s), _)) => s.as_str().map(str::to_owned),
+            Some((automerge::Value::Scalar(s), _)) => s.to_str().map(str::to_owned),
             _ => None,
         }
     }
@@ -431,7 +431,7 @@ fn garbage_sync_data_closes_that_connection_and_changes_nothing() {
         need: vec![],
         have: vec![],
         changes: vec![vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3, 4, 1, 9, 9, 9]].into(),
-        flags: None,
+        supported_capabilities: None,
         version: sync::MessageVersion::V1,
     };
     message.have = vec![];

@@ -292,21 +292,12 @@ async fn run(args: &Args) -> anyhow::Result<()> {
             retain_orphans: false,
         }))
     })?;
-    // What the plan's worker does besides saving: it lists every change's hash, today with
-    // `get_changes` (which rebuilds each change); `get_changes_meta` gives the hashes alone.
+    // What the plan's worker does besides saving: it lists every change's hash.
     let (listing, _) = time_runs(runs, || {
         Ok::<_, automerge::AutomergeError>(
             doc.get_changes(&[])
                 .iter()
                 .map(|change| change.hash().to_string())
-                .collect::<Vec<_>>(),
-        )
-    })?;
-    let (listing_meta, _) = time_runs(runs, || {
-        Ok::<_, automerge::AutomergeError>(
-            doc.get_changes_meta(&[])
-                .iter()
-                .map(|change| change.hash.to_string())
                 .collect::<Vec<_>>(),
         )
     })?;
@@ -320,11 +311,6 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         "automerge get_changes of every change, hashes listed (compaction does this)",
         runs,
         listing,
-    );
-    print_secs(
-        "automerge get_changes_meta of every change, hashes listed (the same hashes)",
-        runs,
-        listing_meta,
     );
     // The threshold is one above what is stored, so the restarted server's first cold load is
     // measured on its own and the edit after it is what triggers compaction.

@@ -630,30 +630,18 @@ async fn connect(
     document_id: &str,
     doc: AutoCommit,
 ) -> anyhow::Result<Arc<Editor>> {
-    let (socket, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .context("connect")?;
-    let (mut sink, mut stream) = socket.split();
     let peer = PeerId(format!("load-{label}-{}", uuid::Uuid::new_v4().simple()));
-    let join = Message::Join {
-        sender_id: peer.clone(),
-        peer_metadata: PeerMetadata {
-            storage_id: None,
-            is_ephemeral: true,
-        },
-        supported_protocol_versions: vec!["1".into()],
-    };
-    sink.send(Frame::Binary(protocol::encode(&join).into()))
-        .await?;
-    let server = loop {
-        match tokio::time::timeout(Duration::from_secs(10), stream.next()).await? {
-            Some(Ok(Frame::Binary(bytes))) => {
-                if let Ok(Message::Peer { sender_id, .. }) = protocol::decode(&bytes) {
-                    break sender_id;
-                }
+    // A phone whose connection drops before the handshake dials again; so does this, twice.
+    let mut attempt = 1;
+    let (sink, mut stream, server) = loop {
+        match handshake(url, &peer).await {
+            Ok(connected) => break connected,
+            Err(err) if attempt < 3 => {
+                eprintln!("{label}: connection attempt {attempt} failed ({err:#}); dialling again");
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(500)).await;
             }
-            Some(Ok(_)) => {}
-            other => bail!("no handshake: {other:?}"),
+            Err(err) => return Err(err),
         }
     };
     let editor = Arc::new(Editor {
@@ -678,6 +666,37 @@ async fn connect(
         }
     });
     Ok(editor)
+}
+
+type Stream = futures_util::stream::SplitStream<Socket>;
+
+/// Open a socket and exchange `join` and `peer`: the socket's halves and the server's peer id.
+async fn handshake(url: &str, peer: &PeerId) -> anyhow::Result<(Sink, Stream, PeerId)> {
+    let (socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .context("connect")?;
+    let (mut sink, mut stream) = socket.split();
+    let join = Message::Join {
+        sender_id: peer.clone(),
+        peer_metadata: PeerMetadata {
+            storage_id: None,
+            is_ephemeral: true,
+        },
+        supported_protocol_versions: vec!["1".into()],
+    };
+    sink.send(Frame::Binary(protocol::encode(&join).into()))
+        .await?;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), stream.next()).await? {
+            Some(Ok(Frame::Binary(bytes))) => {
+                if let Ok(Message::Peer { sender_id, .. }) = protocol::decode(&bytes) {
+                    return Ok((sink, stream, sender_id));
+                }
+            }
+            Some(Ok(_)) => {}
+            other => bail!("no handshake: {other:?}"),
+        }
+    }
 }
 
 fn now_ms() -> f64 {

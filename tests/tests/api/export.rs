@@ -84,7 +84,7 @@ fn goal_steps(doc: &AutoCommit, goal_id: &str) -> ObjId {
     for index in 0..doc.length(&goals) {
         if let Some((AmValue::Object(ObjType::Map), goal)) = doc.get(&goals, index).expect("goal")
             && let Some((AmValue::Scalar(id), _)) = doc.get(&goal, "id").expect("id")
-            && id.as_str() == Some(goal_id)
+            && id.to_str() == Some(goal_id)
         {
             return object(doc, &goal, "steps");
         }

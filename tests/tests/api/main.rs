@@ -29,7 +29,7 @@ pub(crate) fn note(doc: &automerge::AutoCommit, key: &str) -> Option<String> {
         .ok()
         .flatten()
     {
-        Some((automerge::Value::Scalar(s), _)) => s.as_str().map(str::to_owned),
+        Some((automerge::Value::Scalar(s), _)) => s.to_str().map(str::to_owned),
         _ => None,
     }
 }
