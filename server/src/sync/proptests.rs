@@ -1417,10 +1417,99 @@ fn a_held_back_change_relayed_by_the_server_does_not_get_another_member_refused(
     }
     while world.trouble.is_empty() && (world.sync(1) | world.deliver(1)) {}
     assert!(world.trouble.is_empty(), "{:?}", world.trouble);
+    // The change waiting for the owner's device holds up nobody else: the supporter's edits are
+    // stored, and the supporter's phone and the server agree.
+    let supporter = world.devices[1].doc.get_heads();
+    assert_eq!(
+        world.core.doc().get_heads(),
+        supporter,
+        "the supporter's edits reached the server while the owner's device was away"
+    );
+    assert_eq!(
+        world.stored.len(),
+        3,
+        "the supporter's three edits are stored"
+    );
 
     // Once the owner's device is back, everyone converges.
     assert!(world.reconnect_all_and_settle(), "sync did not settle");
     assert!(world.trouble.is_empty(), "{:?}", world.trouble);
+    let server = world.core.doc().get_heads();
+    for device in &mut world.devices {
+        assert_eq!(device.doc.get_heads(), server);
+    }
+}
+
+/// A change that arrives before the change it depends on waits for it (automerge queues it),
+/// and the device that could send the missing one drops off. Meanwhile the other members' edits
+/// still reach the server: while it lacks a change it withholds its Bloom filter and names what
+/// it needs, and that includes the heads each device announces, so each new edit is asked for.
+#[test]
+fn a_change_waiting_for_its_dependency_holds_up_no_one_else() {
+    let mut world = World::new([true, true]);
+    assert!(world.reconnect_all_and_settle(), "sync did not settle");
+    let stored_before = world.stored.len();
+
+    // The owner's device sends its second offline edit without the first, then drops off.
+    let owner = &mut world.devices[0];
+    owner
+        .doc
+        .put(ROOT, "nextStep", "call the housing office")
+        .unwrap();
+    commit(&mut owner.doc);
+    let before = owner.doc.get_heads();
+    owner
+        .doc
+        .put(ROOT, "nextStep", "call them on Monday")
+        .unwrap();
+    commit(&mut owner.doc);
+    let second = owner
+        .doc
+        .get_changes(&before)
+        .remove(0)
+        .raw_bytes()
+        .to_vec();
+    let data = sync::Message {
+        heads: owner.doc.get_heads(),
+        need: vec![],
+        have: vec![],
+        changes: vec![second].into(),
+        supported_capabilities: None,
+        version: sync::MessageVersion::V1,
+    }
+    .encode();
+    let from = Origin {
+        conn: owner.conn.expect("connected"),
+        peer: owner.peer.clone(),
+        user: owner.user,
+    };
+    world.feed(Input::Sync {
+        from,
+        data,
+        is_request: false,
+    });
+    assert_eq!(world.stored.len(), stored_before, "the second edit waits");
+    world.offline(0, true);
+
+    // The supporter, connected all along, edits three times.
+    for value in 0..3 {
+        world.run(&Op::Put {
+            client: 1,
+            key: 1,
+            value,
+        });
+        while world.trouble.is_empty() && (world.sync(1) | world.deliver(1)) {}
+    }
+    assert!(world.trouble.is_empty(), "{:?}", world.trouble);
+    assert_eq!(
+        world.core.doc().get_heads(),
+        world.devices[1].doc.get_heads(),
+        "the supporter's edits reached the server"
+    );
+    assert_eq!(world.stored.len(), stored_before + 3);
+
+    // The owner's device comes back and everyone converges.
+    assert!(world.reconnect_all_and_settle(), "sync did not settle");
     let server = world.core.doc().get_heads();
     for device in &mut world.devices {
         assert_eq!(device.doc.get_heads(), server);
