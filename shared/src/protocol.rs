@@ -796,7 +796,8 @@ fn plain_sync(frame: &[u8]) -> Option<Message> {
         let Header::Text(Some(len)) = cursor.header()? else {
             return None;
         };
-        let slot = match cursor.take(len)? {
+        let key = cursor.take(len)?;
+        let slot = match key {
             b"type" => {
                 let is_request = match cursor.text()? {
                     "sync" => false,
@@ -819,7 +820,9 @@ fn plain_sync(frame: &[u8]) -> Option<Message> {
             b"targetId" => &mut target,
             b"documentId" => &mut document,
             _ => {
-                // Another key: fine with a scalar value (undefined, a number, a short text...).
+                // Another key (well-formed text, as the general way insists): fine with a
+                // scalar value (undefined, a number, a short text...).
+                std::str::from_utf8(key).ok()?;
                 match cursor.header()? {
                     Header::Positive(_) | Header::Negative(_) | Header::Float(_) => {}
                     Header::Simple(
