@@ -1,6 +1,7 @@
 //! Transparency: every member can read the whole history of their plan, each change attributed
 //! to the account that made it.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use automerge::{Change, ChangeHash, ReadDoc};
@@ -29,14 +30,16 @@ pub async fn history(
             slot.insert(name.unwrap_or_default());
         }
         // Compacted changes keep their row but not their bytes: read them from the document.
-        let decoded = match logged.change.hash.parse::<ChangeHash>() {
-            Ok(hash) => document.get_change_by_hash(&hash).cloned(),
+        let held = match logged.change.hash.parse::<ChangeHash>() {
+            Ok(hash) => document.get_change_by_hash(&hash),
             Err(_) => None,
         };
-        let decoded = match decoded {
-            Some(change) => change,
-            None => Change::from_bytes(logged.change.data)
-                .map_err(|err| PlanError::Document(err.to_string()))?,
+        let decoded = match held {
+            Some(change) => Cow::Borrowed(change),
+            None => Cow::Owned(
+                Change::from_bytes(logged.change.data)
+                    .map_err(|err| PlanError::Document(err.to_string()))?,
+            ),
         };
         entries.push(HistoryEntry {
             hash: logged.change.hash,
