@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use automerge::{ActorId, Automerge, ChangeHash};
+use bytes::Bytes;
 use cairn_shared::api::AccountKind;
 use cairn_shared::protocol::{Message, PeerId};
 use cairn_shared::{PlanId, SessionId, UserId};
@@ -33,18 +34,87 @@ use crate::services::access_log::{self, AccessEvent};
 use crate::store::{AccessRecord, Heard, Notice, Store};
 use document::{ConnId, DocumentCore, Effects, Existence, Input, StoredElsewhere, UploadError};
 
-/// What a worker sends a connection.
+/// What goes out on one connection, in order. Workers put protocol messages here directly: the
+/// queue is read by the socket's response body, not by the connection's task.
 #[derive(Debug)]
-pub enum Outbound {
-    /// A protocol message to send (boxed: every connection's outbox allocates room for 32
-    /// entries up front, so a small entry keeps idle connections small).
-    Message(Box<Message>),
-    /// Send an `error` message with this text, then close.
-    Close(String),
+pub enum Outgoing {
+    /// A protocol message, CBOR-encoded.
+    Message(Bytes),
+    /// A ping (the connection's task checks the peer is still there).
+    Ping,
+    /// The answer to the peer's ping.
+    Pong(Bytes),
+    /// The last frame: close, with this reason (`None`: a normal close).
+    Close(Option<String>),
 }
 
-/// The sending half a worker uses to reach one connection.
-pub type Outbox = mpsc::Sender<Outbound>;
+/// The way to one connection: its outgoing queue, and the request to close it.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    frames: mpsc::Sender<Outgoing>,
+    closing: Arc<Closing>,
+}
+
+#[derive(Debug)]
+struct Closing {
+    /// Why the server closes the connection (the first reason given wins).
+    reason: Mutex<Option<String>>,
+    /// Cancelled when the connection must close.
+    token: CancellationToken,
+}
+
+/// A connection that is gone, or so far behind that it is dropped.
+#[derive(Debug)]
+pub struct Gone;
+
+impl Outbox {
+    /// A new connection's outbox, and the queue its socket sends from. `token` is cancelled
+    /// when the connection must close.
+    pub fn new(token: CancellationToken) -> (Self, mpsc::Receiver<Outgoing>) {
+        let (frames, queue) = mpsc::channel(OUTBOX_CAPACITY);
+        let closing = Arc::new(Closing {
+            reason: Mutex::new(None),
+            token,
+        });
+        (Self { frames, closing }, queue)
+    }
+
+    /// Queue a protocol message; [`Gone`] when the connection closed or is too far behind.
+    pub fn send(&self, message: &Message) -> Result<(), Gone> {
+        self.frames
+            .try_send(Outgoing::Message(
+                cairn_shared::protocol::encode(message).into(),
+            ))
+            .map_err(|_| Gone)
+    }
+
+    /// Queue a frame, waiting for room: for the connection's own task only (a worker never
+    /// waits for one slow connection).
+    pub async fn send_frame(&self, frame: Outgoing) -> Result<(), Gone> {
+        self.frames.send(frame).await.map_err(|_| Gone)
+    }
+
+    /// Queue a frame if there is room.
+    pub fn try_send_frame(&self, frame: Outgoing) -> Result<(), Gone> {
+        self.frames.try_send(frame).map_err(|_| Gone)
+    }
+
+    /// Ask the connection to send an `error` message with `reason` and close.
+    pub fn close(&self, reason: &str) {
+        lock(&self.closing.reason).get_or_insert_with(|| reason.to_owned());
+        self.closing.token.cancel();
+    }
+
+    /// Cancelled when the connection must close.
+    pub fn closed(&self) -> &CancellationToken {
+        &self.closing.token
+    }
+
+    /// Why the server closes the connection, if it gave a reason.
+    pub fn close_reason(&self) -> Option<String> {
+        lock(&self.closing.reason).clone()
+    }
+}
 
 /// HTTP syncs of one plan by one device session within this time count as one sync session.
 pub const HTTP_SYNC_SESSION: Duration = Duration::from_secs(60 * 60);
@@ -102,7 +172,6 @@ struct ConnEntry {
     user: UserId,
     session: SessionId,
     outbox: Outbox,
-    cancel: CancellationToken,
     /// Plans this connection has synced as a member (each in the access log once).
     synced: HashSet<PlanId>,
 }
@@ -195,26 +264,25 @@ impl SyncHub {
         lock(&self.0.connections).len()
     }
 
-    /// Register a new connection; the token is cancelled when the connection must close.
+    /// Register a new connection: its id, its outbox (whose [`Outbox::closed`] is cancelled
+    /// when it must close, at shutdown too), and the queue its socket sends from.
     pub fn connect(
         &self,
         user: UserId,
         session: SessionId,
-        outbox: Outbox,
-    ) -> (ConnId, CancellationToken) {
+    ) -> (ConnId, Outbox, mpsc::Receiver<Outgoing>) {
         let conn = ConnId(self.0.next_conn.fetch_add(1, Ordering::Relaxed));
-        let cancel = self.0.shutdown.child_token();
+        let (outbox, queue) = Outbox::new(self.0.shutdown.child_token());
         lock(&self.0.connections).insert(
             conn,
             ConnEntry {
                 user,
                 session,
-                outbox,
-                cancel: cancel.clone(),
+                outbox: outbox.clone(),
                 synced: HashSet::new(),
             },
         );
-        (conn, cancel)
+        (conn, outbox, queue)
     }
 
     /// The connection's device session, the first time it syncs `plan` as a member; `None` on
@@ -268,16 +336,14 @@ impl SyncHub {
         };
         // Built only for a refusal: encoding the document id is not free, and most messages
         // go straight to a running worker.
-        let unavailable = || {
-            Outbound::Message(Box::new(Message::DocUnavailable {
-                sender_id: self.0.server.clone(),
-                target_id: conn_peer.clone(),
-                document_id: plan.document_id().to_string(),
-            }))
+        let unavailable = || Message::DocUnavailable {
+            sender_id: self.0.server.clone(),
+            target_id: conn_peer.clone(),
+            document_id: plan.document_id().to_string(),
         };
         if kind == AccountKind::Admin {
             tracing::info!(plan.id = %plan, user.id = %user, "sync refused: admins do not sync plans");
-            let _ = outbox.try_send(unavailable());
+            let _ = outbox.send(&unavailable());
             return;
         }
         let mut command = Command::Input(input, Some(outbox.clone()));
@@ -300,14 +366,14 @@ impl SyncHub {
                     Ok(false) => Existence::Unclaimed,
                     Ok(true) => {
                         tracing::info!(plan.id = %plan, user.id = %user, "sync refused: the plan was deleted");
-                        let _ = outbox.try_send(unavailable());
+                        let _ = outbox.send(&unavailable());
                         return;
                     }
                     Err(err) => return self.storage_failed(outbox, &err),
                 },
                 Ok(_) => {
                     tracing::info!(plan.id = %plan, user.id = %user, "sync refused: not a member");
-                    let _ = outbox.try_send(unavailable());
+                    let _ = outbox.send(&unavailable());
                     return;
                 }
                 Err(err) => return self.storage_failed(outbox, &err),
@@ -316,17 +382,13 @@ impl SyncHub {
         };
         let worker = self.worker_or_spawn(plan, existence);
         if worker.send(command).await.is_err() {
-            let _ = outbox.try_send(Outbound::Close(
-                "the plan could not be loaded; try again".into(),
-            ));
+            outbox.close("the plan could not be loaded; try again");
         }
     }
 
     fn storage_failed(&self, outbox: &Outbox, err: &dyn std::error::Error) {
         tracing::error!(error = %err, "sync: storage unavailable");
-        let _ = outbox.try_send(Outbound::Close(
-            "the server cannot reach its storage; try again".into(),
-        ));
+        outbox.close("the server cannot reach its storage; try again");
     }
 
     fn worker(&self, plan: PlanId) -> Option<mpsc::Sender<Command>> {
@@ -525,14 +587,13 @@ impl SyncHub {
 
     fn close_here(&self, which: impl Fn(&ConnEntry) -> bool, reason: &str) {
         for entry in lock(&self.0.connections).values().filter(|e| which(e)) {
-            let _ = entry.outbox.try_send(Outbound::Close(reason.to_owned()));
-            entry.cancel.cancel();
+            entry.outbox.close(reason);
         }
     }
 
     fn kill(&self, conn: ConnId) {
         if let Some(entry) = lock(&self.0.connections).get(&conn) {
-            entry.cancel.cancel();
+            entry.outbox.closed().cancel();
         }
     }
 
@@ -1147,7 +1208,7 @@ impl Worker {
             .collect();
         for conn in conns {
             if let Some(outbox) = self.outboxes.get(&conn) {
-                let _ = outbox.try_send(Outbound::Close(reason.to_owned()));
+                outbox.close(reason);
             }
         }
     }
@@ -1158,16 +1219,13 @@ impl Worker {
             let Some(outbox) = self.outboxes.get(&conn) else {
                 continue;
             };
-            if outbox
-                .try_send(Outbound::Message(Box::new(message)))
-                .is_err()
-            {
+            if outbox.send(&message).is_err() {
                 dead.push(conn);
             }
         }
         for (conn, reason) in effects.close {
             if let Some(outbox) = self.outboxes.get(&conn) {
-                let _ = outbox.try_send(Outbound::Close(reason));
+                outbox.close(&reason);
             }
             dead.push(conn);
         }
@@ -1267,7 +1325,7 @@ fn input_conn(input: &Input) -> Option<ConnId> {
 fn fail_command(command: Command, reason: &str) {
     match command {
         Command::Input(_, Some(outbox)) => {
-            let _ = outbox.try_send(Outbound::Close(reason.to_owned()));
+            outbox.close(reason);
         }
         Command::Upload { reply, .. } => {
             let _ = reply.send(Err(HubError::Unavailable));
