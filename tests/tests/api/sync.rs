@@ -947,3 +947,92 @@ async fn a_plan_that_compacts_is_measured_by_its_snapshot_against_the_size_limit
         .await;
     assert_eq!(detail.body["document"]["today"], format!("{line}79"));
 }
+
+#[tokio::test]
+async fn a_message_sent_in_fragments_is_read_whole_and_held_to_the_frame_limit() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+
+    let app = TestApp::spawn_with(|s| s.max_frame_bytes = 64 * 1024).await;
+    let maria = app.register("maria").await;
+    let mut socket = open(&app.ws_url(maria.token())).await.expect("upgrade");
+    // Fragments: the first names the message's type, the rest continue it.
+    async fn send_in_fragments(
+        socket: &mut cairn_tests::sync_client::Socket,
+        bytes: &[u8],
+        parts: usize,
+    ) {
+        let size = bytes.len().div_ceil(parts);
+        for (at, part) in bytes.chunks(size).enumerate() {
+            let opcode = if at == 0 {
+                OpCode::Data(Data::Binary)
+            } else {
+                OpCode::Data(Data::Continue)
+            };
+            let last = (at + 1) * size >= bytes.len();
+            socket
+                .send(WsMessage::Frame(Frame::message(
+                    part.to_vec(),
+                    opcode,
+                    last,
+                )))
+                .await
+                .expect("send a fragment");
+        }
+    }
+    async fn next_message(socket: &mut cairn_tests::sync_client::Socket) -> Option<Message> {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                match socket.next().await {
+                    Some(Ok(WsMessage::Binary(bytes))) => {
+                        break cairn_shared::protocol::decode(&bytes).ok();
+                    }
+                    Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
+                    _ => break None,
+                }
+            }
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
+    let join = cairn_shared::protocol::encode(&Message::Join {
+        sender_id: PeerId("fragmented-phone".into()),
+        peer_metadata: PeerMetadata {
+            storage_id: None,
+            is_ephemeral: true,
+        },
+        supported_protocol_versions: vec!["1".into()],
+    });
+    send_in_fragments(&mut socket, &join, 3).await;
+    let answer = next_message(&mut socket).await;
+    assert!(
+        matches!(&answer, Some(Message::Peer { target_id, .. }) if target_id.0 == "fragmented-phone"),
+        "the join, sent in three fragments, is answered: {answer:?}"
+    );
+
+    // Three fragments of 40 KiB: each fits the 64 KiB limit, the message does not.
+    let big = cairn_shared::protocol::encode(&Message::Ephemeral {
+        sender_id: PeerId("fragmented-phone".into()),
+        target_id: PeerId("server".into()),
+        document_id: cairn_shared::PlanId::new_random().document_id().to_string(),
+        count: 1,
+        session_id: "s".into(),
+        data: vec![7u8; 120 * 1024],
+    });
+    send_in_fragments(&mut socket, &big, 3).await;
+    let refusal = next_message(&mut socket).await;
+    assert!(
+        matches!(&refusal, Some(Message::Error { message }) if message.contains("too large")),
+        "{refusal:?}"
+    );
+    assert_eq!(
+        app.request(Method::GET, "/healthz", None, None)
+            .await
+            .status,
+        200
+    );
+}
