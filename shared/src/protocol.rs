@@ -332,7 +332,14 @@ fn decode_any(frame: &[u8]) -> Result<Message, DecodeError> {
 ///
 /// [`Message::Unknown`] encodes as a map holding only its `type`.
 pub fn encode(message: &Message) -> Vec<u8> {
-    let mut frame = Vec::new();
+    // Room for the keys and ids of an everyday message, and its payload: one allocation.
+    let payload = match message {
+        Message::Sync { data, .. }
+        | Message::Request { data, .. }
+        | Message::Ephemeral { data, .. } => data.len(),
+        _ => 0,
+    };
+    let mut frame = Vec::with_capacity(256 + payload);
     let mut out = Out(Encoder::from(&mut frame));
     let fields = match message {
         Message::Sync { .. } | Message::Request { .. } | Message::Peer { .. } => 4,

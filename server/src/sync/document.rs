@@ -264,7 +264,28 @@ pub fn changes_in(message: &sync::Message) -> Result<Vec<Carried>, UnreadableCha
 /// Which of `hashes` the document neither holds nor keeps queued (automerge queues a change
 /// until its dependencies arrive).
 pub(super) fn lacking(doc: &Automerge, hashes: &[ChangeHash]) -> HashSet<ChangeHash> {
-    doc.get_missing_deps(hashes).into_iter().collect()
+    if nothing_queued(doc) {
+        // Nothing queued (the everyday case): what it lacks is what it does not hold, found
+        // without the sets and sorting of `get_missing_deps`.
+        hashes
+            .iter()
+            .filter(|hash| doc.get_change_by_hash(hash).is_none())
+            .copied()
+            .collect()
+    } else {
+        doc.get_missing_deps(hashes).into_iter().collect()
+    }
+}
+
+/// Whether the document lacks any of `hashes`: [`lacking`] is not empty.
+pub(super) fn lacks_any(doc: &Automerge, hashes: &[ChangeHash]) -> bool {
+    if nothing_queued(doc) {
+        hashes
+            .iter()
+            .any(|hash| doc.get_change_by_hash(hash).is_none())
+    } else {
+        !doc.get_missing_deps(hashes).is_empty()
+    }
 }
 
 /// Whether automerge holds no change back waiting for its dependencies.
@@ -287,7 +308,7 @@ pub(super) fn surely_quiet(doc: &Automerge, state: &sync::State) -> bool {
         .their_have
         .as_ref()
         .and_then(|have| have.first())
-        .is_none_or(|have| lacking(doc, &have.last_sync).is_empty());
+        .is_none_or(|have| !lacks_any(doc, &have.last_sync));
     let asks_nothing = state.their_need.as_ref().is_none_or(Vec::is_empty);
     synced_from_here
         && (state.in_flight || (state.their_heads.as_ref() == Some(&our_heads) && asks_nothing))

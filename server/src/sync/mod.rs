@@ -740,14 +740,29 @@ impl Worker {
         let hub = worker.hub.clone();
         let shutdown = hub.0.shutdown.cancelled();
         tokio::pin!(shutdown);
+        // One timer for the schema check, moved only to an earlier time: every change moves
+        // the check later, and a timer reset at each message costs more than one that fires
+        // early now and then and is set again.
+        let validate_timer = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(validate_timer);
+        let mut timer_at: Option<tokio::time::Instant> = None;
         loop {
             let validate_at = worker.unvalidated_since.map(|since| {
                 (worker.last_changed + VALIDATE_WHEN_QUIET).min(since + VALIDATE_AT_MOST_AFTER)
             });
+            if let Some(at) = validate_at
+                && timer_at.is_none_or(|set| at < set)
+            {
+                validate_timer.as_mut().reset(at);
+                timer_at = Some(at);
+            }
             let first = tokio::select! {
                 command = rx.recv() => command,
-                () = sleep_until_some(validate_at), if validate_at.is_some() => {
-                    worker.validate().await;
+                () = &mut validate_timer, if timer_at.is_some() => {
+                    timer_at = None;
+                    if validate_at.is_some_and(|at| at <= tokio::time::Instant::now()) {
+                        worker.validate().await;
+                    }
                     continue;
                 }
                 () = tokio::time::sleep(idle), if !worker.core.has_peers() => {
@@ -1249,14 +1264,6 @@ impl SyncHub {
 /// Receive the other instances' notices and pass them on, until shutdown; after every (re)connect
 /// a [`Heard::Gap`], since anything may have happened while nobody listened. The subscription
 /// is only ever dropped mid-receive at shutdown (its receive is not documented as cancel-safe).
-/// Sleep until `at`; never wakes for `None` (the caller's `select!` guard excludes it).
-async fn sleep_until_some(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
-
 async fn receive_notices(store: Store, heard: mpsc::Sender<Heard>, shutdown: CancellationToken) {
     const RETRY: Duration = Duration::from_secs(1);
     loop {

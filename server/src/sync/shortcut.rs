@@ -30,7 +30,7 @@ use std::collections::{HashSet, VecDeque};
 use automerge::sync::{self, BloomFilter, Capability, Have, MessageVersion};
 use automerge::{Automerge, AutomergeError, Change, ChangeHash, ReadDoc};
 
-use super::document::{Carried, lacking, nothing_queued};
+use super::document::{Carried, lacking, lacks_any, nothing_queued};
 
 /// How many recent changes are remembered (a peer more than this far behind is served by
 /// automerge).
@@ -278,7 +278,7 @@ pub fn receive(
             .filter(|dep| !earlier.iter().any(|seen| seen.hash() == **dep))
             .copied()
             .collect();
-        if !lacking(doc, &others).is_empty() {
+        if lacks_any(doc, &others) {
             return Err(Box::new(message));
         }
     }
@@ -419,7 +419,7 @@ pub fn generate(
         Vec::new()
     };
     if let Some(first) = state.their_have.as_ref().and_then(|have| have.first())
-        && !lacking(doc, &first.last_sync).is_empty()
+        && lacks_any(doc, &first.last_sync)
     {
         // automerge answers with a reset: rare, left to it.
         return None;
