@@ -150,8 +150,12 @@ impl Socket {
         let mut ping = tokio::time::interval(Duration::from_secs(settings.ping_interval_secs));
         let timeout = Duration::from_secs(settings.socket_timeout_secs);
         let mut last_heard = Instant::now();
-        let closed = self.outbox.closed().clone();
-        let gone = self.gone.clone();
+        // One wait for each for the connection's whole life, not a new one per frame.
+        let closed_token = self.outbox.closed().clone();
+        let gone_token = self.gone.clone();
+        let closed = closed_token.cancelled();
+        let gone = gone_token.cancelled();
+        tokio::pin!(closed, gone);
 
         let ending: Ending = loop {
             tokio::select! {
@@ -174,13 +178,13 @@ impl Socket {
                     }
                     if self.outbox.send_frame(Outgoing::Ping).await.is_err() { break None }
                 }
-                () = closed.cancelled() => {
+                () = &mut closed => {
                     // Closed by the server (account disabled, session ended, shutdown, too slow).
                     break Some(self.outbox.close_reason().unwrap_or_else(|| {
                         "the server closed this connection".into()
                     }));
                 }
-                () = gone.cancelled() => break None,
+                () = &mut gone => break None,
             }
         };
 
