@@ -237,6 +237,10 @@ impl Store {
                 .connect_timeout(Duration::from_secs(10))
                 .acquire_timeout(Duration::from_secs(10))
                 .sqlx_logging(false)
+                // A SQLite connection is a file handle and does not drop out like a network
+                // connection: checking it before each use was one more trip to its thread (and
+                // two thread switches) per commit.
+                .test_before_acquire(!sqlite)
                 .map_sqlx_sqlite_opts(|sqlite| {
                     sqlite
                         .create_if_missing(true)

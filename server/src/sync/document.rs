@@ -566,7 +566,9 @@ impl DocumentCore {
             sync: sync::State::new(),
         });
         // The everyday message first (one fresh change, or an acknowledgement), then automerge.
-        let applied = match shortcut::receive(
+        // The shortcut's changes are the message's own; automerge's are held here.
+        let by_automerge: Vec<Change>;
+        let applied: Result<Vec<&Change>, _> = match shortcut::receive(
             &mut self.doc,
             &mut self.recent,
             &mut state.sync,
@@ -586,9 +588,14 @@ impl DocumentCore {
                 // it can be, rather than by asking automerge (`get_changes` compares clocks).
                 let fresh = fresh_changes(&self.doc, &carried, &absent);
                 let held_before = self.doc.stats().num_changes;
-                self.doc
-                    .receive_sync_message(&mut state.sync, *message)
-                    .map(|()| self.applied_by_automerge(&before, &carried, fresh, held_before))
+                match self.doc.receive_sync_message(&mut state.sync, *message) {
+                    Ok(()) => {
+                        by_automerge =
+                            self.applied_by_automerge(&before, &carried, fresh, held_before);
+                        Ok(by_automerge.iter().collect())
+                    }
+                    Err(err) => Err(err),
+                }
             }
         };
         let applied = match applied {

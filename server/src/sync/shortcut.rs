@@ -220,9 +220,9 @@ fn unusual(doc: &Automerge) -> bool {
 }
 
 /// What [`receive`] did.
-pub enum Received {
-    /// The message was taken in, applying these changes (if any), in this order.
-    Applied(Vec<Change>),
+pub enum Received<'a> {
+    /// The message was taken in, applying these of its changes (if any), in this order.
+    Applied(Vec<&'a Change>),
     /// Applying the message's changes failed, as automerge's own receive would have.
     Failed(AutomergeError),
 }
@@ -244,20 +244,20 @@ fn heads_after(heads: &[ChangeHash], change: &Change) -> Vec<ChangeHash> {
 /// that automerge can only apply them in this order), from a peer whose heads the record can
 /// then place. `carried` and `absent` describe the message's changes (see
 /// [`super::document::changes_in`]). Any other message is handed back untouched.
-pub fn receive(
+pub fn receive<'a>(
     doc: &mut Automerge,
     recent: &mut Recent,
     state: &mut sync::State,
     message: sync::Message,
-    carried: &[Carried],
+    carried: &'a [Carried],
     absent: &HashSet<ChangeHash>,
-) -> Result<Received, Box<sync::Message>> {
+) -> Result<Received<'a>, Box<sync::Message>> {
     recent.keep_up(doc);
     if unusual(doc) || message.heads.is_empty() {
         return Err(Box::new(message));
     }
     // The fresh changes, each of which must have come alone.
-    let mut fresh: Vec<&Change> = Vec::new();
+    let mut fresh: Vec<&'a Change> = Vec::new();
     for carried in carried {
         let Some(change) = &carried.change else {
             return Err(Box::new(message));
@@ -328,17 +328,16 @@ pub fn receive(
         state.their_capabilities = Some(caps);
     }
     let changes_is_empty = message.changes.is_empty();
-    let applied: Vec<Change> = fresh.iter().map(|change| (*change).clone()).collect();
     if !changes_is_empty {
-        if !applied.is_empty() {
-            if let Err(err) = doc.apply_changes(applied.iter().cloned()) {
+        if !fresh.is_empty() {
+            if let Err(err) = doc.apply_changes(fresh.iter().map(|change| (*change).clone())) {
                 return Ok(Received::Failed(err));
             }
-            if doc.stats().num_changes == recent.num_changes + applied.len() as u64
+            if doc.stats().num_changes == recent.num_changes + fresh.len() as u64
                 && nothing_queued(doc)
             {
-                for (change, heads) in applied.iter().zip(steps) {
-                    recent.record(change.clone(), heads);
+                for (change, heads) in fresh.iter().zip(steps) {
+                    recent.record((*change).clone(), heads);
                 }
             } else {
                 // Not as expected (cannot happen: their dependencies were held). Start over,
@@ -368,7 +367,7 @@ pub fn receive(
     state.their_have = Some(message.have);
     state.their_heads = Some(message.heads);
     state.their_need = Some(message.need);
-    Ok(Received::Applied(applied))
+    Ok(Received::Applied(fresh))
 }
 
 /// automerge's `advance_heads`: the new heads, and the old shared heads still heads.
