@@ -350,6 +350,7 @@ class PlanView {
     plan.on("change", this.#onChange)
     plan.on("remote-heads", this.#onRemoteHeads)
     plan.on("ephemeral-message", this.#onPresence)
+    plan.on("delete", this.#onDelete)
     this.#unsubscribe = store.onChange(this.#onRemoteHeads)
     this.#timers.push(window.setInterval(() => this.#announce(), 8_000))
     this.#timers.push(window.setInterval(() => this.render(), 5_000))
@@ -363,13 +364,22 @@ class PlanView {
     this.plan.off("change", this.#onChange)
     this.plan.off("remote-heads", this.#onRemoteHeads)
     this.plan.off("ephemeral-message", this.#onPresence)
+    this.plan.off("delete", this.#onDelete)
     this.#unsubscribe()
     for (const timer of this.#timers) clearInterval(timer)
     cancelAnimationFrame(this.#frame)
   }
 
+  /** The plan was wiped from this phone (its owner removed us) while it was open: nothing of it
+   * may be shown or written any more, so stop at once and go back to the list. */
+  #onDelete = () => {
+    this.close()
+    if (currentPlanId() === this.local.documentId) location.hash = "#/"
+  }
+
   #onChange = () => {
     showStatus()
+    if (!this.plan.isReady()) return
     const title = P.words(this.plan.doc()?.title)
     if (title !== this.local.title) {
       this.local.title = title
@@ -467,6 +477,7 @@ class PlanView {
   }
 
   render(): void {
+    if (!this.plan.isReady()) return
     const doc = this.plan.doc()
     if (!doc) return
     const me = this.api.account.id
