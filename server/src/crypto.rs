@@ -204,7 +204,9 @@ fn snapshot_context(plan: PlanId) -> Vec<u8> {
 }
 
 fn seal(cipher: &Aes256Gcm, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+    // A fresh random nonce from the thread's CSPRNG (ChaCha, seeded and reseeded from the
+    // operating system): a system call for every stored change was measurable.
+    let nonce = Aes256Gcm::generate_nonce(&mut rand::thread_rng());
     // Encryption with a valid key and nonce cannot fail for inputs below GCM's 64 GiB bound
     // (frames are limited long before); if it ever did, nothing is stored, never an empty blob.
     let ciphertext = cipher

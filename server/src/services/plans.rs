@@ -225,12 +225,7 @@ pub async fn create_plan(
     let change = document
         .get_last_local_change()
         .ok_or_else(|| PlanError::Document("the skeleton produced no change".into()))?;
-    let first_change = StoredChange {
-        hash: change.hash().to_string(),
-        actor: actor.to_hex_string(),
-        author_id: caller.user.id,
-        data: change.raw_bytes().to_vec(),
-    };
+    let first_change = StoredChange::of(change, caller.user.id);
     let plan = services
         .store
         .insert_plan(plan_id, caller.user.id, &first_change, Utc::now())

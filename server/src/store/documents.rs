@@ -81,7 +81,7 @@ impl Store {
     pub async fn append_changes(
         &self,
         plan: PlanId,
-        batch: &ChangeBatch,
+        batch: ChangeBatch,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         if batch.is_empty() {
@@ -91,7 +91,7 @@ impl Store {
             let (reply, answer) = tokio::sync::oneshot::channel();
             let job = super::AppendJob {
                 plan,
-                batch: batch.clone(),
+                batch,
                 now,
                 reply,
             };
@@ -104,7 +104,7 @@ impl Store {
                 .map_err(|_| StoreError::Corrupt("the commit queue is closed".into()))?;
         }
         let txn = self.begin_write().await?;
-        let new_key = self.append_in(&txn, plan, batch, now).await?;
+        let new_key = self.append_in(&txn, plan, &batch, now).await?;
         txn.commit().await?;
         if let Some(key) = new_key {
             self.remember_key(plan, key);

@@ -628,12 +628,10 @@ impl DocumentCore {
                 .get(change.actor_id())
                 .copied()
                 .unwrap_or(from.user);
-            effects.batch.changes.push(StoredChange {
-                hash: change.hash().to_string(),
-                actor: change.actor_id().to_hex_string(),
-                author_id: author,
-                data: change.raw_bytes().to_vec(),
-            });
+            effects
+                .batch
+                .changes
+                .push(StoredChange::of(change, author));
         }
         if changed && self.existence == Existence::Unclaimed {
             // The first changes to an unknown document: it becomes this account's plan.
@@ -776,12 +774,10 @@ impl DocumentCore {
         for change in uploaded {
             self.stored_bytes = self.stored_bytes.saturating_add(change.raw_bytes().len());
             let author = self.actors.get(change.actor_id()).copied().unwrap_or(user);
-            effects.batch.changes.push(StoredChange {
-                hash: change.hash().to_string(),
-                actor: change.actor_id().to_hex_string(),
-                author_id: author,
-                data: change.raw_bytes().to_vec(),
-            });
+            effects
+                .batch
+                .changes
+                .push(StoredChange::of(&change, author));
         }
         if !effects.batch.changes.is_empty() {
             self.announce_changes(effects);

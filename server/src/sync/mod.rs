@@ -890,11 +890,13 @@ impl Worker {
             }
         }
         let batch = std::mem::take(&mut effects.batch);
+        let created_by = batch.create_owner;
+        let stored_count = batch.changes.len();
         let stored = self
             .hub
             .0
             .store
-            .append_changes(self.plan, &batch, chrono::Utc::now())
+            .append_changes(self.plan, batch, chrono::Utc::now())
             .await;
         if let Err(crate::store::StoreError::PlanDeleted) = stored {
             // An offline creation of a deleted plan's id (a stale replica; the delete happened
@@ -921,10 +923,10 @@ impl Worker {
             );
             return false;
         }
-        if batch.create_owner.is_some() {
+        if created_by.is_some() {
             tracing::info!(plan.id = %self.plan, "plan created by offline sync");
         }
-        self.record_accesses(batch.create_owner, opened);
+        self.record_accesses(created_by, opened);
 
         for (reply, result) in uploads {
             let _ = reply.send(result);
@@ -945,7 +947,7 @@ impl Worker {
             .0
             .metrics
             .changes_stored
-            .inc_by(batch.changes.len() as u64);
+            .inc_by(stored_count as u64);
         self.hub
             .0
             .metrics
@@ -954,11 +956,11 @@ impl Worker {
         let (shortcut, general) = self.core.take_steps();
         self.hub.0.metrics.sync_shortcut_steps.inc_by(shortcut);
         self.hub.0.metrics.sync_general_steps.inc_by(general);
-        if !batch.changes.is_empty() {
+        if stored_count > 0 {
             self.changed();
         }
         self.deliver(effects);
-        self.uncompacted += batch.changes.len();
+        self.uncompacted += stored_count;
         if self.uncompacted >= self.hub.0.config.compact_after_changes {
             self.compact().await;
         }

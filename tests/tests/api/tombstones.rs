@@ -213,7 +213,7 @@ async fn a_plan_created_offline_and_deleted_cannot_be_created_again() {
     };
     let refused = app
         .store
-        .append_changes(plan, &batch, chrono::Utc::now())
+        .append_changes(plan, batch, chrono::Utc::now())
         .await;
     assert!(
         matches!(refused, Err(StoreError::PlanDeleted)),
@@ -362,11 +362,12 @@ async fn batches_committed_together_are_kept_or_refused_one_by_one() {
         .collect();
     let store = &app.store;
     let (refusal, results) = tokio::join!(
-        store.append_changes(deleted, &refused, now),
-        futures_util::future::join_all(
-            kept.iter()
-                .map(|(plan, batch)| store.append_changes(*plan, batch, now))
-        )
+        store.append_changes(deleted, refused.clone(), now),
+        futures_util::future::join_all(kept.iter().map(|(plan, batch)| store.append_changes(
+            *plan,
+            batch.clone(),
+            now
+        )))
     );
     assert!(
         matches!(refusal, Err(StoreError::PlanDeleted)),
@@ -417,7 +418,7 @@ async fn plain_batches_committed_together_are_kept_or_refused_one_by_one() {
     // A first change to each plan, so this instance holds every plan's data key.
     for plan in &plans {
         app.store
-            .append_changes(*plan, &plain(&format!("first in {plan}")), now)
+            .append_changes(*plan, plain(&format!("first in {plan}")), now)
             .await
             .expect("stored");
     }
@@ -441,7 +442,7 @@ async fn plain_batches_committed_together_are_kept_or_refused_one_by_one() {
     let results = futures_util::future::join_all(
         batches
             .iter()
-            .map(|(plan, batch)| store.append_changes(*plan, batch, now)),
+            .map(|(plan, batch)| store.append_changes(*plan, batch.clone(), now)),
     )
     .await;
     assert!(results[0].is_err(), "the deleted plan's batch is refused");
