@@ -53,6 +53,8 @@ pub struct SyncClient {
     pub docs: HashMap<String, Tracked>,
     /// Everything else the server said, in order.
     pub events: Vec<Event>,
+    /// The document of the last sync message received, until it is answered.
+    unanswered: Option<String>,
 }
 
 /// Connect to `ws_url` (…/sync?token=…) without doing the handshake; the HTTP status if refused.
@@ -80,6 +82,7 @@ impl SyncClient {
             server_storage_id: None,
             docs: HashMap::new(),
             events: Vec::new(),
+            unanswered: None,
         };
         client
             .send(&Message::Join {
@@ -190,11 +193,14 @@ impl SyncClient {
             Message::Sync {
                 document_id, data, ..
             } => {
-                let tracked = self.docs.entry(document_id).or_insert_with(|| Tracked {
-                    doc: AutoCommit::new(),
-                    state: sync::State::new(),
-                    server_heads: Vec::new(),
-                });
+                let tracked = self
+                    .docs
+                    .entry(document_id.clone())
+                    .or_insert_with(|| Tracked {
+                        doc: AutoCommit::new(),
+                        state: sync::State::new(),
+                        server_heads: Vec::new(),
+                    });
                 let decoded =
                     sync::Message::decode(&data).expect("server sent a valid sync message");
                 tracked.server_heads = decoded.heads.clone();
@@ -203,6 +209,7 @@ impl SyncClient {
                     .sync()
                     .receive_sync_message(&mut tracked.state, decoded)
                     .expect("server's sync message applies");
+                self.unanswered = Some(document_id);
             }
             Message::DocUnavailable { document_id, .. } => {
                 self.events.push(Event::Unavailable(document_id))
@@ -273,6 +280,12 @@ impl SyncClient {
             }
             if !self.receive_one(left).await && self.closed() {
                 return done(self);
+            }
+            // Answer as every automerge-repo client does. The server leaves out a change that
+            // the client's last Bloom filter seems to hold (a false positive, about one change
+            // in a hundred) and sends only its heads; the client's answer asks for it.
+            if let Some(document_id) = self.unanswered.take() {
+                self.push(&document_id, false).await;
             }
         }
         true

@@ -628,10 +628,7 @@ impl DocumentCore {
                 .get(change.actor_id())
                 .copied()
                 .unwrap_or(from.user);
-            effects
-                .batch
-                .changes
-                .push(StoredChange::of(change, author));
+            effects.batch.changes.push(StoredChange::of(change, author));
         }
         if changed && self.existence == Existence::Unclaimed {
             // The first changes to an unknown document: it becomes this account's plan.
