@@ -118,6 +118,24 @@ impl Net {
         }
     }
 
+    /// Client `i` sends its next sync message (it must have one); returns what it sent.
+    fn send(&mut self, i: usize) -> sync::Message {
+        let client = &mut self.clients[i];
+        let data = client
+            .doc
+            .sync()
+            .generate_sync_message(&mut client.state)
+            .expect("the client has something to say")
+            .encode();
+        let input = Input::Sync {
+            from: client.origin.clone(),
+            data: data.clone(),
+            is_request: client.request,
+        };
+        self.input(input);
+        sync::Message::decode(&data).expect("valid sync message")
+    }
+
     /// Exchange messages until nobody has anything more to say.
     fn settle(&mut self) {
         for _ in 0..50 {
@@ -521,19 +539,8 @@ fn a_change_hidden_by_a_bloom_false_positive_reaches_the_member_who_asks_for_it(
     let (mut net, _, _) = owner_and_supporter();
     // The owner writes: her message's filter holds her new change.
     net.clients[0].put("whatMattersNote", "family");
-    let owner = &mut net.clients[0];
-    let message = owner
-        .doc
-        .sync()
-        .generate_sync_message(&mut owner.state)
-        .expect("the owner has something to say");
-    let bloom = message.have.first().expect("a filter").bloom.clone();
-    let input = Input::Sync {
-        from: owner.origin.clone(),
-        data: message.encode(),
-        is_request: false,
-    };
-    net.input(input);
+    let sent = net.send(0);
+    let bloom = sent.have.first().expect("a filter").bloom.clone();
 
     // At the same moment the supporter writes a change the owner's filter seems to hold.
     let before = net.clients[1].doc.clone();
@@ -552,18 +559,7 @@ fn a_change_hidden_by_a_bloom_false_positive_reaches_the_member_who_asks_for_it(
         })
         .expect("a false positive among 20,000 changes");
     net.clients[1].doc = doc;
-    let supporter = &mut net.clients[1];
-    let message = supporter
-        .doc
-        .sync()
-        .generate_sync_message(&mut supporter.state)
-        .expect("the supporter has something to say");
-    let input = Input::Sync {
-        from: supporter.origin.clone(),
-        data: message.encode(),
-        is_request: false,
-    };
-    net.input(input);
+    net.send(1);
 
     // The owner hears of the change (the server's heads) but is not sent it.
     let owner = &mut net.clients[0];
