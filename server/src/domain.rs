@@ -120,22 +120,13 @@ pub struct StoredChange {
 impl StoredChange {
     /// `change`, made by `author`, as it is stored.
     pub fn of(change: &automerge::Change, author: UserId) -> Self {
+        // Lowercase hex, as automerge writes hashes and actor ids.
         Self {
-            hash: lower_hex(&change.hash().0),
-            actor: lower_hex(change.actor_id().to_bytes()),
+            hash: hex::encode(change.hash().0),
+            actor: hex::encode(change.actor_id().to_bytes()),
             author_id: author,
             data: change.raw_bytes().to_vec(),
         }
-    }
-}
-
-/// `bytes` as lowercase hex, as automerge writes hashes and actor ids. Written into one buffer:
-/// their `Display` goes through the formatter one character at a time, at every stored change.
-fn lower_hex(bytes: &[u8]) -> String {
-    let mut text = vec![0; bytes.len() * 2];
-    match hex::encode_to_slice(bytes, &mut text).map(|()| String::from_utf8(text)) {
-        Ok(Ok(text)) => text,
-        _ => hex::encode(bytes),
     }
 }
 
