@@ -122,8 +122,8 @@ impl StoredChange {
     pub fn of(change: &automerge::Change, author: UserId) -> Self {
         // Lowercase hex, as automerge writes hashes and actor ids.
         Self {
-            hash: hex::encode(change.hash().0),
-            actor: hex::encode(change.actor_id().to_bytes()),
+            hash: const_hex::encode(change.hash().0),
+            actor: const_hex::encode(change.actor_id().to_bytes()),
             author_id: author,
             data: change.raw_bytes().to_vec(),
         }

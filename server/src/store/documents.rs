@@ -407,31 +407,96 @@ impl Store {
 const MAX_PLAIN_ROWS: usize = 1_000;
 
 /// The rows storing `changes` of `plan`, each sealed with the plan's data key.
-fn change_rows(
+pub(super) fn change_rows(
     plan: PlanId,
     key: &crate::crypto::DataKey,
     changes: &[StoredChange],
     now: DateTime<Utc>,
-) -> Result<Vec<plan_changes::ActiveModel>, StoreError> {
+) -> Result<Vec<ChangeRow>, StoreError> {
     changes
         .iter()
-        .map(|change| super::plans::change_row(plan, change, key, now))
+        .map(|change| {
+            Ok(ChangeRow {
+                plan,
+                hash: change.hash.clone(),
+                actor: change.actor.clone(),
+                author: change.author_id,
+                sealed: key.seal_change(plan, &change.hash, &change.data)?,
+                created_at: now,
+            })
+        })
         .collect()
 }
 
+/// One change as `plan_changes` stores it, its bytes sealed.
+pub(super) struct ChangeRow {
+    plan: PlanId,
+    hash: String,
+    actor: String,
+    author: UserId,
+    sealed: Vec<u8>,
+    created_at: DateTime<Utc>,
+}
+
+/// The columns [`insert_changes`] fills, in the order of its values.
+const CHANGE_COLUMNS: [&str; 6] = [
+    "plan_id",
+    "hash",
+    "actor",
+    "author_id",
+    "data",
+    "created_at",
+];
+
 /// Insert change rows; a change stored already (sent twice, or by another instance) is not an
 /// error.
-async fn insert_changes<C: ConnectionTrait>(
+///
+/// Every accepted edit comes through here, so the statement is written out directly rather than
+/// built through the entity: sea-query's builder (active models, then a statement tree, then the
+/// text, each copying every value) cost more instructions than the commit's own binding. The
+/// values are the ones the entity binds (`uuid`, text, blob, timestamp), so rows read back the
+/// same; `compacted` takes its default.
+pub(super) async fn insert_changes<C: ConnectionTrait>(
     conn: &C,
-    rows: Vec<plan_changes::ActiveModel>,
+    rows: Vec<ChangeRow>,
 ) -> Result<(), DbErr> {
-    plan_changes::Entity::insert_many(rows)
-        .on_conflict(
-            OnConflict::columns([plan_changes::Column::PlanId, plan_changes::Column::Hash])
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(conn)
-        .await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let backend = conn.get_database_backend();
+    let columns = CHANGE_COLUMNS
+        .map(|column| format!("\"{column}\""))
+        .join(", ");
+    let mut sql = format!("INSERT INTO \"plan_changes\" ({columns}) VALUES ");
+    sql.reserve(rows.len() * 6 * CHANGE_COLUMNS.len());
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(rows.len() * CHANGE_COLUMNS.len());
+    for (i, row) in rows.into_iter().enumerate() {
+        sql.push_str(if i == 0 { "(" } else { ", (" });
+        for column in 0..CHANGE_COLUMNS.len() {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            if backend == sea_orm::DbBackend::Postgres {
+                sql.push('$');
+                sql.push_str(&(values.len() + column + 1).to_string());
+            } else {
+                sql.push('?');
+            }
+        }
+        sql.push(')');
+        values.extend([
+            row.plan.0.into(),
+            row.hash.into(),
+            row.actor.into(),
+            row.author.0.into(),
+            row.sealed.into(),
+            row.created_at.into(),
+        ]);
+    }
+    sql.push_str(" ON CONFLICT (\"plan_id\", \"hash\") DO NOTHING");
+    conn.execute_raw(sea_orm::Statement::from_sql_and_values(
+        backend, sql, values,
+    ))
+    .await?;
     Ok(())
 }

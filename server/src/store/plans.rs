@@ -60,24 +60,6 @@ fn member_row(
     }
 }
 
-/// The row storing one change of `plan`, sealed with the plan's data key.
-pub(super) fn change_row(
-    plan: PlanId,
-    change: &StoredChange,
-    key: &DataKey,
-    now: DateTime<Utc>,
-) -> Result<plan_changes::ActiveModel, StoreError> {
-    Ok(plan_changes::ActiveModel {
-        plan_id: Set(plan.0),
-        hash: Set(change.hash.clone()),
-        actor: Set(change.actor.clone()),
-        author_id: Set(change.author_id.0),
-        data: Set(key.seal_change(plan, &change.hash, &change.data)?),
-        created_at: Set(now),
-        ..Default::default()
-    })
-}
-
 /// Inside a transaction that creates plan `id`: refuse it if the id has a tombstone. The delete
 /// writes the tombstone in the same transaction that removes the plan row, so a creation racing a
 /// delete either conflicts on the plan's primary key (the row is still there) or sees the tombstone.
@@ -129,9 +111,9 @@ impl Store {
         .insert(&txn)
         .await?;
         Self::insert_plan_key(&txn, id, &key, now).await?;
-        change_row(id, first_change, &key.key, now)?
-            .insert(&txn)
-            .await?;
+        let first =
+            super::documents::change_rows(id, &key.key, std::slice::from_ref(first_change), now)?;
+        super::documents::insert_changes(&txn, first).await?;
         txn.commit().await?;
         self.remember_key(id, key.key);
         Ok(plan.into())

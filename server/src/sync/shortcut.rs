@@ -25,12 +25,12 @@
 //! Changes are still applied to the document one message at a time, by automerge, which checks
 //! them: only the bookkeeping around them is done here.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 use automerge::sync::{self, BloomFilter, Capability, Have, MessageVersion};
 use automerge::{Automerge, AutomergeError, Change, ChangeHash, ReadDoc};
 
-use super::document::{Carried, lacking, lacks_any, nothing_queued};
+use super::document::{Carried, FastSet, lacking, lacks_any, nothing_queued};
 
 /// How many recent changes are remembered (a peer more than this far behind is served by
 /// automerge).
@@ -250,7 +250,7 @@ pub fn receive<'a>(
     state: &mut sync::State,
     message: sync::Message,
     carried: &'a [Carried],
-    absent: &HashSet<ChangeHash>,
+    absent: &FastSet<ChangeHash>,
 ) -> Result<Received<'a>, Box<sync::Message>> {
     recent.keep_up(doc);
     if unusual(doc) || message.heads.is_empty() {
