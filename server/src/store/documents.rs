@@ -9,8 +9,8 @@ use cairn_shared::{PlanId, UserId};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityName, EntityTrait, IdenStatic,
+    PaginatorTrait, QueryFilter, Set,
 };
 
 use super::entities::{
@@ -439,13 +439,13 @@ pub(super) struct ChangeRow {
 }
 
 /// The columns [`insert_changes`] fills, in the order of its values.
-const CHANGE_COLUMNS: [&str; 6] = [
-    "plan_id",
-    "hash",
-    "actor",
-    "author_id",
-    "data",
-    "created_at",
+const CHANGE_COLUMNS: [plan_changes::Column; 6] = [
+    plan_changes::Column::PlanId,
+    plan_changes::Column::Hash,
+    plan_changes::Column::Actor,
+    plan_changes::Column::AuthorId,
+    plan_changes::Column::Data,
+    plan_changes::Column::CreatedAt,
 ];
 
 /// Insert change rows; a change stored already (sent twice, or by another instance) is not an
@@ -465,9 +465,14 @@ pub(super) async fn insert_changes<C: ConnectionTrait>(
     }
     let backend = conn.get_database_backend();
     let columns = CHANGE_COLUMNS
-        .map(|column| format!("\"{column}\""))
+        .map(|column| format!("\"{}\"", column.as_str()))
         .join(", ");
-    let mut sql = format!("INSERT INTO \"plan_changes\" ({columns}) VALUES ");
+    let table = plan_changes::Entity.table_name();
+    let (plan_id, hash) = (
+        plan_changes::Column::PlanId.as_str(),
+        plan_changes::Column::Hash.as_str(),
+    );
+    let mut sql = format!("INSERT INTO \"{table}\" ({columns}) VALUES ");
     sql.reserve(rows.len() * 6 * CHANGE_COLUMNS.len());
     let mut values: Vec<sea_orm::Value> = Vec::with_capacity(rows.len() * CHANGE_COLUMNS.len());
     for (i, row) in rows.into_iter().enumerate() {
@@ -493,7 +498,9 @@ pub(super) async fn insert_changes<C: ConnectionTrait>(
             row.created_at.into(),
         ]);
     }
-    sql.push_str(" ON CONFLICT (\"plan_id\", \"hash\") DO NOTHING");
+    sql.push_str(&format!(
+        " ON CONFLICT (\"{plan_id}\", \"{hash}\") DO NOTHING"
+    ));
     conn.execute_raw(sea_orm::Statement::from_sql_and_values(
         backend, sql, values,
     ))

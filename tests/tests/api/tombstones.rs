@@ -457,3 +457,49 @@ async fn plain_batches_committed_together_are_kept_or_refused_one_by_one() {
     assert!(store.plan(deleted).await.expect("read").is_none());
     assert!(store.is_tombstoned(deleted).await.expect("read"));
 }
+
+#[tokio::test]
+async fn a_change_sent_again_is_stored_once_and_is_not_an_error() {
+    // A phone whose instance died after storing its edit, but before saying so, sends the edit
+    // again to another instance (and later perhaps to the first one): each resend must succeed
+    // and store nothing more, on the plain one-statement path and in a transaction alike.
+    use cairn_server::store::ChangeBatch;
+    let app = TestApp::spawn().await;
+    let other = TestApp::spawn_beside(&app).await;
+    let maria = app.register("maria").await;
+    let plan: PlanId = app.create_plan(&maria, "Plan").await.parse().expect("id");
+    let change = one_change("walk to the park", &maria);
+    let now = chrono::Utc::now();
+    // Binding the device's actor makes this batch take the transaction path.
+    let first = ChangeBatch {
+        create_owner: None,
+        new_bindings: vec![(change.actor.clone(), maria.user_id())],
+        changes: vec![change.clone()],
+    };
+    app.store
+        .append_changes(plan, first, now)
+        .await
+        .expect("stored");
+    let again = ChangeBatch {
+        create_owner: None,
+        new_bindings: Vec::new(),
+        changes: vec![change.clone()],
+    };
+    // The other instance does not hold the plan's data key yet: the transaction path.
+    other
+        .store
+        .append_changes(plan, again.clone(), now)
+        .await
+        .expect("a resend to another instance is not an error");
+    // This instance holds the key: the plain path on SQLite.
+    app.store
+        .append_changes(plan, again, now)
+        .await
+        .expect("a resend to the same instance is not an error");
+    let (_, changes) = other.store.plan_document(plan).await.expect("read");
+    assert_eq!(
+        changes.iter().filter(|c| c.hash == change.hash).count(),
+        1,
+        "the change is stored once"
+    );
+}
