@@ -448,14 +448,28 @@ const CHANGE_COLUMNS: [plan_changes::Column; 6] = [
     plan_changes::Column::CreatedAt,
 ];
 
+impl ChangeRow {
+    /// The row's values, in the order of [`CHANGE_COLUMNS`] and of the types the entity binds
+    /// (`uuid`, text, blob, timestamp), so that rows read back the same.
+    fn into_values(self) -> [sea_orm::Value; CHANGE_COLUMNS.len()] {
+        [
+            self.plan.0.into(),
+            self.hash.into(),
+            self.actor.into(),
+            self.author.0.into(),
+            self.sealed.into(),
+            self.created_at.into(),
+        ]
+    }
+}
+
 /// Insert change rows; a change stored already (sent twice, or by another instance) is not an
 /// error.
 ///
 /// Every accepted edit comes through here, so the statement is written out directly rather than
 /// built through the entity: sea-query's builder (active models, then a statement tree, then the
-/// text, each copying every value) cost more instructions than the commit's own binding. The
-/// values are the ones the entity binds (`uuid`, text, blob, timestamp), so rows read back the
-/// same; `compacted` takes its default.
+/// text, each copying every value) cost more instructions than the commit's own binding.
+/// `compacted` takes its default.
 pub(super) async fn insert_changes<C: ConnectionTrait>(
     conn: &C,
     rows: Vec<ChangeRow>,
@@ -489,14 +503,7 @@ pub(super) async fn insert_changes<C: ConnectionTrait>(
             }
         }
         sql.push(')');
-        values.extend([
-            row.plan.0.into(),
-            row.hash.into(),
-            row.actor.into(),
-            row.author.0.into(),
-            row.sealed.into(),
-            row.created_at.into(),
-        ]);
+        values.extend(row.into_values());
     }
     sql.push_str(&format!(
         " ON CONFLICT (\"{plan_id}\", \"{hash}\") DO NOTHING"
