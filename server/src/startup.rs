@@ -11,7 +11,12 @@ use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::http::{Method, header};
 use actix_web::middleware::{Condition, DefaultHeaders};
-use actix_web::{App, HttpServer, web};
+use std::rc::Rc;
+
+use actix_http::{HttpService, KeepAlive};
+use actix_service::{IntoServiceFactory, ServiceFactory, fn_factory, fn_service, map_config};
+use actix_web::dev::AppConfig;
+use actix_web::{App, web};
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
@@ -134,7 +139,7 @@ impl Application {
         let listener = TcpListener::bind(services.settings.listen)?;
         let port = listener.local_addr()?.port();
         let app_services = services.clone();
-        let server = HttpServer::new(move || {
+        let make_app = move || {
             let settings = &app_services.settings;
             // The last `wrap` runs first: logging sees everything, security headers land on every
             // answer (CORS refusals and JSON error pages included), CORS answers preflights
@@ -150,20 +155,53 @@ impl Application {
                 .app_data(app_services.clone())
                 .configure(|cfg| routes::configure(cfg, max_json, max_upload, &settings.web_dir))
                 .default_service(web::to(routes::not_found))
-        })
-        .shutdown_timeout(10);
-        let server = server.workers(match services.settings.http_workers {
+        };
+        let workers = match services.settings.http_workers {
             0 => default_http_workers(),
             workers => workers,
-        });
+        };
+        let addr = listener.local_addr()?;
+        // What actix-web's `HttpServer` builds, with one addition: an upgrade service, which
+        // hands an accepted WebSocket's stream to its socket (`routes::serve_upgrade`). A macro,
+        // as the stream's type differs with TLS.
+        macro_rules! http_service {
+            ($make_app:expr) => {{
+                let make_app = $make_app;
+                let upgrade_app = make_app.clone();
+                HttpService::build()
+                    .keep_alive(KeepAlive::default())
+                    .client_request_timeout(Duration::from_secs(5))
+                    .client_disconnect_timeout(Duration::from_secs(1))
+                    .local_addr(addr)
+                    .upgrade(fn_factory(move || {
+                        let app = upgrade_app().into_factory();
+                        async move {
+                            let app = Rc::new(app.new_service(AppConfig::default()).await?);
+                            Ok::<_, ()>(fn_service(move |(req, framed)| {
+                                let app = app.clone();
+                                async move { routes::serve_upgrade(&*app, req, framed).await }
+                            }))
+                        }
+                    }))
+                    .finish(map_config(make_app(), |()| AppConfig::default()))
+            }};
+        }
+        let server = actix_server::Server::build()
+            .workers(workers)
+            .shutdown_timeout(10);
         let server = match (
             &services.settings.tls_cert_path,
             &services.settings.tls_key_path,
         ) {
             (Some(cert), Some(key)) => {
-                server.listen_rustls_0_23(listener, tls_config(cert, key)?)?
+                let tls = tls_config(cert, key)?;
+                server.listen("cairn-tls", listener, move || {
+                    http_service!(make_app.clone()).rustls_0_23(tls.clone())
+                })?
             }
-            _ => server.listen(listener)?,
+            _ => server.listen("cairn", listener, move || {
+                http_service!(make_app.clone()).tcp()
+            })?,
         }
         .run();
 

@@ -2,30 +2,27 @@
 //! 401 and no socket), then hands the socket's messages to the sync hub. Pings every few seconds
 //! and drops sockets that stay silent.
 //!
-//! Frames are read and written with actix-http's WebSocket codec. What goes out is queued in
-//! the connection's [`Outbox`], which the response body reads: a worker's message to a member
-//! goes straight to the socket, without a stop at the connection's task.
+//! The handshake is an ordinary request through the app; the server then hands the upgraded
+//! stream to the connection's task ([`serve_upgrade`]), which reads and writes its frames with
+//! actix-http's WebSocket codec. What goes out is queued in the connection's [`Outbox`], which
+//! the task writes to the stream.
 
 use std::collections::HashSet;
-use std::convert::Infallible;
 use std::num::NonZeroU32;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use actix_http::ws::{self, CloseCode, CloseReason, Codec, Frame, Item, ProtocolError};
-use actix_web::body::{BodyStream, MessageBody};
 use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 use cairn_shared::ErrorCode;
 use cairn_shared::protocol::Message;
-use futures_util::{Stream, StreamExt};
+use futures_util::SinkExt;
 use serde::Deserialize;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::codec::{Decoder, Encoder};
-use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::Instrument;
 
 use crate::error::AppError;
@@ -45,7 +42,6 @@ struct TokenQuery {
 
 async fn upgrade(
     req: HttpRequest,
-    body: web::Payload,
     services: web::Data<Services>,
     query: web::Query<TokenQuery>,
 ) -> Result<HttpResponse, AppError> {
@@ -83,36 +79,110 @@ async fn upgrade(
     let mut response = ws::handshake(req.head())
         .map_err(|err| AppError::bad_request(format!("not a WebSocket upgrade: {err}")))?;
     let (conn, outbox, queue) = services.hub.connect(caller.user.id, caller.session_id);
-    // The body is dropped when the socket closes, whoever closed it: the connection's task
-    // then stops too.
-    let gone = CancellationToken::new();
-    let outflow = Outflow {
-        queue,
-        codec: Codec::new(),
-        done: false,
-        _gone: gone.clone().drop_guard(),
-    };
-    let response = match response.message_body(BodyStream::new(outflow).boxed()) {
-        Ok(response) => HttpResponse::from(response),
-        Err(err) => {
-            services.hub.disconnect(conn, &HashSet::new()).await;
-            return Err(AppError::bad_request(format!(
-                "not a WebSocket upgrade: {err}"
-            )));
-        }
-    };
-    let services = services.into_inner();
     let span = tracing::info_span!("sync_connection", user.id = %caller.user.id, conn = conn.0);
     let socket = Socket {
         inflow: Inflow::new(services.settings.max_frame_bytes),
-        services,
+        services: services.into_inner(),
         caller,
         conn,
         outbox,
-        gone,
     };
-    actix_web::rt::spawn(socket.run(body).instrument(span));
+    let mut response = HttpResponse::from(response.finish()).map_into_boxed_body();
+    // The server hands the upgraded stream to the socket (see `UpgradedSocket`).
+    response.extensions_mut().insert(UpgradedSocket {
+        socket: Some((socket, queue)),
+        span,
+    });
     Ok(response)
+}
+
+/// A socket accepted by [`upgrade`], carried in its `101 Switching Protocols` answer to the
+/// server, which runs it on the upgraded stream once the answer is written ([`serve_upgrade`]).
+/// Dropped without running (the stream closed first), it gives its connection back.
+pub struct UpgradedSocket {
+    socket: Option<(Socket, mpsc::Receiver<Outgoing>)>,
+    span: tracing::Span,
+}
+
+impl UpgradedSocket {
+    async fn run<T: AsyncRead + AsyncWrite + Unpin>(mut self, io: T, read: BytesMut) {
+        if let Some((socket, queue)) = self.socket.take() {
+            socket
+                .run(io, read, queue)
+                .instrument(self.span.clone())
+                .await;
+        }
+    }
+}
+
+impl Drop for UpgradedSocket {
+    fn drop(&mut self) {
+        if let Some((socket, _)) = self.socket.take() {
+            socket.services.hub.forget_connection(socket.conn);
+        }
+    }
+}
+
+/// The server's handling of an HTTP/1 upgrade request (every WebSocket handshake, whatever its
+/// path): the request goes through the app like any other (routing, middleware, authentication,
+/// JSON errors), its answer is written to the stream, and when the answer is `101` with a
+/// socket in it, the socket runs on the stream itself. Frames are then read and written by the
+/// socket's task alone, not passed through the HTTP/1 dispatcher and a body stream each way.
+pub async fn serve_upgrade<T, S, B>(
+    app: &S,
+    req: actix_http::Request,
+    mut framed: actix_codec::Framed<T, actix_http::h1::Codec>,
+) -> Result<(), actix_web::Error>
+where
+    T: AsyncRead + AsyncWrite + Unpin,
+    S: actix_service::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
+    B: actix_web::body::MessageBody + 'static,
+{
+    let response: HttpResponse = match app.call(req).await {
+        Ok(response) => response.map_into_boxed_body().into_parts().1,
+        Err(err) => err.error_response(),
+    };
+    let mut response: actix_http::Response<actix_web::body::BoxBody> = response.into();
+    let socket = if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        response.extensions_mut().remove::<UpgradedSocket>()
+    } else {
+        None
+    };
+    let Some(socket) = socket else {
+        // Any other answer is the last on this connection.
+        response
+            .head_mut()
+            .set_connection_type(actix_http::ConnectionType::Close);
+        let (head, body) = response.into_parts();
+        let body = actix_web::body::to_bytes(body).await.unwrap_or_default();
+        framed
+            .send(actix_http::h1::Message::Item((
+                head,
+                actix_web::body::BodySize::Sized(body.len() as u64),
+            )))
+            .await?;
+        if !body.is_empty() {
+            framed
+                .send(actix_http::h1::Message::Chunk(Some(body)))
+                .await?;
+        }
+        framed.send(actix_http::h1::Message::Chunk(None)).await?;
+        return Ok(());
+    };
+    let (head, _) = response.into_parts();
+    framed
+        .send(actix_http::h1::Message::Item((
+            head,
+            actix_web::body::BodySize::None,
+        )))
+        .await?;
+    let parts = framed.into_parts();
+    socket.run(parts.io, parts.read_buf).await;
+    Ok(())
 }
 
 /// How a connection ends: quietly (`None`), or with an `error` message saying why.
@@ -126,12 +196,22 @@ struct Socket {
     conn: ConnId,
     outbox: Outbox,
     inflow: Inflow,
-    /// Cancelled when the socket's response body is dropped (the connection is gone).
-    gone: CancellationToken,
 }
 
+/// Room made in the read buffer before each read: enough for an everyday sync message in one
+/// read, little for a connection that sits idle (larger messages take several reads).
+const READ_ROOM: usize = 2048;
+
+/// How long a closing connection's last bytes from the peer are read and dropped.
+const LINGER: Duration = Duration::from_secs(1);
+
 impl Socket {
-    async fn run(mut self, mut payload: web::Payload) {
+    async fn run<T: AsyncRead + AsyncWrite + Unpin>(
+        mut self,
+        mut io: T,
+        read: BytesMut,
+        mut queue: mpsc::Receiver<Outgoing>,
+    ) {
         let services = self.services.clone();
         let hub = services.hub.clone();
         let settings = &services.settings;
@@ -150,20 +230,21 @@ impl Socket {
         let mut ping = tokio::time::interval(Duration::from_secs(settings.ping_interval_secs));
         let timeout = Duration::from_secs(settings.socket_timeout_secs);
         let mut last_heard = Instant::now();
-        // One wait for each for the connection's whole life, not a new one per frame.
+        let mut outflow = Outflow::new();
+        // Bytes the client sent right after its handshake.
+        self.inflow.buf = read;
+        // One wait for the connection's whole life, not a new one per frame.
         let closed_token = self.outbox.closed().clone();
-        let gone_token = self.gone.clone();
         let closed = closed_token.cancelled();
-        let gone = gone_token.cancelled();
-        tokio::pin!(closed, gone);
+        tokio::pin!(closed);
 
         let ending: Ending = loop {
+            self.inflow.buf.reserve(READ_ROOM);
             tokio::select! {
-                chunk = payload.next() => {
+                read = io.read_buf(&mut self.inflow.buf) => {
                     // The end of the stream or a read error: the peer went away.
-                    let Some(Ok(chunk)) = chunk else { break None };
+                    if !matches!(read, Ok(n) if n > 0) { break None }
                     last_heard = Instant::now();
-                    self.inflow.extend(&chunk);
                     if let Some(ending) = self
                         .take_messages(&hub, &mut connection, &mut plans, kind)
                         .await
@@ -171,12 +252,20 @@ impl Socket {
                         break ending;
                     }
                 }
+                outgoing = queue.recv() => {
+                    let Some(outgoing) = outgoing else { break None };
+                    outflow.take(outgoing, &mut queue);
+                    if outflow.write_to(&mut io, timeout).await.is_err() || outflow.done {
+                        break None;
+                    }
+                }
                 _ = ping.tick() => {
                     if last_heard.elapsed() > timeout {
                         tracing::info!("sync connection silent too long: dropped");
                         break None;
                     }
-                    if self.outbox.send_frame(Outgoing::Ping).await.is_err() { break None }
+                    // Queued behind what is waiting to go out; a full queue is pinged next time.
+                    let _ = self.outbox.try_send_frame(Outgoing::Ping);
                 }
                 () = &mut closed => {
                     // Closed by the server (account disabled, session ended, shutdown, too slow).
@@ -184,7 +273,6 @@ impl Socket {
                         "the server closed this connection".into()
                     }));
                 }
-                () = &mut gone => break None,
             }
         };
 
@@ -194,13 +282,27 @@ impl Socket {
             let error = Message::Error {
                 message: reason.clone(),
             };
-            // Best effort: a connection too far behind to take these is closed all the same
-            // once its queue is dropped.
+            // Best effort: a connection too far behind to take these is closed all the same.
             let _ = self.outbox.send(&error);
         } else {
             tracing::info!("sync connection closed");
         }
-        let _ = self.outbox.try_send_frame(Outgoing::Close(ending));
+        if !outflow.done {
+            let _ = self.outbox.try_send_frame(Outgoing::Close(ending));
+            while let Ok(outgoing) = queue.try_recv() {
+                outflow.take(outgoing, &mut queue);
+            }
+            let _ = outflow.write_to(&mut io, timeout).await;
+        }
+        // Close gently: the peer may still be sending, and closing a socket with unread bytes
+        // resets the connection, which can throw away the close frame before the peer reads it.
+        // So stop writing, then read and drop what still arrives, for a moment at most.
+        let _ = io.shutdown().await;
+        let _ = tokio::time::timeout(LINGER, async {
+            let mut sink = [0u8; 4096];
+            while matches!(io.read(&mut sink).await, Ok(n) if n > 0) {}
+        })
+        .await;
     }
 
     /// Handle every whole message read so far; `Some` when the connection must end.
@@ -244,9 +346,8 @@ impl Socket {
                     return Some(Some("this server speaks binary CBOR frames only".into()));
                 }
                 Incoming::Ping(bytes) => {
-                    if self.outbox.send_frame(Outgoing::Pong(bytes)).await.is_err() {
-                        return Some(None);
-                    }
+                    // This task writes the queue out itself, so it must not wait for room in it.
+                    let _ = self.outbox.try_send_frame(Outgoing::Pong(bytes));
                 }
                 Incoming::Pong => {}
                 Incoming::Close => return Some(None),
@@ -289,10 +390,6 @@ impl Inflow {
             fragments: None,
             max,
         }
-    }
-
-    fn extend(&mut self, chunk: &[u8]) {
-        self.buf.extend_from_slice(chunk);
     }
 
     /// The next whole message, `None` until more bytes arrive.
@@ -346,13 +443,12 @@ impl Inflow {
     }
 }
 
-/// The socket's response body: what the connection's [`Outbox`] queues, as WebSocket frames,
-/// until the close frame (or until nothing can queue more).
+/// What the connection's [`Outbox`] queues, as WebSocket frames, until the close frame.
 struct Outflow {
-    queue: mpsc::Receiver<Outgoing>,
     codec: Codec,
+    buf: BytesMut,
+    /// The close frame is written: nothing more is.
     done: bool,
-    _gone: DropGuard,
 }
 
 /// RFC 6455: a control frame carries at most 125 bytes; a close frame's reason, after its
@@ -360,7 +456,33 @@ struct Outflow {
 const MAX_CONTROL_PAYLOAD: usize = 125;
 
 impl Outflow {
-    fn frame(&mut self, outgoing: Outgoing, buf: &mut BytesMut) {
+    fn new() -> Self {
+        Self {
+            codec: Codec::new(),
+            buf: BytesMut::new(),
+            done: false,
+        }
+    }
+
+    /// Frame `first` and whatever else is queued now, up to a close frame.
+    fn take(&mut self, first: Outgoing, queue: &mut mpsc::Receiver<Outgoing>) {
+        self.frame(first);
+        while !self.done {
+            match queue.try_recv() {
+                Ok(outgoing) => self.frame(outgoing),
+                Err(_) => break,
+            }
+        }
+        if self.done {
+            // Nothing is sent after the close frame.
+            queue.close();
+        }
+    }
+
+    fn frame(&mut self, outgoing: Outgoing) {
+        if self.done {
+            return;
+        }
         let message = match outgoing {
             Outgoing::Message(bytes) => ws::Message::Binary(bytes),
             Outgoing::Ping => ws::Message::Ping(Bytes::new()),
@@ -376,33 +498,28 @@ impl Outflow {
             }
         };
         // Encoding a message into a buffer cannot fail.
-        let _ = self.codec.encode(message, buf);
+        let _ = self.codec.encode(message, &mut self.buf);
     }
-}
 
-impl Stream for Outflow {
-    type Item = Result<Bytes, Infallible>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        let mut buf = BytesMut::new();
-        while !this.done {
-            match this.queue.poll_recv(cx) {
-                Poll::Ready(Some(outgoing)) => this.frame(outgoing, &mut buf),
-                Poll::Ready(None) => this.done = true,
-                Poll::Pending => break,
-            }
+    /// Write the framed bytes, within `within` (a peer that stops reading is dropped).
+    async fn write_to<T: AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut T,
+        within: Duration,
+    ) -> Result<(), ()> {
+        if self.buf.is_empty() {
+            return Ok(());
         }
-        if this.done {
-            // Nothing is sent after the close frame.
-            this.queue.close();
-        }
-        if !buf.is_empty() {
-            Poll::Ready(Some(Ok(buf.freeze())))
-        } else if this.done {
-            Poll::Ready(None)
-        } else {
-            Poll::Pending
+        let written = tokio::time::timeout(within, async {
+            io.write_all(&self.buf).await?;
+            io.flush().await
+        })
+        .await;
+        // Hold no buffer while the socket is idle.
+        self.buf = BytesMut::new();
+        match written {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(()),
         }
     }
 }

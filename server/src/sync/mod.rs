@@ -311,6 +311,11 @@ impl SyncHub {
         }
     }
 
+    /// Forget a connection that closed before it synced any plan.
+    pub fn forget_connection(&self, conn: ConnId) {
+        lock(&self.0.connections).remove(&conn);
+    }
+
     /// Forget a closed connection and tell the documents it synced.
     pub async fn disconnect(&self, conn: ConnId, plans: &HashSet<PlanId>) {
         lock(&self.0.connections).remove(&conn);

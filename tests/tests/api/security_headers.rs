@@ -2,10 +2,13 @@
 //! configured origins only.
 
 use cairn_shared::ErrorCode;
+use cairn_shared::protocol::{self, Message, PeerId, PeerMetadata};
 use cairn_tests::{Answer, TestApp};
+use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::json;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 const ALLOWED: &str = "https://plans.example.org";
 const OTHER: &str = "https://evil.example.com";
@@ -344,6 +347,7 @@ async fn built_in_tls_serves_https_with_hsts() {
         jwt_secret: Some(cairn_tests::TEST_JWT_SECRET.into()),
         tls_cert_path: Some(cert_path),
         tls_key_path: Some(key_path),
+        registration: cairn_shared::api::RegistrationMode::Open,
         ..Default::default()
     };
     let app = cairn_server::startup::Application::build(settings)
@@ -373,6 +377,69 @@ async fn built_in_tls_serves_https_with_hsts() {
         Some("max-age=31536000")
     );
     assert_eq!(header(&answer, "x-content-type-options"), Some("nosniff"));
+
+    // A phone syncs over the same TLS port: the WebSocket upgrade and its frames run on the
+    // TLS stream (`wss://`).
+    let registered: serde_json::Value = client
+        .post(format!("https://localhost:{port}/api/v1/auth/register"))
+        .json(&json!({
+            "username": "maria",
+            "displayName": "Maria",
+            "password": "a long enough password",
+            "deviceName": "phone",
+        }))
+        .send()
+        .await
+        .expect("an HTTPS answer")
+        .json()
+        .await
+        .expect("tokens");
+    let token = registered["accessToken"].as_str().expect("an access token");
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(certified.cert.der().clone())
+        .expect("the certificate is trusted");
+    let tls = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("a connection");
+    let stream = tokio_rustls::TlsConnector::from(std::sync::Arc::new(tls))
+        .connect(
+            rustls::pki_types::ServerName::try_from("localhost").expect("a name"),
+            tcp,
+        )
+        .await
+        .expect("a TLS session");
+    let (mut socket, _) = tokio_tungstenite::client_async(
+        format!("wss://localhost:{port}/sync?token={token}"),
+        stream,
+    )
+    .await
+    .expect("the WebSocket upgrade over TLS");
+    let join = Message::Join {
+        sender_id: PeerId("phone".into()),
+        peer_metadata: PeerMetadata {
+            storage_id: None,
+            is_ephemeral: true,
+        },
+        supported_protocol_versions: vec!["1".into()],
+    };
+    socket
+        .send(WsMessage::Binary(protocol::encode(&join).into()))
+        .await
+        .expect("sent");
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+        .await
+        .expect("an answer in time");
+    let Some(Ok(WsMessage::Binary(bytes))) = answer else {
+        panic!("expected a binary frame, got {answer:?}");
+    };
+    assert!(
+        matches!(protocol::decode(&bytes), Ok(Message::Peer { .. })),
+        "the server answers the handshake over TLS"
+    );
 
     // Plain HTTP on the TLS port gets no answer.
     let plain = reqwest::Client::new()
