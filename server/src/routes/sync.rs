@@ -142,7 +142,9 @@ where
         >,
     B: actix_web::body::MessageBody + 'static,
 {
-    let response: HttpResponse = match app.call(req).await {
+    // Boxed: the app's future is large, and held inline it would take that room in every
+    // open socket's task for the socket's whole life.
+    let response: HttpResponse = match Box::pin(app.call(req)).await {
         Ok(response) => response.map_into_boxed_body().into_parts().1,
         Err(err) => err.error_response(),
     };
@@ -180,8 +182,9 @@ where
             actix_web::body::BodySize::None,
         )))
         .await?;
-    let parts = framed.into_parts();
-    socket.run(parts.io, parts.read_buf).await;
+    // The HTTP codec and its write buffer are dropped here, not held for the socket's life.
+    let actix_codec::FramedParts { io, read_buf, .. } = framed.into_parts();
+    socket.run(io, read_buf).await;
     Ok(())
 }
 
@@ -200,7 +203,7 @@ struct Socket {
 
 /// Room made in the read buffer before each read: enough for an everyday sync message in one
 /// read, little for a connection that sits idle (larger messages take several reads).
-const READ_ROOM: usize = 2048;
+const READ_ROOM: usize = 1024;
 
 /// How long a closing connection's last bytes from the peer are read and dropped.
 const LINGER: Duration = Duration::from_secs(1);
@@ -231,8 +234,10 @@ impl Socket {
         let timeout = Duration::from_secs(settings.socket_timeout_secs);
         let mut last_heard = Instant::now();
         let mut outflow = Outflow::new();
-        // Bytes the client sent right after its handshake.
-        self.inflow.buf = read;
+        // Bytes the client sent right after its handshake, in a buffer of their size (the
+        // HTTP reader's own is larger than an idle connection should hold).
+        self.inflow.buf = BytesMut::from(&read[..]);
+        drop(read);
         // One wait for the connection's whole life, not a new one per frame.
         let closed_token = self.outbox.closed().clone();
         let closed = closed_token.cancelled();
