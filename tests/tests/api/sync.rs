@@ -543,6 +543,26 @@ async fn messages_before_join_and_oversized_frames_are_refused() {
 }
 
 #[tokio::test]
+async fn a_websocket_upgrade_elsewhere_is_refused_and_sync_goes_on() {
+    // Every WebSocket handshake reaches the server's upgrade handling, whatever its path: only
+    // `/sync` gets a socket; elsewhere the app's own answer is written, and the server goes on.
+    let app = TestApp::spawn().await;
+    let maria = app.register("maria").await;
+    let (_, document) = app.plan_with_document(&maria, "Still here").await;
+    let elsewhere = app
+        .ws_url(maria.token())
+        .replacen("/sync?", "/api/v1/sync?", 1);
+    assert_eq!(open(&elsewhere).await.err(), Some(404));
+    let health = app.ws_url(maria.token()).replacen("/sync?", "/healthz?", 1);
+    // A handshake to a plain endpoint gets that endpoint's answer, not a socket.
+    assert_eq!(open(&health).await.err(), Some(200));
+    let mut client = app.sync_client(&maria).await;
+    client.track(&document, AutoCommit::new());
+    client.sync_doc(&document, true).await;
+    assert_eq!(read_title(&client.docs[&document].doc), "Still here");
+}
+
+#[tokio::test]
 async fn a_flood_of_messages_is_cut_off_without_harming_others() {
     let app = TestApp::spawn_with(|s| s.max_messages_per_second = 20).await;
     let maria = app.register("maria").await;
