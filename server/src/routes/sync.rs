@@ -107,10 +107,9 @@ pub struct UpgradedSocket {
 impl UpgradedSocket {
     async fn run<T: AsyncRead + AsyncWrite + Unpin>(mut self, io: T, read: BytesMut) {
         if let Some((socket, queue)) = self.socket.take() {
-            socket
-                .run(io, read, queue)
-                .instrument(self.span.clone())
-                .await;
+            // Boxed, like the app's future in `serve_upgrade`: the connection's task is sized
+            // for its largest state, and every HTTP connection's task would take this room.
+            Box::pin(socket.run(io, read, queue).instrument(self.span.clone())).await;
         }
     }
 }
