@@ -34,8 +34,8 @@ use crate::services::access_log::{self, AccessEvent};
 use crate::store::{AccessRecord, Heard, Notice, Store};
 use document::{ConnId, DocumentCore, Effects, Existence, Input, StoredElsewhere, UploadError};
 
-/// What goes out on one connection, in order. Workers put protocol messages here directly: the
-/// queue is read by the socket's response body, not by the connection's task.
+/// What goes out on one connection, in order. Workers put protocol messages here directly; the
+/// connection's task writes the queue to the socket.
 #[derive(Debug)]
 pub enum Outgoing {
     /// A protocol message, CBOR-encoded.
