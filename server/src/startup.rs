@@ -164,11 +164,21 @@ impl Application {
         // What actix-web's `HttpServer` builds, with one addition: an upgrade service, which
         // hands an accepted WebSocket's stream to its socket (`routes::serve_upgrade`). A macro,
         // as the stream's type differs with TLS.
+        let server = actix_server::Server::build()
+            .workers(workers)
+            .shutdown_timeout(10);
+        // On shutdown, idle keep-alive connections are closed at once rather than waited for.
+        let stopping = server.graceful_shutdown_signal();
         macro_rules! http_service {
             ($make_app:expr) => {{
                 let make_app = $make_app;
                 let upgrade_app = make_app.clone();
+                let stopping = stopping.clone();
                 HttpService::build()
+                    .graceful_shutdown_signal(move || {
+                        let stopping = stopping.clone();
+                        async move { stopping.notified().await }
+                    })
                     .keep_alive(KeepAlive::default())
                     .client_request_timeout(Duration::from_secs(5))
                     .client_disconnect_timeout(Duration::from_secs(1))
@@ -186,9 +196,6 @@ impl Application {
                     .finish(map_config(make_app(), |()| AppConfig::default()))
             }};
         }
-        let server = actix_server::Server::build()
-            .workers(workers)
-            .shutdown_timeout(10);
         let server = match (
             &services.settings.tls_cert_path,
             &services.settings.tls_key_path,
