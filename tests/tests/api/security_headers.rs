@@ -430,9 +430,17 @@ async fn built_in_tls_serves_https_with_hsts() {
         .send(WsMessage::Binary(protocol::encode(&join).into()))
         .await
         .expect("sent");
-    let answer = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
-        .await
-        .expect("an answer in time");
+    // The server may ping first; the answer is the first binary frame.
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
+                other => return other,
+            }
+        }
+    })
+    .await
+    .expect("an answer in time");
     let Some(Ok(WsMessage::Binary(bytes))) = answer else {
         panic!("expected a binary frame, got {answer:?}");
     };
