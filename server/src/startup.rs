@@ -4,18 +4,17 @@
 use std::net::TcpListener;
 use std::num::NonZeroU32;
 use std::path::Path;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_cors::Cors;
-use actix_web::dev::Server;
-use actix_web::http::{Method, header};
-use actix_web::middleware::{Condition, DefaultHeaders};
-use std::rc::Rc;
-
 use actix_http::{HttpService, KeepAlive};
 use actix_service::{IntoServiceFactory, ServiceFactory, fn_factory, fn_service, map_config};
 use actix_web::dev::AppConfig;
+use actix_web::dev::Server;
+use actix_web::http::{Method, header};
+use actix_web::middleware::{Condition, DefaultHeaders};
 use actix_web::{App, web};
 use anyhow::Context;
 use secrecy::ExposeSecret;
@@ -161,9 +160,12 @@ impl Application {
             workers => workers,
         };
         let addr = listener.local_addr()?;
-        // What actix-web's `HttpServer` builds, with one addition: an upgrade service, which
-        // hands an accepted WebSocket's stream to its socket (`routes::serve_upgrade`). A macro,
-        // as the stream's type differs with TLS.
+        // What actix-web's `HttpServer` builds (its defaults: keep-alive, request and disconnect
+        // timeouts, graceful shutdown), with one addition: an upgrade service, which hands an
+        // accepted WebSocket's stream to its socket (`routes::serve_upgrade`). A macro, as the
+        // stream's type differs with TLS. The app's config is the default one: its host and
+        // scheme are only what `connection_info` falls back to, and Cairn reads nothing but
+        // the client's address from that.
         let server = actix_server::Server::build()
             .workers(workers)
             .shutdown_timeout(10);
