@@ -88,13 +88,8 @@ impl Outbox {
             .map_err(|_| Gone)
     }
 
-    /// Queue a frame, waiting for room: for the connection's own task only (a worker never
-    /// waits for one slow connection).
-    pub async fn send_frame(&self, frame: Outgoing) -> Result<(), Gone> {
-        self.frames.send(frame).await.map_err(|_| Gone)
-    }
-
-    /// Queue a frame if there is room.
+    /// Queue a frame if there is room. Never waits: the connection's own task is the one that
+    /// empties the queue, and no worker waits for one slow connection.
     pub fn try_send_frame(&self, frame: Outgoing) -> Result<(), Gone> {
         self.frames.try_send(frame).map_err(|_| Gone)
     }
