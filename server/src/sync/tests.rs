@@ -588,3 +588,83 @@ fn a_change_hidden_by_a_bloom_false_positive_reaches_the_member_who_asks_for_it(
         assert!(client.doc.get_change_by_hash(&hidden).is_some());
     }
 }
+
+impl Net {
+    /// Client `i` applies every sync message in its inbox; returns them, decoded.
+    fn receive(&mut self, i: usize) -> Vec<sync::Message> {
+        let client = &mut self.clients[i];
+        let mut received = Vec::new();
+        for message in std::mem::take(&mut client.inbox) {
+            match message {
+                Message::Sync { data, .. } => {
+                    let decoded = sync::Message::decode(&data).expect("valid sync message");
+                    client
+                        .doc
+                        .sync()
+                        .receive_sync_message(&mut client.state, decoded.clone())
+                        .expect("applies");
+                    received.push(decoded);
+                }
+                other => client.inbox.push(other),
+            }
+        }
+        received
+    }
+}
+
+#[test]
+fn an_editing_members_acknowledgement_rides_on_its_partners_next_change() {
+    let (mut net, _, _) = owner_and_supporter();
+    let (a, b) = (0, 1);
+    net.clients[a].put("whatMattersNote", "family");
+    net.send(a);
+    assert!(
+        net.receive(a).is_empty(),
+        "the editing phone's acknowledgement waits"
+    );
+    assert!(net.core.has_waiting_acks());
+    let to_b = net.receive(b);
+    assert_eq!(to_b.len(), 1, "the partner gets the change at once");
+    assert!(!to_b[0].changes.is_empty());
+
+    net.clients[b].put("supporterNote", "housing office hours");
+    net.send(b);
+    let to_a = net.receive(a);
+    assert_eq!(
+        to_a.len(),
+        1,
+        "one message: the partner's change, which acknowledges the phone's own"
+    );
+    assert!(!to_a[0].changes.is_empty());
+    assert_eq!(to_a[0].heads, net.core.doc().get_heads());
+    assert_eq!(
+        net.clients[a].value("supporterNote").as_deref(),
+        Some("housing office hours")
+    );
+    let client = &mut net.clients[a];
+    if let Some(next) = client.doc.sync().generate_sync_message(&mut client.state) {
+        assert!(
+            next.changes.is_empty(),
+            "the phone knows the server holds its change and does not send it again"
+        );
+    }
+
+    // The partner's own acknowledgement waited too; with no message to carry it, the worker
+    // sends it on its own.
+    assert!(net.receive(b).is_empty());
+    let mut effects = Effects::default();
+    net.core.send_waiting_acks(&mut effects);
+    net.apply(effects);
+    let to_b = net.receive(b);
+    assert_eq!(to_b.len(), 1, "the waiting acknowledgement is sent");
+    assert!(to_b[0].changes.is_empty());
+    assert_eq!(to_b[0].heads, net.core.doc().get_heads());
+    assert!(!net.core.has_waiting_acks());
+    let client = &mut net.clients[b];
+    if let Some(next) = client.doc.sync().generate_sync_message(&mut client.state) {
+        assert!(
+            next.changes.is_empty(),
+            "the partner does not send its change again"
+        );
+    }
+}
