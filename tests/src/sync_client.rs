@@ -126,10 +126,12 @@ impl SyncClient {
         let _ = self.socket.send(Frame::Text(text.to_owned().into())).await;
     }
 
-    /// The next protocol message, or `None` on close or timeout.
+    /// The next protocol message, or `None` on close or timeout. The server's pings do not
+    /// extend `wait`.
     pub async fn next_message(&mut self, wait: Duration) -> Option<Message> {
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let frame = tokio::time::timeout(wait, self.socket.next())
+            let frame = tokio::time::timeout_at(deadline, self.socket.next())
                 .await
                 .ok()??;
             match frame {

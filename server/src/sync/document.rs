@@ -108,7 +108,8 @@ struct PeerState {
     sync: sync::State,
     /// An acknowledgement of this peer's own changes, waiting to go out with the next message
     /// to it (see [`DocumentCore::send_waiting_acks`]).
-    waiting_ack: Option<sync::Message>,
+    /// Boxed: most peers have none, and a peer state is kept for every open connection.
+    waiting_ack: Option<Box<sync::Message>>,
 }
 
 /// The protocol message carrying `message` from the server to `peer`.
@@ -730,7 +731,7 @@ impl DocumentCore {
             return;
         };
         if may_wait && message.changes.is_empty() && message.need.is_empty() {
-            state.waiting_ack = Some(message);
+            state.waiting_ack = Some(Box::new(message));
             return;
         }
         state.waiting_ack = None;
@@ -747,7 +748,7 @@ impl DocumentCore {
     pub fn send_waiting_acks(&mut self, effects: &mut Effects) {
         for (conn, state) in &mut self.peers {
             if let Some(message) = state.waiting_ack.take() {
-                let message = sync_to(&self.server, &state.peer, &self.document_id, message);
+                let message = sync_to(&self.server, &state.peer, &self.document_id, *message);
                 effects.outgoing.push((*conn, message));
             }
         }

@@ -153,6 +153,37 @@ async fn two_members_converge_live() {
 }
 
 #[tokio::test]
+async fn an_edit_is_acknowledged_when_no_other_message_follows() {
+    // The server holds back an editing phone's acknowledgement for a moment, for the partner's
+    // next change to carry; with nobody else editing, it still comes on its own.
+    let app = TestApp::spawn().await;
+    let maria = app.register("maria").await;
+    let (_, document) = app.plan_with_document(&maria, "Alone").await;
+    let mut phone = app.sync_client(&maria).await;
+    phone.track(&document, AutoCommit::new());
+    phone.sync_doc(&document, true).await;
+    put(
+        &mut phone,
+        &document,
+        "fromMaria",
+        "call my sister on Sunday",
+    );
+    let mine = phone
+        .docs
+        .get_mut(&document)
+        .expect("tracked")
+        .doc
+        .get_heads();
+    assert!(phone.push(&document, false).await, "the edit is sent");
+    assert!(
+        phone
+            .wait_until(WAIT, |c| c.docs[&document].server_heads == mine)
+            .await,
+        "the server acknowledges the edit: its heads are the phone's"
+    );
+}
+
+#[tokio::test]
 async fn a_plan_created_offline_is_accepted_and_listed_for_its_owner() {
     let app = TestApp::spawn().await;
     let maria = app.register("maria").await;
