@@ -106,20 +106,6 @@ struct PeerState {
     peer: PeerId,
     user: UserId,
     sync: sync::State,
-    /// An acknowledgement of this peer's own changes, waiting to go out with the next message
-    /// to it (see [`DocumentCore::send_waiting_acks`]).
-    /// Boxed: most peers have none, and a peer state is kept for every open connection.
-    waiting_ack: Option<Box<sync::Message>>,
-}
-
-/// The protocol message carrying `message` from the server to `peer`.
-fn sync_to(server: &PeerId, peer: &PeerId, document_id: &str, message: sync::Message) -> Message {
-    Message::Sync {
-        sender_id: server.clone(),
-        target_id: peer.clone(),
-        document_id: document_id.to_owned(),
-        data: message.encode(),
-    }
 }
 
 /// Whether the plan is stored, or only a candidate for offline creation.
@@ -585,7 +571,6 @@ impl DocumentCore {
             peer: from.peer.clone(),
             user: from.user,
             sync: sync::State::new(),
-            waiting_ack: None,
         });
         // The everyday message first (one fresh change, or an acknowledgement), then automerge.
         // The shortcut's changes are the message's own; automerge's are held here.
@@ -664,10 +649,10 @@ impl DocumentCore {
         if changed {
             let conns: Vec<ConnId> = self.peers.keys().copied().collect();
             for conn in conns {
-                self.generate_for(conn, conn == from.conn, effects);
+                self.generate_for(conn, effects);
             }
         } else {
-            self.generate_for(from.conn, false, effects);
+            self.generate_for(from.conn, effects);
         }
     }
 
@@ -703,13 +688,7 @@ impl DocumentCore {
         }
     }
 
-    /// What to send `conn` now. With `may_wait` (the peer's own changes were just applied), a
-    /// message that only acknowledges them (no changes, nothing asked for) waits instead: the
-    /// next message to the peer supersedes it, as its heads include them, and otherwise the
-    /// worker sends it within [`super::ACK_DELAY`]. automerge-repo clients send a document's
-    /// changes at most every 100 ms themselves, so an editing phone gets one message where it
-    /// got an acknowledgement and then its partner's change.
-    fn generate_for(&mut self, conn: ConnId, may_wait: bool, effects: &mut Effects) {
+    fn generate_for(&mut self, conn: ConnId, effects: &mut Effects) {
         let Some(state) = self.peers.get_mut(&conn) else {
             return;
         };
@@ -727,30 +706,16 @@ impl DocumentCore {
                 self.doc.generate_sync_message(&mut state.sync)
             }
         };
-        let Some(message) = message else {
-            return;
-        };
-        if may_wait && message.changes.is_empty() && message.need.is_empty() {
-            state.waiting_ack = Some(Box::new(message));
-            return;
-        }
-        state.waiting_ack = None;
-        let message = sync_to(&self.server, &state.peer, &self.document_id, message);
-        effects.outgoing.push((conn, message));
-    }
-
-    /// Whether an acknowledgement waits to be sent (see [`DocumentCore::generate_for`]).
-    pub fn has_waiting_acks(&self) -> bool {
-        self.peers.values().any(|state| state.waiting_ack.is_some())
-    }
-
-    /// Send every acknowledgement that is still waiting.
-    pub fn send_waiting_acks(&mut self, effects: &mut Effects) {
-        for (conn, state) in &mut self.peers {
-            if let Some(message) = state.waiting_ack.take() {
-                let message = sync_to(&self.server, &state.peer, &self.document_id, *message);
-                effects.outgoing.push((*conn, message));
-            }
+        if let Some(message) = message {
+            effects.outgoing.push((
+                conn,
+                Message::Sync {
+                    sender_id: self.server.clone(),
+                    target_id: state.peer.clone(),
+                    document_id: self.document_id.clone(),
+                    data: message.encode(),
+                },
+            ));
         }
     }
 
@@ -758,7 +723,7 @@ impl DocumentCore {
     pub fn announce_changes(&mut self, effects: &mut Effects) {
         let conns: Vec<ConnId> = self.peers.keys().copied().collect();
         for conn in conns {
-            self.generate_for(conn, false, effects);
+            self.generate_for(conn, effects);
         }
     }
 

@@ -691,11 +691,6 @@ const VALIDATE_AT_MOST_AFTER: Duration = Duration::from_secs(30);
 /// How many queued commands a worker applies before one group commit.
 const BATCH: usize = 64;
 
-/// How long an acknowledgement of a member's own changes may wait for the next message to that
-/// member to carry it (see [`document::DocumentCore`]'s `generate_for`): automerge-repo's own
-/// pace, as clients send a document's changes at most every 100 ms.
-pub const ACK_DELAY: Duration = Duration::from_millis(100);
-
 impl Worker {
     async fn run(
         hub: SyncHub,
@@ -751,16 +746,7 @@ impl Worker {
         let validate_timer = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(validate_timer);
         let mut timer_at: Option<tokio::time::Instant> = None;
-        // One timer for acknowledgements that wait, set when the first of them starts to.
-        let ack_timer = tokio::time::sleep(Duration::ZERO);
-        tokio::pin!(ack_timer);
-        let mut acks_at: Option<tokio::time::Instant> = None;
         loop {
-            if acks_at.is_none() && worker.core.has_waiting_acks() {
-                let at = tokio::time::Instant::now() + ACK_DELAY;
-                ack_timer.as_mut().reset(at);
-                acks_at = Some(at);
-            }
             let validate_at = worker.unvalidated_since.map(|since| {
                 (worker.last_changed + VALIDATE_WHEN_QUIET).min(since + VALIDATE_AT_MOST_AFTER)
             });
@@ -777,11 +763,6 @@ impl Worker {
                     if validate_at.is_some_and(|at| at <= tokio::time::Instant::now()) {
                         worker.validate().await;
                     }
-                    continue;
-                }
-                () = &mut ack_timer, if acks_at.is_some() => {
-                    acks_at = None;
-                    worker.send_waiting_acks();
                     continue;
                 }
                 () = tokio::time::sleep(idle), if !worker.core.has_peers() => {
@@ -1247,13 +1228,6 @@ impl Worker {
                 outbox.close(reason);
             }
         }
-    }
-
-    /// Send the acknowledgements that waited [`ACK_DELAY`] for another message to carry them.
-    fn send_waiting_acks(&mut self) {
-        let mut effects = Effects::default();
-        self.core.send_waiting_acks(&mut effects);
-        self.deliver(effects);
     }
 
     fn deliver(&mut self, effects: Effects) {

@@ -154,8 +154,8 @@ async fn two_members_converge_live() {
 
 #[tokio::test]
 async fn an_edit_is_acknowledged_when_no_other_message_follows() {
-    // The server holds back an editing phone's acknowledgement for a moment, for the partner's
-    // next change to carry; with nobody else editing, it still comes on its own.
+    // A phone editing a plan nobody else has open learns that the server holds its edit from
+    // the server's answer alone: no partner's message comes to carry it.
     let app = TestApp::spawn().await;
     let maria = app.register("maria").await;
     let (_, document) = app.plan_with_document(&maria, "Alone").await;
