@@ -154,8 +154,8 @@ async fn two_members_converge_live() {
 
 #[tokio::test]
 async fn an_edit_is_acknowledged_when_no_other_message_follows() {
-    // A phone editing a plan nobody else has open learns that the server holds its edit from
-    // the server's answer alone: no partner's message comes to carry it.
+    // A phone editing a plan nobody else has open still learns that its edit is stored: the
+    // server answers with heads that hold it (what an app's "saved" mark goes by).
     let app = TestApp::spawn().await;
     let maria = app.register("maria").await;
     let (_, document) = app.plan_with_document(&maria, "Alone").await;
