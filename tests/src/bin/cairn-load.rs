@@ -678,7 +678,9 @@ type Stream = futures_util::stream::SplitStream<Socket>;
 
 /// Open a socket and exchange `join` and `peer`: the socket's halves and the server's peer id.
 async fn handshake(url: &str, peer: &PeerId) -> anyhow::Result<(Sink, Stream, PeerId)> {
-    let (socket, _) = tokio_tungstenite::connect_async(url)
+    // Small frames go out at once, as from a browser or Node's `ws` (automerge-repo's clients):
+    // with Nagle's algorithm an edit could wait for the server's delayed acknowledgement.
+    let (socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
         .await
         .context("connect")?;
     let (mut sink, mut stream) = socket.split();

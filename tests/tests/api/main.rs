@@ -46,3 +46,38 @@ pub(crate) fn put(
         .expect("put");
     tracked.doc.commit();
 }
+
+/// The server's ends of the TCP connections it accepted on `port`, each with whether it sends at
+/// once (`TCP_NODELAY`). The test server runs in the test's own process, so its sockets are
+/// found in this process's file table (each duplicated through a pidfd, without `unsafe`).
+pub(crate) fn accepted_connections(port: u16) -> Vec<(std::net::SocketAddr, bool)> {
+    use rustix::process::{PidfdFlags, PidfdGetfdFlags, getpid, pidfd_getfd, pidfd_open};
+    let pidfd = pidfd_open(getpid(), PidfdFlags::empty()).expect("a pidfd for this process");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd").expect("this process's file table") {
+        let Some(number) = entry
+            .ok()
+            .and_then(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // Not a socket, closed meanwhile, or not a connection: not one of them.
+        let Ok(fd) = pidfd_getfd(&pidfd, number, PidfdGetfdFlags::empty()) else {
+            continue;
+        };
+        let local = rustix::net::getsockname(&fd)
+            .ok()
+            .and_then(|addr| std::net::SocketAddr::try_from(addr).ok());
+        let peer = rustix::net::getpeername(&fd)
+            .ok()
+            .flatten()
+            .and_then(|addr| std::net::SocketAddr::try_from(addr).ok());
+        if let (Some(local), Some(peer)) = (local, peer)
+            && local.port() == port
+        {
+            let nodelay = rustix::net::sockopt::tcp_nodelay(&fd).expect("a TCP socket's option");
+            found.push((peer, nodelay));
+        }
+    }
+    found
+}
