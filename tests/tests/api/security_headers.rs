@@ -448,6 +448,15 @@ async fn built_in_tls_serves_https_with_hsts() {
         matches!(protocol::decode(&bytes), Ok(Message::Peer { .. })),
         "the server answers the handshake over TLS"
     );
+    // Its frames go out at once over TLS too (see `sync::the_server_sends_each_message_at_once`).
+    let accepted = crate::accepted_connections(port);
+    assert!(!accepted.is_empty(), "the server's end of the connection");
+    for (peer, nodelay) in accepted {
+        assert!(
+            nodelay,
+            "the TLS connection from {peer} holds small writes back"
+        );
+    }
 
     // Plain HTTP on the TLS port gets no answer.
     let plain = reqwest::Client::new()
