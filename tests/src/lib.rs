@@ -60,6 +60,8 @@ pub fn on_postgres() -> bool {
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`.
     pub address: String,
+    /// The port it listens on.
+    pub port: u16,
     /// The database URL the server uses.
     pub database_url: String,
     /// The running server's store, for setting up what only the command line can (the first
@@ -206,7 +208,8 @@ impl TestApp {
         };
         configure(&mut settings);
         let app = Application::build(settings).await?;
-        let address = format!("http://127.0.0.1:{}", app.port());
+        let port = app.port();
+        let address = format!("http://127.0.0.1:{port}");
         let hub = app.hub();
         let store = app.store();
         tokio::spawn(app.run_until_stopped());
@@ -215,6 +218,7 @@ impl TestApp {
             .build()?;
         Ok(Self {
             address,
+            port,
             database_url,
             store,
             hub,

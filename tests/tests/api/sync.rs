@@ -192,12 +192,6 @@ async fn the_server_sends_each_message_at_once() {
     // does Cairn, on every connection it accepts, for the API as for `/sync`. Measured at 100
     // editing pairs: edit-to-partner p99 61 ms with Nagle, 34 ms without.
     let app = TestApp::spawn().await;
-    let port: u16 = app
-        .address
-        .rsplit(':')
-        .next()
-        .and_then(|port| port.parse().ok())
-        .expect("the server's port");
     let maria = app.register("maria").await;
     let (_, document) = app.plan_with_document(&maria, "Sent at once").await;
     let mut phone = app.sync_client(&maria).await;
@@ -205,7 +199,7 @@ async fn the_server_sends_each_message_at_once() {
     phone.sync_doc(&document, true).await;
     assert_eq!(read_title(&phone.docs[&document].doc), "Sent at once");
 
-    let accepted = crate::accepted_connections(port);
+    let accepted = crate::accepted_connections(app.port);
     assert!(
         !accepted.is_empty(),
         "the server's end of the phone's connection is found"
