@@ -162,6 +162,7 @@ async fn main() -> anyhow::Result<()> {
         pairs.push(set_up_pair(&args, &http, index).await?);
     }
     let before = args.server_pid.map(cpu_seconds).transpose()?;
+    let threads_before = args.server_pid.map(thread_cpu_seconds).transpose()?;
     // The server's resident memory while the pairs edit, sampled (its peak since start also
     // counts set-up work, such as Cairn's password hashing for the sign-ups).
     let most_rss = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -208,6 +209,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let after = args.server_pid.map(cpu_seconds).transpose()?;
+    let threads_after = args.server_pid.map(thread_cpu_seconds).transpose()?;
     let rss_while_editing = match (sampling, args.server_pid) {
         (Some(sampling), Some(pid)) => {
             sampling.abort();
@@ -252,6 +254,13 @@ async fn main() -> anyhow::Result<()> {
             "server CPU in use while editing (cores): {:.2}",
             (after - before) / elapsed
         );
+        if let (Some(before), Some(after)) = (&threads_before, &threads_after) {
+            let (name, busy) = busiest_thread(before, after, elapsed);
+            // Node runs the sync server's work on its main thread: at 0.9 of a core and more
+            // that thread is saturated, messages queue behind each other, and its CPU per edit
+            // is no longer that of the workload alone.
+            println!("server busiest thread while editing (share of a core): {busy:.2} ({name})");
+        }
         println!(
             "server peak RSS (MiB): {:.1}",
             peak_rss_kib(pid)? as f64 / 1024.0
@@ -471,7 +480,53 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 
 /// The process's user + system CPU time, in seconds.
 fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    Ok(stat_cpu_seconds(&std::fs::read_to_string(format!(
+        "/proc/{pid}/stat"
+    ))?))
+}
+
+/// Each of the process's threads, by thread id: its name and its user + system CPU time, in
+/// seconds.
+fn thread_cpu_seconds(pid: u32) -> anyhow::Result<HashMap<u32, (String, f64)>> {
+    let mut threads = HashMap::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let entry = entry?;
+        let Some(tid) = entry.file_name().to_str().and_then(|t| t.parse().ok()) else {
+            continue;
+        };
+        // A thread that ended between the listing and the read is not counted.
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let name = stat
+            .split_once('(')
+            .and_then(|(_, rest)| rest.rsplit_once(')'))
+            .map(|(name, _)| name.to_owned())
+            .unwrap_or_default();
+        threads.insert(tid, (name, stat_cpu_seconds(&stat)));
+    }
+    Ok(threads)
+}
+
+/// The thread that used the most CPU between two readings, and its share of a core over
+/// `elapsed` seconds.
+fn busiest_thread(
+    before: &HashMap<u32, (String, f64)>,
+    after: &HashMap<u32, (String, f64)>,
+    elapsed: f64,
+) -> (String, f64) {
+    after
+        .iter()
+        .map(|(tid, (name, seconds))| {
+            let earlier = before.get(tid).map_or(0.0, |(_, seconds)| *seconds);
+            (name.clone(), (seconds - earlier) / elapsed)
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap_or_default()
+}
+
+/// User + system CPU time, in seconds, from a `/proc/…/stat` line.
+fn stat_cpu_seconds(stat: &str) -> f64 {
     // Fields after the command name (which is in parentheses and may hold spaces).
     let rest = stat
         .rsplit_once(')')
@@ -485,18 +540,22 @@ fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
             .unwrap_or(0.0)
     };
     // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
-    Ok((ticks(11) + ticks(12)) / clock_ticks_per_second())
+    (ticks(11) + ticks(12)) / clock_ticks_per_second()
 }
 
 fn clock_ticks_per_second() -> f64 {
-    // The kernel's USER_HZ, 100 on every Linux this runs on; `getconf CLK_TCK` says so.
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|out| String::from_utf8(out.stdout).ok())
-        .and_then(|text| text.trim().parse().ok())
-        .unwrap_or(100.0)
+    // The kernel's USER_HZ, 100 on every Linux this runs on; `getconf CLK_TCK` says so. Asked
+    // once: the threads' times are read one after another.
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|out| String::from_utf8(out.stdout).ok())
+            .and_then(|text| text.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
 }
 
 /// The process's peak resident memory (VmHWM), in KiB.

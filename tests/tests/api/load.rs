@@ -32,6 +32,21 @@ async fn the_load_generator_runs_pairs_of_editors_to_completion() {
     ] {
         assert!(stdout.contains(figure), "{figure} missing: {stdout}");
     }
+    // No one thread of the server can have used more CPU than the whole server did.
+    let figure = |label: &str| -> f64 {
+        stdout
+            .lines()
+            .find_map(|line| line.strip_prefix(label))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|number| number.parse().ok())
+            .unwrap_or_else(|| panic!("no figure for {label}: {stdout}"))
+    };
+    let cores = figure("server CPU in use while editing (cores):");
+    let busiest = figure("server busiest thread while editing (share of a core):");
+    assert!(
+        (0.0..=cores + 0.01).contains(&busiest),
+        "busiest thread {busiest} against {cores} cores: {stdout}"
+    );
 
     // It refuses to load anything but this machine.
     let elsewhere = tokio::process::Command::new(env!("CARGO_BIN_EXE_cairn-load"))
