@@ -256,9 +256,9 @@ async fn main() -> anyhow::Result<()> {
         );
         if let (Some(before), Some(after)) = (&threads_before, &threads_after) {
             let (name, busy) = busiest_thread(before, after, elapsed);
-            // Node runs the sync server's work on its main thread: at 0.9 of a core and more
-            // that thread is saturated, messages queue behind each other, and its CPU per edit
-            // is no longer that of the workload alone.
+            // Node runs the sync server's work on its main thread: the nearer that thread is to
+            // a whole core, the more messages queue behind each other (and the more each of its
+            // wake-ups handles, which makes each edit cheaper for it).
             println!("server busiest thread while editing (share of a core): {busy:.2} ({name})");
         }
         println!(
