@@ -398,6 +398,11 @@ export interface PlanDetail {
   schemaIssue: string | null;
   /** The plan's title as the document holds it now. */
   title: string;
+  /**
+   * `true` when the plan's stored data cannot be read at the moment (its `title` is then
+   * empty): the plan is listed, marked unavailable, and the caller's other plans as usual.
+   */
+  unavailable: boolean;
   /** The `automerge:` URL an automerge-repo client passes to `repo.find`. */
   url: string;
 }
@@ -444,6 +449,11 @@ export interface PlanSummary {
   schemaIssue: string | null;
   /** The plan's title as the document holds it now. */
   title: string;
+  /**
+   * `true` when the plan's stored data cannot be read at the moment (its `title` is then
+   * empty): the plan is listed, marked unavailable, and the caller's other plans as usual.
+   */
+  unavailable: boolean;
   /** The `automerge:` URL an automerge-repo client passes to `repo.find`. */
   url: string;
 }

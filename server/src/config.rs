@@ -76,6 +76,9 @@ pub struct Settings {
     pub http_workers: usize,
     /// Largest a plan may grow, in stored bytes; changes beyond it are refused.
     pub max_document_bytes: usize,
+    /// Plans read from storage into memory at the same time, at most (0 means 1): whatever
+    /// sockets and requests ask for, loads beyond it wait their turn.
+    pub max_concurrent_loads: usize,
     /// Open sync connections one account may hold at once (its phones, tabs and laptops).
     pub max_connections_per_account: usize,
     /// Seconds between the server's WebSocket pings.
@@ -176,6 +179,7 @@ impl Default for Settings {
             max_messages_per_second: 100,
             http_workers: 0,
             max_document_bytes: 10 * 1024 * 1024,
+            max_concurrent_loads: 2,
             max_connections_per_account: 20,
             ping_interval_secs: 10,
             socket_timeout_secs: 30,

@@ -188,12 +188,29 @@ impl DataKey {
     pub fn open_snapshot(&self, plan: PlanId, blob: &[u8]) -> Result<Vec<u8>, CryptoError> {
         open(&self.cipher, &snapshot_context(plan), blob)
     }
+
+    /// Seal the title of `plan` (kept beside the plan row for the plan list).
+    pub fn seal_title(&self, plan: PlanId, title: &str) -> Result<Vec<u8>, CryptoError> {
+        seal(&self.cipher, &title_context(plan), title.as_bytes())
+    }
+
+    /// Open what [`DataKey::seal_title`] sealed.
+    pub fn open_title(&self, plan: PlanId, blob: &[u8]) -> Result<String, CryptoError> {
+        let bytes = open(&self.cipher, &title_context(plan), blob)?;
+        String::from_utf8(bytes).map_err(|_| CryptoError::Unreadable)
+    }
 }
 
 fn change_context(plan: PlanId, hash: &str) -> Vec<u8> {
     let mut aad = b"cairn change\0".to_vec();
     aad.extend_from_slice(plan.0.as_bytes());
     aad.extend_from_slice(hash.as_bytes());
+    aad
+}
+
+fn title_context(plan: PlanId) -> Vec<u8> {
+    let mut aad = b"cairn title\0".to_vec();
+    aad.extend_from_slice(plan.0.as_bytes());
     aad
 }
 

@@ -87,6 +87,19 @@ pub struct Plan {
     pub created_at: DateTime<Utc>,
     /// Where the document does not fit the schema, if it does not.
     pub schema_issue: Option<String>,
+    /// The plan's title as last recorded beside the plan row.
+    pub title: PlanTitle,
+}
+
+/// A plan's title as recorded (sealed) beside its row, so listing plans never loads a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanTitle {
+    /// The title the document held when it was last recorded.
+    Known(String),
+    /// Not recorded yet (a plan stored before titles were kept, until it is first loaded).
+    NotRecorded,
+    /// Recorded, but it cannot be opened now (its data key or the sealed title is damaged).
+    Unreadable,
 }
 
 /// One member of a plan, with their display name.

@@ -18,6 +18,9 @@ pub struct Metrics {
     pub sync_shortcut_steps: IntCounter,
     /// Sync steps left to automerge's general code.
     pub sync_general_steps: IntCounter,
+    /// Plan documents read from storage into memory (a REST read of a plan nobody is syncing
+    /// loads it once, shared by everyone asking at the same time).
+    pub plan_loads: IntCounter,
     plans_not_fitting: IntGauge,
     open_connections: IntGauge,
     loaded_plans: IntGauge,
@@ -73,6 +76,11 @@ impl Metrics {
                 &registry,
                 "sync_general_steps_total",
                 "Sync messages taken in and answers worked out by automerge's general sync code.",
+            ),
+            plan_loads: counter(
+                &registry,
+                "plan_loads_total",
+                "Plan documents read from storage into memory.",
             ),
             plans_not_fitting: gauge(
                 &registry,

@@ -119,6 +119,7 @@ impl Application {
                 plans_per_account: settings.plans_per_account,
                 compact_after_changes: settings.compact_after_changes.max(1),
                 max_document_bytes: settings.max_document_bytes,
+                max_concurrent_loads: settings.max_concurrent_loads,
             },
             storage_id,
             background.clone(),
@@ -126,6 +127,7 @@ impl Application {
         );
         // Several instances on one Postgres: changes, removals and sign-outs from the others.
         hub.start_fanout();
+        hub.start_title_backfill();
         let services = web::Data::new(Services {
             store,
             tokens,

@@ -180,6 +180,10 @@ pub struct PlanSummary {
     /// `null` when the document fits schema v1; otherwise where it first does not (the plan is
     /// kept and synced as usual, and exports skip the part that does not fit).
     pub schema_issue: Option<String>,
+    /// `true` when the plan's stored data cannot be read at the moment (its `title` is then
+    /// empty): the plan is listed, marked unavailable, and the caller's other plans as usual.
+    #[serde(default)]
+    pub unavailable: bool,
 }
 
 /// One plan with its current content (`GET /api/v1/plans/{id}`).

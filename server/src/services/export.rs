@@ -23,7 +23,7 @@ use serde_json::{Map, Value};
 use tracing::instrument;
 
 use super::access_log::{self, AccessEvent};
-use super::plans::{PlanError, load_document, role_on};
+use super::plans::{PlanError, read_document, role_on};
 use super::{Caller, Services};
 use crate::domain::Plan;
 
@@ -163,9 +163,11 @@ pub async fn export_plan(
         .plan(plan)
         .await?
         .ok_or(PlanError::NotFound)?;
-    let document = load_document(&services.store, plan).await?;
-    let document = serde_json::to_value(AutoSerde::from(&document))
-        .map_err(|err| PlanError::Document(err.to_string()))?;
+    let document = read_document(services, caller, plan, |document| {
+        serde_json::to_value(AutoSerde::from(document))
+    })
+    .await?
+    .map_err(|err| PlanError::Document(err.to_string()))?;
     let people = people(services, plan).await?;
     let exported_by = people
         .find(&caller.user.id.to_string())

@@ -9,7 +9,7 @@ use cairn_shared::api::HistoryEntry;
 use cairn_shared::{PlanId, UserId};
 use chrono::{DateTime, Utc};
 
-use super::plans::{PlanError, load_document, role_on};
+use super::plans::{PlanError, read_document, role_on};
 use super::{Caller, Services};
 
 /// The plan's changes, oldest first, with author names.
@@ -20,38 +20,47 @@ pub async fn history(
 ) -> Result<Vec<HistoryEntry>, PlanError> {
     role_on(services, caller, plan).await?;
     let log = services.store.change_log(plan).await?;
-    let document = load_document(&services.store, plan).await?;
+    // Compacted changes keep their row but not their bytes: read them from the document the
+    // sync hub holds.
+    let entries = read_document(services, caller, plan, move |document| {
+        log.into_iter()
+            .map(|logged| {
+                let held = match logged.change.hash.parse::<ChangeHash>() {
+                    Ok(hash) => document.get_change_by_hash(&hash),
+                    Err(_) => None,
+                };
+                let decoded = match held {
+                    Some(change) => Cow::Borrowed(change),
+                    None => Cow::Owned(
+                        Change::from_bytes(logged.change.data)
+                            .map_err(|err| PlanError::Document(err.to_string()))?,
+                    ),
+                };
+                Ok(HistoryEntry {
+                    hash: logged.change.hash,
+                    author_id: logged.change.author_id,
+                    author_name: String::new(),
+                    received_at: logged.received_at,
+                    made_at: made_at(decoded.timestamp()),
+                    message: decoded.message().map(|text| text.to_string()),
+                    operations: decoded.len() as u64,
+                })
+            })
+            .collect::<Result<Vec<HistoryEntry>, PlanError>>()
+    })
+    .await??;
     let mut names: HashMap<UserId, String> = HashMap::new();
-    let mut entries = Vec::with_capacity(log.len());
-    for logged in log {
-        let author = logged.change.author_id;
+    let mut named = Vec::with_capacity(entries.len());
+    for mut entry in entries {
+        let author = entry.author_id;
         if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(author) {
             let name = services.store.user(author).await?.map(|u| u.display_name);
             slot.insert(name.unwrap_or_default());
         }
-        // Compacted changes keep their row but not their bytes: read them from the document.
-        let held = match logged.change.hash.parse::<ChangeHash>() {
-            Ok(hash) => document.get_change_by_hash(&hash),
-            Err(_) => None,
-        };
-        let decoded = match held {
-            Some(change) => Cow::Borrowed(change),
-            None => Cow::Owned(
-                Change::from_bytes(logged.change.data)
-                    .map_err(|err| PlanError::Document(err.to_string()))?,
-            ),
-        };
-        entries.push(HistoryEntry {
-            hash: logged.change.hash,
-            author_id: author,
-            author_name: names.get(&author).cloned().unwrap_or_default(),
-            received_at: logged.received_at,
-            made_at: made_at(decoded.timestamp()),
-            message: decoded.message().map(|text| text.to_string()),
-            operations: decoded.len() as u64,
-        });
+        entry.author_name = names.get(&author).cloned().unwrap_or_default();
+        named.push(entry);
     }
-    Ok(entries)
+    Ok(named)
 }
 
 /// Automerge clients record the time in milliseconds (JavaScript) or seconds (older clients);

@@ -14,8 +14,9 @@ use tracing::instrument;
 use super::access_log::{AccessEvent, record, record_done};
 use super::{Caller, Services};
 use crate::auth::secrets::{human_code, normalize_code, sha256_hex};
-use crate::domain::{InvitationOutcome, Membership, Plan, StoredChange};
+use crate::domain::{InvitationOutcome, Membership, Plan, PlanTitle, StoredChange};
 use crate::store::{Store, StoreError};
+use crate::sync::HubError;
 
 /// Why a plan operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -143,7 +144,12 @@ pub async fn load_document_counted(
     })
 }
 
-fn summary(plan: &Plan, role: PlanRole, title: String, members: Vec<Membership>) -> PlanSummary {
+fn summary(plan: &Plan, role: PlanRole, members: Vec<Membership>) -> PlanSummary {
+    let (title, unavailable) = match &plan.title {
+        PlanTitle::Known(title) => (title.clone(), false),
+        PlanTitle::NotRecorded => (String::new(), false),
+        PlanTitle::Unreadable => (String::new(), true),
+    };
     PlanSummary {
         id: plan.id,
         document_id: plan.id.document_id(),
@@ -161,32 +167,31 @@ fn summary(plan: &Plan, role: PlanRole, title: String, members: Vec<Membership>)
             .collect(),
         created_at: plan.created_at,
         schema_issue: plan.schema_issue.clone(),
+        unavailable,
     }
 }
 
+/// Summaries of plans from their rows and members alone: no document is loaded.
 async fn summaries(
     services: &Services,
     plans: Vec<(Plan, PlanRole)>,
-) -> Result<Vec<(PlanSummary, Automerge)>, PlanError> {
+) -> Result<Vec<PlanSummary>, PlanError> {
     let ids: Vec<PlanId> = plans.iter().map(|(p, _)| p.id).collect();
     let mut members: HashMap<PlanId, Vec<Membership>> = services.store.members_of(&ids).await?;
-    let mut out = Vec::with_capacity(plans.len());
-    for (plan, role) in plans {
-        let document = load_document(&services.store, plan.id).await?;
-        let plan_members = members.remove(&plan.id).unwrap_or_default();
-        out.push((
-            summary(&plan, role, read_title(&document), plan_members),
-            document,
-        ));
-    }
-    Ok(out)
+    Ok(plans
+        .into_iter()
+        .map(|(plan, role)| {
+            let plan_members = members.remove(&plan.id).unwrap_or_default();
+            summary(&plan, role, plan_members)
+        })
+        .collect())
 }
 
 async fn one_summary(
     services: &Services,
     caller: &Caller,
     plan_id: PlanId,
-) -> Result<(PlanSummary, Automerge), PlanError> {
+) -> Result<PlanSummary, PlanError> {
     let role = role_on(services, caller, plan_id).await?;
     let plan = services
         .store
@@ -197,6 +202,25 @@ async fn one_summary(
         .await?
         .pop()
         .ok_or(PlanError::NotFound)
+}
+
+/// Read the plan's document as the caller, a member, sees it now: from the document the sync
+/// hub holds (loaded once for everyone asking at the same time, under its bound on concurrent
+/// loads), never a load of its own per request.
+pub(crate) async fn read_document<T: Send + 'static>(
+    services: &Services,
+    caller: &Caller,
+    plan: PlanId,
+    read: impl FnOnce(&Automerge) -> T + Send + 'static,
+) -> Result<T, PlanError> {
+    services
+        .hub
+        .read(plan, caller.user.id, read)
+        .await
+        .map_err(|err| match err {
+            HubError::NotFound => PlanError::NotFound,
+            other => PlanError::Document(other.to_string()),
+        })
 }
 
 /// Create a plan owned by the caller, with the schema-v1 skeleton as its first change.
@@ -230,6 +254,14 @@ pub async fn create_plan(
         .store
         .insert_plan(plan_id, caller.user.id, &first_change, Utc::now())
         .await?;
+    // For the plan list; if this write fails, the plan's worker records it when first loaded.
+    if let Err(err) = services
+        .store
+        .set_title(plan_id, &read_title(&document))
+        .await
+    {
+        tracing::warn!(error = %err, "could not record the new plan's title");
+    }
     tracing::info!("plan created");
     record_done(services, caller, plan.id, AccessEvent::PlanCreated).await;
     let members = services
@@ -238,12 +270,9 @@ pub async fn create_plan(
         .await?
         .remove(&plan.id)
         .unwrap_or_default();
-    Ok(summary(
-        &plan,
-        PlanRole::Owner,
-        read_title(&document),
-        members,
-    ))
+    let mut created = summary(&plan, PlanRole::Owner, members);
+    created.title = read_title(&document);
+    Ok(created)
 }
 
 /// The caller's plans, with their role and every member's display name.
@@ -253,11 +282,7 @@ pub async fn list_plans(
 ) -> Result<Vec<PlanSummary>, PlanError> {
     refuse_admins(caller)?;
     let plans = services.store.plans_of(caller.user.id).await?;
-    Ok(summaries(services, plans)
-        .await?
-        .into_iter()
-        .map(|(s, _)| s)
-        .collect())
+    summaries(services, plans).await
 }
 
 /// One plan with its content as plain JSON. The read is in the plan's access log before any
@@ -267,9 +292,18 @@ pub async fn get_plan(
     caller: &Caller,
     plan: PlanId,
 ) -> Result<PlanDetail, PlanError> {
-    let (summary, document) = one_summary(services, caller, plan).await?;
-    let document = serde_json::to_value(AutoSerde::from(&document))
-        .map_err(|err| PlanError::Document(err.to_string()))?;
+    let mut summary = one_summary(services, caller, plan).await?;
+    let (title, document) = read_document(services, caller, plan, |document| {
+        (
+            read_title(document),
+            serde_json::to_value(AutoSerde::from(document)),
+        )
+    })
+    .await?;
+    let document = document.map_err(|err| PlanError::Document(err.to_string()))?;
+    // The title as the document holds it this moment (the recorded one may lag a change).
+    summary.title = title;
+    summary.unavailable = false;
     record(services, caller, plan, AccessEvent::PlanRead).await?;
     Ok(PlanDetail { summary, document })
 }
@@ -347,7 +381,7 @@ pub async fn accept_invitation(
     services.hub.member_added(plan, caller.user.id).await;
     tracing::info!("supporter joined");
     record_done(services, caller, plan, AccessEvent::Joined).await;
-    Ok(one_summary(services, caller, plan).await?.0)
+    one_summary(services, caller, plan).await
 }
 
 /// Everyone who can read and edit the plan.
@@ -356,7 +390,7 @@ pub async fn members(
     caller: &Caller,
     plan: PlanId,
 ) -> Result<Vec<PlanMember>, PlanError> {
-    Ok(one_summary(services, caller, plan).await?.0.members)
+    Ok(one_summary(services, caller, plan).await?.members)
 }
 
 /// Remove a member: the owner may remove any supporter; a supporter may remove only themself.

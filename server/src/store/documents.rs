@@ -175,6 +175,7 @@ impl Store {
                 owner_id: Set(owner.0),
                 created_at: Set(now),
                 schema_issue: Set(None),
+                sealed_title: Set(None),
             }
             .insert(txn)
             .await?;

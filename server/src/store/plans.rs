@@ -18,7 +18,7 @@ use super::entities::{
 };
 use super::{Store, StoreError};
 use crate::crypto::DataKey;
-use crate::domain::{InvitationOutcome, Membership, Plan, StoredChange};
+use crate::domain::{InvitationOutcome, Membership, Plan, PlanTitle, StoredChange};
 
 pub(super) fn role_text(role: PlanRole) -> &'static str {
     match role {
@@ -42,6 +42,7 @@ impl From<plans::Model> for Plan {
             owner_id: UserId(row.owner_id),
             created_at: row.created_at,
             schema_issue: row.schema_issue,
+            title: PlanTitle::NotRecorded,
         }
     }
 }
@@ -96,6 +97,7 @@ impl Store {
             owner_id: Set(owner.0),
             created_at: Set(now),
             schema_issue: Set(None),
+            sealed_title: Set(None),
         }
         .insert(&txn)
         .await?;
@@ -119,12 +121,62 @@ impl Store {
         Ok(plan.into())
     }
 
-    /// The plan with this id.
+    /// The plan with this id, with its recorded title.
     pub async fn plan(&self, id: PlanId) -> Result<Option<Plan>, StoreError> {
-        Ok(plans::Entity::find_by_id(id.0)
-            .one(&self.db)
-            .await?
-            .map(Plan::from))
+        match plans::Entity::find_by_id(id.0).one(&self.db).await? {
+            Some(row) => Ok(Some(self.plan_with_title(row).await)),
+            None => Ok(None),
+        }
+    }
+
+    /// A plan row as a [`Plan`], its sealed title opened. A title that cannot be opened is
+    /// [`PlanTitle::Unreadable`] (and logged), never an error: one damaged plan must not keep
+    /// its members from the rest of their plans.
+    async fn plan_with_title(&self, mut row: plans::Model) -> Plan {
+        let sealed = row.sealed_title.take();
+        let mut plan = Plan::from(row);
+        let Some(sealed) = sealed else {
+            return plan;
+        };
+        let opened = match self.plan_key(&self.db, plan.id).await {
+            Ok(key) => key.open_title(plan.id, &sealed).map_err(StoreError::from),
+            Err(err) => Err(err),
+        };
+        plan.title = match opened {
+            Ok(title) => PlanTitle::Known(title),
+            Err(err) => {
+                tracing::error!(plan.id = %plan.id, error = %err, "a plan's title could not be opened");
+                PlanTitle::Unreadable
+            }
+        };
+        plan
+    }
+
+    /// Record the plan's current title, sealed with its data key.
+    pub async fn set_title(&self, plan: PlanId, title: &str) -> Result<(), StoreError> {
+        let key = self.plan_key(&self.db, plan).await?;
+        let sealed = key.seal_title(plan, title)?;
+        plans::Entity::update_many()
+            .col_expr(plans::Column::SealedTitle, Expr::value(sealed))
+            .filter(plans::Column::Id.eq(plan.0))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Plans whose title has not been recorded yet (stored before titles were kept), at most
+    /// `limit` of them.
+    pub async fn plans_without_title(&self, limit: u64) -> Result<Vec<PlanId>, StoreError> {
+        let ids: Vec<Uuid> = plans::Entity::find()
+            .select_only()
+            .column(plans::Column::Id)
+            .filter(plans::Column::SealedTitle.is_null())
+            .order_by_asc(plans::Column::CreatedAt)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(ids.into_iter().map(PlanId).collect())
     }
 
     /// The caller's role on the plan, or `None` if they are not a member (or there is no plan).
@@ -149,10 +201,13 @@ impl Store {
             .order_by_asc(plans::Column::CreatedAt)
             .all(&self.db)
             .await?;
-        rows.into_iter()
-            .filter_map(|(plan, member)| member.map(|m| (plan, m)))
-            .map(|(plan, member)| Ok((Plan::from(plan), parse_role(&member.role)?)))
-            .collect()
+        let mut plans = Vec::with_capacity(rows.len());
+        for (plan, member) in rows {
+            let Some(member) = member else { continue };
+            let role = parse_role(&member.role)?;
+            plans.push((self.plan_with_title(plan).await, role));
+        }
+        Ok(plans)
     }
 
     /// The members of each of the given plans, with display names, owner first.

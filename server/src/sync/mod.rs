@@ -30,6 +30,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::domain::PlanTitle;
 use crate::services::access_log::{self, AccessEvent};
 use crate::store::{AccessRecord, Heard, Notice, Store};
 use document::{ConnId, DocumentCore, Effects, Existence, Input, StoredElsewhere, UploadError};
@@ -128,6 +129,8 @@ pub struct SyncConfig {
     pub compact_after_changes: usize,
     /// Largest a plan may grow (stored bytes); changes beyond it are refused.
     pub max_document_bytes: usize,
+    /// How many plans may be loaded from storage at the same time (at least one).
+    pub max_concurrent_loads: usize,
 }
 
 /// Why an HTTP sync call failed.
@@ -146,6 +149,10 @@ pub enum HubError {
 
 type UploadReply = oneshot::Sender<Result<Vec<ChangeHash>, HubError>>;
 type ChangesReply = oneshot::Sender<(Vec<u8>, Vec<ChangeHash>)>;
+/// A REST read of a plan, run by the plan's worker on the document it holds: called with the
+/// document for a member, with an error when the plan could not be loaded, and dropped uncalled
+/// for anyone else ("not found").
+type Reader = Box<dyn FnOnce(Result<&Automerge, HubError>) + Send>;
 
 enum Command {
     Input(Input, Option<Outbox>),
@@ -158,6 +165,11 @@ enum Command {
         user: UserId,
         since: Vec<ChangeHash>,
         reply: ChangesReply,
+    },
+    /// A REST read (the plan as JSON, an export, its history) of the document held here.
+    Read {
+        user: UserId,
+        read: Reader,
     },
     /// Another instance stored something for the plan: read it.
     CatchUp,
@@ -182,6 +194,9 @@ struct HubInner {
     /// When each device session last synced each plan over HTTP (for the access log).
     http_syncs: Mutex<HashMap<(SessionId, PlanId), std::time::Instant>>,
     next_conn: AtomicU64,
+    /// Plans being read from storage now: each load holds a permit, so however many requests
+    /// and sockets ask at once, at most this many documents are being built.
+    loads: tokio::sync::Semaphore,
     tracker: TaskTracker,
     shutdown: CancellationToken,
 }
@@ -216,6 +231,7 @@ impl SyncHub {
         tracker: TaskTracker,
         shutdown: CancellationToken,
     ) -> Self {
+        let max_concurrent_loads = config.max_concurrent_loads.max(1);
         Self(Arc::new(HubInner {
             store,
             metrics,
@@ -226,6 +242,7 @@ impl SyncHub {
             connections: Mutex::new(HashMap::new()),
             http_syncs: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
+            loads: tokio::sync::Semaphore::new(max_concurrent_loads),
             tracker,
             shutdown,
         }))
@@ -453,6 +470,50 @@ impl SyncHub {
         });
     }
 
+    /// Record the titles of plans stored before titles were kept beside the plan row, one plan
+    /// at a time in the background (each load under the hub's bound on concurrent loads), so
+    /// the plan list shows them without loading documents. Until then they are listed untitled.
+    pub fn start_title_backfill(&self) {
+        let hub = self.clone();
+        self.0.tracker.spawn(async move {
+            let mut failed: HashSet<PlanId> = HashSet::new();
+            loop {
+                if hub.0.shutdown.is_cancelled() {
+                    return;
+                }
+                let batch = match hub.0.store.plans_without_title(failed.len() as u64 + 50).await {
+                    Ok(batch) => batch,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "could not look for plans without a recorded title");
+                        return;
+                    }
+                };
+                let todo: Vec<PlanId> = batch.into_iter().filter(|p| !failed.contains(p)).collect();
+                if todo.is_empty() {
+                    return;
+                }
+                for plan in todo {
+                    let title = {
+                        let _permit = hub.0.loads.acquire().await;
+                        crate::services::plans::load_document(&hub.0.store, plan)
+                            .await
+                            .map(|document| cairn_shared::plan::read_title(&document))
+                    };
+                    let recorded = match title {
+                        Ok(title) => hub.0.store.set_title(plan, &truncate_title(title)).await.is_ok(),
+                        Err(err) => {
+                            tracing::warn!(plan.id = %plan, error = %err, "could not read a plan to record its title");
+                            false
+                        }
+                    };
+                    if !recorded {
+                        failed.insert(plan);
+                    }
+                }
+            }
+        });
+    }
+
     /// Listen for the other instances' notices until shutdown (Postgres; nothing on SQLite).
     pub fn start_fanout(&self) {
         if !self.0.store.is_shared() {
@@ -612,6 +673,28 @@ impl SyncHub {
         }
     }
 
+    /// Hand an HTTP call's command to the plan's worker, loading the plan for a member (one
+    /// worker per plan, so concurrent calls share one load and one document in memory).
+    async fn send_to_plan(
+        &self,
+        plan: PlanId,
+        user: UserId,
+        mut command: Command,
+    ) -> Result<(), HubError> {
+        // A worker evicted between the lookup and the send: one more try starts a fresh one.
+        for _ in 0..2 {
+            let worker = self.ensure_loaded(plan, user).await?;
+            match worker.send(command).await {
+                Ok(()) => return Ok(()),
+                Err(mpsc::error::SendError(returned)) => {
+                    self.forget_worker(plan, &worker);
+                    command = returned;
+                }
+            }
+        }
+        Err(HubError::Unavailable)
+    }
+
     /// Apply changes uploaded over HTTP; the answer is the plan's heads once they are stored.
     pub async fn upload(
         &self,
@@ -619,12 +702,9 @@ impl SyncHub {
         user: UserId,
         bytes: Vec<u8>,
     ) -> Result<Vec<ChangeHash>, HubError> {
-        let worker = self.ensure_loaded(plan, user).await?;
         let (reply, answer) = oneshot::channel();
-        worker
-            .send(Command::Upload { user, bytes, reply })
-            .await
-            .map_err(|_| HubError::Unavailable)?;
+        self.send_to_plan(plan, user, Command::Upload { user, bytes, reply })
+            .await?;
         answer.await.map_err(|_| HubError::Unavailable)?
     }
 
@@ -635,13 +715,30 @@ impl SyncHub {
         user: UserId,
         since: Vec<ChangeHash>,
     ) -> Result<(Vec<u8>, Vec<ChangeHash>), HubError> {
-        let worker = self.ensure_loaded(plan, user).await?;
         let (reply, answer) = oneshot::channel();
-        worker
-            .send(Command::Changes { user, since, reply })
-            .await
-            .map_err(|_| HubError::Unavailable)?;
+        self.send_to_plan(plan, user, Command::Changes { user, since, reply })
+            .await?;
         answer.await.map_err(|_| HubError::NotFound)
+    }
+
+    /// Read the plan's document as `user` (a member) sees it now: `read` runs on the document
+    /// the plan's worker holds, loading it once if nobody is syncing it (the load shared by
+    /// every request and socket asking at the same time, under the hub's bound on concurrent
+    /// loads). Keep `read` to reading and turning into an answer; it runs on the worker's
+    /// thread.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        plan: PlanId,
+        user: UserId,
+        read: impl FnOnce(&Automerge) -> T + Send + 'static,
+    ) -> Result<T, HubError> {
+        let (reply, answer) = oneshot::channel();
+        let read: Reader = Box::new(move |doc| {
+            let _ = reply.send(doc.map(read));
+        });
+        self.send_to_plan(plan, user, Command::Read { user, read })
+            .await?;
+        answer.await.map_err(|_| HubError::NotFound)?
     }
 }
 
@@ -662,6 +759,8 @@ struct Worker {
     last_changed: tokio::time::Instant,
     /// The schema issue last recorded for the plan.
     schema_issue: Option<String>,
+    /// The title last recorded beside the plan row (for the plan list).
+    title: PlanTitle,
     /// How far the document includes what is stored (see [`crate::store::PlanCatchUp`]).
     marks: StorageMarks,
     /// When storage was last read because an account this document does not know as a member
@@ -688,6 +787,18 @@ const VALIDATE_WHEN_QUIET: Duration = Duration::from_secs(2);
 /// ...or, while it keeps changing, this long after the first change not checked yet.
 const VALIDATE_AT_MOST_AFTER: Duration = Duration::from_secs(30);
 
+/// The longest title recorded for the plan list, in characters.
+const RECORDED_TITLE_CHARS: usize = 500;
+
+/// The plan list answers every title: a title grown huge by a buggy client is recorded (and
+/// listed) by its beginning.
+fn truncate_title(mut title: String) -> String {
+    if let Some((cut, _)) = title.char_indices().nth(RECORDED_TITLE_CHARS) {
+        title.truncate(cut);
+    }
+    title
+}
+
 /// How many queued commands a worker applies before one group commit.
 const BATCH: usize = 64;
 
@@ -698,18 +809,26 @@ impl Worker {
         existence: Existence,
         mut rx: mpsc::Receiver<Command>,
     ) {
-        let schema_issue = match hub.0.store.plan(plan).await {
-            Ok(Some(stored)) => stored.schema_issue,
-            _ => None,
+        let (schema_issue, title) = match hub.0.store.plan(plan).await {
+            Ok(Some(stored)) => (stored.schema_issue, stored.title),
+            _ => (None, PlanTitle::NotRecorded),
         };
-        let loaded = load(
-            &hub.0.store,
-            &hub.0.server,
-            plan,
-            existence,
-            hub.0.config.max_document_bytes,
-        )
-        .await;
+        let loaded = {
+            // Waiting here holds nothing but this task: messages for the plan queue in its
+            // channel meanwhile (and their senders wait once it is full).
+            let _permit = hub.0.loads.acquire().await;
+            load(
+                &hub.0.store,
+                &hub.0.server,
+                plan,
+                existence,
+                hub.0.config.max_document_bytes,
+            )
+            .await
+        };
+        if existence == Existence::Stored && loaded.is_ok() {
+            hub.0.metrics.plan_loads.inc();
+        }
         let (core, uncompacted, marks) = match loaded {
             Ok(loaded) => loaded,
             Err(err) => {
@@ -732,6 +851,7 @@ impl Worker {
             unvalidated_since: (existence == Existence::Stored).then(tokio::time::Instant::now),
             last_changed: tokio::time::Instant::now(),
             schema_issue,
+            title,
             marks,
             stranger_checks: HashMap::new(),
         };
@@ -816,6 +936,7 @@ impl Worker {
         }
         let mut uploads: Vec<(UploadReply, Result<Vec<ChangeHash>, HubError>)> = Vec::new();
         let mut reads: Vec<(UserId, Vec<ChangeHash>, ChangesReply)> = Vec::new();
+        let mut document_reads: Vec<(UserId, Reader)> = Vec::new();
         // Connections syncing this plan as a member for the first time: (account, session).
         let mut opened: Vec<(UserId, SessionId)> = Vec::new();
         for command in batch {
@@ -865,6 +986,7 @@ impl Worker {
                     uploads.push((reply, result));
                 }
                 Command::Changes { user, since, reply } => reads.push((user, since, reply)),
+                Command::Read { user, read } => document_reads.push((user, read)),
                 Command::CatchUp => {}
             }
         }
@@ -925,6 +1047,7 @@ impl Worker {
         }
         if created_by.is_some() {
             tracing::info!(plan.id = %self.plan, "plan created by offline sync");
+            self.record_title().await;
         }
         self.record_accesses(created_by, opened);
 
@@ -942,6 +1065,11 @@ impl Worker {
                 let _ = reply.send((changes, doc.get_heads()));
             }
             // Dropping the reply tells a non-member "not found".
+        }
+        for (user, read) in document_reads {
+            if self.core.is_member(user) {
+                read(Ok(self.core.doc()));
+            }
         }
         self.hub
             .0
@@ -980,7 +1108,7 @@ impl Worker {
         let mut due = false;
         for command in batch {
             match command {
-                Command::CatchUp | Command::Changes { .. } => due = true,
+                Command::CatchUp | Command::Changes { .. } | Command::Read { .. } => due = true,
                 Command::Upload { user, .. } if !self.core.is_member(*user) => {
                     strangers.push(*user);
                 }
@@ -1090,6 +1218,7 @@ impl Worker {
         if self.core.existence() != Existence::Stored {
             return;
         }
+        self.record_title().await;
         let issue = cairn_shared::plan::read_plan(self.core.doc())
             .err()
             .map(|issue| issue.to_string());
@@ -1110,6 +1239,21 @@ impl Worker {
             Ok(()) => self.schema_issue = issue,
             Err(err) => {
                 tracing::warn!(plan.id = %self.plan, error = %err, "could not record the schema check")
+            }
+        }
+    }
+
+    /// Record the document's title beside the plan row when it differs from the one recorded,
+    /// so the plan list shows it without loading the document.
+    async fn record_title(&mut self) {
+        let title = truncate_title(cairn_shared::plan::read_title(self.core.doc()));
+        if self.title == PlanTitle::Known(title.clone()) {
+            return;
+        }
+        match self.hub.0.store.set_title(self.plan, &title).await {
+            Ok(()) => self.title = PlanTitle::Known(title),
+            Err(err) => {
+                tracing::warn!(plan.id = %self.plan, error = %err, "could not record the plan's title");
             }
         }
     }
@@ -1339,6 +1483,7 @@ fn fail_command(command: Command, reason: &str) {
         Command::Upload { reply, .. } => {
             let _ = reply.send(Err(HubError::Unavailable));
         }
+        Command::Read { read, .. } => read(Err(HubError::Unavailable)),
         _ => {}
     }
 }

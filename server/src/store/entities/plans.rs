@@ -10,6 +10,8 @@ pub struct Model {
     pub owner_id: Uuid,
     pub created_at: DateTimeUtc,
     pub schema_issue: Option<String>,
+    /// The title, sealed with the plan's data key (`None` until first recorded).
+    pub sealed_title: Option<Vec<u8>>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
