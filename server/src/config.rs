@@ -76,6 +76,9 @@ pub struct Settings {
     pub http_workers: usize,
     /// Largest a plan may grow, in stored bytes; changes beyond it are refused.
     pub max_document_bytes: usize,
+    /// The most Automerge operations (a character typed is one, a deletion another) a plan may
+    /// hold: what a loaded plan costs in memory, about half a KiB each.
+    pub max_document_ops: u64,
     /// Plans read from storage into memory at the same time, at most (0 means 1): whatever
     /// sockets and requests ask for, loads beyond it wait their turn.
     pub max_concurrent_loads: usize,
@@ -180,6 +183,7 @@ impl Default for Settings {
             http_workers: 0,
             max_document_bytes: 10 * 1024 * 1024,
             max_concurrent_loads: 2,
+            max_document_ops: 500_000,
             max_connections_per_account: 20,
             ping_interval_secs: 10,
             socket_timeout_secs: 30,

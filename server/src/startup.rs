@@ -120,6 +120,7 @@ impl Application {
                 compact_after_changes: settings.compact_after_changes.max(1),
                 max_document_bytes: settings.max_document_bytes,
                 max_concurrent_loads: settings.max_concurrent_loads,
+                max_document_ops: settings.max_document_ops,
             },
             storage_id,
             background.clone(),

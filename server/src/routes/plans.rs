@@ -189,6 +189,11 @@ fn hub_error(err: HubError) -> AppError {
             ErrorCode::PayloadTooLarge,
             "refused: the plan would grow past its size limit",
         ),
+        HubError::Upload(UploadError::TooManyOperations(limit)) => AppError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PayloadTooLarge,
+            format!("refused: the plan would grow past its limit of {limit} operations"),
+        ),
         HubError::Unavailable => AppError::internal(&err),
     }
 }

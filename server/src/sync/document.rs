@@ -146,6 +146,12 @@ pub struct DocumentCore {
     stored_bytes: usize,
     /// The most a plan may take; a message or upload that would pass it is refused whole.
     max_bytes: usize,
+    /// Automerge operations in the document: what it costs in memory (about half a KiB each
+    /// with automerge 0.6), whatever it takes in storage (text compresses very well there).
+    ops: u64,
+    /// The most operations a plan may hold; a message or upload that would pass it is refused
+    /// whole, so a plan loaded in memory never takes more than about this many.
+    max_ops: u64,
     /// The last changes with the heads after each, for the everyday exchange (see
     /// [`super::shortcut`]).
     recent: Recent,
@@ -174,6 +180,19 @@ const CHUNK_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 const CHUNK_TYPE_DOCUMENT: u8 = 0;
 
 /// Split concatenated storage chunks into (type, whole chunk) pairs.
+/// How many operations the changes in `bytes` (concatenated change chunks) hold; a whole
+/// document among them counts as none here (automerge takes its changes one by one after).
+fn ops_in(bytes: &[u8]) -> Result<u64, UnreadableChanges> {
+    let mut ops = 0u64;
+    for (chunk_type, chunk) in split_chunks(bytes)? {
+        if chunk_type != CHUNK_TYPE_DOCUMENT {
+            let change = Change::from_bytes(chunk.to_vec()).map_err(|_| UnreadableChanges)?;
+            ops = ops.saturating_add(change.len() as u64);
+        }
+    }
+    Ok(ops)
+}
+
 fn split_chunks(mut bytes: &[u8]) -> Result<Vec<(u8, &[u8])>, UnreadableChanges> {
     let mut chunks = Vec::new();
     while !bytes.is_empty() {
@@ -233,6 +252,8 @@ pub struct Carried {
     pub actor: ActorId,
     /// The change as sent, when it came alone (not inside a whole document).
     pub change: Option<Change>,
+    /// How many operations it holds.
+    pub ops: u64,
 }
 
 /// Every change carried in a sync message, without applying any. Each entry of the message's
@@ -248,6 +269,7 @@ pub fn changes_in(message: &sync::Message) -> Result<Vec<Carried>, UnreadableCha
                     hash: change.hash(),
                     actor: change.actor_id().clone(),
                     change: None,
+                    ops: change.len() as u64,
                 }));
             } else {
                 let change = Change::from_bytes(chunk.to_vec()).map_err(|_| UnreadableChanges)?;
@@ -260,6 +282,7 @@ pub fn changes_in(message: &sync::Message) -> Result<Vec<Carried>, UnreadableCha
                 found.push(Carried {
                     hash: change.hash(),
                     actor: change.actor_id().clone(),
+                    ops: change.len() as u64,
                     change: Some(change),
                 });
             }
@@ -365,6 +388,8 @@ impl DocumentCore {
             held_back: FastMap::default(),
             stored_bytes: 0,
             max_bytes: usize::MAX,
+            ops: doc.stats().num_ops,
+            max_ops: u64::MAX,
             recent: Recent::new(&doc),
             doc,
             steps: (0, 0),
@@ -376,6 +401,24 @@ impl DocumentCore {
         self.stored_bytes = stored_bytes;
         self.max_bytes = max_bytes;
         self
+    }
+
+    /// Limit how many Automerge operations the plan may hold (what it costs in memory).
+    pub fn with_op_limit(mut self, max_ops: u64) -> Self {
+        self.max_ops = max_ops;
+        self
+    }
+
+    /// Whether `incoming` more operations would take the plan past its operation limit.
+    fn would_outgrow_ops(&self, incoming: u64) -> bool {
+        self.ops.saturating_add(incoming) > self.max_ops
+    }
+
+    fn too_many_ops_message(&self) -> String {
+        format!(
+            "refused: the plan would grow past its limit of {} operations",
+            self.max_ops
+        )
     }
 
     /// The plan takes `bytes` in storage now (after a compaction, say).
@@ -566,6 +609,16 @@ impl DocumentCore {
             effects.refuse(from.conn, self.too_large_message());
             return;
         }
+        let incoming_ops: u64 = carried
+            .iter()
+            .filter(|carried| absent.contains(&carried.hash))
+            .map(|carried| carried.ops)
+            .sum();
+        if self.would_outgrow_ops(incoming_ops) {
+            tracing::info!(plan.id = %self.plan, "refused changes past the plan operation limit");
+            effects.refuse(from.conn, self.too_many_ops_message());
+            return;
+        }
 
         let state = self.peers.entry(from.conn).or_insert_with(|| PeerState {
             peer: from.peer.clone(),
@@ -627,6 +680,9 @@ impl DocumentCore {
         let changed = !applied.is_empty();
         for change in &applied {
             self.held_back.remove(&change.hash());
+        }
+        if changed {
+            self.ops = self.doc.stats().num_ops;
         }
         for change in applied {
             self.stored_bytes = self.stored_bytes.saturating_add(change.raw_bytes().len());
@@ -741,6 +797,10 @@ impl DocumentCore {
         if self.would_outgrow(bytes.len()) {
             return Err(UploadError::TooLarge);
         }
+        // Counted from the changes themselves, before anything is built from them in memory.
+        if self.would_outgrow_ops(ops_in(bytes).map_err(|_| UploadError::Unreadable)?) {
+            return Err(UploadError::TooManyOperations(self.max_ops));
+        }
         // The whole body must be well-formed chunks; changes depending on ones we hold are fine.
         match Automerge::load_with_options(
             bytes,
@@ -755,6 +815,10 @@ impl DocumentCore {
         scratch
             .load_incremental(bytes)
             .map_err(|_| UploadError::Unreadable)?;
+        // A whole document among the chunks is only counted once read.
+        if scratch.stats().num_ops > self.max_ops {
+            return Err(UploadError::TooManyOperations(self.max_ops));
+        }
         let uploaded: Vec<Change> = scratch.get_changes(&before).into_iter().cloned().collect();
         let mut new_actors = Vec::new();
         for change in &uploaded {
@@ -768,6 +832,7 @@ impl DocumentCore {
             }
         }
         self.doc = scratch;
+        self.ops = self.doc.stats().num_ops;
         for actor in new_actors {
             self.actors.insert(actor.clone(), user);
             effects
@@ -895,6 +960,7 @@ impl DocumentCore {
         }
         let before = self.doc.get_heads();
         self.doc.load_incremental(&stored.bytes)?;
+        self.ops = self.doc.stats().num_ops;
         let applied = self.doc.get_changes(&before);
         if applied.is_empty() {
             return Ok(());
@@ -923,6 +989,9 @@ pub enum UploadError {
     /// The changes would take the plan past its size limit.
     #[error("the plan would grow past its size limit")]
     TooLarge,
+    /// The changes would take the plan past its limit of operations.
+    #[error("the plan would grow past its limit of {0} operations")]
+    TooManyOperations(u64),
 }
 
 #[cfg(test)]

@@ -131,6 +131,8 @@ pub struct SyncConfig {
     pub max_document_bytes: usize,
     /// How many plans may be loaded from storage at the same time (at least one).
     pub max_concurrent_loads: usize,
+    /// The most Automerge operations a plan may hold; changes beyond it are refused.
+    pub max_document_ops: u64,
 }
 
 /// Why an HTTP sync call failed.
@@ -817,14 +819,7 @@ impl Worker {
             // Waiting here holds nothing but this task: messages for the plan queue in its
             // channel meanwhile (and their senders wait once it is full).
             let _permit = hub.0.loads.acquire().await;
-            load(
-                &hub.0.store,
-                &hub.0.server,
-                plan,
-                existence,
-                hub.0.config.max_document_bytes,
-            )
-            .await
+            load(&hub.0.store, &hub.0.server, plan, existence, &hub.0.config).await
         };
         if existence == Existence::Stored && loaded.is_ok() {
             hub.0.metrics.plan_loads.inc();
@@ -1502,8 +1497,9 @@ async fn load(
     server: &PeerId,
     plan: PlanId,
     existence: Existence,
-    max_document_bytes: usize,
+    config: &SyncConfig,
 ) -> Result<(DocumentCore, usize, StorageMarks), LoadError> {
+    let max_document_bytes = config.max_document_bytes;
     if existence == Existence::Unclaimed {
         let core = DocumentCore::new(
             plan,
@@ -1513,7 +1509,8 @@ async fn load(
             HashSet::new(),
             HashMap::new(),
         )
-        .with_size_limit(0, max_document_bytes);
+        .with_size_limit(0, max_document_bytes)
+        .with_op_limit(config.max_document_ops);
         return Ok((core, 0, StorageMarks::default()));
     }
     let loaded = crate::services::plans::load_document_counted(store, plan)
@@ -1529,7 +1526,8 @@ async fn load(
         members,
         actors,
     )
-    .with_size_limit(loaded.stored_bytes, max_document_bytes);
+    .with_size_limit(loaded.stored_bytes, max_document_bytes)
+    .with_op_limit(config.max_document_ops);
     let marks = StorageMarks {
         snapshot_generation: loaded.snapshot_generation,
         last_change_id: loaded.last_change_id,

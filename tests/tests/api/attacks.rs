@@ -680,6 +680,66 @@ async fn attack_a_plan_grown_past_its_size_limit_is_refused_whole() {
 }
 
 #[tokio::test]
+async fn attack_a_plan_grown_past_its_operation_limit_is_refused_whole() {
+    // A long text compresses to almost nothing in storage but costs about half a KiB per
+    // character in memory once loaded: operations, not stored bytes, bound a loaded plan.
+    let target = Target::with(|s| s.max_document_ops = 20_000).await;
+    let long: String = "the day after court "
+        .chars()
+        .cycle()
+        .take(30_000)
+        .collect();
+    // Over HTTP sync: one change on top of the stored plan.
+    let stored = target
+        .app
+        .plan_changes(target.maria.token(), &target.plan)
+        .await;
+    let mut doc = AutoCommit::load(&stored).expect("the stored plan");
+    let essay = doc
+        .put_object(ROOT, "essay", automerge::ObjType::Text)
+        .expect("put");
+    doc.splice_text(&essay, 0, 0, &long).expect("splice");
+    doc.commit();
+    let change = doc
+        .get_last_local_change()
+        .expect("a change")
+        .raw_bytes()
+        .to_vec();
+    assert!(change.len() < 64 * 1024, "far below the size limit");
+    let answer = target.upload(target.maria.token(), change).await;
+    answer.assert_error(413, ErrorCode::PayloadTooLarge);
+    assert!(
+        answer.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("20000 operations")),
+        "{:?}",
+        answer.body
+    );
+    // Over the socket.
+    let mut client = target.app.sync_client(&target.maria).await;
+    client.track(&target.document, AutoCommit::new());
+    client.sync_doc(&target.document, true).await;
+    let tracked = client.docs.get_mut(&target.document).expect("tracked");
+    let essay = tracked
+        .doc
+        .put_object(ROOT, "essay", automerge::ObjType::Text)
+        .expect("put");
+    tracked
+        .doc
+        .splice_text(&essay, 0, 0, &long)
+        .expect("splice");
+    tracked.doc.commit();
+    client.sync_doc(&target.document, false).await;
+    assert!(client.wait_until(WAIT, SyncClient::closed).await);
+    assert!(
+        client.error().is_some_and(|e| e.contains("operations")),
+        "{:?}",
+        client.events
+    );
+    target.assert_unchanged().await;
+}
+
+#[tokio::test]
 async fn attack_garbage_frames_are_refused_and_the_socket_closed() {
     let target = Target::with(|s| s.max_frame_bytes = 64 * 1024).await;
     let garbage: Vec<(&str, Vec<u8>)> = vec![
