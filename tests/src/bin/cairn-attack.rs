@@ -38,6 +38,10 @@ struct Args {
     /// Characters of each long plan.
     #[arg(long, default_value_t = 1_500_000)]
     characters: usize,
+    /// Characters of each long plan when the server refuses `characters` (its operation
+    /// limit): the longest plans it accepts, read in the same way.
+    #[arg(long, default_value_t = 490_000)]
+    fallback_characters: usize,
     /// Seconds the server keeps a plan nobody uses (its CAIRN_SYNC_IDLE_EVICT_SECS).
     #[arg(long, default_value_t = 5)]
     idle_evict_secs: u64,
@@ -201,6 +205,7 @@ async fn main() -> anyhow::Result<()> {
     // 1. Long plans: each filled with one upload of a long text, then left to leave memory.
     let started = Instant::now();
     let mut plans = Vec::new();
+    let mut longest = 0;
     for i in 0..bench.args.plans {
         let created: Json = bench
             .http
@@ -221,41 +226,46 @@ async fn main() -> anyhow::Result<()> {
             .await?
             .bytes()
             .await?;
-        let mut doc = AutoCommit::load(&stored)?;
-        let text = match doc.get(ROOT, "whatMatters")? {
-            Some((automerge::Value::Object(ObjType::Text), text)) => text,
-            _ => doc.put_object(ROOT, "whatMatters", ObjType::Text)?,
-        };
-        let words = "the day after court I will call my sister and ask about the job. ";
-        let long: String = words.chars().cycle().take(bench.args.characters).collect();
-        doc.splice_text(&text, 0, 0, &long)?;
-        doc.commit();
-        let change = doc
-            .get_last_local_change()
-            .context("no change")?
-            .raw_bytes()
-            .to_vec();
-        let answer = bench
-            .http
-            .post(format!("{}/api/v1/plans/{id}/changes", bench.args.address))
-            .bearer_auth(&bench.token)
-            .body(change)
-            .send()
-            .await?;
-        anyhow::ensure!(
-            answer.status().is_success(),
-            "upload of a long plan: {}",
-            answer.status()
-        );
+        let mut accepted = None;
+        for characters in [bench.args.characters, bench.args.fallback_characters] {
+            let mut doc = AutoCommit::load(&stored)?;
+            let text = match doc.get(ROOT, "whatMatters")? {
+                Some((automerge::Value::Object(ObjType::Text), text)) => text,
+                _ => doc.put_object(ROOT, "whatMatters", ObjType::Text)?,
+            };
+            let words = "the day after court I will call my sister and ask about the job. ";
+            let long: String = words.chars().cycle().take(characters).collect();
+            doc.splice_text(&text, 0, 0, &long)?;
+            doc.commit();
+            let change = doc
+                .get_last_local_change()
+                .context("no change")?
+                .raw_bytes()
+                .to_vec();
+            let answer = bench
+                .http
+                .post(format!("{}/api/v1/plans/{id}/changes", bench.args.address))
+                .bearer_auth(&bench.token)
+                .body(change)
+                .send()
+                .await?;
+            if answer.status().is_success() {
+                accepted = Some(characters);
+                break;
+            }
+            println!(
+                "  a plan of {characters} characters: refused ({}: {})",
+                answer.status(),
+                answer.text().await.unwrap_or_default()
+            );
+        }
+        let characters = accepted.context("no long plan was accepted")?;
+        longest = longest.max(characters);
         plans.push((id, document_id.to_owned()));
     }
     bench
         .report(
-            &format!(
-                "{} plans of {} characters stored",
-                plans.len(),
-                bench.args.characters
-            ),
+            &format!("{} plans of {longest} characters stored", plans.len()),
             started,
             "",
         )
