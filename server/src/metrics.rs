@@ -1,7 +1,9 @@
 //! Prometheus metrics for operators (`GET /metrics`): counts and gauges only, never content,
 //! ids or names. Each application has its own registry, so tests can run many side by side.
 
-use prometheus::{Encoder, IntCounter, IntGauge, Registry, TextEncoder};
+use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+
+use crate::auth::limits::Limit;
 
 /// The metrics of one running Cairn.
 #[derive(Debug, Clone)]
@@ -18,6 +20,8 @@ pub struct Metrics {
     pub sync_shortcut_steps: IntCounter,
     /// Sync steps left to automerge's general code.
     pub sync_general_steps: IntCounter,
+    /// Attempts refused by an attempt limit (login, registration, codes), by limit.
+    rate_limited: IntCounterVec,
     plans_not_fitting: IntGauge,
     open_connections: IntGauge,
     loaded_plans: IntGauge,
@@ -27,6 +31,13 @@ pub struct Metrics {
 #[allow(clippy::expect_used)]
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
     let counter = IntCounter::new(name, help).expect("a valid metric name");
+    let _ = registry.register(Box::new(counter.clone()));
+    counter
+}
+
+#[allow(clippy::expect_used)]
+fn counter_by(registry: &Registry, name: &str, help: &str, label: &str) -> IntCounterVec {
+    let counter = IntCounterVec::new(Opts::new(name, help), &[label]).expect("a valid metric name");
     let _ = registry.register(Box::new(counter.clone()));
     counter
 }
@@ -74,6 +85,19 @@ impl Metrics {
                 "sync_general_steps_total",
                 "Sync messages taken in and answers worked out by automerge's general sync code.",
             ),
+            rate_limited: {
+                let counter = counter_by(
+                    &registry,
+                    "rate_limited_total",
+                    "Attempts refused with 429 by an attempt limit (login, registration, codes).",
+                    "limit",
+                );
+                // Every limit shows from the start, at 0.
+                for limit in Limit::ALL {
+                    let _ = counter.get_metric_with_label_values(&[limit.name()]);
+                }
+                counter
+            },
             plans_not_fitting: gauge(
                 &registry,
                 "plans_not_fitting_schema",
@@ -90,6 +114,16 @@ impl Metrics {
                 "Plan documents loaded in memory.",
             ),
             registry,
+        }
+    }
+
+    /// Count an attempt refused by `limit`.
+    pub fn rate_limited(&self, limit: Limit) {
+        if let Ok(counter) = self
+            .rate_limited
+            .get_metric_with_label_values(&[limit.name()])
+        {
+            counter.inc();
         }
     }
 
