@@ -20,6 +20,9 @@ pub struct Metrics {
     pub sync_shortcut_steps: IntCounter,
     /// Sync steps left to automerge's general code.
     pub sync_general_steps: IntCounter,
+    /// Passwords hashed or checked with argon2 on sign-up and sign-in: the costly work that
+    /// attempt limits keep in check.
+    pub password_hashes: IntCounter,
     /// Attempts refused by an attempt limit (login, registration, codes), by limit.
     rate_limited: IntCounterVec,
     plans_not_fitting: IntGauge,
@@ -84,6 +87,11 @@ impl Metrics {
                 &registry,
                 "sync_general_steps_total",
                 "Sync messages taken in and answers worked out by automerge's general sync code.",
+            ),
+            password_hashes: counter(
+                &registry,
+                "password_hashes_total",
+                "Passwords hashed or checked with argon2 on sign-up and sign-in.",
             ),
             rate_limited: {
                 let counter = counter_by(

@@ -239,6 +239,7 @@ pub async fn register(
         }
         _ => None,
     };
+    services.metrics.password_hashes.inc();
     let user = NewUser {
         username,
         display_name,
@@ -280,6 +281,7 @@ pub async fn login(
         None
     };
     let password = SecretString::from(request.password);
+    services.metrics.password_hashes.inc();
     let matches = verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     let user = match user {
         Some(user) if matches => user,
