@@ -72,3 +72,51 @@ fn proxy_reported_address(req: &HttpRequest, header: &str) -> Option<IpAddr> {
         .ok()
         .or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn address(trust_proxy: bool, headers: &[(&str, &str)]) -> Option<IpAddr> {
+        let settings = Settings {
+            trust_proxy,
+            ..Settings::default()
+        };
+        let mut request = TestRequest::default().peer_addr("192.0.2.1:40000".parse().ok()?);
+        for header in headers {
+            request = request.append_header(*header);
+        }
+        client_address(&request.to_http_request(), &settings)
+    }
+
+    #[test]
+    fn behind_a_trusted_proxy_only_its_right_most_entry_counts() {
+        let peer = Some(IpAddr::from([192, 0, 2, 1]));
+        let proxy_saw = Some(IpAddr::from([203, 0, 113, 9]));
+        let forwarded = ("forwarded", "for=198.51.100.1");
+        let chosen = ("x-forwarded-for", "198.51.100.2, 203.0.113.9");
+        assert_eq!(address(true, &[forwarded, chosen]), proxy_saw);
+        // A client's own header line first, the proxy's appended line last.
+        assert_eq!(
+            address(
+                true,
+                &[
+                    ("x-forwarded-for", "198.51.100.3"),
+                    ("x-forwarded-for", "203.0.113.9")
+                ]
+            ),
+            proxy_saw
+        );
+        assert_eq!(
+            address(true, &[("x-forwarded-for", "2001:db8::7")]),
+            "2001:db8::7".parse().ok()
+        );
+        // `Forwarded` alone, or a value that is not an address: the proxy itself.
+        assert_eq!(address(true, &[forwarded]), peer);
+        assert_eq!(address(true, &[("x-forwarded-for", "unknown")]), peer);
+        // Not behind a trusted proxy: the peer, whatever the headers say.
+        assert_eq!(address(false, &[forwarded, chosen]), peer);
+    }
+}
