@@ -265,7 +265,7 @@ export type DocumentId = string;
 
 /** An enrollment code, shown once to the admin who created it. */
 export interface EnrollmentCode {
-  /** The code to hand out, like `K7QM-3XPA-Z9`. */
+  /** The code to hand out, like `K7QM-3XPA-Z9RT`. */
   code: string;
   /** When it stops working. */
   expiresAt: string;
@@ -357,7 +357,7 @@ export interface HistoryEntry {
 /** `POST /api/v1/plans/{id}/invitations`: a code for one supporter to join the plan. */
 export interface Invitation {
   /**
-   * The code to read aloud, type or show as a QR code, like `K7QM-3XPA`. Single use.
+   * The code to read aloud, type or show as a QR code, like `K7QM-3XPA-Z9RT`. Single use.
    * Dashes, spaces and letter case do not matter when it is typed back.
    */
   code: string;
@@ -475,7 +475,10 @@ export interface RegisterRequest {
   displayName: string;
   /** Needed when the server's registration mode is `enrollment`. */
   enrollmentCode?: string | null;
-  /** At least 8 characters. */
+  /**
+   * At least 8 characters, not only spaces, and not one of the common and breached
+   * passwords the server refuses.
+   */
   password: string;
   /** 3 to 32 characters: letters, digits, `.`, `_`, `-`. Not case-sensitive. */
   username: string;
@@ -500,7 +503,7 @@ export interface Operations {
     request: RegisterRequest;
     status: 201;
     response: AuthTokens;
-    errors: "bad_request" | "payload_too_large" | "registration_closed" | "enrollment_code_invalid" | "validation_failed" | "username_taken" | "internal";
+    errors: "bad_request" | "payload_too_large" | "registration_closed" | "enrollment_code_invalid" | "validation_failed" | "username_taken" | "rate_limited" | "internal";
   };
   /** Log in: a new device session. */
   "POST /api/v1/auth/login": {
@@ -584,7 +587,7 @@ export interface Operations {
     request: undefined;
     status: 200;
     response: PlanSummary;
-    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "admin_cannot_use_plans" | "invitation_not_found" | "invitation_expired" | "invitation_used" | "already_member" | "internal";
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "admin_cannot_use_plans" | "invitation_not_found" | "invitation_expired" | "invitation_used" | "already_member" | "rate_limited" | "internal";
   };
   /** The plan's members. */
   "GET /api/v1/plans/{plan}/members": {

@@ -51,14 +51,32 @@ pub struct Settings {
     pub enrollment_code_ttl_hours: i64,
     /// Lifetime of an invitation code, in minutes.
     pub invitation_ttl_minutes: i64,
-    /// Login attempts allowed per account per minute.
-    pub login_attempts_per_account_per_minute: u32,
+    /// Wrong login attempts allowed on one account from one client address per hour (a burst
+    /// of that many, then one more every hour / n).
+    pub login_attempts_per_account_and_address_per_hour: u32,
+    /// Wrong login attempts allowed on one account per hour from all addresses it has not
+    /// signed in from in the last 30 days: a ceiling that slows guessing from many addresses
+    /// without locking the owner out where they usually sign in.
+    pub login_attempts_per_account_per_hour: u32,
     /// Login attempts allowed per client address per minute.
     pub login_attempts_per_address_per_minute: u32,
+    /// Registrations (sign-ups, successful or not) allowed per client address per hour.
+    pub registrations_per_address_per_hour: u32,
+    /// Wrong codes (invitation codes) one account may try per `code_attempts_window_secs`.
+    pub code_attempts_per_account: u32,
+    /// Wrong codes (invitation and enrollment codes) one client address may try per
+    /// `code_attempts_window_secs`.
+    pub code_attempts_per_address: u32,
+    /// The window of the code attempt limits, in seconds.
+    pub code_attempts_window_secs: u64,
     /// Largest JSON body accepted, in bytes.
     pub max_json_body_bytes: usize,
-    /// Take the client address from `X-Forwarded-For`/`Forwarded` (only behind a trusted proxy).
+    /// Take the client address from `client_address_header` (only behind a trusted proxy).
     pub trust_proxy: bool,
+    /// With `trust_proxy`: the one header the proxy sets to the client's address. Its right-most
+    /// entry is used (the one the proxy appended); any other header a client sends, `Forwarded`
+    /// included, is ignored.
+    pub client_address_header: String,
     /// Log format: `pretty` or `json`.
     pub log_format: LogFormat,
     /// A plan document nobody is syncing leaves memory after this many seconds.
@@ -170,10 +188,16 @@ impl Default for Settings {
             registration: RegistrationMode::Enrollment,
             enrollment_code_ttl_hours: 7 * 24,
             invitation_ttl_minutes: 48 * 60,
-            login_attempts_per_account_per_minute: 5,
+            login_attempts_per_account_and_address_per_hour: 10,
+            login_attempts_per_account_per_hour: 100,
             login_attempts_per_address_per_minute: 30,
+            registrations_per_address_per_hour: 60,
+            code_attempts_per_account: 10,
+            code_attempts_per_address: 30,
+            code_attempts_window_secs: 3600,
             max_json_body_bytes: 64 * 1024,
             trust_proxy: false,
+            client_address_header: "X-Forwarded-For".into(),
             log_format: LogFormat::Pretty,
             sync_idle_evict_secs: 30,
             plans_per_account: 100,
@@ -253,12 +277,25 @@ impl Settings {
                 "max_messages_per_second and ping_interval_secs must be positive, max_frame_bytes at least 1024".into(),
             ));
         }
-        if self.login_attempts_per_account_per_minute == 0
+        if self.login_attempts_per_account_and_address_per_hour == 0
+            || self.login_attempts_per_account_per_hour == 0
             || self.login_attempts_per_address_per_minute == 0
+            || self.registrations_per_address_per_hour == 0
+            || self.code_attempts_per_account == 0
+            || self.code_attempts_per_address == 0
+            || self.code_attempts_window_secs == 0
         {
             return Err(SettingsError::Rejected(
-                "login attempt limits must be at least 1".into(),
+                "login, registration and code attempt limits (and the code window) must be at least 1".into(),
             ));
+        }
+        if actix_web::http::header::HeaderName::from_bytes(self.client_address_header.as_bytes())
+            .is_err()
+        {
+            return Err(SettingsError::Rejected(format!(
+                "client_address_header: {:?} is not a header name",
+                self.client_address_header
+            )));
         }
         if let Some(origin) = self
             .cors_allowed_origins

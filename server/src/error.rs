@@ -8,6 +8,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use cairn_shared::{ErrorBody, ErrorCode, ErrorDetail};
 
+use crate::auth::limits::RateLimited;
 use crate::services::accounts::AccountError;
 use crate::services::admin::AdminError;
 use crate::services::plans::PlanError;
@@ -52,6 +53,17 @@ impl AppError {
     /// A 400 for a body, path or query that could not be read.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
+    }
+
+    /// A 429 with `Retry-After`: an attempt limit was reached.
+    pub fn rate_limited(limited: &RateLimited) -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RateLimited,
+            limited.to_string(),
+        );
+        error.retry_after = Some(limited.wait);
+        error
     }
 
     /// The stable code.
@@ -102,15 +114,7 @@ impl From<AccountError> for AppError {
             E::EnrollmentCodeInvalid => (StatusCode::FORBIDDEN, ErrorCode::EnrollmentCodeInvalid),
             E::InvalidCredentials => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidCredentials),
             E::AccountDisabled => (StatusCode::FORBIDDEN, ErrorCode::AccountDisabled),
-            E::RateLimited(wait) => {
-                let mut error = AppError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    ErrorCode::RateLimited,
-                    err.to_string(),
-                );
-                error.retry_after = Some(*wait);
-                return error;
-            }
+            E::RateLimited(limited) => return AppError::rate_limited(limited),
             E::InvalidToken => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidToken),
             E::InvalidRefreshToken => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidRefreshToken),
             E::RefreshTokenReused => (StatusCode::UNAUTHORIZED, ErrorCode::RefreshTokenReused),
@@ -136,6 +140,7 @@ impl From<PlanError> for AppError {
             E::InvitationNotFound => (StatusCode::NOT_FOUND, ErrorCode::InvitationNotFound),
             E::InvitationExpired => (StatusCode::GONE, ErrorCode::InvitationExpired),
             E::InvitationUsed => (StatusCode::GONE, ErrorCode::InvitationUsed),
+            E::RateLimited(limited) => return AppError::rate_limited(limited),
             E::AlreadyMember => (StatusCode::CONFLICT, ErrorCode::AlreadyMember),
             E::OwnerCannotLeave => (StatusCode::CONFLICT, ErrorCode::OwnerCannotLeave),
             E::MemberNotFound => (StatusCode::NOT_FOUND, ErrorCode::MemberNotFound),

@@ -1,7 +1,9 @@
 //! Prometheus metrics for operators (`GET /metrics`): counts and gauges only, never content,
 //! ids or names. Each application has its own registry, so tests can run many side by side.
 
-use prometheus::{Encoder, IntCounter, IntGauge, Registry, TextEncoder};
+use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+
+use crate::auth::limits::Limit;
 
 /// The metrics of one running Cairn.
 #[derive(Debug, Clone)]
@@ -21,6 +23,11 @@ pub struct Metrics {
     /// Plan documents read from storage into memory (a REST read of a plan nobody is syncing
     /// loads it once, shared by everyone asking at the same time).
     pub plan_loads: IntCounter,
+    /// Passwords hashed or checked with argon2 on sign-up and sign-in: the costly work that
+    /// attempt limits keep in check.
+    pub password_hashes: IntCounter,
+    /// Attempts refused by an attempt limit (login, registration, codes), by limit.
+    rate_limited: IntCounterVec,
     plans_not_fitting: IntGauge,
     open_connections: IntGauge,
     loaded_plans: IntGauge,
@@ -30,6 +37,13 @@ pub struct Metrics {
 #[allow(clippy::expect_used)]
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
     let counter = IntCounter::new(name, help).expect("a valid metric name");
+    let _ = registry.register(Box::new(counter.clone()));
+    counter
+}
+
+#[allow(clippy::expect_used)]
+fn counter_by(registry: &Registry, name: &str, help: &str, label: &str) -> IntCounterVec {
+    let counter = IntCounterVec::new(Opts::new(name, help), &[label]).expect("a valid metric name");
     let _ = registry.register(Box::new(counter.clone()));
     counter
 }
@@ -82,6 +96,24 @@ impl Metrics {
                 "plan_loads_total",
                 "Plan documents read from storage into memory.",
             ),
+            password_hashes: counter(
+                &registry,
+                "password_hashes_total",
+                "Passwords hashed or checked with argon2 on sign-up and sign-in.",
+            ),
+            rate_limited: {
+                let counter = counter_by(
+                    &registry,
+                    "rate_limited_total",
+                    "Attempts refused with 429 by an attempt limit (login, registration, codes).",
+                    "limit",
+                );
+                // Every limit shows from the start, at 0.
+                for limit in Limit::ALL {
+                    let _ = counter.get_metric_with_label_values(&[limit.name()]);
+                }
+                counter
+            },
             plans_not_fitting: gauge(
                 &registry,
                 "plans_not_fitting_schema",
@@ -98,6 +130,16 @@ impl Metrics {
                 "Plan documents loaded in memory.",
             ),
             registry,
+        }
+    }
+
+    /// Count an attempt refused by `limit`.
+    pub fn rate_limited(&self, limit: Limit) {
+        if let Ok(counter) = self
+            .rate_limited
+            .get_metric_with_label_values(&[limit.name()])
+        {
+            counter.inc();
         }
     }
 

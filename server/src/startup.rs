@@ -2,7 +2,6 @@
 //! (port 0 allowed) and return a server ready to run. `main` and the tests both start Cairn here.
 
 use std::net::TcpListener;
-use std::num::NonZeroU32;
 use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -22,8 +21,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing_actix_web::TracingLogger;
 
-use crate::auth::limits::LoginLimiter;
-use crate::auth::secrets::load_or_create_secret;
+use crate::auth::limits::{LimitRates, Limits};
+use crate::auth::secrets::{CodeHasher, load_or_create_secret};
 use crate::auth::tokens::TokenKeys;
 use crate::config::{Settings, redacted_database_url};
 use crate::crypto::Keyring;
@@ -99,12 +98,8 @@ impl Application {
             &settings.jwt_audience,
             settings.access_token_ttl_secs,
         );
-        let login_limits = LoginLimiter::new(
-            NonZeroU32::new(settings.login_attempts_per_account_per_minute)
-                .unwrap_or(NonZeroU32::MIN),
-            NonZeroU32::new(settings.login_attempts_per_address_per_minute)
-                .unwrap_or(NonZeroU32::MIN),
-        );
+        let limits = Limits::new(LimitRates::from_settings(&settings));
+        let codes = CodeHasher::from_server_secret(secret.expose_secret().as_bytes());
         let max_json = settings.max_json_body_bytes;
         let max_upload = settings.max_frame_bytes;
         let background = TaskTracker::new();
@@ -132,7 +127,8 @@ impl Application {
         let services = web::Data::new(Services {
             store,
             tokens,
-            login_limits,
+            limits,
+            codes,
             settings: Arc::new(settings),
             hub,
             metrics,
@@ -341,7 +337,7 @@ async fn forget_idle_login_counters(services: web::Data<Services>, shutdown: Can
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = every.tick() => services.login_limits.forget_idle(),
+            _ = every.tick() => services.limits.forget_idle(),
         }
     }
 }

@@ -159,6 +159,13 @@ async fn an_operator_sets_up_cairn_and_a_restart_keeps_everything() {
     assert!(!empty.status.success());
     let weak = admin_create(&data_dir, db, "agency", Some("short\n")).await;
     assert!(!weak.status.success(), "a weak password is refused");
+    let common = admin_create(&data_dir, db, "agency", Some("12345678\n")).await;
+    assert!(!common.status.success(), "a common password is refused");
+    assert!(
+        String::from_utf8_lossy(&common.stderr).contains("common and leaked passwords"),
+        "{}",
+        String::from_utf8_lossy(&common.stderr)
+    );
 
     let created = admin_create(
         &data_dir,

@@ -47,7 +47,8 @@ pub struct RegisterRequest {
     pub username: String,
     /// The name other members of a plan see.
     pub display_name: String,
-    /// At least 8 characters.
+    /// At least 8 characters, not only spaces, and not one of the common and breached
+    /// passwords the server refuses.
     pub password: String,
     /// Needed when the server's registration mode is `enrollment`.
     #[serde(default)]
@@ -202,7 +203,7 @@ pub struct PlanDetail {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Invitation {
-    /// The code to read aloud, type or show as a QR code, like `K7QM-3XPA`. Single use.
+    /// The code to read aloud, type or show as a QR code, like `K7QM-3XPA-Z9RT`. Single use.
     /// Dashes, spaces and letter case do not matter when it is typed back.
     pub code: String,
     /// The plan it invites to.
@@ -242,7 +243,7 @@ pub struct CreateEnrollmentCodeRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EnrollmentCode {
-    /// The code to hand out, like `K7QM-3XPA-Z9`.
+    /// The code to hand out, like `K7QM-3XPA-Z9RT`.
     pub code: String,
     /// How many accounts may register with it.
     pub max_uses: u32,

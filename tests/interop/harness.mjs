@@ -410,6 +410,8 @@ export class Cairn {
       CAIRN_DATA_DIR: this.dataDir,
       CAIRN_LISTEN: "127.0.0.1:0",
       CAIRN_REGISTRATION: "open",
+      // Every test person signs up from 127.0.0.1; the attempt limits are tested in Rust.
+      CAIRN_REGISTRATIONS_PER_ADDRESS_PER_HOUR: "100000",
       RUST_LOG: process.env.RUST_LOG || "info",
     })
     if (process.env.TEST_DATABASE_URL_FOR_INTEROP) {

@@ -199,8 +199,14 @@ impl TestApp {
             database_max_connections: 5,
             jwt_secret: Some(SecretString::from(TEST_JWT_SECRET)),
             registration: RegistrationMode::Open,
-            login_attempts_per_account_per_minute: 50,
+            // Tests sign in, sign up and join from one address far more than people do; attack
+            // tests set the limits they attack.
+            login_attempts_per_account_and_address_per_hour: 1_000,
+            login_attempts_per_account_per_hour: 1_000,
             login_attempts_per_address_per_minute: 500,
+            registrations_per_address_per_hour: 10_000,
+            code_attempts_per_account: 1_000,
+            code_attempts_per_address: 10_000,
             // Two workers, whatever the machine: a plan's members then often sit on different
             // threads, the harder case for delivery between them.
             http_workers: 2,

@@ -272,7 +272,7 @@ function plansScreen(): void {
       "form",
       { class: "card", onsubmit: join },
       h("h2", {}, "Join a plan"),
-      field("Invitation code", code, "The code the person showed you or read to you, like K7QM-3XPA."),
+      field("Invitation code", code, "The code the person showed you or read to you, like K7QM-3XPA-Z9RT."),
       h("button", { type: "submit" }, "Join")
     ),
     h("section", { class: "card" }, h("button", { type: "button", onclick: () => void signOut() }, "Sign out of this phone"))

@@ -1,11 +1,16 @@
-//! Random secrets and the human-friendly codes Cairn hands out, and how they are stored:
-//! refresh tokens, invitation codes and enrollment codes are kept only as SHA-256 hashes.
+//! Random secrets and the human-friendly codes Cairn hands out, and how they are stored.
+//! Refresh tokens (256 random bits, beyond guessing) are kept as SHA-256 hashes. Codes a person
+//! types (invitation and enrollment codes) are short enough that a copy of the database could be
+//! searched for every live one by hashing all codes, so they are kept as HMAC-SHA256 under a key
+//! derived from the server's secret ([`CodeHasher`]), which is not in the database.
 
 use std::io::Write;
 use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
 use rand::Rng;
 use rand::RngCore;
 use rand::rngs::OsRng;
@@ -27,6 +32,56 @@ pub fn random_token() -> String {
 pub fn sha256_hex(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Characters in a code Cairn hands out (invitation and enrollment codes): 12 from an alphabet
+/// of 29, about 58 bits, shown in three groups (`K7QM-3XPA-Z9RT`). The README works out the
+/// guessing bound this gives under the attempt limits.
+pub const CODE_LENGTH: usize = 12;
+
+/// The HKDF `info` that separates the code-hashing key from every other use of the secret.
+pub const CODE_HASH_KEY_INFO: &[u8] = b"cairn: stored codes v1";
+
+/// Hashes typed codes for storage and lookup: HMAC-SHA256 under a key derived (HKDF-SHA256)
+/// from the JWT signing secret, which every instance of a deployment already shares and which
+/// is not stored in the database. Without that secret, a copy of the database does not tell
+/// which codes are live.
+#[derive(Clone)]
+pub struct CodeHasher {
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for CodeHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeHasher").finish_non_exhaustive()
+    }
+}
+
+impl CodeHasher {
+    /// The hasher of a deployment whose server secret is `secret`.
+    pub fn from_server_secret(secret: &[u8]) -> Self {
+        let mut key = [0u8; 32];
+        // 32 bytes is far below HKDF-SHA256's limit (255 × 32), so `expand` cannot fail.
+        let _ = Hkdf::<Sha256>::new(None, secret).expand(CODE_HASH_KEY_INFO, &mut key);
+        Self { key }
+    }
+
+    /// The stored form of a code (already normalised): hex HMAC-SHA256.
+    pub fn hash(&self, code: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(code.as_bytes());
+        const_hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Every stored form a live code may have: the keyed hash, and the plain SHA-256 that codes
+    /// issued before keyed hashing were stored as. Those are accepted until they expire (an
+    /// invitation after `invitation_ttl_minutes`, an enrollment code after at most 90 days);
+    /// the two forms cannot be confused (both 64 hex digits, but a collision is as likely as
+    /// guessing the key).
+    pub fn lookup_hashes(&self, code: &str) -> Vec<String> {
+        vec![self.hash(code), sha256_hex(code)]
+    }
 }
 
 /// A code of `length` characters from [`CODE_ALPHABET`], in groups of four: `K7QM-3XPA`.

@@ -15,10 +15,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn register(
+    req: HttpRequest,
     services: web::Data<Services>,
     body: web::Json<RegisterRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let tokens = accounts::register(&services, body.into_inner()).await?;
+    let address = client_address(&req, &services.settings);
+    let tokens = accounts::register(&services, body.into_inner(), address).await?;
     Ok(HttpResponse::Created().json(tokens))
 }
 
@@ -27,7 +29,7 @@ async fn login(
     services: web::Data<Services>,
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let address = client_address(&req, services.settings.trust_proxy);
+    let address = client_address(&req, &services.settings);
     let tokens = accounts::login(&services, body.into_inner(), address).await?;
     Ok(HttpResponse::Ok().json(tokens))
 }

@@ -10,6 +10,7 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
 use cairn_shared::ErrorCode;
 
+use crate::config::Settings;
 use crate::error::AppError;
 use crate::services::accounts::authenticate;
 use crate::services::{Caller, Services};
@@ -48,18 +49,74 @@ impl FromRequest for Caller {
     }
 }
 
-/// The client's address: the socket peer, or the proxy-reported one when configured to trust it.
-pub fn client_address(req: &HttpRequest, trust_proxy: bool) -> Option<IpAddr> {
-    if trust_proxy {
-        let info = req.connection_info();
-        if let Some(ip) = info.realip_remote_addr().and_then(|addr| {
-            addr.parse::<std::net::SocketAddr>()
-                .map(|s| s.ip())
-                .ok()
-                .or_else(|| addr.parse().ok())
-        }) {
-            return Some(ip);
-        }
+/// The client's address: the socket peer, or, behind a trusted proxy, the right-most entry of
+/// the one header that proxy sets (`client_address_header`). Only the right-most entry is the
+/// proxy's own: a client can put anything before it. No other header is read (`Forwarded`
+/// included), and a missing or unreadable value falls back to the peer, the proxy itself: every
+/// client then shares one allowance, which is safe, not open.
+pub fn client_address(req: &HttpRequest, settings: &Settings) -> Option<IpAddr> {
+    if settings.trust_proxy
+        && let Some(ip) = proxy_reported_address(req, &settings.client_address_header)
+    {
+        return Some(ip);
     }
     req.peer_addr().map(|addr| addr.ip())
+}
+
+fn proxy_reported_address(req: &HttpRequest, header: &str) -> Option<IpAddr> {
+    // Several lines of one header are one comma-separated list, in order (RFC 9110 5.3).
+    let last_line = req.headers().get_all(header).last()?.to_str().ok()?;
+    let entry = last_line.rsplit(',').next()?.trim();
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn address(trust_proxy: bool, headers: &[(&str, &str)]) -> Option<IpAddr> {
+        let settings = Settings {
+            trust_proxy,
+            ..Settings::default()
+        };
+        let mut request = TestRequest::default().peer_addr("192.0.2.1:40000".parse().ok()?);
+        for header in headers {
+            request = request.append_header(*header);
+        }
+        client_address(&request.to_http_request(), &settings)
+    }
+
+    #[test]
+    fn behind_a_trusted_proxy_only_its_right_most_entry_counts() {
+        let peer = Some(IpAddr::from([192, 0, 2, 1]));
+        let proxy_saw = Some(IpAddr::from([203, 0, 113, 9]));
+        let forwarded = ("forwarded", "for=198.51.100.1");
+        let chosen = ("x-forwarded-for", "198.51.100.2, 203.0.113.9");
+        assert_eq!(address(true, &[forwarded, chosen]), proxy_saw);
+        // A client's own header line first, the proxy's appended line last.
+        assert_eq!(
+            address(
+                true,
+                &[
+                    ("x-forwarded-for", "198.51.100.3"),
+                    ("x-forwarded-for", "203.0.113.9")
+                ]
+            ),
+            proxy_saw
+        );
+        assert_eq!(
+            address(true, &[("x-forwarded-for", "2001:db8::7")]),
+            "2001:db8::7".parse().ok()
+        );
+        // `Forwarded` alone, or a value that is not an address: the proxy itself.
+        assert_eq!(address(true, &[forwarded]), peer);
+        assert_eq!(address(true, &[("x-forwarded-for", "unknown")]), peer);
+        // Not behind a trusted proxy: the peer, whatever the headers say.
+        assert_eq!(address(false, &[forwarded, chosen]), peer);
+    }
 }

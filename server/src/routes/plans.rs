@@ -1,10 +1,11 @@
 //! `/api/v1/plans/*` and `/api/v1/invitations/*`: plans, members and invitations.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use cairn_shared::api::CreatePlanRequest;
 use cairn_shared::{ErrorCode, PlanId, UserId};
 
+use super::extract::client_address;
 use crate::error::AppError;
 use crate::services::{Caller, Services, access_log, export, history, plans};
 use crate::sync::HubError;
@@ -92,11 +93,13 @@ async fn invite(
 }
 
 async fn accept(
+    req: HttpRequest,
     services: web::Data<Services>,
     caller: Caller,
     code: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let plan = plans::accept_invitation(&services, &caller, &code).await?;
+    let address = client_address(&req, &services.settings);
+    let plan = plans::accept_invitation(&services, &caller, &code, address).await?;
     Ok(HttpResponse::Ok().json(plan))
 }
 

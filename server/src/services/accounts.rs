@@ -2,7 +2,6 @@
 //! check of every access token.
 
 use std::net::IpAddr;
-use std::time::Duration;
 
 use cairn_shared::api::{
     self, AccountKind, AuthTokens, LoginRequest, RegisterRequest, RegistrationMode,
@@ -13,6 +12,7 @@ use secrecy::SecretString;
 use tracing::instrument;
 
 use super::{Caller, Services};
+use crate::auth::limits::RateLimited;
 use crate::auth::password::{PasswordError, hash_password, verify_password};
 use crate::auth::secrets::{normalize_code, random_token, sha256_hex};
 use crate::auth::tokens::TokenError;
@@ -40,9 +40,9 @@ pub enum AccountError {
     /// The account is disabled.
     #[error("this account has been disabled")]
     AccountDisabled,
-    /// Too many login attempts.
-    #[error("too many login attempts; try again later")]
-    RateLimited(Duration),
+    /// Too many attempts (login, registration or enrollment code).
+    #[error(transparent)]
+    RateLimited(#[from] RateLimited),
     /// Bad, expired or revoked access token.
     #[error("the access token is invalid or expired")]
     InvalidToken,
@@ -104,7 +104,29 @@ fn validate_password(password: &str) -> Result<(), AccountError> {
             "password must be at least {MIN_PASSWORD_CHARS} characters (and at most {MAX_PASSWORD_BYTES} bytes)"
         )));
     }
+    if password.chars().all(char::is_whitespace) {
+        return Err(AccountError::InvalidInput(
+            "password cannot be only spaces; a few words you will remember work well".into(),
+        ));
+    }
+    if is_common_password(password) {
+        return Err(AccountError::InvalidInput(
+            "that password is on a list of common and leaked passwords that attackers try \
+             first; choose another (a few words you will remember work well)"
+                .into(),
+        ));
+    }
     Ok(())
+}
+
+/// Whether `password` is one of the ~100,000 common and breached passwords of the `passwords`
+/// crate's list (embedded in the binary), as typed, in lower case or without surrounding spaces.
+fn is_common_password(password: &str) -> bool {
+    let trimmed = password.trim();
+    let lower = trimmed.to_lowercase();
+    [password, trimmed, lower.as_str()]
+        .into_iter()
+        .any(passwords::analyzer::is_common_password)
 }
 
 fn device_name(name: Option<&str>) -> String {
@@ -122,6 +144,18 @@ fn device_name(name: Option<&str>) -> String {
     }
 }
 
+/// An account's fields, checked: the username (canonical), the display name and the password.
+fn checked_fields(
+    username: &str,
+    display_name: &str,
+    password: &SecretString,
+) -> Result<(String, String), AccountError> {
+    let username = normalize_username(username)?;
+    let display_name = validate_display_name(display_name)?;
+    validate_password(secrecy::ExposeSecret::expose_secret(password))?;
+    Ok((username, display_name))
+}
+
 /// A validated account ready to store: the password is hashed off the executor.
 async fn new_user(
     username: &str,
@@ -129,9 +163,7 @@ async fn new_user(
     password: SecretString,
     kind: AccountKind,
 ) -> Result<NewUser, AccountError> {
-    let username = normalize_username(username)?;
-    let display_name = validate_display_name(display_name)?;
-    validate_password(secrecy::ExposeSecret::expose_secret(&password))?;
+    let (username, display_name) = checked_fields(username, display_name, &password)?;
     Ok(NewUser {
         username,
         display_name,
@@ -163,33 +195,63 @@ pub async fn create_account(
 }
 
 /// Register a member account as the server's registration mode allows, and log it in.
+/// Registrations are limited per client address whatever the mode; in enrollment mode the code
+/// is checked (and its guesses limited) before the password is hashed, so wrong codes cost the
+/// server next to nothing.
 #[instrument(skip_all)]
 pub async fn register(
     services: &Services,
     request: RegisterRequest,
+    address: Option<IpAddr>,
 ) -> Result<AuthTokens, AccountError> {
+    services
+        .limits
+        .registration(address)
+        .map_err(|limited| services.refused(limited))?;
     let mode = services.settings.registration;
     if mode == RegistrationMode::Closed {
         return Err(AccountError::RegistrationClosed);
     }
-    let code_hash = match (mode, request.enrollment_code.as_deref()) {
+    let password = SecretString::from(request.password);
+    let (username, display_name) =
+        checked_fields(&request.username, &request.display_name, &password)?;
+    let code_hashes = match (mode, request.enrollment_code.as_deref()) {
         (RegistrationMode::Enrollment, None) => return Err(AccountError::EnrollmentCodeInvalid),
-        (RegistrationMode::Enrollment, Some(code)) => Some(sha256_hex(&normalize_code(code))),
+        (RegistrationMode::Enrollment, Some(code)) => {
+            let code = normalize_code(code);
+            let attempt = services
+                .limits
+                .code(None, address)
+                .map_err(|limited| services.refused(limited))?;
+            let hashes = services.codes.lookup_hashes(&code);
+            if code.is_empty()
+                || code.len() > 64
+                || !services
+                    .store
+                    .enrollment_code_usable(&hashes, Utc::now())
+                    .await?
+            {
+                tracing::info!("registration refused: enrollment code invalid");
+                return Err(AccountError::EnrollmentCodeInvalid);
+            }
+            services.limits.code_worked(attempt);
+            Some(hashes)
+        }
         _ => None,
     };
-    let user = new_user(
-        &request.username,
-        &request.display_name,
-        SecretString::from(request.password),
-        AccountKind::Member,
-    )
-    .await?;
+    services.metrics.password_hashes.inc();
+    let user = NewUser {
+        username,
+        display_name,
+        password_hash: hash_password(password).await?,
+        kind: AccountKind::Member,
+    };
     let now = Utc::now();
-    let user = match code_hash {
+    let user = match code_hashes {
         None => services.store.insert_user(user, now).await.map_err(taken)?,
-        Some(hash) => match services
+        Some(hashes) => match services
             .store
-            .insert_user_with_enrollment(user, &hash, now)
+            .insert_user_with_enrollment(user, &hashes, now)
             .await
             .map_err(taken)?
         {
@@ -209,19 +271,17 @@ pub async fn login(
     address: Option<IpAddr>,
 ) -> Result<AuthTokens, AccountError> {
     let username = request.username.trim().to_lowercase();
-    services
-        .login_limits
-        .check(&username, address)
-        .map_err(|wait| {
-            tracing::warn!("login rate limited");
-            AccountError::RateLimited(wait)
-        })?;
+    let attempt = services
+        .limits
+        .login(&username, address)
+        .map_err(|limited| services.refused(limited))?;
     let user = if normalize_username(&username).is_ok() {
         services.store.user_by_username(&username).await?
     } else {
         None
     };
     let password = SecretString::from(request.password);
+    services.metrics.password_hashes.inc();
     let matches = verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     let user = match user {
         Some(user) if matches => user,
@@ -230,6 +290,8 @@ pub async fn login(
             return Err(AccountError::InvalidCredentials);
         }
     };
+    // The right password: this attempt does not count against anyone's allowance.
+    services.limits.signed_in(attempt);
     if user.disabled_at.is_some() {
         tracing::info!(user.id = %user.id, "login refused: account disabled");
         return Err(AccountError::AccountDisabled);

@@ -9,7 +9,7 @@ use tracing::instrument;
 
 use super::accounts::{AccountError, create_account};
 use super::{Caller, Services};
-use crate::auth::secrets::{human_code, normalize_code, sha256_hex};
+use crate::auth::secrets::{CODE_LENGTH, human_code, normalize_code};
 use crate::store::StoreError;
 
 /// Why an admin operation was refused.
@@ -132,11 +132,11 @@ pub async fn create_enrollment_code(
     }
     let now = Utc::now();
     let expires_at = now + chrono::Duration::hours(hours);
-    let code = human_code(10);
+    let code = human_code(CODE_LENGTH);
     services
         .store
         .insert_enrollment_code(
-            &sha256_hex(&normalize_code(&code)),
+            &services.codes.hash(&normalize_code(&code)),
             caller.user.id,
             max_uses,
             now,

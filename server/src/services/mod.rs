@@ -11,7 +11,8 @@ pub mod plans;
 
 use std::sync::Arc;
 
-use crate::auth::limits::LoginLimiter;
+use crate::auth::limits::{Limits, RateLimited};
+use crate::auth::secrets::CodeHasher;
 use crate::auth::tokens::TokenKeys;
 use crate::config::Settings;
 use crate::domain::User;
@@ -19,21 +20,32 @@ use crate::store::Store;
 use crate::sync::SyncHub;
 use cairn_shared::SessionId;
 
-/// What the use cases need: storage, token keys, login limits and settings.
+/// What the use cases need: storage, token keys, attempt limits and settings.
 #[derive(Debug)]
 pub struct Services {
     /// The database.
     pub store: Store,
     /// Access token signing and checking.
     pub tokens: TokenKeys,
-    /// Login attempt limits.
-    pub login_limits: LoginLimiter,
+    /// Attempt limits: login, registration, codes.
+    pub limits: Limits,
+    /// How invitation and enrollment codes are stored.
+    pub codes: CodeHasher,
     /// Settings in force.
     pub settings: Arc<Settings>,
     /// Live sync: told about membership changes, deletions and ended sessions.
     pub hub: SyncHub,
     /// Operational metrics.
     pub metrics: crate::metrics::Metrics,
+}
+
+impl Services {
+    /// An attempt refused by a limit: counted in `/metrics` and logged (without the key).
+    pub fn refused(&self, limited: RateLimited) -> RateLimited {
+        self.metrics.rate_limited(limited.limit);
+        tracing::warn!(limit = limited.limit.name(), "attempt rate limited");
+        limited
+    }
 }
 
 /// The authenticated account behind a request, and the device session it came from.

@@ -3,6 +3,7 @@
 //! nothing about a plan: not even that it exists.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 use automerge::{ActorId, AutoSerde, Automerge};
 use cairn_shared::api::{AccountKind, Invitation, PlanDetail, PlanMember, PlanRole, PlanSummary};
@@ -13,7 +14,8 @@ use tracing::instrument;
 
 use super::access_log::{AccessEvent, record, record_done};
 use super::{Caller, Services};
-use crate::auth::secrets::{human_code, normalize_code, sha256_hex};
+use crate::auth::limits::RateLimited;
+use crate::auth::secrets::{CODE_LENGTH, human_code, normalize_code};
 use crate::domain::{InvitationOutcome, Membership, Plan, PlanTitle, StoredChange};
 use crate::store::{Store, StoreError};
 use crate::sync::HubError;
@@ -45,6 +47,9 @@ pub enum PlanError {
     /// Used invitation code.
     #[error("this invitation has already been used")]
     InvitationUsed,
+    /// Too many wrong codes from this account or address.
+    #[error(transparent)]
+    RateLimited(#[from] RateLimited),
     /// The caller is already a member.
     #[error("you are already a member of this plan")]
     AlreadyMember,
@@ -334,12 +339,12 @@ pub async fn invite(
     require_owner(services, caller, plan).await?;
     let now = Utc::now();
     let expires_at = now + chrono::Duration::minutes(services.settings.invitation_ttl_minutes);
-    let code = human_code(8);
+    let code = human_code(CODE_LENGTH);
     services
         .store
         .insert_invitation(
             plan,
-            &sha256_hex(&normalize_code(&code)),
+            &services.codes.hash(&normalize_code(&code)),
             caller.user.id,
             now,
             expires_at,
@@ -354,22 +359,35 @@ pub async fn invite(
     })
 }
 
-/// Join a plan as a supporter with an invitation code.
+/// Join a plan as a supporter with an invitation code. Guesses are limited per account and
+/// per client address; a code that works does not count.
 #[instrument(skip_all, fields(user.id = %caller.user.id, plan.id))]
 pub async fn accept_invitation(
     services: &Services,
     caller: &Caller,
     code: &str,
+    address: Option<IpAddr>,
 ) -> Result<PlanSummary, PlanError> {
     refuse_admins(caller)?;
+    let attempt = services
+        .limits
+        .code(Some(caller.user.id), address)
+        .map_err(|limited| services.refused(limited))?;
     let code = normalize_code(code);
     if code.is_empty() || code.len() > 64 {
         return Err(PlanError::InvitationNotFound);
     }
     let outcome = services
         .store
-        .accept_invitation(&sha256_hex(&code), caller.user.id, Utc::now())
+        .accept_invitation(
+            &services.codes.lookup_hashes(&code),
+            caller.user.id,
+            Utc::now(),
+        )
         .await?;
+    if let InvitationOutcome::Joined(_) = outcome {
+        services.limits.code_worked(attempt);
+    }
     let plan = match outcome {
         InvitationOutcome::Joined(plan) => plan,
         InvitationOutcome::NotFound => return Err(PlanError::InvitationNotFound),

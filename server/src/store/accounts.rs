@@ -81,12 +81,32 @@ impl Store {
         user_row(user, now).insert(&self.db).await?.try_into()
     }
 
-    /// Store a new account and count one use of the enrollment code, in one transaction, so a
-    /// code is never used more often than allowed even under concurrent registrations.
+    /// Whether an enrollment code stored under one of `code_hashes` is unexpired and has uses
+    /// left (looked at before a password is hashed; the use is counted at registration).
+    pub async fn enrollment_code_usable(
+        &self,
+        code_hashes: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let found = enrollment_codes::Entity::find()
+            .filter(enrollment_codes::Column::CodeHash.is_in(code_hashes.iter().cloned()))
+            .filter(enrollment_codes::Column::ExpiresAt.gt(now))
+            .filter(
+                Expr::col(enrollment_codes::Column::Uses)
+                    .lt(Expr::col(enrollment_codes::Column::MaxUses)),
+            )
+            .one(&self.db)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    /// Store a new account and count one use of the enrollment code (stored under one of
+    /// `code_hashes`), in one transaction, so a code is never used more often than allowed even
+    /// under concurrent registrations.
     pub async fn insert_user_with_enrollment(
         &self,
         user: NewUser,
-        code_hash: &str,
+        code_hashes: &[String],
         now: DateTime<Utc>,
     ) -> Result<EnrollmentOutcome, StoreError> {
         let txn = self.begin_write().await?;
@@ -95,7 +115,7 @@ impl Store {
                 enrollment_codes::Column::Uses,
                 Expr::col(enrollment_codes::Column::Uses).add(1),
             )
-            .filter(enrollment_codes::Column::CodeHash.eq(code_hash))
+            .filter(enrollment_codes::Column::CodeHash.is_in(code_hashes.iter().cloned()))
             .filter(enrollment_codes::Column::ExpiresAt.gt(now))
             .filter(
                 Expr::col(enrollment_codes::Column::Uses)

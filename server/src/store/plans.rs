@@ -357,17 +357,18 @@ impl Store {
         Ok(())
     }
 
-    /// Use an invitation: mark it used by `user` and make them a supporter, in one transaction.
-    /// The conditional update makes the code single-use even when two people race for it.
+    /// Use an invitation (stored under one of `code_hashes`): mark it used by `user` and make
+    /// them a supporter, in one transaction. The conditional update makes the code single-use
+    /// even when two people race for it.
     pub async fn accept_invitation(
         &self,
-        code_hash: &str,
+        code_hashes: &[String],
         user: UserId,
         now: DateTime<Utc>,
     ) -> Result<InvitationOutcome, StoreError> {
         let txn = self.begin_write().await?;
         let Some(invitation) = invitations::Entity::find()
-            .filter(invitations::Column::CodeHash.eq(code_hash))
+            .filter(invitations::Column::CodeHash.is_in(code_hashes.iter().cloned()))
             .one(&txn)
             .await?
         else {

@@ -142,7 +142,7 @@ async fn login_refuses_wrong_passwords_and_unknown_accounts_alike() {
 
 #[tokio::test]
 async fn login_attempts_are_rate_limited_per_account() {
-    let app = TestApp::spawn_with(|s| s.login_attempts_per_account_per_minute = 3).await;
+    let app = TestApp::spawn_with(|s| s.login_attempts_per_account_and_address_per_hour = 3).await;
     app.register("maria").await;
     for _ in 0..3 {
         app.login_answer("maria", "guess guess")

@@ -804,7 +804,7 @@ async fn attack_floods_are_cut_off_without_harming_anyone_else() {
     let target = Target::with(|s| {
         s.max_messages_per_second = 20;
         s.max_connections_per_account = 3;
-        s.login_attempts_per_account_per_minute = 5;
+        s.login_attempts_per_account_and_address_per_hour = 5;
     })
     .await;
     let app = &target.app;

@@ -249,7 +249,7 @@ async fn an_invited_supporter_joins_with_a_single_use_code() {
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    assert_eq!(code.len(), 9, "short enough to read aloud: {code}");
+    assert_eq!(code.len(), 14, "short enough to read aloud: {code}");
     assert!(
         code.chars()
             .all(|c| c == '-' || c.is_ascii_uppercase() || c.is_ascii_digit())

@@ -300,7 +300,7 @@ async fn the_real_server_answers_as_openapi_json_says() {
         .prepare()
         .unwrap();
     let app = TestApp::spawn_with(|settings| {
-        settings.login_attempts_per_account_per_minute = 3;
+        settings.login_attempts_per_account_and_address_per_hour = 3;
     })
     .await;
     let mut walk = Walk {

@@ -253,7 +253,8 @@ pub fn operations() -> Vec<Operation> {
             "auth",
             "Register a member account and log it in",
             "Open to anyone, by enrollment code, or closed, as the server's `CAIRN_REGISTRATION` \
-             says. Starts a device session and answers with its tokens.",
+             says. Starts a device session and answers with its tokens. Sign-ups are rate \
+             limited per client address, and wrong enrollment codes too.",
         )
         .anyone()
         .request(Request::Json("RegisterRequest"))
@@ -263,6 +264,7 @@ pub fn operations() -> Vec<Operation> {
             E::EnrollmentCodeInvalid,
             E::ValidationFailed,
             E::UsernameTaken,
+            E::RateLimited,
         ]),
         op(
             "post",
@@ -271,7 +273,8 @@ pub fn operations() -> Vec<Operation> {
             "auth",
             "Log in: a new device session",
             "A short-lived access token (JWT) and a single-use refresh token bound to a new \
-             device session. Attempts are rate limited per username and per client address.",
+             device session. Attempts are rate limited per account and client address, per \
+             client address, and by a ceiling per account.",
         )
         .anyone()
         .request(Request::Json("LoginRequest"))
@@ -393,7 +396,7 @@ pub fn operations() -> Vec<Operation> {
             "invite",
             "members",
             "Invite a supporter",
-            "Owner only. A short single-use code like `K7QM-3XPA` with an expiry, to read \
+            "Owner only. A short single-use code like `K7QM-3XPA-Z9RT` with an expiry, to read \
              aloud, type or show as a QR code.",
         )
         .params(&[PLAN])
@@ -406,7 +409,8 @@ pub fn operations() -> Vec<Operation> {
             "members",
             "Join a plan as a supporter",
             "With the code the owner gave. Case, spaces and dashes in the code do not matter. \
-             A supporter has the same edit rights on the plan's content as the owner.",
+             A supporter has the same edit rights on the plan's content as the owner. Wrong \
+             codes are rate limited per account and per client address.",
         )
         .params(&[Param {
             name: "code",
@@ -422,6 +426,7 @@ pub fn operations() -> Vec<Operation> {
             E::InvitationExpired,
             E::InvitationUsed,
             E::AlreadyMember,
+            E::RateLimited,
         ]),
         op(
             "get",
