@@ -207,7 +207,7 @@ impl Default for Settings {
             http_workers: 0,
             max_document_bytes: 10 * 1024 * 1024,
             max_concurrent_loads: 2,
-            max_document_ops: 500_000,
+            max_document_ops: 250_000,
             max_connections_per_account: 20,
             ping_interval_secs: 10,
             socket_timeout_secs: 30,

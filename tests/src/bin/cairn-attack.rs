@@ -40,7 +40,7 @@ struct Args {
     characters: usize,
     /// Characters of each long plan when the server refuses `characters` (its operation
     /// limit): the longest plans it accepts, read in the same way.
-    #[arg(long, default_value_t = 490_000)]
+    #[arg(long, default_value_t = 240_000)]
     fallback_characters: usize,
     /// Seconds the server keeps a plan nobody uses (its CAIRN_SYNC_IDLE_EVICT_SECS).
     #[arg(long, default_value_t = 5)]
