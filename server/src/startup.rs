@@ -58,7 +58,9 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let keyring = Arc::new(load_keyring(settings)?);
     let url = settings.database_url();
     tracing::info!(database = %redacted_database_url(&url), "connecting to the database");
-    let store = Store::connect(&url, settings.database_max_connections, keyring).await?;
+    let store = Store::connect(&url, settings.database_max_connections, keyring)
+        .await?
+        .with_plans_per_account(settings.plans_per_account);
     store.migrate().await?;
     let sealed = store.prepare_plans_at_rest().await?;
     if sealed > 0 {
@@ -116,7 +118,6 @@ impl Application {
             metrics.clone(),
             SyncConfig {
                 idle_evict: Duration::from_secs(settings.sync_idle_evict_secs),
-                plans_per_account: settings.plans_per_account,
                 compact_after_changes: settings.compact_after_changes.max(1),
                 max_document_bytes: settings.max_document_bytes,
             },

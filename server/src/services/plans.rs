@@ -213,10 +213,6 @@ pub async fn create_plan(
             "title must be at most {MAX_TITLE_CHARS} characters"
         )));
     }
-    let limit = services.settings.plans_per_account;
-    if services.store.count_owned_plans(caller.user.id).await? >= limit {
-        return Err(PlanError::PlanLimitReached(limit));
-    }
     let plan_id = PlanId::new_random();
     tracing::Span::current().record("plan.id", tracing::field::display(plan_id));
     let actor = ActorId::random();
@@ -229,7 +225,14 @@ pub async fn create_plan(
     let plan = services
         .store
         .insert_plan(plan_id, caller.user.id, &first_change, Utc::now())
-        .await?;
+        .await
+        .map_err(|err| match err {
+            // Counted in the transaction that creates the plan, so concurrent creations hold it.
+            StoreError::PlanLimitReached => {
+                PlanError::PlanLimitReached(services.settings.plans_per_account)
+            }
+            other => other.into(),
+        })?;
     tracing::info!("plan created");
     record_done(services, caller, plan.id, AccessEvent::PlanCreated).await;
     let members = services

@@ -39,6 +39,9 @@ pub enum StoreError {
     /// The plan id belongs to a deleted plan (it has a tombstone) and may never be used again.
     #[error("the plan was deleted")]
     PlanDeleted,
+    /// The owner of a plan being created already owns as many plans as the server allows.
+    #[error("the account owns as many plans as the server allows")]
+    PlanLimitReached,
     /// A plan's stored bytes or data key could not be opened (a missing or wrong master key,
     /// a damaged blob): an error, never an empty plan.
     #[error("sealed plan data could not be opened")]
@@ -78,6 +81,9 @@ pub struct Store {
     /// over the pool read back every page they touch (many reads per change) before writing.
     /// The same pool as `db` on Postgres.
     appends: DatabaseConnection,
+    /// How many plans one account may own; checked in the transaction that creates a plan,
+    /// whichever way it is created (see [`Store::with_plans_per_account`]).
+    plans_per_account: u64,
 }
 
 /// A batch of changes waiting for the SQLite commit task.
@@ -265,6 +271,7 @@ impl Store {
             url: url.clone(),
             committer: None,
             appends,
+            plans_per_account: u64::MAX,
         };
         if store.db.get_database_backend() == sea_orm::DbBackend::Sqlite {
             let (queue, jobs) = tokio::sync::mpsc::channel(1024);
@@ -273,6 +280,13 @@ impl Store {
             store.committer = Some(queue);
         }
         Ok(store)
+    }
+
+    /// This store with a limit on how many plans one account may own (none by default).
+    #[must_use]
+    pub fn with_plans_per_account(mut self, limit: u64) -> Self {
+        self.plans_per_account = limit;
+        self
     }
 
     /// Start a transaction that writes. On SQLite it takes the write lock at once (`BEGIN
