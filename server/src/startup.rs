@@ -54,9 +54,11 @@ impl std::fmt::Debug for Application {
 /// load the master keyring, and finish any plan deletion a crash interrupted (sealing plans
 /// stored before encryption at rest, too).
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
-    std::fs::create_dir_all(&settings.data_dir)?;
+    private_data_dir(&settings.data_dir)
+        .with_context(|| format!("data folder {}", settings.data_dir.display()))?;
     let keyring = Arc::new(load_keyring(settings)?);
     let url = settings.database_url();
+    private_sqlite_files(url.expose_secret()).context("SQLite database files")?;
     tracing::info!(database = %redacted_database_url(&url), "connecting to the database");
     let store = Store::connect(&url, settings.database_max_connections, keyring)
         .await?
@@ -70,6 +72,53 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
         );
     }
     Ok(store)
+}
+
+/// Create the data folder if it is missing, and make it Cairn's user's alone (0700) whatever the
+/// umask, a folder from before included: it holds the master key, the signing key and, by
+/// default, the database.
+fn private_data_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// The file a SQLite database URL names (`sqlite://path?…` or `sqlite:path`); `None` for an
+/// in-memory database or another database.
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.starts_with(':')).then(|| std::path::PathBuf::from(path))
+}
+
+/// Make the SQLite database files readable by Cairn's user only (0600), whatever the umask.
+/// SQLite creates `-wal` and `-shm` with the database file's mode, so the database file is
+/// created 0600 before SQLite opens it, and files from before are put right here at start.
+fn private_sqlite_files(url: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let Some(path) = sqlite_path(url) else {
+        return Ok(());
+    };
+    // An empty file is a new, empty database to SQLite.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(&path)?;
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut file = path.clone().into_os_string();
+        file.push(suffix);
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            other => other?,
+        }
+    }
+    Ok(())
 }
 
 /// The master keyring: from the settings, else from (or generated into) `<data dir>/master-key`.
@@ -352,4 +401,21 @@ async fn forget_idle_login_counters(services: web::Data<Services>, shutdown: Can
 /// sooner.
 fn default_http_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |cpus| (cpus.get() / 2).max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_path;
+
+    #[test]
+    fn sqlite_urls_name_their_file() {
+        assert_eq!(
+            sqlite_path("sqlite://data/cairn.db?mode=rwc"),
+            Some("data/cairn.db".into())
+        );
+        assert_eq!(sqlite_path("sqlite:/srv/c.db"), Some("/srv/c.db".into()));
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("sqlite://:memory:"), None);
+        assert_eq!(sqlite_path("postgres://u:p@h/db"), None);
+    }
 }

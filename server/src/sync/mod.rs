@@ -15,6 +15,7 @@
 pub mod connection;
 pub mod document;
 mod shortcut;
+mod upload;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
