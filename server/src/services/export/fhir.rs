@@ -361,7 +361,7 @@ pub fn bundle(source: &Source<'_>) -> Value {
     );
     entries.push(json!({ "fullUrl": urn(provenance_id), "resource": provenance }));
     let bundle_id = Uuid::new_v4();
-    json!({
+    let mut bundle = json!({
         "resourceType": "Bundle",
         "id": bundle_id,
         "meta": meta(),
@@ -369,7 +369,32 @@ pub fn bundle(source: &Source<'_>) -> Value {
         "type": "collection",
         "timestamp": instant(source.exported_at),
         "entry": entries,
-    })
+    });
+    remove_control_characters(&mut bundle);
+    bundle
+}
+
+/// Whether FHIR R4 allows `c` in a string: its regex is `[ \r\n\t\S]+`, so of the control
+/// characters only tab, line feed and carriage return.
+fn allowed_in_fhir_string(c: char) -> bool {
+    !c.is_control() || matches!(c, '\t' | '\n' | '\r')
+}
+
+/// Remove from every string of the export the control characters FHIR forbids (a member's words
+/// may hold any); a string left with nothing says so rather than being empty, which FHIR forbids
+/// too.
+fn remove_control_characters(value: &mut Value) {
+    match value {
+        Value::String(text) if !text.chars().all(allowed_in_fhir_string) => {
+            text.retain(allowed_in_fhir_string);
+            if text.trim().is_empty() {
+                *text = NOT_WRITTEN.to_owned();
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(remove_control_characters),
+        Value::Object(fields) => fields.values_mut().for_each(remove_control_characters),
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -395,6 +420,24 @@ mod tests {
         assert_eq!(
             step_status(&Done::Unreadable("1".into()), &Status::Missing),
             "unknown"
+        );
+    }
+
+    #[test]
+    fn control_characters_fhir_forbids_are_removed_from_every_string() {
+        let mut value = json!({
+            "a": "Walk\u{0}\u{7}\u{1b}[31m by\tthe\r\ncanal\u{7f}\u{85}\u{9f}",
+            "b": [{ "c": "\u{1}\u{2}" }, 3, null],
+            "d": "Café ☕\u{2028}",
+        });
+        remove_control_characters(&mut value);
+        assert_eq!(
+            value,
+            json!({
+                "a": "Walk[31m by\tthe\r\ncanal",
+                "b": [{ "c": NOT_WRITTEN }, 3, null],
+                "d": "Café ☕\u{2028}",
+            })
         );
     }
 
