@@ -76,14 +76,27 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 
 /// Create the data folder if it is missing, and make it Cairn's user's alone (0700) whatever the
 /// umask, a folder from before included: it holds the master key, the signing key and, by
-/// default, the database.
+/// default, the database. Key files from before are put right too (new ones are created 0600).
 fn private_data_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    for key_file in ["master-key", "jwt-secret"] {
+        private_file(&dir.join(key_file))?;
+    }
+    Ok(())
+}
+
+/// Make `path` readable and writable by Cairn's user only (0600), if it exists.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
 }
 
 /// The file a SQLite database URL names (`sqlite://path?…` or `sqlite:path`); `None` for an
@@ -100,7 +113,7 @@ fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
 /// SQLite creates `-wal` and `-shm` with the database file's mode, so the database file is
 /// created 0600 before SQLite opens it, and files from before are put right here at start.
 fn private_sqlite_files(url: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    use std::os::unix::fs::OpenOptionsExt;
     let Some(path) = sqlite_path(url) else {
         return Ok(());
     };
@@ -113,10 +126,7 @@ fn private_sqlite_files(url: &str) -> std::io::Result<()> {
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let mut file = path.clone().into_os_string();
         file.push(suffix);
-        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            other => other?,
-        }
+        private_file(Path::new(&file))?;
     }
     Ok(())
 }

@@ -825,8 +825,7 @@ async fn attack_creating_plans_all_at_once_never_passes_the_plan_limit() {
         let offline = cairn_shared::PlanId::new_random().document_id().to_string();
         phone.track(
             &offline,
-            cairn_shared::plan::new_plan_document(ActorId::random(), "Made offline")
-                .expect("doc"),
+            cairn_shared::plan::new_plan_document(ActorId::random(), "Made offline").expect("doc"),
         );
         phones.push((phone, offline));
     }
@@ -881,9 +880,13 @@ async fn attack_creating_plans_all_at_once_never_passes_the_plan_limit() {
     assert_eq!(answers.iter().filter(|a| a.status == 201).count(), 3);
     // Others are not held back by anyone's limit.
     assert_eq!(
-        app.post("/api/v1/plans", target.sam.token(), json!({ "title": "Sam's" }))
-            .await
-            .status,
+        app.post(
+            "/api/v1/plans",
+            target.sam.token(),
+            json!({ "title": "Sam's" })
+        )
+        .await
+        .status,
         201
     );
     target.assert_unchanged().await;

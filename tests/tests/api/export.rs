@@ -846,7 +846,14 @@ async fn no_line_break_or_control_character_in_a_members_words_shapes_an_export(
         let text = object(doc, &ROOT, "whatMatters");
         doc.splice_text(&text, 0, 0, what_matters).expect("splice");
         add_goal(doc, "g1", goal, "working", &m, "2026-11-21T10:00:00Z");
-        add_goal(doc, "g2", controlled, "thinking", &m, "2026-11-21T10:01:00Z");
+        add_goal(
+            doc,
+            "g2",
+            controlled,
+            "thinking",
+            &m,
+            "2026-11-21T10:01:00Z",
+        );
         add_step(doc, "g2", "t1", "\u{1}\u{2}", "me", false);
     })
     .await;
@@ -855,7 +862,10 @@ async fn no_line_break_or_control_character_in_a_members_words_shapes_an_export(
     assert_eq!(page.status, 200);
     let page = page.body;
     for line_break in ['\r', '\u{2028}', '\u{2029}', '\u{85}'] {
-        assert!(!page.contains(line_break), "{line_break:?} left in:\n{page:?}");
+        assert!(
+            !page.contains(line_break),
+            "{line_break:?} left in:\n{page:?}"
+        );
     }
     for fragment in [
         "Fine\\\n\\- injected item\\\n\\> injected quote\\\n1\\. injected list\\\n\\===\\\n\\[injected link\\](https://example.org)",
@@ -885,9 +895,7 @@ async fn no_line_break_or_control_character_in_a_members_words_shapes_an_export(
 
     // The plan itself is unchanged: every word as written, for both members.
     for who in [&maria, &sam] {
-        let detail = app
-            .get(&format!("/api/v1/plans/{plan}"), who.token())
-            .await;
+        let detail = app.get(&format!("/api/v1/plans/{plan}"), who.token()).await;
         assert_eq!(detail.status, 200);
         assert_eq!(detail.body["document"]["whatMatters"], what_matters);
         assert_eq!(detail.body["document"]["goals"][1]["text"], controlled);
