@@ -60,9 +60,13 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let url = settings.database_url();
     private_sqlite_files(url.expose_secret()).context("SQLite database files")?;
     tracing::info!(database = %redacted_database_url(&url), "connecting to the database");
-    let store = Store::connect(&url, settings.database_max_connections, keyring)
-        .await?
-        .with_plans_per_account(settings.plans_per_account);
+    let store = Store::connect(
+        &url,
+        settings.database_max_connections,
+        keyring,
+        settings.plans_per_account,
+    )
+    .await?;
     store.migrate().await?;
     let sealed = store.prepare_plans_at_rest().await?;
     if sealed > 0 {

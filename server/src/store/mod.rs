@@ -82,7 +82,7 @@ pub struct Store {
     /// The same pool as `db` on Postgres.
     appends: DatabaseConnection,
     /// How many plans one account may own; checked in the transaction that creates a plan,
-    /// whichever way it is created (see [`Store::with_plans_per_account`]).
+    /// whichever way it is created.
     plans_per_account: u64,
 }
 
@@ -220,12 +220,13 @@ impl Store {
 impl Store {
     /// Connect to `url` (SQLite: WAL, `synchronous=FULL` so that a committed change survives a
     /// power cut too, not only a crash of Cairn; foreign keys and a busy timeout on every
-    /// connection), with
-    /// the master keyring that wraps the plans' data keys.
+    /// connection), with the master keyring that wraps the plans' data keys and the number of
+    /// plans one account may own.
     pub async fn connect(
         url: &SecretString,
         max_connections: u32,
         keyring: Arc<Keyring>,
+        plans_per_account: u64,
     ) -> Result<Self, StoreError> {
         let sqlite = url.expose_secret().starts_with("sqlite:");
         // SQLite has one writer (and sqlx gives each connection a thread of its own), so a few
@@ -271,7 +272,8 @@ impl Store {
             url: url.clone(),
             committer: None,
             appends,
-            plans_per_account: u64::MAX,
+            // Set here, before the commit task below takes its own copy of the store.
+            plans_per_account,
         };
         if store.db.get_database_backend() == sea_orm::DbBackend::Sqlite {
             let (queue, jobs) = tokio::sync::mpsc::channel(1024);
@@ -280,13 +282,6 @@ impl Store {
             store.committer = Some(queue);
         }
         Ok(store)
-    }
-
-    /// This store with a limit on how many plans one account may own (none by default).
-    #[must_use]
-    pub fn with_plans_per_account(mut self, limit: u64) -> Self {
-        self.plans_per_account = limit;
-        self
     }
 
     /// Start a transaction that writes. On SQLite it takes the write lock at once (`BEGIN
