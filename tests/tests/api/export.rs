@@ -840,7 +840,7 @@ async fn no_line_break_or_control_character_in_a_members_words_shapes_an_export(
     let what_matters = "Fine\r- injected item\r\n> injected quote\u{2028}1. injected list\u{2029}=== \
                         \u{85}[injected link](https://example.org)";
     let goal = "Cook\r# for the kids";
-    let controlled = "Sing\u{7} again\u{1b}[0m with\u{0} Dad\u{85}\u{9f}\u{b}";
+    let controlled = "Sing\u{7} again\u{1b}[0m\u{85}with\u{0} Dad\u{9f}\u{b}today";
     let m = maria.clone();
     edit(&app, &sam, &plan, move |doc| {
         let text = object(doc, &ROOT, "whatMatters");
@@ -887,7 +887,7 @@ async fn no_line_break_or_control_character_in_a_members_words_shapes_an_export(
         );
     }
     assert_eq!(
-        goal_with_text(&bundle, "Sing again[0m with Dad")["lifecycleStatus"],
+        goal_with_text(&bundle, "Sing again[0m\nwith Dad today")["lifecycleStatus"],
         "proposed"
     );
     let (valid, report) = validate_fhir(&bundle).await;

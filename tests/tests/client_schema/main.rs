@@ -228,7 +228,10 @@ fn plan_schema_is_json_schema_2020_12_and_the_examples_fit_it() {
         let said = issue.to_string();
         assert!(said.contains("not a date"), "{said}");
         let written = value.as_str().unwrap_or_default();
-        assert!(!said.contains(written), "the issue quotes the document: {said}");
+        assert!(
+            !said.contains(written),
+            "the issue quotes the document: {said}"
+        );
     }
 }
 

@@ -374,19 +374,28 @@ pub fn bundle(source: &Source<'_>) -> Value {
     bundle
 }
 
-/// Whether FHIR R4 allows `c` in a string: its regex is `[ \r\n\t\S]+`, so of the control
-/// characters only tab, line feed and carriage return.
-fn allowed_in_fhir_string(c: char) -> bool {
-    !c.is_control() || matches!(c, '\t' | '\n' | '\r')
+/// A character of a member's words as FHIR R4 allows it in a string, whose regex is
+/// `[ \r\n\t\S]+`: of the whitespace only space, tab, line feed and carriage return. Validators
+/// read `\s` as ECMAScript does (Unicode spaces and line separators included), so line and
+/// paragraph separators and NEL become line feeds, other spaces plain spaces, and the other
+/// control characters (and the zero-width no-break space) go.
+fn fhir_string_char(c: char) -> Option<char> {
+    match c {
+        ' ' | '\t' | '\n' | '\r' => Some(c),
+        '\u{85}' | '\u{2028}' | '\u{2029}' => Some('\n'),
+        c if c.is_whitespace() => Some(' '),
+        c if c.is_control() || c == '\u{feff}' => None,
+        c => Some(c),
+    }
 }
 
-/// Remove from every string of the export the control characters FHIR forbids (a member's words
-/// may hold any); a string left with nothing says so rather than being empty, which FHIR forbids
-/// too.
+/// Put every string of the export in the form FHIR allows (see [`fhir_string_char`]): a
+/// member's words may hold any character. A string left with nothing says so rather than being
+/// empty, which FHIR forbids too.
 fn remove_control_characters(value: &mut Value) {
     match value {
-        Value::String(text) if !text.chars().all(allowed_in_fhir_string) => {
-            text.retain(allowed_in_fhir_string);
+        Value::String(text) if text.chars().any(|c| fhir_string_char(c) != Some(c)) => {
+            *text = text.chars().filter_map(fhir_string_char).collect();
             if text.trim().is_empty() {
                 *text = NOT_WRITTEN.to_owned();
             }
@@ -428,15 +437,15 @@ mod tests {
         let mut value = json!({
             "a": "Walk\u{0}\u{7}\u{1b}[31m by\tthe\r\ncanal\u{7f}\u{85}\u{9f}",
             "b": [{ "c": "\u{1}\u{2}" }, 3, null],
-            "d": "Café ☕\u{2028}",
+            "d": "Café\u{a0}☕\u{2028}tea\u{2029}\u{feff}cake\u{3000}",
         });
         remove_control_characters(&mut value);
         assert_eq!(
             value,
             json!({
-                "a": "Walk[31m by\tthe\r\ncanal",
+                "a": "Walk[31m by\tthe\r\ncanal\n",
                 "b": [{ "c": NOT_WRITTEN }, 3, null],
-                "d": "Café ☕\u{2028}",
+                "d": "Café ☕\ntea\ncake ",
             })
         );
     }
