@@ -114,10 +114,7 @@ pub(super) fn block(text: &str, indent: &str) -> String {
 /// spaces (as a code span renders them anyway): inside one they would still end the line, and
 /// the next could start a heading or a list.
 pub(super) fn code_span(raw: &str) -> String {
-    let raw: String = raw
-        .chars()
-        .map(|c| if is_line_break(c) { ' ' } else { c })
-        .collect();
+    let raw = lines(raw).collect::<Vec<_>>().join(" ");
     let raw = raw.as_str();
     let longest = raw
         .split(|c| c != '`')
