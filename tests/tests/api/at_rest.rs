@@ -326,6 +326,17 @@ async fn a_plan_that_does_not_fit_leaves_none_of_its_words_in_the_database_files
     }
     phone.sync_doc(&document, false).await;
     let unknown_field = wait_for_new_issue(&app, &maria, &issue).await;
+    let files = database_files(&app).await;
+    assert!(
+        found_in(&files, "maria-does-not-fit").is_some(),
+        "the scan reads the live database"
+    );
+    assert_eq!(
+        found_in(&files, &marker),
+        None,
+        "none of a plan's words are stored in the clear, even when it does not fit the schema"
+    );
+
     assert!(
         unknown_field
             .as_str()
@@ -349,17 +360,6 @@ async fn a_plan_that_does_not_fit_leaves_none_of_its_words_in_the_database_files
         date_words.as_str()
     );
     drop(phone);
-
-    let files = database_files(&app).await;
-    assert!(
-        found_in(&files, "maria-does-not-fit").is_some(),
-        "the scan reads the live database"
-    );
-    assert_eq!(
-        found_in(&files, &marker),
-        None,
-        "none of a plan's words are stored in the clear, even when it does not fit the schema"
-    );
 
     let deleted = app
         .delete(&format!("/api/v1/plans/{plan}"), maria.token())
