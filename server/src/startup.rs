@@ -82,12 +82,12 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 /// umask, a folder from before included: it holds the master key, the signing key and, by
 /// default, the database. Key files from before are put right too (new ones are created 0600).
 fn private_data_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    set_mode(dir, 0o700)?;
     for key_file in ["master-key", "jwt-secret"] {
         private_file(&dir.join(key_file))?;
     }
@@ -96,9 +96,26 @@ fn private_data_dir(dir: &Path) -> std::io::Result<()> {
 
 /// Make `path` readable and writable by Cairn's user only (0600), if it exists.
 fn private_file(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    match std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+    match set_mode(path, 0o600) {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+/// Set `path`'s mode. A folder or file that is not Cairn's user's own (a volume owned by root
+/// and shared through its group, say) cannot be changed: that is said in the log, and Cairn
+/// starts all the same, as it did before it set modes.
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+            tracing::warn!(
+                path = %path.display(),
+                mode = format!("{mode:o}"),
+                "not Cairn's own: its mode cannot be set; make it private to Cairn's user"
+            );
+            Ok(())
+        }
         other => other,
     }
 }
