@@ -392,8 +392,11 @@ export interface PlanDetail {
   /** The caller's role on this plan. */
   role: PlanRole;
   /**
-   * `null` when the document fits schema v1; otherwise where it first does not (the plan is
-   * kept and synced as usual, and exports skip the part that does not fit).
+   * `null` when the document fits schema v1; otherwise where it first does not and what kind
+   * of thing is wrong there (`checkIns[0].date: the value is not a date (YYYY-MM-DD)`), in
+   * the schema's words, never the document's: a key that is not a field of the schema reads
+   * `<unknown field>`. The plan is kept and synced as usual, and exports skip the part that
+   * does not fit.
    */
   schemaIssue: string | null;
   /** The plan's title as the document holds it now. */
@@ -443,8 +446,11 @@ export interface PlanSummary {
   /** The caller's role on this plan. */
   role: PlanRole;
   /**
-   * `null` when the document fits schema v1; otherwise where it first does not (the plan is
-   * kept and synced as usual, and exports skip the part that does not fit).
+   * `null` when the document fits schema v1; otherwise where it first does not and what kind
+   * of thing is wrong there (`checkIns[0].date: the value is not a date (YYYY-MM-DD)`), in
+   * the schema's words, never the document's: a key that is not a field of the schema reads
+   * `<unknown field>`. The plan is kept and synced as usual, and exports skip the part that
+   * does not fit.
    */
   schemaIssue: string | null;
   /** The plan's title as the document holds it now. */

@@ -12,6 +12,7 @@ mod m20261121_000006_plan_schema_issue;
 mod m20261121_000007_plan_tombstones;
 mod m20261202_000008_plan_keys;
 mod m20261202_000009_scale_out;
+mod m20261207_000010_schema_issues_without_words;
 mod m20261207_000012_plan_titles;
 
 /// Every migration Cairn has, oldest first. Never edit or reorder one that has shipped: add a new one.
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000007_plan_tombstones::Migration),
             Box::new(m20261202_000008_plan_keys::Migration),
             Box::new(m20261202_000009_scale_out::Migration),
+            Box::new(m20261207_000010_schema_issues_without_words::Migration),
             Box::new(m20261207_000012_plan_titles::Migration),
         ]
     }

@@ -53,11 +53,19 @@ impl std::fmt::Debug for Application {
 /// load the master keyring, and finish any plan deletion a crash interrupted (sealing plans
 /// stored before encryption at rest, too).
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
-    std::fs::create_dir_all(&settings.data_dir)?;
+    private_data_dir(&settings.data_dir)
+        .with_context(|| format!("data folder {}", settings.data_dir.display()))?;
     let keyring = Arc::new(load_keyring(settings)?);
     let url = settings.database_url();
+    private_sqlite_files(url.expose_secret()).context("SQLite database files")?;
     tracing::info!(database = %redacted_database_url(&url), "connecting to the database");
-    let store = Store::connect(&url, settings.database_max_connections, keyring).await?;
+    let store = Store::connect(
+        &url,
+        settings.database_max_connections,
+        keyring,
+        settings.plans_per_account,
+    )
+    .await?;
     store.migrate().await?;
     let sealed = store.prepare_plans_at_rest().await?;
     if sealed > 0 {
@@ -67,6 +75,80 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
         );
     }
     Ok(store)
+}
+
+/// Create the data folder if it is missing, and make it Cairn's user's alone (0700) whatever the
+/// umask, a folder from before included: it holds the master key, the signing key and, by
+/// default, the database. Key files from before are put right too (new ones are created 0600).
+fn private_data_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    set_mode(dir, 0o700)?;
+    for key_file in ["master-key", "jwt-secret"] {
+        private_file(&dir.join(key_file))?;
+    }
+    Ok(())
+}
+
+/// Make `path` readable and writable by Cairn's user only (0600), if it exists.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    match set_mode(path, 0o600) {
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+/// Set `path`'s mode. A folder or file that is not Cairn's user's own (a volume owned by root
+/// and shared through its group, say) cannot be changed: that is said in the log, and Cairn
+/// starts all the same, as it did before it set modes.
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+            tracing::warn!(
+                path = %path.display(),
+                mode = format!("{mode:o}"),
+                "not Cairn's own: its mode cannot be set; make it private to Cairn's user"
+            );
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// The file a SQLite database URL names (`sqlite://path?…` or `sqlite:path`); `None` for an
+/// in-memory database or another database.
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.starts_with(':')).then(|| std::path::PathBuf::from(path))
+}
+
+/// Make the SQLite database files readable by Cairn's user only (0600), whatever the umask.
+/// SQLite creates `-wal` and `-shm` with the database file's mode, so the database file is
+/// created 0600 before SQLite opens it, and files from before are put right here at start.
+fn private_sqlite_files(url: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let Some(path) = sqlite_path(url) else {
+        return Ok(());
+    };
+    // An empty file is a new, empty database to SQLite.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(&path)?;
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut file = path.clone().into_os_string();
+        file.push(suffix);
+        private_file(Path::new(&file))?;
+    }
+    Ok(())
 }
 
 /// The master keyring: from the settings, else from (or generated into) `<data dir>/master-key`.
@@ -111,7 +193,6 @@ impl Application {
             metrics.clone(),
             SyncConfig {
                 idle_evict: Duration::from_secs(settings.sync_idle_evict_secs),
-                plans_per_account: settings.plans_per_account,
                 compact_after_changes: settings.compact_after_changes.max(1),
                 max_document_bytes: settings.max_document_bytes,
                 max_concurrent_loads: settings.max_concurrent_loads,
@@ -350,4 +431,21 @@ async fn forget_idle_login_counters(services: web::Data<Services>, shutdown: Can
 /// sooner.
 fn default_http_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |cpus| (cpus.get() / 2).max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_path;
+
+    #[test]
+    fn sqlite_urls_name_their_file() {
+        assert_eq!(
+            sqlite_path("sqlite://data/cairn.db?mode=rwc"),
+            Some("data/cairn.db".into())
+        );
+        assert_eq!(sqlite_path("sqlite:/srv/c.db"), Some("/srv/c.db".into()));
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("sqlite://:memory:"), None);
+        assert_eq!(sqlite_path("postgres://u:p@h/db"), None);
+    }
 }

@@ -18,7 +18,11 @@ const MEMBER_PASSWORD: &str = "member secret words 7";
 const PLAN_TITLE: &str = "Back to the allotment by spring";
 
 fn cairn(data_dir: &Path, database_url: Option<&str>) -> Command {
-    let mut command = Command::new(CAIRN);
+    configured(Command::new(CAIRN), data_dir, database_url)
+}
+
+/// `command` (the binary, or a shell that runs it) with the environment of these tests.
+fn configured(mut command: Command, data_dir: &Path, database_url: Option<&str>) -> Command {
     command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -73,9 +77,32 @@ async fn serve(data_dir: &Path, db: Option<&str>, log: &Path) -> Server {
 }
 
 async fn serve_with(data_dir: &Path, db: Option<&str>, log: &Path, env: &[(&str, &str)]) -> Server {
-    let log_file = std::fs::File::create(log).expect("log file");
     let mut command = cairn(data_dir, db);
     command.envs(env.iter().copied());
+    start(command, log).await
+}
+
+/// `cairn serve` as started by a shell whose umask is `umask`.
+async fn serve_under_umask(
+    data_dir: &Path,
+    db: Option<&str>,
+    log: &Path,
+    umask: &str,
+    env: &[(&str, &str)],
+) -> Server {
+    let mut shell = Command::new("/bin/sh");
+    // `start` adds `serve`, which the shell passes on as "$@".
+    shell
+        .arg("-c")
+        .arg(format!("umask {umask} && exec \"$0\" \"$@\""))
+        .arg(CAIRN);
+    let mut command = configured(shell, data_dir, db);
+    command.envs(env.iter().copied());
+    start(command, log).await
+}
+
+async fn start(mut command: Command, log: &Path) -> Server {
+    let log_file = std::fs::File::create(log).expect("log file");
     let mut child = command
         .arg("serve")
         .stdout(Stdio::piped())
@@ -551,4 +578,185 @@ async fn a_flood_of_sign_ups_hashes_on_a_few_threads_only() {
             "{setting} is missing from the server's environment"
         );
     }
+}
+
+/// An account on a server with open registration, and its access token.
+async fn open_member(server: &Server, username: &str) -> String {
+    let (status, member) = call(
+        reqwest::Method::POST,
+        format!("{}/api/v1/auth/register", server.address),
+        None,
+        Some(json!({
+            "username": username,
+            "displayName": username,
+            "password": MEMBER_PASSWORD,
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{member}");
+    member["accessToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn mode_of(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .ok()
+        .map(|meta| meta.permissions().mode() & 0o777)
+}
+
+#[tokio::test]
+async fn the_data_folder_and_database_files_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let data = tempfile::tempdir().expect("tempdir");
+    let data_dir = data.path().join("data");
+    let database_url = database_for(data.path()).await;
+    let db = database_url.as_deref();
+    let open = [("CAIRN_REGISTRATION", "open")];
+    let files: Vec<std::path::PathBuf> = [
+        "master-key",
+        "jwt-secret",
+        "cairn.db",
+        "cairn.db-wal",
+        "cairn.db-shm",
+    ]
+    .iter()
+    .map(|name| data_dir.join(name))
+    .filter(|path| db.is_none() || !path.to_string_lossy().contains("cairn.db"))
+    .collect();
+    let assert_private = |when: &str| {
+        assert_eq!(mode_of(&data_dir), Some(0o700), "{when}: the data folder");
+        for file in &files {
+            assert_eq!(mode_of(file), Some(0o600), "{when}: {}", file.display());
+        }
+    };
+
+    // A first start under the usual umask (which leaves new files world-readable).
+    let server =
+        serve_under_umask(&data_dir, db, &data.path().join("first.log"), "022", &open).await;
+    let token = open_member(&server, "maria").await;
+    create_plan(&server, &token, PLAN_TITLE).await;
+    assert_private("first start");
+    let mut server = server;
+    server.child.start_kill().expect("kill");
+    server.child.wait().await.expect("reaped");
+
+    // Files an older Cairn left world-readable are put right at the next start.
+    std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    for file in &files {
+        if file.exists() {
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        }
+    }
+    let server =
+        serve_under_umask(&data_dir, db, &data.path().join("second.log"), "022", &open).await;
+    create_plan(&server, &token, "Still mine").await;
+    assert_private("a start with world-readable files");
+    let (status, titles) = plan_titles(&server, &token).await;
+    assert_eq!((status, titles.len()), (200, 2));
+}
+
+#[tokio::test]
+async fn an_ordinary_incremental_upload_logs_no_error() {
+    use automerge::transaction::Transactable;
+    let data = tempfile::tempdir().expect("tempdir");
+    let data_dir = data.path().join("data");
+    let database_url = database_for(data.path()).await;
+    let db = database_url.as_deref();
+    let log = data.path().join("serve.log");
+    let server = serve_with(
+        &data_dir,
+        db,
+        &log,
+        &[
+            ("CAIRN_REGISTRATION", "open"),
+            ("CAIRN_LOG_FORMAT", "json"),
+            ("RUST_LOG", "info"),
+        ],
+    )
+    .await;
+    let token = open_member(&server, "maria").await;
+    let (status, plan) = call(
+        reqwest::Method::POST,
+        format!("{}/api/v1/plans", server.address),
+        Some(&token),
+        Some(json!({"title": PLAN_TITLE})),
+    )
+    .await;
+    assert_eq!(status, 201, "{plan}");
+    let url = format!(
+        "{}/api/v1/plans/{}/changes",
+        server.address,
+        plan["id"].as_str().unwrap_or_default()
+    );
+    let client = reqwest::Client::new();
+
+    // Two uploads, as an app sends them: only the changes made since what it last had.
+    for words in ["Sing again", "Sing again, with Dad"] {
+        let current = client
+            .get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("get changes");
+        assert_eq!(current.status(), 200);
+        let bytes = current.bytes().await.expect("body");
+        let mut doc = automerge::AutoCommit::load(&bytes)
+            .expect("load")
+            .with_actor(automerge::ActorId::random());
+        let before = doc.get_heads();
+        doc.put(automerge::ROOT, "whatMatters", words).expect("put");
+        doc.commit();
+        let changes: Vec<u8> = doc
+            .get_changes(&before)
+            .iter()
+            .flat_map(|change| change.raw_bytes().to_vec())
+            .collect();
+        let posted = client
+            .post(&url)
+            .bearer_auth(&token)
+            .header("content-type", "application/octet-stream")
+            .body(changes)
+            .send()
+            .await
+            .expect("upload");
+        assert_eq!(posted.status(), 200, "the upload is accepted");
+    }
+    // A damaged upload is refused, and is the uploader's error, not the server's.
+    let damaged = client
+        .post(&url)
+        .bearer_auth(&token)
+        .header("content-type", "application/octet-stream")
+        .body(vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3, 4, 1, 5, 0, 0])
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(damaged.status(), 400);
+    let (status, plan_now) = call(
+        reqwest::Method::GET,
+        format!(
+            "{}/api/v1/plans/{}",
+            server.address,
+            plan["id"].as_str().unwrap_or_default()
+        ),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(plan_now["document"]["whatMatters"], "Sing again, with Dad");
+    drop(server);
+
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(text.contains("request finished"), "the log was written");
+    let errors: Vec<&str> = text
+        .lines()
+        .filter(|line| {
+            serde_json::from_str::<Value>(line)
+                .map_or(line.contains("ERROR"), |entry| entry["level"] == "ERROR")
+        })
+        .collect();
+    assert!(errors.is_empty(), "no ERROR line: {errors:#?}");
 }

@@ -178,8 +178,11 @@ pub struct PlanSummary {
     pub members: Vec<PlanMember>,
     /// When the plan was created.
     pub created_at: DateTime<Utc>,
-    /// `null` when the document fits schema v1; otherwise where it first does not (the plan is
-    /// kept and synced as usual, and exports skip the part that does not fit).
+    /// `null` when the document fits schema v1; otherwise where it first does not and what kind
+    /// of thing is wrong there (`checkIns[0].date: the value is not a date (YYYY-MM-DD)`), in
+    /// the schema's words, never the document's: a key that is not a field of the schema reads
+    /// `<unknown field>`. The plan is kept and synced as usual, and exports skip the part that
+    /// does not fit.
     pub schema_issue: Option<String>,
     /// `true` when the plan's stored data cannot be read at the moment (its `title` is then
     /// empty): the plan is listed, marked unavailable, and the caller's other plans as usual.

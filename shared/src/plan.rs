@@ -245,20 +245,23 @@ pub struct CheckIn {
 /// says (RFC 3339 `full-date` and `date-time`), so the server's check and the published schema
 /// agree on what fits.
 mod formats {
-    use serde::de::{Deserialize, Deserializer, Error};
+    use serde::de::{Deserialize, Deserializer, Error, Unexpected};
 
     fn is_date(text: &str) -> bool {
         text.len() == 10 && chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
     }
 
+    // `invalid_value` rather than a message of our own: the schema check records what was
+    // expected and drops the value (see `SchemaProblem`).
     pub fn date<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
         let text = String::deserialize(deserializer)?;
         if is_date(&text) {
             Ok(text)
         } else {
-            Err(D::Error::custom(format!(
-                "{text:?} is not a date (YYYY-MM-DD)"
-            )))
+            Err(D::Error::invalid_value(
+                Unexpected::Str(&text),
+                &"a date (YYYY-MM-DD)",
+            ))
         }
     }
 
@@ -273,9 +276,10 @@ mod formats {
         if chrono::DateTime::parse_from_rfc3339(&text).is_ok() {
             Ok(text)
         } else {
-            Err(D::Error::custom(format!(
-                "{text:?} is not a date and time (RFC 3339)"
-            )))
+            Err(D::Error::invalid_value(
+                Unexpected::Str(&text),
+                &"a date and time (RFC 3339)",
+            ))
         }
     }
 }
@@ -298,22 +302,165 @@ pub fn stored_document_schema(generator: &mut schemars::SchemaGenerator) -> sche
     schemars::json_schema!({ "anyOf": [plan, { "type": "object" }] })
 }
 
-/// Why a document does not fit the schema: where, and what is wrong.
+/// Why a document does not fit the schema: where, and what kind of thing is wrong there.
+///
+/// A schema issue is stored in the clear beside the sealed plan (and shown in the plan list), so
+/// it never holds anything a member wrote: no value, and no key that is not one of the schema's
+/// own field names (see [`SchemaIssue::path`]). Members read the document itself to see what is
+/// there.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{path}: {message}")]
+#[error("{path}: {problem}")]
 pub struct SchemaIssue {
-    /// Where in the document (`goals[2].status`, or `.` for the root).
+    /// Where in the document (`goals[2].status`, or `.` for the root). Keys that are not field
+    /// names of the schema are written `<unknown field>`: a key is written by a member too.
     pub path: String,
-    /// What is wrong there.
-    pub message: String,
+    /// What kind of thing is wrong there.
+    pub problem: SchemaProblem,
+}
+
+/// What kind of thing is wrong in a document that does not fit the schema. Every variant holds
+/// only words of the schema (field names, expected kinds, allowed choices), never the document's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchemaProblem {
+    /// A value of another kind than the schema wants (a number where words go, say).
+    #[error("expected {expected}, found {found}")]
+    WrongType {
+        /// What kind of value the document holds there (`a string`, `a number`, …).
+        found: &'static str,
+        /// What the schema wants there.
+        expected: String,
+    },
+    /// A value of the right kind that the schema does not allow (words that are not a date).
+    #[error("the value is not {expected}")]
+    BadValue {
+        /// What the schema wants there.
+        expected: String,
+    },
+    /// Words that are not one of the schema's choices (an unknown goal status, say).
+    #[error("the value is not one of {}", choices(.expected))]
+    UnknownChoice {
+        /// The choices the schema allows there.
+        expected: &'static [&'static str],
+    },
+    /// A field the schema does not have (its name is not recorded: a member wrote it).
+    #[error("a field schema v1 does not have (it has {})", choices(.expected))]
+    UnknownField {
+        /// The fields the schema allows there.
+        expected: &'static [&'static str],
+    },
+    /// A field the schema requires is missing.
+    #[error("missing field `{0}`")]
+    MissingField(&'static str),
+    /// A field appears twice.
+    #[error("field `{0}` appears twice")]
+    DuplicateField(&'static str),
+    /// A list or tuple of the wrong length.
+    #[error("wrong number of items, expected {expected}")]
+    WrongLength {
+        /// What the schema wants there.
+        expected: String,
+    },
+    /// `schemaVersion` names a version this server does not know.
+    #[error("a schema version this server does not know (it knows {SCHEMA_VERSION})")]
+    UnknownVersion,
+    /// `schemaVersion` is missing or not a whole number.
+    #[error("missing or not a whole number")]
+    MissingVersion,
+    /// The document cannot be read as JSON at all.
+    #[error("the document cannot be read as JSON")]
+    Unreadable,
+    /// Something else does not fit (a rule whose message could hold the value, so it is not
+    /// kept).
+    #[error("the value does not fit the schema")]
+    Other,
+}
+
+fn choices(names: &[&str]) -> String {
+    match names {
+        [] => "none".to_owned(),
+        names => names
+            .iter()
+            .map(|name| format!("`{name}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// What kind of value a document holds where it does not fit, without the value.
+fn kind_of(unexpected: serde::de::Unexpected<'_>) -> &'static str {
+    use serde::de::Unexpected;
+    match unexpected {
+        Unexpected::Bool(_) => "a boolean",
+        Unexpected::Unsigned(_) | Unexpected::Signed(_) | Unexpected::Float(_) => "a number",
+        Unexpected::Char(_) | Unexpected::Str(_) => "a string",
+        Unexpected::Bytes(_) => "bytes",
+        Unexpected::Unit | Unexpected::Option => "null",
+        Unexpected::Seq => "a list",
+        Unexpected::Map => "a map",
+        Unexpected::NewtypeStruct
+        | Unexpected::Enum
+        | Unexpected::UnitVariant
+        | Unexpected::NewtypeVariant
+        | Unexpected::TupleVariant
+        | Unexpected::StructVariant
+        | Unexpected::Other(_) => "another kind of value",
+    }
+}
+
+impl serde::de::Error for SchemaProblem {
+    // A free-form message may quote the value: it is not kept.
+    fn custom<T: std::fmt::Display>(_message: T) -> Self {
+        SchemaProblem::Other
+    }
+
+    fn invalid_type(
+        unexpected: serde::de::Unexpected<'_>,
+        expected: &dyn serde::de::Expected,
+    ) -> Self {
+        SchemaProblem::WrongType {
+            found: kind_of(unexpected),
+            expected: expected.to_string(),
+        }
+    }
+
+    fn invalid_value(
+        _unexpected: serde::de::Unexpected<'_>,
+        expected: &dyn serde::de::Expected,
+    ) -> Self {
+        SchemaProblem::BadValue {
+            expected: expected.to_string(),
+        }
+    }
+
+    fn invalid_length(_len: usize, expected: &dyn serde::de::Expected) -> Self {
+        SchemaProblem::WrongLength {
+            expected: expected.to_string(),
+        }
+    }
+
+    fn unknown_variant(_variant: &str, expected: &'static [&'static str]) -> Self {
+        SchemaProblem::UnknownChoice { expected }
+    }
+
+    fn unknown_field(_field: &str, expected: &'static [&'static str]) -> Self {
+        SchemaProblem::UnknownField { expected }
+    }
+
+    fn missing_field(field: &'static str) -> Self {
+        SchemaProblem::MissingField(field)
+    }
+
+    fn duplicate_field(field: &'static str) -> Self {
+        SchemaProblem::DuplicateField(field)
+    }
 }
 
 /// Read a document as a v1 plan, upgrading older schema versions; a document that does not fit
-/// says where and why. The document itself is never changed.
+/// says where and what kind of thing is wrong. The document itself is never changed.
 pub fn read_plan<D: ReadDoc>(doc: &D) -> Result<PlanDocument, SchemaIssue> {
-    let json = serde_json::to_value(AutoSerde::from(doc)).map_err(|err| SchemaIssue {
+    let json = serde_json::to_value(AutoSerde::from(doc)).map_err(|_| SchemaIssue {
         path: ".".into(),
-        message: err.to_string(),
+        problem: SchemaProblem::Unreadable,
     })?;
     upgrade(json)
 }
@@ -327,22 +474,185 @@ pub fn upgrade(document: serde_json::Value) -> Result<PlanDocument, SchemaIssue>
         .and_then(serde_json::Value::as_i64);
     match version {
         Some(SCHEMA_VERSION) => parse_v1(document),
-        Some(other) => Err(SchemaIssue {
+        Some(_) => Err(SchemaIssue {
             path: "schemaVersion".into(),
-            message: format!("schema version {other} is not one this server knows (it knows 1)"),
+            problem: SchemaProblem::UnknownVersion,
         }),
         None => Err(SchemaIssue {
             path: "schemaVersion".into(),
-            message: "missing or not a whole number".into(),
+            problem: SchemaProblem::MissingVersion,
         }),
     }
 }
 
 fn parse_v1(document: serde_json::Value) -> Result<PlanDocument, SchemaIssue> {
-    serde_path_to_error::deserialize(document).map_err(|err| SchemaIssue {
-        path: err.path().to_string(),
-        message: err.inner().to_string(),
+    serde_path_to_error::deserialize(json_reader::Json(document)).map_err(|err| SchemaIssue {
+        path: schema_path(err.path()),
+        problem: err.into_inner(),
     })
+}
+
+/// Every field name the schema has, at any depth: the only keys a schema issue's path shows.
+fn schema_field_names() -> &'static std::collections::HashSet<String> {
+    static NAMES: std::sync::OnceLock<std::collections::HashSet<String>> =
+        std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        fn collect(schema: &serde_json::Value, into: &mut std::collections::HashSet<String>) {
+            match schema {
+                serde_json::Value::Object(map) => {
+                    if let Some(serde_json::Value::Object(properties)) = map.get("properties") {
+                        into.extend(properties.keys().cloned());
+                    }
+                    map.values().for_each(|value| collect(value, into));
+                }
+                serde_json::Value::Array(items) => {
+                    items.iter().for_each(|value| collect(value, into))
+                }
+                _ => {}
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        collect(schemars::schema_for!(PlanDocument).as_value(), &mut names);
+        names
+    })
+}
+
+/// A path as `goals[2].status`, with keys that are not schema field names replaced: a key is
+/// written by a member, so it is content too.
+fn schema_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => {
+                out.push('[');
+                out.push_str(&index.to_string());
+                out.push(']');
+            }
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                if schema_field_names().contains(key.as_str()) {
+                    out.push_str(key);
+                } else {
+                    out.push_str("<unknown field>");
+                }
+            }
+            Segment::Unknown => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push('?');
+            }
+        }
+    }
+    if out.is_empty() { ".".to_owned() } else { out }
+}
+
+/// A deserializer over a JSON value whose errors are [`SchemaProblem`]s, so that what serde
+/// reports (a value, an unknown key) is reduced to its kind before anything is formatted.
+/// (`serde_json::Value` deserializes with `serde_json::Error`, whose messages quote values.)
+mod json_reader {
+    use serde::de::value::{MapDeserializer, SeqDeserializer};
+    use serde::de::{Error as _, IntoDeserializer, Unexpected, Visitor};
+    use serde::forward_to_deserialize_any;
+    use serde_json::Value;
+
+    use super::SchemaProblem;
+
+    /// One JSON value to read.
+    pub(super) struct Json(pub(super) Value);
+
+    fn unexpected(value: &Value) -> Unexpected<'static> {
+        match value {
+            Value::Null => Unexpected::Unit,
+            Value::Bool(_) => Unexpected::Bool(false),
+            Value::Number(_) => Unexpected::Signed(0),
+            Value::String(_) => Unexpected::Str(""),
+            Value::Array(_) => Unexpected::Seq,
+            Value::Object(_) => Unexpected::Map,
+        }
+    }
+
+    impl<'de> IntoDeserializer<'de, SchemaProblem> for Json {
+        type Deserializer = Self;
+
+        fn into_deserializer(self) -> Self {
+            self
+        }
+    }
+
+    impl<'de> serde::Deserializer<'de> for Json {
+        type Error = SchemaProblem;
+
+        fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, SchemaProblem> {
+            match self.0 {
+                Value::Null => visitor.visit_unit(),
+                Value::Bool(value) => visitor.visit_bool(value),
+                Value::Number(number) => {
+                    if let Some(value) = number.as_u64() {
+                        visitor.visit_u64(value)
+                    } else if let Some(value) = number.as_i64() {
+                        visitor.visit_i64(value)
+                    } else {
+                        visitor.visit_f64(number.as_f64().unwrap_or(f64::NAN))
+                    }
+                }
+                Value::String(text) => visitor.visit_string(text),
+                Value::Array(items) => {
+                    let mut seq = SeqDeserializer::new(items.into_iter().map(Json));
+                    let value = visitor.visit_seq(&mut seq)?;
+                    seq.end()?;
+                    Ok(value)
+                }
+                Value::Object(fields) => {
+                    let mut map = MapDeserializer::new(
+                        fields.into_iter().map(|(key, value)| (key, Json(value))),
+                    );
+                    let value = visitor.visit_map(&mut map)?;
+                    map.end()?;
+                    Ok(value)
+                }
+            }
+        }
+
+        fn deserialize_option<V: Visitor<'de>>(
+            self,
+            visitor: V,
+        ) -> Result<V::Value, SchemaProblem> {
+            match self.0 {
+                Value::Null => visitor.visit_none(),
+                other => visitor.visit_some(Json(other)),
+            }
+        }
+
+        fn deserialize_enum<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            _variants: &'static [&'static str],
+            visitor: V,
+        ) -> Result<V::Value, SchemaProblem> {
+            // The schema's choices are words (unit variants).
+            match self.0 {
+                Value::String(text) => visitor.visit_enum(text.into_deserializer()),
+                other => Err(SchemaProblem::invalid_type(unexpected(&other), &visitor)),
+            }
+        }
+
+        fn deserialize_newtype_struct<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            visitor: V,
+        ) -> Result<V::Value, SchemaProblem> {
+            visitor.visit_newtype_struct(self)
+        }
+
+        forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            unit unit_struct seq tuple tuple_struct map struct identifier ignored_any
+        }
+    }
 }
 
 /// Build a fresh v1 plan document with the given title, its changes written by `actor`.
@@ -712,12 +1022,16 @@ mod tests {
         doc.commit();
         let issue = read_plan(&doc).expect_err("an unknown status does not fit");
         assert_eq!(issue.path, "goals[0].status");
+        assert!(matches!(issue.problem, SchemaProblem::UnknownChoice { .. }));
+        assert!(!issue.to_string().contains("maybe"), "{issue}");
 
         let mut risky = new_plan_document(ActorId::random(), "Plan")?;
         risky.put(ROOT, "riskScore", 7)?;
         risky.commit();
         let issue = read_plan(&risky).expect_err("fields outside the schema do not fit");
-        assert!(issue.message.contains("riskScore"), "{issue}");
+        assert_eq!(issue.path, "<unknown field>");
+        assert!(matches!(issue.problem, SchemaProblem::UnknownField { .. }));
+        assert!(!issue.to_string().contains("riskScore"), "{issue}");
 
         let mut future = new_plan_document(ActorId::random(), "Plan")?;
         future.put(ROOT, "schemaVersion", 2)?;
@@ -727,6 +1041,81 @@ mod tests {
             "schemaVersion"
         );
         Ok(())
+    }
+
+    #[test]
+    fn schema_issues_never_hold_the_documents_words() {
+        let goal = serde_json::json!({"id": "g", "text": "x", "status": "thinking", "steps": [],
+                                      "createdBy": "u", "createdAt": "2026-01-01T00:00:00Z"});
+        let plan = |field: &str, value: serde_json::Value| {
+            let mut plan = serde_json::json!({
+                "schemaVersion": 1, "title": "T", "whatMatters": "", "strengths": [],
+                "goals": [goal.clone()], "supports": [], "checkIns": []
+            });
+            plan[field] = value;
+            plan
+        };
+        let secret = "the day after court";
+        let check_in =
+            |date: serde_json::Value| serde_json::json!([{"id": "c", "date": date, "by": "u"}]);
+        let mut bad_goal = goal.clone();
+        bad_goal["status"] = secret.into();
+        let mut odd_key = goal.clone();
+        odd_key[secret] = "x".into();
+        let mut bad_time = goal.clone();
+        bad_time["createdAt"] = secret.into();
+        let cases = [
+            (
+                plan("checkIns", check_in(secret.into())),
+                "checkIns[0].date",
+                "a date",
+            ),
+            (
+                plan("checkIns", check_in(7.into())),
+                "checkIns[0].date",
+                "found a number",
+            ),
+            (
+                plan("goals", serde_json::json!([bad_goal])),
+                "goals[0].status",
+                "`thinking`",
+            ),
+            (
+                plan("goals", serde_json::json!([odd_key])),
+                "goals[0].<unknown field>",
+                "`text`",
+            ),
+            (
+                plan("goals", serde_json::json!([bad_time])),
+                "goals[0].createdAt",
+                "RFC 3339",
+            ),
+            (plan(secret, "x".into()), "<unknown field>", "`goals`"),
+            (
+                plan("title", serde_json::json!([secret])),
+                "title",
+                "found a list",
+            ),
+            (
+                plan("strengths", secret.into()),
+                "strengths",
+                "found a string",
+            ),
+            (
+                plan("schemaVersion", 12345.into()),
+                "schemaVersion",
+                "it knows 1",
+            ),
+        ];
+        for (document, path, says) in cases {
+            let issue = upgrade(document).expect_err("does not fit");
+            let text = issue.to_string();
+            assert_eq!(issue.path, path, "{text}");
+            assert!(text.contains(says), "{text}");
+            for word in ["day after court", "12345"] {
+                assert!(!text.contains(word), "{text}");
+            }
+        }
     }
 
     /// The migration harness: every (version, document) pair here must upgrade to a current plan.

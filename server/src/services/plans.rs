@@ -242,10 +242,6 @@ pub async fn create_plan(
             "title must be at most {MAX_TITLE_CHARS} characters"
         )));
     }
-    let limit = services.settings.plans_per_account;
-    if services.store.count_owned_plans(caller.user.id).await? >= limit {
-        return Err(PlanError::PlanLimitReached(limit));
-    }
     let plan_id = PlanId::new_random();
     tracing::Span::current().record("plan.id", tracing::field::display(plan_id));
     let actor = ActorId::random();
@@ -258,7 +254,14 @@ pub async fn create_plan(
     let plan = services
         .store
         .insert_plan(plan_id, caller.user.id, &first_change, Utc::now())
-        .await?;
+        .await
+        .map_err(|err| match err {
+            // Counted in the transaction that creates the plan, so concurrent creations hold it.
+            StoreError::PlanLimitReached => {
+                PlanError::PlanLimitReached(services.settings.plans_per_account)
+            }
+            other => other.into(),
+        })?;
     // For the plan list; if this write fails, the plan's worker records it when first loaded.
     if let Err(err) = services
         .store

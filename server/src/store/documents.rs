@@ -73,7 +73,8 @@ impl Store {
 
     /// Store a batch of accepted changes in one transaction: when it returns `Ok`, every change
     /// in it is committed and may be advertised to clients. Creating a plan whose id has a
-    /// tombstone is refused with [`StoreError::PlanDeleted`] and stores nothing.
+    /// tombstone is refused with [`StoreError::PlanDeleted`] and stores nothing, and so is one
+    /// beyond its owner's limit ([`StoreError::PlanLimitReached`]).
     ///
     /// On SQLite, batches of different plans that arrive together are committed by one
     /// transaction (one `fsync`), each in a savepoint of its own so that one refused batch
@@ -170,6 +171,7 @@ impl Store {
         if let (Some(owner), Some(new_key)) = (batch.create_owner, &new_key) {
             // A deleted plan's id is never created again (a stale replica syncing it).
             super::plans::refuse_tombstoned(txn, plan).await?;
+            self.refuse_over_plan_limit(txn, owner).await?;
             plans::ActiveModel {
                 id: Set(plan.0),
                 owner_id: Set(owner.0),

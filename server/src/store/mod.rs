@@ -39,6 +39,9 @@ pub enum StoreError {
     /// The plan id belongs to a deleted plan (it has a tombstone) and may never be used again.
     #[error("the plan was deleted")]
     PlanDeleted,
+    /// The owner of a plan being created already owns as many plans as the server allows.
+    #[error("the account owns as many plans as the server allows")]
+    PlanLimitReached,
     /// A plan's stored bytes or data key could not be opened (a missing or wrong master key,
     /// a damaged blob): an error, never an empty plan.
     #[error("sealed plan data could not be opened")]
@@ -78,6 +81,9 @@ pub struct Store {
     /// over the pool read back every page they touch (many reads per change) before writing.
     /// The same pool as `db` on Postgres.
     appends: DatabaseConnection,
+    /// How many plans one account may own; checked in the transaction that creates a plan,
+    /// whichever way it is created.
+    plans_per_account: u64,
 }
 
 /// A batch of changes waiting for the SQLite commit task.
@@ -214,12 +220,13 @@ impl Store {
 impl Store {
     /// Connect to `url` (SQLite: WAL, `synchronous=FULL` so that a committed change survives a
     /// power cut too, not only a crash of Cairn; foreign keys and a busy timeout on every
-    /// connection), with
-    /// the master keyring that wraps the plans' data keys.
+    /// connection), with the master keyring that wraps the plans' data keys and the number of
+    /// plans one account may own.
     pub async fn connect(
         url: &SecretString,
         max_connections: u32,
         keyring: Arc<Keyring>,
+        plans_per_account: u64,
     ) -> Result<Self, StoreError> {
         let sqlite = url.expose_secret().starts_with("sqlite:");
         // SQLite has one writer (and sqlx gives each connection a thread of its own), so a few
@@ -265,6 +272,8 @@ impl Store {
             url: url.clone(),
             committer: None,
             appends,
+            // Set here, before the commit task below takes its own copy of the store.
+            plans_per_account,
         };
         if store.db.get_database_backend() == sea_orm::DbBackend::Sqlite {
             let (queue, jobs) = tokio::sync::mpsc::channel(1024);

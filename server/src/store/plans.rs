@@ -79,9 +79,34 @@ pub(super) async fn refuse_tombstoned(
 }
 
 impl Store {
+    /// Inside a transaction that creates a plan owned by `owner`: refuse it when the owner
+    /// already owns as many plans as the server allows. The owner's account row is locked first
+    /// (`SELECT … FOR UPDATE` on Postgres; on SQLite the write transaction, `BEGIN IMMEDIATE`,
+    /// already holds the whole database), so creations by one owner at the same moment, over
+    /// HTTP or offline sync, count one after another and never pass the limit together.
+    pub(super) async fn refuse_over_plan_limit(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        owner: UserId,
+    ) -> Result<(), StoreError> {
+        users::Entity::find_by_id(owner.0)
+            .lock_exclusive()
+            .one(txn)
+            .await?;
+        let owned = plans::Entity::find()
+            .filter(plans::Column::OwnerId.eq(owner.0))
+            .count(txn)
+            .await?;
+        if owned >= self.plans_per_account {
+            return Err(StoreError::PlanLimitReached);
+        }
+        Ok(())
+    }
+
     /// Create a plan owned by `owner` with its first document change, in one transaction: the
     /// plan, the owner's membership, the change and the binding of the change's actor to the owner.
-    /// The id of a deleted plan is refused ([`StoreError::PlanDeleted`]).
+    /// The id of a deleted plan is refused ([`StoreError::PlanDeleted`]), and so is a plan beyond
+    /// the owner's limit ([`StoreError::PlanLimitReached`]).
     pub async fn insert_plan(
         &self,
         id: PlanId,
@@ -92,6 +117,7 @@ impl Store {
         let key = self.new_plan_key(id)?;
         let txn = self.begin_write().await?;
         refuse_tombstoned(&txn, id).await?;
+        self.refuse_over_plan_limit(&txn, owner).await?;
         let plan = plans::ActiveModel {
             id: Set(id.0),
             owner_id: Set(owner.0),

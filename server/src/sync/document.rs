@@ -14,9 +14,7 @@
 use std::collections::{HashMap, HashSet};
 
 use automerge::sync::{self, SyncDoc};
-use automerge::{
-    ActorId, Automerge, AutomergeError, Change, ChangeHash, LoadOptions, OnPartialLoad, ReadDoc,
-};
+use automerge::{ActorId, Automerge, AutomergeError, Change, ChangeHash, ReadDoc};
 use cairn_shared::protocol::{Message, PeerId};
 use cairn_shared::{PlanId, UserId};
 
@@ -802,12 +800,8 @@ impl DocumentCore {
             return Err(UploadError::TooManyOperations(self.max_ops));
         }
         // The whole body must be well-formed chunks; changes depending on ones we hold are fine.
-        match Automerge::load_with_options(
-            bytes,
-            LoadOptions::new().on_partial_load(OnPartialLoad::Error),
-        ) {
-            Ok(_) | Err(AutomergeError::MissingDeps) => {}
-            Err(_) => return Err(UploadError::Unreadable),
+        if !super::upload::well_formed(bytes) {
+            return Err(UploadError::Unreadable);
         }
         // Read the upload on a scratch copy first: nothing is applied unless all of it is allowed.
         let before = self.doc.get_heads();

@@ -15,6 +15,7 @@
 pub mod connection;
 pub mod document;
 mod shortcut;
+mod upload;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -123,8 +124,6 @@ pub const OUTBOX_CAPACITY: usize = 512;
 pub struct SyncConfig {
     /// A document nobody is connected to is evicted after this long.
     pub idle_evict: Duration,
-    /// Plans one account may own (offline creation is refused beyond it).
-    pub plans_per_account: u64,
     /// Compact a plan once this many changes are stored outside its snapshot.
     pub compact_after_changes: usize,
     /// Largest a plan may grow (stored bytes); changes beyond it are refused.
@@ -986,26 +985,6 @@ impl Worker {
             }
         }
 
-        if let Some(owner) = effects.batch.create_owner {
-            match self.hub.0.store.count_owned_plans(owner).await {
-                Ok(owned) if owned < self.hub.0.config.plans_per_account => {}
-                Ok(_) => {
-                    self.fail_all(
-                        &mut effects,
-                        "refused: this account has reached its limit of plans",
-                    );
-                    return false;
-                }
-                Err(err) => {
-                    tracing::error!(plan.id = %self.plan, error = %err, "sync: could not count plans");
-                    self.fail_all(
-                        &mut effects,
-                        "the server could not store your plan; reconnect to try again",
-                    );
-                    return false;
-                }
-            }
-        }
         let batch = std::mem::take(&mut effects.batch);
         let created_by = batch.create_owner;
         let stored_count = batch.changes.len();
@@ -1026,6 +1005,19 @@ impl Worker {
             effects.outgoing.clear();
             self.core.handle(Input::PlanDeleted, &mut effects);
             self.deliver(effects);
+            return false;
+        }
+        if let Err(crate::store::StoreError::PlanLimitReached) = stored {
+            // An offline creation beyond the owner's limit: counted in the transaction that
+            // would have created it (see `Store::append_changes`), so none slips past it.
+            tracing::info!(plan.id = %self.plan, "sync refused: the owner has reached the plan limit");
+            for (reply, _) in uploads {
+                let _ = reply.send(Err(HubError::Unavailable));
+            }
+            self.fail_all(
+                &mut effects,
+                "refused: this account has reached its limit of plans",
+            );
             return false;
         }
         if let Err(err) = stored {

@@ -259,3 +259,115 @@ async fn deleting_again_finishes_a_deletion_a_crash_interrupted() {
             .expect("gone")
     );
 }
+
+/// The plan's `schemaIssue` once it has become something other than `previous`.
+async fn wait_for_new_issue(
+    app: &TestApp,
+    session: &cairn_tests::Session,
+    previous: &serde_json::Value,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let issue = app.get("/api/v1/plans", session.token()).await.body[0]["schemaIssue"].clone();
+        if issue != *previous {
+            return issue;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the schema check never recorded a new issue (still {issue})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_plan_that_does_not_fit_leaves_none_of_its_words_in_the_database_files() {
+    use cairn_shared::plan::CheckIn;
+    use cairn_shared::plan::write::add_check_in;
+
+    let app = TestApp::spawn().await;
+    let maria = app.register("maria-does-not-fit").await;
+    let marker = uuid::Uuid::new_v4().simple().to_string();
+    let (plan, document) = app.plan_with_document(&maria, "Court week").await;
+    let mut phone = app.sync_client(&maria).await;
+    phone.track(&document, AutoCommit::new());
+    phone.sync_doc(&document, true).await;
+
+    // A check-in whose date is words: the schema wants a date there.
+    let date_words = format!("the day after court {marker}");
+    {
+        let doc = &mut phone.docs.get_mut(&document).expect("tracked").doc;
+        let check_in = CheckIn {
+            id: "c1".into(),
+            date: date_words.clone(),
+            by: maria.user_id().to_string(),
+            how_it_went: String::new(),
+            what_we_learned: String::new(),
+        };
+        add_check_in(doc, &check_in).expect("check-in");
+        doc.commit();
+    }
+    phone.sync_doc(&document, false).await;
+    let issue = wait_for_new_issue(&app, &maria, &serde_json::Value::Null).await;
+    assert!(
+        issue
+            .as_str()
+            .is_some_and(|issue| issue.starts_with("checkIns[0].date:") && issue.contains("date")),
+        "the issue says where and what kind: {issue}"
+    );
+
+    // Then a field the schema does not have, whose name is the member's words (it sorts first,
+    // so it becomes the issue).
+    let key_words = format!("a note about my sister {marker}");
+    {
+        let doc = &mut phone.docs.get_mut(&document).expect("tracked").doc;
+        doc.put(ROOT, key_words.as_str(), "private").expect("put");
+        doc.commit();
+    }
+    phone.sync_doc(&document, false).await;
+    let unknown_field = wait_for_new_issue(&app, &maria, &issue).await;
+    let files = database_files(&app).await;
+    assert!(
+        found_in(&files, "maria-does-not-fit").is_some(),
+        "the scan reads the live database"
+    );
+    assert_eq!(
+        found_in(&files, &marker),
+        None,
+        "none of a plan's words are stored in the clear, even when it does not fit the schema"
+    );
+
+    assert!(
+        unknown_field
+            .as_str()
+            .is_some_and(|issue| issue.contains("<unknown field>")),
+        "{unknown_field}"
+    );
+    for issue in [&issue, &unknown_field] {
+        let text = issue.as_str().unwrap_or_default();
+        assert!(
+            !text.contains(&marker) && !text.contains("court") && !text.contains("sister"),
+            "a schema issue holds none of the plan's words: {text}"
+        );
+    }
+    // Members are still served the whole plan, words included.
+    let detail = app
+        .get(&format!("/api/v1/plans/{plan}"), maria.token())
+        .await;
+    assert_eq!(detail.status, 200);
+    assert_eq!(
+        detail.body["document"]["checkIns"][0]["date"],
+        date_words.as_str()
+    );
+    drop(phone);
+
+    let deleted = app
+        .delete(&format!("/api/v1/plans/{plan}"), maria.token())
+        .await;
+    assert_eq!(deleted.status, 204);
+    assert_eq!(
+        found_in(&database_files(&app).await, &marker),
+        None,
+        "nor after the plan is deleted"
+    );
+}

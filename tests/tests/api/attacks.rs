@@ -871,3 +871,83 @@ async fn attack_floods_are_cut_off_without_harming_anyone_else() {
 
     target.assert_unchanged().await;
 }
+
+#[tokio::test]
+async fn attack_creating_plans_all_at_once_never_passes_the_plan_limit() {
+    let target = Target::with(|s| s.plans_per_account = 3).await;
+    let app = &target.app;
+    let eve = &target.eve;
+
+    // Two plans made offline sync at the same moment as 30 REST creations.
+    let mut phones = Vec::new();
+    for _ in 0..2 {
+        let mut phone = app.sync_client(eve).await;
+        let offline = cairn_shared::PlanId::new_random().document_id().to_string();
+        phone.track(
+            &offline,
+            cairn_shared::plan::new_plan_document(ActorId::random(), "Made offline").expect("doc"),
+        );
+        phones.push((phone, offline));
+    }
+    let creations = (0..30).map(|n| async move {
+        app.post(
+            "/api/v1/plans",
+            eve.token(),
+            json!({ "title": format!("Plan {n}") }),
+        )
+        .await
+    });
+    let offline = phones
+        .iter_mut()
+        .map(|(phone, offline)| phone.sync_doc(offline, false));
+    let (answers, _) = tokio::join!(
+        futures_util::future::join_all(creations),
+        futures_util::future::join_all(offline)
+    );
+    let created = answers.iter().filter(|a| a.status == 201).count();
+    for refused in answers.iter().filter(|a| a.status != 201) {
+        refused.assert_error(403, ErrorCode::PlanLimitReached);
+    }
+    let listed = app.get("/api/v1/plans", eve.token()).await;
+    assert_eq!(
+        listed.body.as_array().map(Vec::len),
+        Some(3),
+        "exactly the limit is created, over REST and sync together: {}",
+        listed.body
+    );
+    assert!((1..=3).contains(&created), "{created} created over REST");
+    assert_eq!(
+        app.store
+            .count_owned_plans(eve.user_id())
+            .await
+            .expect("count"),
+        3
+    );
+    drop(phones);
+
+    // With REST alone, on a fresh account: exactly 3 of 30.
+    let zoe = app.register("zoe").await;
+    let zoe = &zoe;
+    let answers = futures_util::future::join_all((0..30).map(|n| async move {
+        app.post(
+            "/api/v1/plans",
+            zoe.token(),
+            json!({ "title": format!("Plan {n}") }),
+        )
+        .await
+    }))
+    .await;
+    assert_eq!(answers.iter().filter(|a| a.status == 201).count(), 3);
+    // Others are not held back by anyone's limit.
+    assert_eq!(
+        app.post(
+            "/api/v1/plans",
+            target.sam.token(),
+            json!({ "title": "Sam's" })
+        )
+        .await
+        .status,
+        201
+    );
+    target.assert_unchanged().await;
+}

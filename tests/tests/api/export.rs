@@ -810,3 +810,94 @@ async fn former_members_keep_their_names_and_strangers_get_none() {
     );
     assert!(!bundle.to_string().contains("Stranger"));
 }
+
+/// Every string in a JSON value, with where it is.
+fn strings_in<'a>(value: &'a Value, at: String, into: &mut Vec<(String, &'a str)>) {
+    match value {
+        Value::String(text) => into.push((at, text)),
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                strings_in(item, format!("{at}[{index}]"), into);
+            }
+        }
+        Value::Object(fields) => {
+            for (key, item) in fields {
+                strings_in(item, format!("{at}.{key}"), into);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn no_line_break_or_control_character_in_a_members_words_shapes_an_export() {
+    let app = TestApp::spawn().await;
+    let maria = app.register("maria").await;
+    let sam = app.register("sam").await;
+    let plan = app.create_plan(&maria, "Plan").await;
+    app.add_supporter(&maria, &plan, &sam).await;
+    // Words with every kind of line break before Markdown structure, and control characters.
+    let what_matters = "Fine\r- injected item\r\n> injected quote\u{2028}1. injected list\u{2029}=== \
+                        \u{85}[injected link](https://example.org)";
+    let goal = "Cook\r# for the kids";
+    let controlled = "Sing\u{7} again\u{1b}[0m\u{85}with\u{0} Dad\u{9f}\u{b}today";
+    let m = maria.clone();
+    edit(&app, &sam, &plan, move |doc| {
+        let text = object(doc, &ROOT, "whatMatters");
+        doc.splice_text(&text, 0, 0, what_matters).expect("splice");
+        add_goal(doc, "g1", goal, "working", &m, "2026-11-21T10:00:00Z");
+        add_goal(
+            doc,
+            "g2",
+            controlled,
+            "thinking",
+            &m,
+            "2026-11-21T10:01:00Z",
+        );
+        add_step(doc, "g2", "t1", "\u{1}\u{2}", "me", false);
+    })
+    .await;
+
+    let page = download(&app, &sam, &plan, "?format=markdown").await;
+    assert_eq!(page.status, 200);
+    let page = page.body;
+    for line_break in ['\r', '\u{2028}', '\u{2029}', '\u{85}'] {
+        assert!(
+            !page.contains(line_break),
+            "{line_break:?} left in:\n{page:?}"
+        );
+    }
+    for fragment in [
+        "Fine\\\n\\- injected item\\\n\\> injected quote\\\n1\\. injected list\\\n\\===\\\n\\[injected link\\](https://example.org)",
+        "### Goal 1\n\nCook\\\n\\# for the kids\n",
+    ] {
+        assert!(page.contains(fragment), "missing {fragment:?} in:\n{page}");
+    }
+
+    let fhir = download(&app, &maria, &plan, "?format=fhir").await;
+    assert_eq!(fhir.status, 200, "{}", fhir.body);
+    let bundle = json_body(&fhir);
+    let mut strings = Vec::new();
+    strings_in(&bundle, String::new(), &mut strings);
+    for (at, text) in &strings {
+        assert!(
+            text.chars()
+                .all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r')),
+            "{at} holds a control character FHIR R4 forbids: {text:?}"
+        );
+    }
+    assert_eq!(
+        goal_with_text(&bundle, "Sing again[0m\nwith Dad today")["lifecycleStatus"],
+        "proposed"
+    );
+    let (valid, report) = validate_fhir(&bundle).await;
+    assert!(valid, "the FHIR validators refused the export:\n{report}");
+
+    // The plan itself is unchanged: every word as written, for both members.
+    for who in [&maria, &sam] {
+        let detail = app.get(&format!("/api/v1/plans/{plan}"), who.token()).await;
+        assert_eq!(detail.status, 200);
+        assert_eq!(detail.body["document"]["whatMatters"], what_matters);
+        assert_eq!(detail.body["document"]["goals"][1]["text"], controlled);
+    }
+}

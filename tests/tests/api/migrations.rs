@@ -70,3 +70,77 @@ async fn migrations_run_up_down_and_up_again() {
     Migrator::up(&db, None).await.expect("up again");
     assert_eq!(tables_present(&manager).await, TABLES.to_vec());
 }
+
+#[tokio::test]
+async fn schema_issues_that_quoted_a_plans_words_are_replaced_by_ones_without() {
+    use sea_orm::ConnectionTrait;
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = cairn_tests::fresh_database_url(dir.path())
+        .await
+        .expect("database");
+    let db = Database::connect(url.as_str()).await.expect("connect");
+    // The database as the versions before issue 23 left it: their nine migrations, and a plan
+    // whose schema issue quotes the value that did not fit.
+    Migrator::up(&db, Some(9)).await.expect("up to 9");
+    let backend = db.get_database_backend();
+    let (owner, plan, now) = (
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        chrono::Utc::now(),
+    );
+    let inserts = [
+        Query::insert()
+            .into_table(Alias::new("users"))
+            .columns(
+                [
+                    "id",
+                    "username",
+                    "display_name",
+                    "password_hash",
+                    "kind",
+                    "created_at",
+                ]
+                .map(Alias::new),
+            )
+            .values_panic([
+                owner.into(),
+                "maria".into(),
+                "Maria".into(),
+                "x".into(),
+                "member".into(),
+                now.into(),
+            ])
+            .to_owned(),
+        Query::insert()
+            .into_table(Alias::new("plans"))
+            .columns(["id", "owner_id", "created_at", "schema_issue"].map(Alias::new))
+            .values_panic([
+                plan.into(),
+                owner.into(),
+                now.into(),
+                "checkIns[0].date: \"the day after court\" is not a date (YYYY-MM-DD)".into(),
+            ])
+            .to_owned(),
+    ];
+    for insert in &inserts {
+        db.execute_raw(backend.build(insert)).await.expect("insert");
+    }
+
+    Migrator::up(&db, None).await.expect("up");
+    let select = Query::select()
+        .column(Alias::new("schema_issue"))
+        .from(Alias::new("plans"))
+        .and_where(Expr::col(Alias::new("id")).eq(plan))
+        .to_owned();
+    let row = db
+        .query_one_raw(backend.build(&select))
+        .await
+        .expect("select")
+        .expect("the plan");
+    let issue: Option<String> = row.try_get("", "schema_issue").expect("issue");
+    let issue = issue.expect("the plan is still flagged");
+    assert!(!issue.contains("court"), "{issue}");
+    assert!(issue.contains("does not fit"), "{issue}");
+}

@@ -225,7 +225,13 @@ fn plan_schema_is_json_schema_2020_12_and_the_examples_fit_it() {
             "plan.schema.json (formats asserted) accepts {value} at {path}"
         );
         let issue = cairn_shared::plan::upgrade(bad_date).expect_err("the Rust reader refuses it");
-        assert!(issue.message.contains("not a date"), "{issue}");
+        let said = issue.to_string();
+        assert!(said.contains("not a date"), "{said}");
+        let written = value.as_str().unwrap_or_default();
+        assert!(
+            !said.contains(written),
+            "the issue quotes the document: {said}"
+        );
     }
 }
 

@@ -361,7 +361,7 @@ pub fn bundle(source: &Source<'_>) -> Value {
     );
     entries.push(json!({ "fullUrl": urn(provenance_id), "resource": provenance }));
     let bundle_id = Uuid::new_v4();
-    json!({
+    let mut bundle = json!({
         "resourceType": "Bundle",
         "id": bundle_id,
         "meta": meta(),
@@ -369,7 +369,41 @@ pub fn bundle(source: &Source<'_>) -> Value {
         "type": "collection",
         "timestamp": instant(source.exported_at),
         "entry": entries,
-    })
+    });
+    remove_control_characters(&mut bundle);
+    bundle
+}
+
+/// A character of a member's words as FHIR R4 allows it in a string, whose regex is
+/// `[ \r\n\t\S]+`: of the whitespace only space, tab, line feed and carriage return. Validators
+/// read `\s` as ECMAScript does (Unicode spaces and line separators included), so line and
+/// paragraph separators and NEL become line feeds, other spaces plain spaces, and the other
+/// control characters (and the zero-width no-break space) go.
+fn fhir_string_char(c: char) -> Option<char> {
+    match c {
+        ' ' | '\t' | '\n' | '\r' => Some(c),
+        '\u{85}' | '\u{2028}' | '\u{2029}' => Some('\n'),
+        c if c.is_whitespace() => Some(' '),
+        c if c.is_control() || c == '\u{feff}' => None,
+        c => Some(c),
+    }
+}
+
+/// Put every string of the export in the form FHIR allows (see [`fhir_string_char`]): a
+/// member's words may hold any character. A string left with nothing says so rather than being
+/// empty, which FHIR forbids too.
+fn remove_control_characters(value: &mut Value) {
+    match value {
+        Value::String(text) if text.chars().any(|c| fhir_string_char(c) != Some(c)) => {
+            *text = text.chars().filter_map(fhir_string_char).collect();
+            if text.trim().is_empty() {
+                *text = NOT_WRITTEN.to_owned();
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(remove_control_characters),
+        Value::Object(fields) => fields.values_mut().for_each(remove_control_characters),
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -395,6 +429,24 @@ mod tests {
         assert_eq!(
             step_status(&Done::Unreadable("1".into()), &Status::Missing),
             "unknown"
+        );
+    }
+
+    #[test]
+    fn control_characters_fhir_forbids_are_removed_from_every_string() {
+        let mut value = json!({
+            "a": "Walk\u{0}\u{7}\u{1b}[31m by\tthe\r\ncanal\u{7f}\u{85}\u{9f}",
+            "b": [{ "c": "\u{1}\u{2}" }, 3, null],
+            "d": "Café\u{a0}☕\u{2028}tea\u{2029}\u{feff}cake\u{3000}",
+        });
+        remove_control_characters(&mut value);
+        assert_eq!(
+            value,
+            json!({
+                "a": "Walk[31m by\tthe\r\ncanal\n",
+                "b": [{ "c": NOT_WRITTEN }, 3, null],
+                "d": "Café ☕\ntea\ncake ",
+            })
         );
     }
 

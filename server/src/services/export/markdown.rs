@@ -44,9 +44,39 @@ fn escape_line(line: &str) -> String {
     out
 }
 
+/// What ends a line: CommonMark's `\n`, `\r` and `\r\n`, and the Unicode line and paragraph
+/// separators and NEL, which other renderers and editors take as line breaks. Every one of them
+/// ends a line of words here, so that none can start a heading, a list or a link in the middle of
+/// an escaped line.
+fn is_line_break(c: char) -> bool {
+    matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}' | '\u{0085}')
+}
+
 fn lines(text: &str) -> impl Iterator<Item = &str> {
-    text.split('\n')
-        .map(|line| line.strip_suffix('\r').unwrap_or(line))
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let text = rest?;
+        match text.find(is_line_break) {
+            Some(at) => {
+                let after = if text[at..].starts_with("\r\n") {
+                    at + 2
+                } else {
+                    at + text[at..].chars().next().map_or(1, char::len_utf8)
+                };
+                rest = Some(&text[after..]);
+                Some(&text[..at])
+            }
+            None => {
+                rest = None;
+                Some(text)
+            }
+        }
+    })
+}
+
+/// Whether `text` holds a line break of any kind (see [`is_line_break`]).
+fn has_line_break(text: &str) -> bool {
+    text.contains(is_line_break)
 }
 
 /// Words on one line (a heading, a name): line breaks become spaces.
@@ -80,8 +110,12 @@ pub(super) fn block(text: &str, indent: &str) -> String {
         .join(&format!("\n\n{indent}"))
 }
 
-/// A code span that shows `raw` literally, whatever backticks it holds.
+/// A code span that shows `raw` literally, whatever backticks it holds. Line breaks become
+/// spaces (as a code span renders them anyway): inside one they would still end the line, and
+/// the next could start a heading or a list.
 pub(super) fn code_span(raw: &str) -> String {
+    let raw = lines(raw).collect::<Vec<_>>().join(" ");
+    let raw = raw.as_str();
     let longest = raw
         .split(|c| c != '`')
         .map(str::len)
@@ -257,7 +291,7 @@ fn strength_line(source: &Source<'_>, strength: &Entry<Strength>) -> String {
 
 fn write_goal(page: &mut String, source: &Source<'_>, goal: &Goal, number: usize) {
     match goal.text.words() {
-        Some(words) if !words.trim().contains('\n') => {
+        Some(words) if !has_line_break(words.trim()) => {
             let _ = writeln!(page, "### {}\n", inline(words));
         }
         _ => {
@@ -419,6 +453,22 @@ mod tests {
             "first\\\n  \\- second\n\n  \\# third"
         );
         assert_eq!(inline("two\nlines "), "two lines");
+    }
+
+    #[test]
+    fn every_kind_of_line_break_ends_a_line() {
+        for line_break in ["\n", "\r", "\r\n", "\u{2028}", "\u{2029}", "\u{0085}"] {
+            let text = format!("Sunday{line_break}# Heading{line_break}- item{line_break}[x](y)");
+            assert_eq!(
+                block(&text, "  "),
+                "Sunday\\\n  \\# Heading\\\n  \\- item\\\n  \\[x\\](y)",
+                "{line_break:?}"
+            );
+            assert_eq!(inline(&text), "Sunday \\# Heading \\- item \\[x\\](y)");
+            assert_eq!(code_span(&text), "`Sunday # Heading - item [x](y)`");
+        }
+        assert_eq!(block("a\r\n\r\nb", ""), "a\n\nb", "CR LF is one break");
+        assert_eq!(lines("a\r\rb").collect::<Vec<_>>(), ["a", "", "b"]);
     }
 
     #[test]
