@@ -18,6 +18,8 @@ pub struct Metrics {
     pub sync_shortcut_steps: IntCounter,
     /// Sync steps left to automerge's general code.
     pub sync_general_steps: IntCounter,
+    /// Bytes waiting to be sent on all sync connections (each bounded by `max_outbox_bytes`).
+    pub outbox_bytes: IntGauge,
     plans_not_fitting: IntGauge,
     open_connections: IntGauge,
     loaded_plans: IntGauge,
@@ -73,6 +75,11 @@ impl Metrics {
                 &registry,
                 "sync_general_steps_total",
                 "Sync messages taken in and answers worked out by automerge's general sync code.",
+            ),
+            outbox_bytes: gauge(
+                &registry,
+                "sync_outbox_bytes",
+                "Bytes waiting to be sent on all sync connections.",
             ),
             plans_not_fitting: gauge(
                 &registry,
