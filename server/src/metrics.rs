@@ -20,6 +20,8 @@ pub struct Metrics {
     pub sync_general_steps: IntCounter,
     /// Bytes waiting to be sent on all sync connections (each bounded by `max_outbox_bytes`).
     pub outbox_bytes: IntGauge,
+    /// Presence sessions the loaded plans remember (to drop duplicates).
+    pub presence_sessions: IntGauge,
     plans_not_fitting: IntGauge,
     open_connections: IntGauge,
     loaded_plans: IntGauge,
@@ -80,6 +82,11 @@ impl Metrics {
                 &registry,
                 "sync_outbox_bytes",
                 "Bytes waiting to be sent on all sync connections.",
+            ),
+            presence_sessions: gauge(
+                &registry,
+                "sync_presence_sessions",
+                "Presence sessions remembered by the plans in memory (to drop duplicates).",
             ),
             plans_not_fitting: gauge(
                 &registry,

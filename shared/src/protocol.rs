@@ -952,10 +952,40 @@ const PRESENCE_IDENTITY_KEYS: [&str; 2] = [PRESENCE_ACCOUNT_KEY, "name"];
 /// `userId` or `name` the client put in it removed and `userId: <account>` added first; every
 /// other entry is copied byte for byte, so whatever cbor-x wrote (`undefined`, tags, floats)
 /// reaches the other clients unchanged. Any other value is relayed as
-/// `{userId: <account>, message: <value>}`, so every relayed presence names its account the
-/// same way. The walk has the same bounds as [`decode`]; data that is not exactly one
-/// well-formed CBOR item is an error (a client could not decode it either).
-pub fn presence_with_account(data: &[u8], account: &str) -> Result<Vec<u8>, DecodeError> {
+/// `{userId: <account>, message: <value>}`, and data that is not exactly one well-formed CBOR
+/// item (within the bounds of [`decode`]) as `{userId: <account>, message: <the bytes>}`: every
+/// relayed presence names its account the same way, and every one is readable.
+pub fn presence_with_account(data: &[u8], account: &str) -> Vec<u8> {
+    let kept = presence_entries(data);
+    let mut relayed = Vec::with_capacity(data.len() + account.len() + 24);
+    let mut out = Out(Encoder::from(&mut relayed));
+    match kept {
+        Ok(Some(entries)) => {
+            out.map(entries.len() + 1);
+            out.entry(PRESENCE_ACCOUNT_KEY, account);
+            for (start, end) in entries {
+                relayed.extend_from_slice(&data[start..end]);
+            }
+        }
+        Ok(None) => {
+            out.map(2);
+            out.entry(PRESENCE_ACCOUNT_KEY, account);
+            out.text(PRESENCE_MESSAGE_KEY);
+            relayed.extend_from_slice(data);
+        }
+        Err(_) => {
+            out.map(2);
+            out.entry(PRESENCE_ACCOUNT_KEY, account);
+            out.text(PRESENCE_MESSAGE_KEY);
+            out.bytes(data);
+        }
+    }
+    relayed
+}
+
+/// The byte ranges of the entries of presence `data` that are kept, when it is a map; `None`
+/// when it is one well-formed item of another kind.
+fn presence_entries(data: &[u8]) -> Result<Option<Vec<(usize, usize)>>, DecodeError> {
     if data.is_empty() {
         return Err(DecodeError::InvalidCbor("empty presence data".into()));
     }
@@ -1008,24 +1038,7 @@ pub fn presence_with_account(data: &[u8], account: &str) -> Result<Vec<u8>, Deco
     if end != data.len() {
         return Err(DecodeError::TrailingBytes(data.len().saturating_sub(end)));
     }
-    let mut relayed = Vec::with_capacity(data.len() + account.len() + 24);
-    let mut out = Out(Encoder::from(&mut relayed));
-    match kept {
-        Some(entries) => {
-            out.map(entries.len() + 1);
-            out.entry(PRESENCE_ACCOUNT_KEY, account);
-            for (start, end) in entries {
-                relayed.extend_from_slice(&data[start..end]);
-            }
-        }
-        None => {
-            out.map(2);
-            out.entry(PRESENCE_ACCOUNT_KEY, account);
-            out.text(PRESENCE_MESSAGE_KEY);
-            relayed.extend_from_slice(data);
-        }
-    }
-    Ok(relayed)
+    Ok(kept)
 }
 
 fn pull(decoder: &mut LowDecoder<'_>) -> Result<Header, DecodeError> {
@@ -2180,7 +2193,7 @@ mod tests {
             (text("userId"), text("someone-else")),
             (text("at"), Value::Float(1.5)),
         ]));
-        let relayed = presence_with_account(&sent, "acct-1").unwrap();
+        let relayed = presence_with_account(&sent, "acct-1");
         let value: Value = ciborium::from_reader(relayed.as_slice()).unwrap();
         assert_eq!(
             value,
@@ -2195,14 +2208,14 @@ mod tests {
         indefinite.extend(cbor(&text("field")));
         indefinite.push(0xf7);
         indefinite.push(0xff);
-        let relayed = presence_with_account(&indefinite, "a").unwrap();
+        let relayed = presence_with_account(&indefinite, "a");
         assert_eq!(relayed[0], 0xa2);
         assert!(relayed.ends_with(&[0x65, b'f', b'i', b'e', b'l', b'd', 0xf7]));
     }
 
     #[test]
-    fn presence_that_is_not_a_map_is_wrapped_and_bad_cbor_is_refused() {
-        let relayed = presence_with_account(&cbor(&text("typing")), "acct-1").unwrap();
+    fn presence_that_is_not_a_map_is_wrapped_whole() {
+        let relayed = presence_with_account(&cbor(&text("typing")), "acct-1");
         let value: Value = ciborium::from_reader(relayed.as_slice()).unwrap();
         assert_eq!(
             value,
@@ -2211,13 +2224,21 @@ mod tests {
                 (text("message"), text("typing")),
             ])
         );
-        assert!(presence_with_account(b"", "a").is_err());
-        assert!(presence_with_account(&[0xa1, 0x61], "a").is_err());
+        // Not one well-formed CBOR item: relayed as bytes, so receivers can still read it.
         let mut trailing = cbor(&text("x"));
         trailing.push(0);
-        assert!(presence_with_account(&trailing, "a").is_err());
         let mut deep = vec![0x81; MAX_DEPTH + 2];
         deep.push(0);
-        assert!(presence_with_account(&deep, "a").is_err());
+        for bad in [Vec::new(), vec![0xa1, 0x61], trailing, deep] {
+            let relayed = presence_with_account(&bad, "a");
+            let value: Value = ciborium::from_reader(relayed.as_slice()).unwrap();
+            assert_eq!(
+                value,
+                Value::Map(vec![
+                    (text("userId"), text("a")),
+                    (text("message"), Value::Bytes(bad)),
+                ])
+            );
+        }
     }
 }

@@ -228,8 +228,7 @@ impl Connection {
                 ..
             } => {
                 let data = match self.check_presence(&session_id, &data) {
-                    Ok(Some(data)) => data,
-                    Ok(None) => return Action::Ignore,
+                    Ok(data) => data,
                     Err(reason) => return Action::Fail(reason),
                 };
                 self.route(document_id, |plan| {
@@ -251,9 +250,8 @@ impl Connection {
         }
     }
 
-    /// Presence within the limits, as it is relayed (naming the sender's account); `None` for
-    /// data that is not CBOR, which no client could read (dropped, not relayed).
-    fn check_presence(&mut self, session_id: &str, data: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    /// Presence within the limits, as it is relayed (naming the sender's account).
+    fn check_presence(&mut self, session_id: &str, data: &[u8]) -> Result<Vec<u8>, String> {
         let limits = &self.limits;
         if session_id.len() > limits.max_session_id_bytes {
             return Err(format!(
@@ -276,7 +274,7 @@ impl Connection {
             }
             self.sessions.push(session_id.to_owned());
         }
-        Ok(protocol::presence_with_account(data, &self.account).ok())
+        Ok(protocol::presence_with_account(data, &self.account))
     }
 
     fn route(

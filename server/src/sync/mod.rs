@@ -124,7 +124,7 @@ impl Outbox {
             ));
             return Err(Gone);
         }
-        closing.total.add(gauge_bytes(len));
+        closing.total.add(gauge_value(len));
         match self.frames.try_send(Outgoing::Message(frame)) {
             Ok(()) => Ok(()),
             Err(err) => {
@@ -148,7 +148,7 @@ impl Outbox {
     pub fn sent(&self, bytes: usize) {
         if bytes > 0 {
             self.closing.queued.fetch_sub(bytes, Ordering::AcqRel);
-            self.closing.total.sub(gauge_bytes(bytes));
+            self.closing.total.sub(gauge_value(bytes));
         }
     }
 
@@ -180,7 +180,7 @@ impl Outbox {
     }
 }
 
-fn gauge_bytes(bytes: usize) -> i64 {
+fn gauge_value(bytes: usize) -> i64 {
     i64::try_from(bytes).unwrap_or(i64::MAX)
 }
 
@@ -779,6 +779,18 @@ struct Worker {
     /// sent something: at most once per [`STRANGER_RECHECK`] each, so a stranger's messages
     /// never turn into a stream of database reads.
     stranger_checks: HashMap<UserId, tokio::time::Instant>,
+    /// The presence sessions the document remembered when last counted in the metrics.
+    presence_counted: usize,
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.hub
+            .0
+            .metrics
+            .presence_sessions
+            .sub(gauge_value(self.presence_counted));
+    }
 }
 
 /// How often a message from an account that is not (yet) a member here makes the worker look in
@@ -845,6 +857,7 @@ impl Worker {
             schema_issue,
             marks,
             stranger_checks: HashMap::new(),
+            presence_counted: 0,
         };
         let presence_limit = worker.hub.0.config.max_presence_ids_per_plan;
         worker.core.set_presence_limit(presence_limit);
@@ -1366,6 +1379,18 @@ impl Worker {
             self.synced.remove(&conn);
             let mut ignored = Effects::default();
             self.core.handle(Input::Disconnected(conn), &mut ignored);
+        }
+        self.count_presence();
+    }
+
+    /// Bring the presence sessions the document remembers up to date in the metrics.
+    fn count_presence(&mut self) {
+        let presence = self.core.presence_sessions();
+        if presence != self.presence_counted {
+            let gauge = &self.hub.0.metrics.presence_sessions;
+            gauge.add(gauge_value(presence));
+            gauge.sub(gauge_value(self.presence_counted));
+            self.presence_counted = presence;
         }
     }
 }

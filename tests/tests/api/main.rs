@@ -8,6 +8,7 @@ mod accounts;
 mod admin;
 mod at_rest;
 mod attacks;
+mod attacks_sync;
 mod bad_input;
 mod export;
 mod health;
