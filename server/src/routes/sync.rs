@@ -301,12 +301,13 @@ impl Socket {
             }
         };
 
-        hub.disconnect(self.conn, &plans).await;
         let too_slow = self.outbox.too_slow().is_cancelled();
         if too_slow {
-            // What waits for a connection that does not read is thrown away now.
-            self.outbox.sent(discard(&mut queue));
+            // What waits for a connection that does not read is thrown away now (the queue
+            // stays open for the last `error` and close frames).
+            self.outbox.sent(throw_away(&mut queue));
         }
+        hub.disconnect(self.conn, &plans).await;
         if let Some(reason) = &ending {
             tracing::info!(reason = %reason, "sync connection closed with an error");
             let error = Message::Error {
@@ -327,12 +328,14 @@ impl Socket {
             let _ = outflow.write_to(&mut io, within).await;
             self.outbox.sent(outflow.take_written());
         }
-        self.outbox.sent(discard(&mut queue));
+        queue.close();
+        self.outbox.sent(throw_away(&mut queue));
         drop(queue);
         // Close gently: the peer may still be sending, and closing a socket with unread bytes
         // resets the connection, which can throw away the close frame before the peer reads it.
         // So stop writing, then read and drop what still arrives, for a moment at most.
-        let _ = io.shutdown().await;
+        // (Over TLS the shutdown writes too: a peer that does not read gets a moment, no more.)
+        let _ = tokio::time::timeout(LINGER, io.shutdown()).await;
         let _ = tokio::time::timeout(LINGER, async {
             let mut sink = [0u8; 4096];
             while matches!(io.read(&mut sink).await, Ok(n) if n > 0) {}
@@ -478,9 +481,8 @@ impl Inflow {
     }
 }
 
-/// Close the queue and throw away what waits in it; the bytes of the messages thrown away.
-fn discard(queue: &mut mpsc::Receiver<Outgoing>) -> usize {
-    queue.close();
+/// Throw away what waits in the queue; the bytes of the messages thrown away.
+fn throw_away(queue: &mut mpsc::Receiver<Outgoing>) -> usize {
     let mut bytes = 0;
     while let Ok(outgoing) = queue.try_recv() {
         if let Outgoing::Message(message) = outgoing {
