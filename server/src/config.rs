@@ -346,6 +346,33 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error.
+    fn sync_limits_load_from_the_environment_and_must_be_sane() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("CAIRN_MAX_OUTBOX_BYTES", "1048576");
+            jail.set_env("CAIRN_MAX_UNCLAIMED_PLANS_PER_CONNECTION", "4");
+            let settings = Settings::load(None).map_err(|err| err.to_string())?;
+            assert_eq!(settings.max_outbox_bytes, 1_048_576);
+            assert_eq!(settings.max_unclaimed_plans_per_connection, 4);
+            assert_eq!(settings.max_peer_id_bytes, 128);
+            Ok(())
+        });
+        for broken in [
+            Settings {
+                max_presence_sessions_per_connection: 0,
+                ..Settings::default()
+            },
+            Settings {
+                max_outbox_bytes: 1024,
+                ..Settings::default()
+            },
+        ] {
+            assert!(broken.validate().is_err());
+        }
+        assert!(Settings::default().validate().is_ok());
+    }
+
+    #[test]
     fn database_password_is_redacted() {
         let url = SecretString::from("postgres://cairn:hunter2@db:5432/cairn");
         assert_eq!(
