@@ -106,6 +106,23 @@ pub struct Settings {
     pub ping_interval_secs: u64,
     /// A socket silent for this many seconds (no pong, no message) is dropped.
     pub socket_timeout_secs: u64,
+    /// Longest automerge-repo peer id (`senderId` in `join`), in bytes.
+    pub max_peer_id_bytes: usize,
+    /// Longest presence `sessionId`, in bytes.
+    pub max_presence_session_bytes: usize,
+    /// Largest presence `data` of one `ephemeral` message, in bytes.
+    pub max_presence_bytes: usize,
+    /// Distinct presence sessions one sync connection may use.
+    pub max_presence_sessions_per_connection: usize,
+    /// Presence sessions from other instances a loaded plan remembers (to drop duplicates).
+    pub max_presence_ids_per_plan: usize,
+    /// Bytes that may wait to be sent on one sync connection; past it the connection is too
+    /// slow and is dropped (one message into an empty queue is always taken).
+    pub max_outbox_bytes: usize,
+    /// Unknown (not yet stored) document ids one sync connection may sync (offline creation).
+    pub max_unclaimed_plans_per_connection: usize,
+    /// Distinct document ids one sync connection may name.
+    pub max_plans_per_connection: usize,
     /// Browser origins (`https://host[:port]`) allowed to call the API cross-origin. Empty means
     /// same-origin only: no CORS headers at all. The environment variable takes a
     /// comma-separated list.
@@ -211,6 +228,14 @@ impl Default for Settings {
             max_connections_per_account: 20,
             ping_interval_secs: 10,
             socket_timeout_secs: 30,
+            max_peer_id_bytes: 128,
+            max_presence_session_bytes: 128,
+            max_presence_bytes: 4 * 1024,
+            max_presence_sessions_per_connection: 8,
+            max_presence_ids_per_plan: 1024,
+            max_outbox_bytes: 16 * 1024 * 1024,
+            max_unclaimed_plans_per_connection: 16,
+            max_plans_per_connection: 100,
             cors_allowed_origins: Vec::new(),
             content_security_policy: API_CONTENT_SECURITY_POLICY.into(),
             hsts_max_age_secs: 365 * 24 * 60 * 60,
@@ -275,6 +300,18 @@ impl Settings {
         {
             return Err(SettingsError::Rejected(
                 "max_messages_per_second and ping_interval_secs must be positive, max_frame_bytes at least 1024".into(),
+            ));
+        }
+        if self.max_peer_id_bytes == 0
+            || self.max_presence_session_bytes == 0
+            || self.max_presence_sessions_per_connection == 0
+            || self.max_presence_ids_per_plan == 0
+            || self.max_unclaimed_plans_per_connection == 0
+            || self.max_plans_per_connection == 0
+            || self.max_outbox_bytes < 64 * 1024
+        {
+            return Err(SettingsError::Rejected(
+                "the sync limits (peer id, presence, plans per connection) must be at least 1, max_outbox_bytes at least 65536".into(),
             ));
         }
         if self.login_attempts_per_account_and_address_per_hour == 0
@@ -352,6 +389,33 @@ pub fn redacted_database_url(url: &SecretString) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error.
+    fn sync_limits_load_from_the_environment_and_must_be_sane() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("CAIRN_MAX_OUTBOX_BYTES", "1048576");
+            jail.set_env("CAIRN_MAX_UNCLAIMED_PLANS_PER_CONNECTION", "4");
+            let settings = Settings::load(None).map_err(|err| err.to_string())?;
+            assert_eq!(settings.max_outbox_bytes, 1_048_576);
+            assert_eq!(settings.max_unclaimed_plans_per_connection, 4);
+            assert_eq!(settings.max_peer_id_bytes, 128);
+            Ok(())
+        });
+        for broken in [
+            Settings {
+                max_presence_sessions_per_connection: 0,
+                ..Settings::default()
+            },
+            Settings {
+                max_outbox_bytes: 1024,
+                ..Settings::default()
+            },
+        ] {
+            assert!(broken.validate().is_err());
+        }
+        assert!(Settings::default().validate().is_ok());
+    }
 
     #[test]
     fn database_password_is_redacted() {

@@ -28,6 +28,10 @@ pub struct Metrics {
     pub password_hashes: IntCounter,
     /// Attempts refused by an attempt limit (login, registration, codes), by limit.
     rate_limited: IntCounterVec,
+    /// Bytes waiting to be sent on all sync connections (each bounded by `max_outbox_bytes`).
+    pub outbox_bytes: IntGauge,
+    /// Presence sessions the loaded plans remember (to drop duplicates).
+    pub presence_sessions: IntGauge,
     plans_not_fitting: IntGauge,
     open_connections: IntGauge,
     loaded_plans: IntGauge,
@@ -114,6 +118,16 @@ impl Metrics {
                 }
                 counter
             },
+            outbox_bytes: gauge(
+                &registry,
+                "sync_outbox_bytes",
+                "Bytes waiting to be sent on all sync connections.",
+            ),
+            presence_sessions: gauge(
+                &registry,
+                "sync_presence_sessions",
+                "Presence sessions remembered by the plans in memory (to drop duplicates).",
+            ),
             plans_not_fitting: gauge(
                 &registry,
                 "plans_not_fitting_schema",

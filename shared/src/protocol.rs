@@ -937,6 +937,110 @@ fn check_structure(frame: &[u8]) -> Result<(), DecodeError> {
     }
 }
 
+/// The key under which relayed presence names the account that sent it.
+pub const PRESENCE_ACCOUNT_KEY: &str = "userId";
+/// The key under which presence that was not a map is relayed, beside
+/// [`PRESENCE_ACCOUNT_KEY`].
+pub const PRESENCE_MESSAGE_KEY: &str = "message";
+/// Keys a client may not set in presence: who sent it is the server's to say.
+const PRESENCE_IDENTITY_KEYS: [&str; 2] = [PRESENCE_ACCOUNT_KEY, "name"];
+
+/// The `data` of an `ephemeral` message as the server relays it, naming the sender's account.
+///
+/// automerge-repo's `handle.broadcast(value)` sends `value` encoded with cbor-x, and the
+/// receiving client decodes it. A map (the everyday case: `{field: "goals"}`) is relayed with any
+/// `userId` or `name` the client put in it removed and `userId: <account>` added first; every
+/// other entry is copied byte for byte, so whatever cbor-x wrote (`undefined`, tags, floats)
+/// reaches the other clients unchanged. Any other value is relayed as
+/// `{userId: <account>, message: <value>}`, and data that is not exactly one well-formed CBOR
+/// item (within the bounds of [`decode`]) as `{userId: <account>, message: <the bytes>}`: every
+/// relayed presence names its account the same way, and every one is readable.
+pub fn presence_with_account(data: &[u8], account: &str) -> Vec<u8> {
+    let kept = presence_entries(data);
+    let mut relayed = Vec::with_capacity(data.len() + account.len() + 24);
+    let mut out = Out(Encoder::from(&mut relayed));
+    match kept {
+        Ok(Some(entries)) => {
+            out.map(entries.len() + 1);
+            out.entry(PRESENCE_ACCOUNT_KEY, account);
+            for (start, end) in entries {
+                relayed.extend_from_slice(&data[start..end]);
+            }
+        }
+        Ok(None) => {
+            out.map(2);
+            out.entry(PRESENCE_ACCOUNT_KEY, account);
+            out.text(PRESENCE_MESSAGE_KEY);
+            relayed.extend_from_slice(data);
+        }
+        Err(_) => {
+            out.map(2);
+            out.entry(PRESENCE_ACCOUNT_KEY, account);
+            out.text(PRESENCE_MESSAGE_KEY);
+            out.bytes(data);
+        }
+    }
+    relayed
+}
+
+/// The byte ranges of the entries of presence `data` that are kept, when it is a map; `None`
+/// when it is one well-formed item of another kind.
+fn presence_entries(data: &[u8]) -> Result<Option<Vec<(usize, usize)>>, DecodeError> {
+    if data.is_empty() {
+        return Err(DecodeError::InvalidCbor("empty presence data".into()));
+    }
+    let mut decoder = Decoder::from(data);
+    let mut walk = Walk {
+        items: 0,
+        frame: data,
+        base: 0,
+    };
+    // The byte ranges of the entries kept, when the value is a map.
+    let mut kept: Option<Vec<(usize, usize)>> = None;
+    match pull(&mut decoder)? {
+        Header::Map(len) => {
+            let mut entries_kept = Vec::new();
+            let mut entries = 0usize;
+            loop {
+                if len.is_some_and(|len| entries == len) {
+                    break;
+                }
+                let start = walk.base + decoder.offset();
+                let key = pull(&mut decoder)?;
+                if len.is_none() && key == Header::Break {
+                    break;
+                }
+                entries += 1;
+                let identity = match key {
+                    Header::Text(Some(length)) => {
+                        let at = walk.base + decoder.offset();
+                        data.get(at..at.saturating_add(length)).is_some_and(|text| {
+                            PRESENCE_IDENTITY_KEYS
+                                .iter()
+                                .any(|name| name.as_bytes() == text)
+                        })
+                    }
+                    _ => false,
+                };
+                walk.item(&mut decoder, key, 2)?;
+                let value = pull(&mut decoder)?;
+                walk.item(&mut decoder, value, 2)?;
+                if !identity {
+                    entries_kept.push((start, walk.base + decoder.offset()));
+                }
+            }
+            kept = Some(entries_kept);
+        }
+        Header::Break => return Err(DecodeError::InvalidCbor("unexpected break".into())),
+        header => walk.item(&mut decoder, header, 1)?,
+    }
+    let end = walk.base + decoder.offset();
+    if end != data.len() {
+        return Err(DecodeError::TrailingBytes(data.len().saturating_sub(end)));
+    }
+    Ok(kept)
+}
+
 fn pull(decoder: &mut LowDecoder<'_>) -> Result<Header, DecodeError> {
     decoder.pull().map_err(low_level_error)
 }
@@ -2069,5 +2173,72 @@ mod tests {
         }
         // The mutations leave some frames valid, so the round-trip check did run.
         assert!(decoded > 100, "only {decoded} mutated frames decoded");
+    }
+
+    fn cbor(value: &Value) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        ciborium::into_writer(value, &mut bytes).unwrap();
+        bytes
+    }
+
+    fn text(value: &str) -> Value {
+        Value::Text(value.into())
+    }
+
+    #[test]
+    fn relayed_presence_names_the_account_not_what_the_client_said() {
+        let sent = cbor(&Value::Map(vec![
+            (text("name"), text("Dr. Rivera (clinic)")),
+            (text("field"), text("goals")),
+            (text("userId"), text("someone-else")),
+            (text("at"), Value::Float(1.5)),
+        ]));
+        let relayed = presence_with_account(&sent, "acct-1");
+        let value: Value = ciborium::from_reader(relayed.as_slice()).unwrap();
+        assert_eq!(
+            value,
+            Value::Map(vec![
+                (text("userId"), text("acct-1")),
+                (text("field"), text("goals")),
+                (text("at"), Value::Float(1.5)),
+            ])
+        );
+        // cbor-x's `undefined` and an indefinite-length map come through as they were.
+        let mut indefinite = vec![0xbf];
+        indefinite.extend(cbor(&text("field")));
+        indefinite.push(0xf7);
+        indefinite.push(0xff);
+        let relayed = presence_with_account(&indefinite, "a");
+        assert_eq!(relayed[0], 0xa2);
+        assert!(relayed.ends_with(&[0x65, b'f', b'i', b'e', b'l', b'd', 0xf7]));
+    }
+
+    #[test]
+    fn presence_that_is_not_a_map_is_wrapped_whole() {
+        let relayed = presence_with_account(&cbor(&text("typing")), "acct-1");
+        let value: Value = ciborium::from_reader(relayed.as_slice()).unwrap();
+        assert_eq!(
+            value,
+            Value::Map(vec![
+                (text("userId"), text("acct-1")),
+                (text("message"), text("typing")),
+            ])
+        );
+        // Not one well-formed CBOR item: relayed as bytes, so receivers can still read it.
+        let mut trailing = cbor(&text("x"));
+        trailing.push(0);
+        let mut deep = vec![0x81; MAX_DEPTH + 2];
+        deep.push(0);
+        for bad in [Vec::new(), vec![0xa1, 0x61], trailing, deep] {
+            let relayed = presence_with_account(&bad, "a");
+            let value: Value = ciborium::from_reader(relayed.as_slice()).unwrap();
+            assert_eq!(
+                value,
+                Value::Map(vec![
+                    (text("userId"), text("a")),
+                    (text("message"), Value::Bytes(bad)),
+                ])
+            );
+        }
     }
 }

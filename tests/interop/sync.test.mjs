@@ -267,31 +267,34 @@ describe("sync with the real automerge-repo client", { timeout: 110_000 }, () =>
     a.handle.on("ephemeral-message", e => atA.push(e))
     b.handle.on("ephemeral-message", e => atB.push(e))
 
-    const cursor = { cursor: { path: ["whatMatters"], index: 4 }, name: "Maria" }
+    // A client-chosen name (or account id) is dropped: the server names the sender's account.
+    const cursor = { cursor: { path: ["whatMatters"], index: 4 }, name: "Dr. Rivera (clinic)", userId: supporter.account.id }
     a.handle.broadcast(cursor)
-    const got = await waitFor(() => atB.find(e => e.message?.name === "Maria"), {
+    const fromMaria = e => e.message?.userId === owner.account.id
+    const got = await waitFor(() => atB.find(fromMaria), {
       what: "the owner's presence at the supporter",
       on: [[b.handle, "ephemeral-message"]],
       explain: () => `supporter received ${b.wire.summary()}`,
     })
-    assert.deepEqual(got.message, cursor)
+    assert.deepEqual(got.message, { userId: owner.account.id, cursor: cursor.cursor })
     assert.equal(got.senderId, a.repo.peerId, "the relay keeps the sender's peer id")
 
-    const reply = { cursor: { path: ["goals"], index: 0 }, name: "Sam" }
+    const reply = { cursor: { path: ["goals"], index: 0 } }
     b.handle.broadcast(reply)
-    const back = await waitFor(() => atA.find(e => e.message?.name === "Sam"), {
+    const fromSam = e => e.message?.userId === supporter.account.id
+    const back = await waitFor(() => atA.find(fromSam), {
       what: "the supporter's presence at the owner",
       on: [[a.handle, "ephemeral-message"]],
       explain: () =>
         `owner received ${a.wire.summary()}; the supporter's connection was closed ${b.wire.closes} time(s), errors: ${JSON.stringify(b.wire.receivedOf("error").map(m => m.message))}`,
     })
-    assert.deepEqual(back.message, reply)
+    assert.deepEqual(back.message, { userId: supporter.account.id, ...reply })
     assert.equal(back.senderId, b.repo.peerId)
 
     // Each message arrives once, and nobody was disconnected on the way (the receiving client
     // echoes relayed ephemeral messages back to the server, which must drop the echo).
-    assert.equal(atB.filter(e => e.message?.name === "Maria").length, 1)
-    assert.equal(atA.filter(e => e.message?.name === "Maria").length, 0, "no echo to the sender")
+    assert.equal(atB.filter(fromMaria).length, 1)
+    assert.equal(atA.filter(fromMaria).length, 0, "no echo to the sender")
     for (const side of [a, b]) {
       assert.equal(side.wire.closes, 0, "the connection stayed up")
       assert.equal(side.wire.receivedOf("error").length, 0, side.wire.summary())

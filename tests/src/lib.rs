@@ -330,6 +330,25 @@ impl TestApp {
         )
     }
 
+    /// The value of a metric in `GET /metrics`, if it is there.
+    pub async fn metric(&self, name: &str) -> Option<f64> {
+        let body = self
+            .client
+            .get(format!("{}/metrics", self.address))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        body.lines()
+            .filter(|line| !line.starts_with('#'))
+            .find_map(|line| {
+                let (metric, value) = line.split_once(' ')?;
+                (metric == name).then(|| value.trim().parse().ok())?
+            })
+    }
+
     /// A connected, joined sync client for `session`.
     pub async fn sync_client(&self, session: &Session) -> sync_client::SyncClient {
         let peer = format!("{}-{}", session.username, uuid::Uuid::new_v4().simple());

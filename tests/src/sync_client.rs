@@ -111,6 +111,54 @@ impl SyncClient {
         client
     }
 
+    /// Connect and send `join` as `peer`, without waiting for the answer (the server may refuse
+    /// the join: see [`SyncClient::events`] after [`SyncClient::wait_until`]).
+    pub async fn connect_unanswered(ws_url: &str, peer: &str) -> Self {
+        let socket = match open(ws_url).await {
+            Ok(socket) => socket,
+            Err(status) => panic!("sync upgrade refused with HTTP {status}"),
+        };
+        let mut client = Self {
+            socket,
+            peer: PeerId(peer.to_owned()),
+            server: PeerId(String::new()),
+            server_storage_id: None,
+            docs: HashMap::new(),
+            events: Vec::new(),
+            unanswered: None,
+        };
+        client
+            .send(&Message::Join {
+                sender_id: client.peer.clone(),
+                peer_metadata: PeerMetadata {
+                    storage_id: None,
+                    is_ephemeral: true,
+                },
+                supported_protocol_versions: vec!["1".into()],
+            })
+            .await;
+        client
+    }
+
+    /// Send presence for `document_id`, as automerge-repo's `handle.broadcast` does.
+    pub async fn send_presence(
+        &mut self,
+        document_id: &str,
+        session_id: &str,
+        count: u64,
+        data: Vec<u8>,
+    ) {
+        let message = Message::Ephemeral {
+            sender_id: self.peer.clone(),
+            target_id: self.server.clone(),
+            document_id: document_id.to_owned(),
+            count,
+            session_id: session_id.to_owned(),
+            data,
+        };
+        self.send(&message).await;
+    }
+
     /// Send one protocol message.
     pub async fn send(&mut self, message: &Message) {
         self.send_raw(protocol::encode(message)).await;

@@ -320,8 +320,10 @@ async function planScreen(documentId: string): Promise<void> {
   showStatus()
 }
 
+/** Someone else's presence: the server names the sender's account (`userId`), whatever the
+ * sending client put in; the name shown comes from the plan's member list. */
 interface Presence {
-  name: string
+  userId: string
   field: string
   at: number
 }
@@ -392,15 +394,23 @@ class PlanView {
 
   #onPresence = ({ message, senderId }: { message: unknown; senderId: string }) => {
     const presence = message as Partial<Presence>
-    if (typeof presence?.name !== "string") return
-    this.#presence.set(senderId, { name: presence.name, field: String(presence.field ?? ""), at: Date.now() })
+    if (typeof presence?.userId !== "string" || presence.userId === this.api.account.id) return
+    this.#presence.set(senderId, { userId: presence.userId, field: String(presence.field ?? ""), at: Date.now() })
     // Someone new on the plan (a supporter who just joined): fetch the members again.
-    if (!this.#members.some(m => m.displayName === presence.name)) void this.#loadMembers()
+    if (!this.#members.some(m => m.userId === presence.userId)) void this.#loadMembers()
     this.#schedule()
   }
 
+  /** Say where this phone is writing; the server adds who we are (never a name we choose). */
   #announce(): void {
-    this.plan.broadcast({ name: this.api.account.displayName, field: this.#editing })
+    this.plan.broadcast({ field: this.#editing })
+  }
+
+  /** The names of the members present (`where`: only those writing in that field), each once. */
+  #presentNames(where?: string): string[] {
+    const names = new Map(this.#members.map(m => [m.userId, m.displayName]))
+    const present = this.#present().filter(p => where === undefined || p.field === where)
+    return [...new Set(present.map(p => names.get(p.userId) ?? "a member"))]
   }
 
   #schedule(): void {
@@ -466,9 +476,7 @@ class PlanView {
   }
 
   #othersAt(key: string): string[] {
-    return this.#present()
-      .filter(p => p.field === key)
-      .map(p => p.name)
+    return this.#presentNames(key)
   }
 
   #present(): Presence[] {
@@ -482,7 +490,7 @@ class PlanView {
     if (!doc) return
     const me = this.api.account.id
     const owner = this.local.role === "owner"
-    const present = this.#present()
+    const present = this.#presentNames()
     const names = new Map(this.#members.map(m => [m.userId, m.displayName]))
     const nameOf = (id: unknown) => (P.words(id) === me ? "you" : (names.get(P.words(id)) ?? "a member"))
 
@@ -577,7 +585,7 @@ class PlanView {
         { class: "crumbs" },
         h("a", { href: "#/" }, "‹ My plans"),
         present.length > 0
-          ? h("span", { class: "presence", "data-presence": "here" }, `${present.map(p => p.name).join(", ")} ${present.length > 1 ? "are" : "is"} here`)
+          ? h("span", { class: "presence", "data-presence": "here" }, `${present.join(", ")} ${present.length > 1 ? "are" : "is"} here`)
           : null
       ),
       h("p", { id: "notice", class: "notice", role: "status" }, notice),

@@ -27,7 +27,7 @@ use tracing::Instrument;
 
 use crate::error::AppError;
 use crate::services::{Caller, Services, accounts};
-use crate::sync::connection::{Action, Connection};
+use crate::sync::connection::{Action, Connection, Limits};
 use crate::sync::document::ConnId;
 use crate::sync::{Outbox, Outgoing, SyncHub};
 
@@ -219,14 +219,21 @@ impl Socket {
         let settings = &services.settings;
         let kind = self.caller.user.kind;
         tracing::info!("sync connection opened");
-        let per_second =
-            NonZeroU32::new(settings.max_messages_per_second).unwrap_or(NonZeroU32::MIN);
+        let limits = Limits {
+            per_second: NonZeroU32::new(settings.max_messages_per_second)
+                .unwrap_or(NonZeroU32::MIN),
+            max_peer_id_bytes: settings.max_peer_id_bytes,
+            max_session_id_bytes: settings.max_presence_session_bytes,
+            max_presence_bytes: settings.max_presence_bytes,
+            max_presence_sessions: settings.max_presence_sessions_per_connection,
+            max_documents: settings.max_plans_per_connection,
+        };
         let mut connection = Connection::new(
             self.conn,
             self.caller.clone(),
             hub.server_peer(),
             hub.storage_id(),
-            per_second,
+            limits,
         );
         let mut plans: HashSet<cairn_shared::PlanId> = HashSet::new();
         let mut ping = tokio::time::interval(Duration::from_secs(settings.ping_interval_secs));
@@ -259,8 +266,22 @@ impl Socket {
                 outgoing = queue.recv() => {
                     let Some(outgoing) = outgoing else { break None };
                     outflow.take(outgoing, &mut queue);
-                    if outflow.write_to(&mut io, timeout).await.is_err() || outflow.done {
-                        break None;
+                    // A connection dropped as too slow stops writing at once: what it holds is
+                    // released now, not when the write times out.
+                    let written = tokio::select! {
+                        written = outflow.write_to(&mut io, timeout) => Some(written),
+                        () = self.outbox.too_slow().cancelled() => None,
+                    };
+                    self.outbox.sent(outflow.take_written());
+                    match written {
+                        Some(Ok(())) if !outflow.done => {}
+                        Some(_) => break None,
+                        None => {
+                            outflow.abandon();
+                            break Some(self.outbox.close_reason().unwrap_or_else(|| {
+                                "this connection reads too slowly".into()
+                            }));
+                        }
                     }
                 }
                 _ = ping.tick() => {
@@ -280,6 +301,12 @@ impl Socket {
             }
         };
 
+        let too_slow = self.outbox.too_slow().is_cancelled();
+        if too_slow {
+            // What waits for a connection that does not read is thrown away now (the queue
+            // stays open for the last `error` and close frames).
+            self.outbox.sent(throw_away(&mut queue));
+        }
         hub.disconnect(self.conn, &plans).await;
         if let Some(reason) = &ending {
             tracing::info!(reason = %reason, "sync connection closed with an error");
@@ -287,21 +314,28 @@ impl Socket {
                 message: reason.clone(),
             };
             // Best effort: a connection too far behind to take these is closed all the same.
-            let _ = self.outbox.send(&error);
+            let _ = self.outbox.send_last(&error);
         } else {
             tracing::info!("sync connection closed");
         }
-        if !outflow.done {
+        if !outflow.done && !outflow.abandoned {
             let _ = self.outbox.try_send_frame(Outgoing::Close(ending));
             while let Ok(outgoing) = queue.try_recv() {
                 outflow.take(outgoing, &mut queue);
             }
-            let _ = outflow.write_to(&mut io, timeout).await;
+            // A slow reader gets a moment for its last frames, not the whole write timeout.
+            let within = if too_slow { LINGER } else { timeout };
+            let _ = outflow.write_to(&mut io, within).await;
+            self.outbox.sent(outflow.take_written());
         }
+        queue.close();
+        self.outbox.sent(throw_away(&mut queue));
+        drop(queue);
         // Close gently: the peer may still be sending, and closing a socket with unread bytes
         // resets the connection, which can throw away the close frame before the peer reads it.
         // So stop writing, then read and drop what still arrives, for a moment at most.
-        let _ = io.shutdown().await;
+        // (Over TLS the shutdown writes too: a peer that does not read gets a moment, no more.)
+        let _ = tokio::time::timeout(LINGER, io.shutdown()).await;
         let _ = tokio::time::timeout(LINGER, async {
             let mut sink = [0u8; 4096];
             while matches!(io.read(&mut sink).await, Ok(n) if n > 0) {}
@@ -447,12 +481,27 @@ impl Inflow {
     }
 }
 
+/// Throw away what waits in the queue; the bytes of the messages thrown away.
+fn throw_away(queue: &mut mpsc::Receiver<Outgoing>) -> usize {
+    let mut bytes = 0;
+    while let Ok(outgoing) = queue.try_recv() {
+        if let Outgoing::Message(message) = outgoing {
+            bytes += message.len();
+        }
+    }
+    bytes
+}
+
 /// What the connection's [`Outbox`] queues, as WebSocket frames, until the close frame.
 struct Outflow {
     codec: Codec,
     buf: BytesMut,
     /// The close frame is written: nothing more is.
     done: bool,
+    /// A write was given up half-way (the connection was too slow): nothing more is written.
+    abandoned: bool,
+    /// Bytes of queued messages framed into `buf` (the outbox counts them until written).
+    framed: usize,
 }
 
 /// RFC 6455: a control frame carries at most 125 bytes; a close frame's reason, after its
@@ -465,7 +514,20 @@ impl Outflow {
             codec: Codec::new(),
             buf: BytesMut::new(),
             done: false,
+            abandoned: false,
+            framed: 0,
         }
+    }
+
+    /// The bytes of queued messages framed since the last call (written or thrown away since).
+    fn take_written(&mut self) -> usize {
+        std::mem::take(&mut self.framed)
+    }
+
+    /// Give up a write half-way: the stream may end inside a frame, so nothing more is written.
+    fn abandon(&mut self) {
+        self.abandoned = true;
+        self.buf = BytesMut::new();
     }
 
     /// Frame `first` and whatever else is queued now, up to a close frame.
@@ -484,6 +546,10 @@ impl Outflow {
     }
 
     fn frame(&mut self, outgoing: Outgoing) {
+        if let Outgoing::Message(bytes) = &outgoing {
+            // Counted as sent whether framed or thrown away after the close frame.
+            self.framed += bytes.len();
+        }
         if self.done {
             return;
         }

@@ -1,7 +1,9 @@
 //! The sans-IO protocol state of one WebSocket connection: the handshake, checks on every frame
-//! (well-formed, from the peer that joined, not too many), and where each message goes. The
+//! (well-formed, from the peer that joined, not too many, within the [`Limits`]), and where each
+//! message goes. Presence is stamped here with the sender's account before it goes anywhere. The
 //! actix shell feeds frames in and carries the resulting actions out.
 
+use std::collections::HashSet;
 use std::num::NonZeroU32;
 
 use cairn_shared::PlanId;
@@ -29,6 +31,39 @@ pub enum Action {
     Ignore,
 }
 
+/// What one connection may send and hold: each a bound on memory the server keeps for it,
+/// whatever the peer sends. A breach fails the connection (an `error`, then a close).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Messages a second (with bursts of twice that).
+    pub per_second: NonZeroU32,
+    /// Longest peer id (`senderId` in `join`), in bytes: it is kept for the connection's life
+    /// and echoed in every message to it.
+    pub max_peer_id_bytes: usize,
+    /// Longest presence `sessionId`, in bytes (plans remember them to drop duplicates).
+    pub max_session_id_bytes: usize,
+    /// Largest presence `data`, in bytes (it is copied to every other member's connection).
+    pub max_presence_bytes: usize,
+    /// Distinct presence `sessionId`s one connection may use (an automerge-repo client uses one).
+    pub max_presence_sessions: usize,
+    /// Distinct documents one connection may name (sync, request or presence).
+    pub max_documents: usize,
+}
+
+impl Limits {
+    /// `per_second` messages a second and otherwise generous limits (for tests).
+    pub fn with_rate(per_second: NonZeroU32) -> Self {
+        Self {
+            per_second,
+            max_peer_id_bytes: 128,
+            max_session_id_bytes: 128,
+            max_presence_bytes: 4096,
+            max_presence_sessions: 8,
+            max_documents: 100,
+        }
+    }
+}
+
 /// One connection's protocol state.
 pub struct Connection {
     conn: ConnId,
@@ -37,6 +72,13 @@ pub struct Connection {
     storage_id: String,
     peer: Option<PeerId>,
     limiter: DefaultDirectRateLimiter,
+    limits: Limits,
+    /// The sender's account id as relayed presence names it.
+    account: String,
+    /// The presence sessions this connection used (at most [`Limits::max_presence_sessions`]).
+    sessions: Vec<String>,
+    /// The documents this connection named (at most [`Limits::max_documents`]).
+    documents: HashSet<PlanId>,
     /// The document id this connection named last, read: a client syncs one plan (or a few)
     /// over and over, and reading an id checks its checksum (two SHA-256 rounds).
     last_document: Option<(String, PlanId)>,
@@ -52,16 +94,17 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
-    /// A fresh connection of an authenticated caller, allowed `per_second` messages a second
-    /// (with bursts of twice that).
+    /// A fresh connection of an authenticated caller, within `limits`.
     pub fn new(
         conn: ConnId,
         caller: Caller,
         server: PeerId,
         storage_id: String,
-        per_second: NonZeroU32,
+        limits: Limits,
     ) -> Self {
+        let per_second = limits.per_second;
         let burst = per_second.saturating_mul(NonZeroU32::MIN.saturating_add(1));
+        let account = caller.user.id.to_string();
         Self {
             conn,
             caller,
@@ -69,6 +112,10 @@ impl Connection {
             storage_id,
             peer: None,
             limiter: RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst)),
+            limits,
+            account,
+            sessions: Vec::new(),
+            documents: HashSet::new(),
             last_document: None,
         }
     }
@@ -108,6 +155,12 @@ impl Connection {
             }
             if self.peer.as_ref().is_some_and(|peer| peer != sender_id) {
                 return Action::Fail("a connection can join only once".into());
+            }
+            if sender_id.0.len() > self.limits.max_peer_id_bytes {
+                return Action::Fail(format!(
+                    "senderId too long: the limit is {} bytes",
+                    self.limits.max_peer_id_bytes
+                ));
             }
             self.peer = Some(sender_id.clone());
             return Action::Reply(Message::Peer {
@@ -173,22 +226,55 @@ impl Connection {
                 session_id,
                 data,
                 ..
-            } => self.route(document_id, |plan| {
-                (
-                    plan,
-                    Input::Ephemeral {
-                        from,
-                        count,
-                        session_id,
-                        data,
-                    },
-                )
-            }),
+            } => {
+                let data = match self.check_presence(&session_id, &data) {
+                    Ok(data) => data,
+                    Err(reason) => return Action::Fail(reason),
+                };
+                self.route(document_id, |plan| {
+                    (
+                        plan,
+                        Input::Ephemeral {
+                            from,
+                            count,
+                            session_id,
+                            data,
+                        },
+                    )
+                })
+            }
             Message::Leave { .. } => Action::Leave,
             // The client telling us it lacks a document, optional subscription and heads
             // gossip, errors and anything newer than we know: nothing to do.
             _ => Action::Ignore,
         }
+    }
+
+    /// Presence within the limits, as it is relayed (naming the sender's account).
+    fn check_presence(&mut self, session_id: &str, data: &[u8]) -> Result<Vec<u8>, String> {
+        let limits = &self.limits;
+        if session_id.len() > limits.max_session_id_bytes {
+            return Err(format!(
+                "presence sessionId too long: the limit is {} bytes",
+                limits.max_session_id_bytes
+            ));
+        }
+        if data.len() > limits.max_presence_bytes {
+            return Err(format!(
+                "presence too large: the limit is {} bytes",
+                limits.max_presence_bytes
+            ));
+        }
+        if !self.sessions.iter().any(|known| known == session_id) {
+            if self.sessions.len() >= limits.max_presence_sessions {
+                return Err(format!(
+                    "too many presence sessions on one connection: the limit is {}",
+                    limits.max_presence_sessions
+                ));
+            }
+            self.sessions.push(session_id.to_owned());
+        }
+        Ok(protocol::presence_with_account(data, &self.account))
     }
 
     fn route(
@@ -201,6 +287,15 @@ impl Connection {
             _ => match document_id.parse::<cairn_shared::DocumentId>() {
                 Ok(document) => {
                     let plan = PlanId(document.0);
+                    if !self.documents.contains(&plan) {
+                        if self.documents.len() >= self.limits.max_documents {
+                            return Action::Fail(format!(
+                                "too many documents on one connection: the limit is {}",
+                                self.limits.max_documents
+                            ));
+                        }
+                        self.documents.insert(plan);
+                    }
                     self.last_document = Some((document_id, plan));
                     plan
                 }

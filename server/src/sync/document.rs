@@ -106,6 +106,12 @@ struct PeerState {
     sync: sync::State,
 }
 
+/// Presence sessions relayed from other instances that a plan remembers unless told otherwise.
+const DEFAULT_RELAYED_PRESENCE: usize = 1024;
+/// Presence sessions the core remembers per connection at most (the connection's own limit is
+/// lower; see [`super::connection::Limits`]).
+const MAX_SESSIONS_PER_CONNECTION: usize = 64;
+
 /// Whether the plan is stored, or only a candidate for offline creation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Existence {
@@ -134,7 +140,14 @@ pub struct DocumentCore {
     members: FastSet<UserId>,
     actors: FastMap<ActorId, UserId>,
     peers: FastMap<ConnId, PeerState>,
-    ephemeral_seen: HashMap<(PeerId, String), u64>,
+    /// The highest presence counter seen per session, to drop duplicates: from this instance's
+    /// connections (forgotten when the connection goes; each connection uses few sessions, see
+    /// [`super::connection::Limits`])...
+    local_presence: FastMap<ConnId, Vec<(String, u64)>>,
+    /// ...and relayed from other instances, by sender and session, at most
+    /// `max_relayed_presence` (then forgotten: at worst one duplicate is relayed again).
+    relayed_presence: HashMap<(PeerId, String), u64>,
+    max_relayed_presence: usize,
     /// Changes received from their author but held back by automerge until their dependencies
     /// arrive. automerge's "send everything" replies include them, so another member's device
     /// may later hand one back: that is a relay of a verified change, not a forgery.
@@ -382,7 +395,9 @@ impl DocumentCore {
             members: members.into_iter().collect(),
             actors: actors.into_iter().collect(),
             peers: FastMap::default(),
-            ephemeral_seen: HashMap::new(),
+            local_presence: FastMap::default(),
+            relayed_presence: HashMap::new(),
+            max_relayed_presence: DEFAULT_RELAYED_PRESENCE,
             held_back: FastMap::default(),
             stored_bytes: 0,
             max_bytes: usize::MAX,
@@ -417,6 +432,16 @@ impl DocumentCore {
             "refused: the plan would grow past its limit of {} operations",
             self.max_ops
         )
+    }
+
+    /// Remember at most `max` presence sessions relayed from other instances.
+    pub fn set_presence_limit(&mut self, max: usize) {
+        self.max_relayed_presence = max.max(1);
+    }
+
+    /// How many presence sessions the plan remembers now (from connections here and relayed).
+    pub fn presence_sessions(&self) -> usize {
+        self.local_presence.values().map(Vec::len).sum::<usize>() + self.relayed_presence.len()
     }
 
     /// The plan takes `bytes` in storage now (after a compaction, say).
@@ -509,6 +534,7 @@ impl DocumentCore {
             }
             Input::Disconnected(conn) => {
                 self.peers.remove(&conn);
+                self.local_presence.remove(&conn);
             }
             Input::MemberRemoved(user) => {
                 self.members.remove(&user);
@@ -882,12 +908,48 @@ impl DocumentCore {
         data: Vec<u8>,
         effects: &mut Effects,
     ) {
-        let key = (sender.clone(), session_id.clone());
-        match self.ephemeral_seen.get(&key) {
-            Some(seen) if *seen >= count => return,
-            _ => {
-                self.ephemeral_seen.insert(key, count);
+        let fresh = match except {
+            Some(conn) => {
+                let sessions = self.local_presence.entry(conn).or_default();
+                match sessions
+                    .iter_mut()
+                    .find(|(session, _)| *session == session_id)
+                {
+                    Some((_, seen)) if *seen >= count => false,
+                    Some((_, seen)) => {
+                        *seen = count;
+                        true
+                    }
+                    None => {
+                        // The connection caps its sessions; this only guards the core alone.
+                        if sessions.len() >= MAX_SESSIONS_PER_CONNECTION {
+                            sessions.remove(0);
+                        }
+                        sessions.push((session_id.clone(), count));
+                        true
+                    }
+                }
             }
+            None => {
+                let key = (sender.clone(), session_id.clone());
+                match self.relayed_presence.get_mut(&key) {
+                    Some(seen) if *seen >= count => false,
+                    Some(seen) => {
+                        *seen = count;
+                        true
+                    }
+                    None => {
+                        if self.relayed_presence.len() >= self.max_relayed_presence {
+                            self.relayed_presence.clear();
+                        }
+                        self.relayed_presence.insert(key, count);
+                        true
+                    }
+                }
+            }
+        };
+        if !fresh {
+            return;
         }
         for (conn, state) in &self.peers {
             if Some(*conn) == except {

@@ -18,7 +18,7 @@ mod shortcut;
 mod upload;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -51,6 +51,11 @@ pub enum Outgoing {
 }
 
 /// The way to one connection: its outgoing queue, and the request to close it.
+///
+/// The queue is bounded twice: by messages ([`OUTBOX_CAPACITY`]) and by bytes. A message counts
+/// from when it is queued until the connection's task has written it to the socket, so bytes
+/// held in the task's write buffer count too. A connection past either bound is hopelessly slow:
+/// it is dropped at once (an interrupted write included), and its queue with it.
 #[derive(Debug, Clone)]
 pub struct Outbox {
     frames: mpsc::Sender<Outgoing>,
@@ -63,6 +68,14 @@ struct Closing {
     reason: Mutex<Option<String>>,
     /// Cancelled when the connection must close.
     token: CancellationToken,
+    /// Cancelled when the connection is dropped as too slow: its task stops writing at once.
+    too_slow: CancellationToken,
+    /// Bytes of messages queued or being written.
+    queued: AtomicUsize,
+    /// The most bytes that may wait (one message into an empty queue is always taken).
+    limit: usize,
+    /// Every connection's waiting bytes (a metric).
+    total: prometheus::IntGauge,
 }
 
 /// A connection that is gone, or so far behind that it is dropped.
@@ -71,23 +84,79 @@ pub struct Gone;
 
 impl Outbox {
     /// A new connection's outbox, and the queue its socket sends from. `token` is cancelled
-    /// when the connection must close.
-    pub fn new(token: CancellationToken) -> (Self, mpsc::Receiver<Outgoing>) {
+    /// when the connection must close; more than `limit` bytes waiting drops it as too slow;
+    /// `total` counts the bytes waiting on every connection.
+    pub fn new(
+        token: CancellationToken,
+        limit: usize,
+        total: prometheus::IntGauge,
+    ) -> (Self, mpsc::Receiver<Outgoing>) {
         let (frames, queue) = mpsc::channel(OUTBOX_CAPACITY);
         let closing = Arc::new(Closing {
             reason: Mutex::new(None),
             token,
+            too_slow: CancellationToken::new(),
+            queued: AtomicUsize::new(0),
+            limit,
+            total,
         });
         (Self { frames, closing }, queue)
     }
 
-    /// Queue a protocol message; [`Gone`] when the connection closed or is too far behind.
+    /// Queue a protocol message; [`Gone`] when the connection closed or is too far behind (it
+    /// is then dropped as too slow).
     pub fn send(&self, message: &Message) -> Result<(), Gone> {
-        self.frames
-            .try_send(Outgoing::Message(
-                cairn_shared::protocol::encode(message).into(),
-            ))
-            .map_err(|_| Gone)
+        self.queue(cairn_shared::protocol::encode(message).into(), true)
+    }
+
+    /// Queue the `error` message that ends the connection, past the byte bound (it is small).
+    pub fn send_last(&self, message: &Message) -> Result<(), Gone> {
+        self.queue(cairn_shared::protocol::encode(message).into(), false)
+    }
+
+    fn queue(&self, frame: Bytes, bounded: bool) -> Result<(), Gone> {
+        let closing = &self.closing;
+        let len = frame.len();
+        let before = closing.queued.fetch_add(len, Ordering::AcqRel);
+        if bounded && before > 0 && before.saturating_add(len) > closing.limit {
+            closing.queued.fetch_sub(len, Ordering::AcqRel);
+            self.drop_too_slow(&format!(
+                "this connection reads too slowly: more than {} bytes waited to be sent",
+                closing.limit
+            ));
+            return Err(Gone);
+        }
+        closing.total.add(gauge_value(len));
+        match self.frames.try_send(Outgoing::Message(frame)) {
+            Ok(()) => Ok(()),
+            Err(err) => {
+                self.sent(len);
+                if matches!(err, mpsc::error::TrySendError::Full(_)) && bounded {
+                    self.drop_too_slow(&format!(
+                        "this connection reads too slowly: more than {OUTBOX_CAPACITY} messages waited to be sent"
+                    ));
+                }
+                Err(Gone)
+            }
+        }
+    }
+
+    fn drop_too_slow(&self, reason: &str) {
+        self.close(reason);
+        self.closing.too_slow.cancel();
+    }
+
+    /// The connection's task wrote (or threw away) `bytes` of queued messages.
+    pub fn sent(&self, bytes: usize) {
+        if bytes > 0 {
+            self.closing.queued.fetch_sub(bytes, Ordering::AcqRel);
+            self.closing.total.sub(gauge_value(bytes));
+        }
+    }
+
+    /// Cancelled when the connection is dropped as too slow.
+    pub fn too_slow(&self) -> &CancellationToken {
+        &self.closing.too_slow
     }
 
     /// Queue a frame if there is room. Never waits: the connection's own task is the one that
@@ -113,6 +182,10 @@ impl Outbox {
     }
 }
 
+fn gauge_value(bytes: usize) -> i64 {
+    i64::try_from(bytes).unwrap_or(i64::MAX)
+}
+
 /// HTTP syncs of one plan by one device session within this time count as one sync session.
 pub const HTTP_SYNC_SESSION: Duration = Duration::from_secs(60 * 60);
 
@@ -132,6 +205,12 @@ pub struct SyncConfig {
     pub max_concurrent_loads: usize,
     /// The most Automerge operations a plan may hold; changes beyond it are refused.
     pub max_document_ops: u64,
+    /// Bytes that may wait for one connection before it is dropped as too slow.
+    pub max_outbox_bytes: usize,
+    /// Unknown document ids one connection may sync (each loads an empty candidate plan).
+    pub max_unclaimed_per_connection: usize,
+    /// Presence sessions relayed from other instances that a plan remembers.
+    pub max_presence_ids_per_plan: usize,
 }
 
 /// Why an HTTP sync call failed.
@@ -182,6 +261,8 @@ struct ConnEntry {
     outbox: Outbox,
     /// Plans this connection has synced as a member (each in the access log once).
     synced: HashSet<PlanId>,
+    /// Unknown document ids this connection loaded as candidate plans (offline creation).
+    unclaimed: HashSet<PlanId>,
 }
 
 struct HubInner {
@@ -285,7 +366,11 @@ impl SyncHub {
         session: SessionId,
     ) -> (ConnId, Outbox, mpsc::Receiver<Outgoing>) {
         let conn = ConnId(self.0.next_conn.fetch_add(1, Ordering::Relaxed));
-        let (outbox, queue) = Outbox::new(self.0.shutdown.child_token());
+        let (outbox, queue) = Outbox::new(
+            self.0.shutdown.child_token(),
+            self.0.config.max_outbox_bytes,
+            self.0.metrics.outbox_bytes.clone(),
+        );
         lock(&self.0.connections).insert(
             conn,
             ConnEntry {
@@ -293,6 +378,7 @@ impl SyncHub {
                 session,
                 outbox: outbox.clone(),
                 synced: HashSet::new(),
+                unclaimed: HashSet::new(),
             },
         );
         (conn, outbox, queue)
@@ -345,11 +431,11 @@ impl SyncHub {
     /// Hand a message from a connection to its plan's document, loading the document if the
     /// caller is a member (and never loading it for anyone else).
     pub async fn route(&self, plan: PlanId, input: Input, outbox: &Outbox, kind: AccountKind) {
-        let (conn_peer, user, is_sync_with_document) = match &input {
+        let (conn, conn_peer, user, is_sync_with_document) = match &input {
             Input::Sync {
                 from, is_request, ..
-            } => (from.peer.clone(), from.user, !is_request),
-            Input::Ephemeral { from, .. } => (from.peer.clone(), from.user, false),
+            } => (from.conn, from.peer.clone(), from.user, !is_request),
+            Input::Ephemeral { from, .. } => (from.conn, from.peer.clone(), from.user, false),
             _ => return,
         };
         // Built only for a refusal: encoding the document id is not free, and most messages
@@ -398,10 +484,35 @@ impl SyncHub {
             },
             Err(err) => return self.storage_failed(outbox, &err),
         };
+        if existence == Existence::Unclaimed && !self.may_load_unclaimed(conn, plan) {
+            let limit = self.0.config.max_unclaimed_per_connection;
+            tracing::info!(user.id = %user, "sync refused: too many unknown documents on one connection");
+            outbox.close(&format!(
+                "too many unknown documents on one connection: the limit is {limit}"
+            ));
+            return;
+        }
         let worker = self.worker_or_spawn(plan, existence);
         if worker.send(command).await.is_err() {
             outbox.close("the plan could not be loaded; try again");
         }
+    }
+
+    /// Whether `conn` may load `plan` as a candidate for offline creation: each loads a document
+    /// that lives while the connection syncs it, so one connection names only a few.
+    fn may_load_unclaimed(&self, conn: ConnId, plan: PlanId) -> bool {
+        let mut connections = lock(&self.0.connections);
+        let Some(entry) = connections.get_mut(&conn) else {
+            return false;
+        };
+        if entry.unclaimed.contains(&plan) {
+            return true;
+        }
+        if entry.unclaimed.len() >= self.0.config.max_unclaimed_per_connection {
+            return false;
+        }
+        entry.unclaimed.insert(plan);
+        true
     }
 
     fn storage_failed(&self, outbox: &Outbox, err: &dyn std::error::Error) {
@@ -768,6 +879,18 @@ struct Worker {
     /// sent something: at most once per [`STRANGER_RECHECK`] each, so a stranger's messages
     /// never turn into a stream of database reads.
     stranger_checks: HashMap<UserId, tokio::time::Instant>,
+    /// The presence sessions the document remembered when last counted in the metrics.
+    presence_counted: usize,
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.hub
+            .0
+            .metrics
+            .presence_sessions
+            .sub(gauge_value(self.presence_counted));
+    }
 }
 
 /// How often a message from an account that is not (yet) a member here makes the worker look in
@@ -848,7 +971,10 @@ impl Worker {
             title,
             marks,
             stranger_checks: HashMap::new(),
+            presence_counted: 0,
         };
+        let presence_limit = worker.hub.0.config.max_presence_ids_per_plan;
+        worker.core.set_presence_limit(presence_limit);
         let idle = worker.hub.0.config.idle_evict;
         // One wait for shutdown for the worker's whole life, not a new one per message.
         let hub = worker.hub.clone();
@@ -1384,6 +1510,18 @@ impl Worker {
             self.synced.remove(&conn);
             let mut ignored = Effects::default();
             self.core.handle(Input::Disconnected(conn), &mut ignored);
+        }
+        self.count_presence();
+    }
+
+    /// Bring the presence sessions the document remembers up to date in the metrics.
+    fn count_presence(&mut self) {
+        let presence = self.core.presence_sessions();
+        if presence != self.presence_counted {
+            let gauge = &self.hub.0.metrics.presence_sessions;
+            gauge.add(gauge_value(presence));
+            gauge.sub(gauge_value(self.presence_counted));
+            self.presence_counted = presence;
         }
     }
 }

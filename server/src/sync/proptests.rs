@@ -35,7 +35,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use uuid::Uuid;
 
-use super::connection::{Action, Connection, PROTOCOL_VERSION};
+use super::connection::{Action, Connection, Limits, PROTOCOL_VERSION};
 use super::document::{ConnId, DocumentCore, Effects, Existence, Input, Origin};
 use crate::domain::{StoredChange, User};
 use crate::services::Caller;
@@ -480,7 +480,9 @@ fn check_action(
                 prop_assert_eq!(origin, &from);
                 prop_assert_eq!(routed_count, count);
                 prop_assert_eq!(routed_session, session_id);
-                prop_assert_eq!(routed, data);
+                // Relayed naming the sender's account.
+                let stamped = protocol::presence_with_account(data, &OWNER.to_string());
+                prop_assert_eq!(routed, &stamped);
             }
             (None, Action::Fail(_)) => {}
             (_, other) => prop_assert!(false, "{message:?} gave {other:?}"),
@@ -512,7 +514,13 @@ proptest! {
             member_caller(),
             PeerId::from(SERVER),
             STORAGE.into(),
-            NonZeroU32::new(1_000_000).unwrap(),
+            Limits {
+                max_presence_sessions: 64,
+                max_peer_id_bytes: 1 << 20,
+                max_session_id_bytes: 1 << 20,
+                max_presence_bytes: 1 << 20,
+                ..Limits::with_rate(NonZeroU32::new(1_000_000).unwrap())
+            },
         );
         let mut joined = None;
         if join_first {

@@ -588,3 +588,157 @@ fn a_change_hidden_by_a_bloom_false_positive_reaches_the_member_who_asks_for_it(
         assert!(client.doc.get_change_by_hash(&hidden).is_some());
     }
 }
+
+fn caller(user: UserId) -> crate::services::Caller {
+    crate::services::Caller {
+        user: crate::domain::User {
+            id: user,
+            username: "maria".into(),
+            display_name: "Maria".into(),
+            password_hash: String::new(),
+            kind: cairn_shared::api::AccountKind::Member,
+            disabled_at: None,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+        },
+        session_id: cairn_shared::SessionId::new_random(),
+    }
+}
+
+fn limited_connection(user: UserId) -> super::connection::Connection {
+    let limits =
+        super::connection::Limits::with_rate(std::num::NonZeroU32::MIN.saturating_add(999));
+    super::connection::Connection::new(
+        ConnId(1),
+        caller(user),
+        PeerId("server".into()),
+        "storage".into(),
+        limits,
+    )
+}
+
+fn join_frame(peer: &str) -> Vec<u8> {
+    cairn_shared::protocol::encode(&Message::Join {
+        sender_id: PeerId(peer.into()),
+        peer_metadata: cairn_shared::protocol::PeerMetadata {
+            storage_id: None,
+            is_ephemeral: true,
+        },
+        supported_protocol_versions: vec!["1".into()],
+    })
+}
+
+fn presence_frame(document: &str, session: &str, data: Vec<u8>) -> Vec<u8> {
+    cairn_shared::protocol::encode(&Message::Ephemeral {
+        sender_id: PeerId("phone".into()),
+        target_id: PeerId("server".into()),
+        document_id: document.into(),
+        count: 1,
+        session_id: session.into(),
+        data,
+    })
+}
+
+#[test]
+fn a_connection_refuses_long_ids_big_presence_and_too_many_sessions_or_documents() {
+    use super::connection::Action;
+    let user = UserId::new_random();
+    let document = PlanId::new_random().document_id().to_string();
+
+    let mut long_peer = limited_connection(user);
+    assert!(
+        matches!(long_peer.on_frame(&join_frame(&"p".repeat(129))), Action::Fail(reason) if reason.contains("senderId too long"))
+    );
+
+    let mut connection = limited_connection(user);
+    assert!(matches!(
+        connection.on_frame(&join_frame("phone")),
+        Action::Reply(_)
+    ));
+    // Relayed naming the account, whatever name the client gave.
+    let claimed = [0xa1, 0x64, b'n', b'a', b'm', b'e', 0x63, b'D', b'r', b'.'];
+    match connection.on_frame(&presence_frame(&document, "s0", claimed.to_vec())) {
+        Action::Route(_, Input::Ephemeral { data, .. }) => assert_eq!(
+            data,
+            cairn_shared::protocol::presence_with_account(&[0xa0], &user.to_string())
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        matches!(connection.on_frame(&presence_frame(&document, &"s".repeat(129), vec![0xa0])), Action::Fail(reason) if reason.contains("sessionId too long"))
+    );
+    let mut connection = limited_connection(user);
+    connection.on_frame(&join_frame("phone"));
+    assert!(
+        matches!(connection.on_frame(&presence_frame(&document, "s", vec![0x40; 4097])), Action::Fail(reason) if reason.contains("presence too large"))
+    );
+    let mut connection = limited_connection(user);
+    connection.on_frame(&join_frame("phone"));
+    for session in 0..8 {
+        let frame = presence_frame(&document, &format!("s{session}"), vec![0xa0]);
+        assert!(matches!(connection.on_frame(&frame), Action::Route(..)));
+    }
+    // A session already used is fine; a ninth is not.
+    assert!(matches!(
+        connection.on_frame(&presence_frame(&document, "s3", vec![0xa0])),
+        Action::Route(..)
+    ));
+    assert!(
+        matches!(connection.on_frame(&presence_frame(&document, "s8", vec![0xa0])), Action::Fail(reason) if reason.contains("too many presence sessions"))
+    );
+
+    let mut connection = limited_connection(user);
+    connection.on_frame(&join_frame("phone"));
+    for _ in 0..100 {
+        let other = PlanId::new_random().document_id().to_string();
+        assert!(matches!(
+            connection.on_frame(&presence_frame(&other, "s", vec![0xa0])),
+            Action::Route(..)
+        ));
+    }
+    let one_more = PlanId::new_random().document_id().to_string();
+    assert!(
+        matches!(connection.on_frame(&presence_frame(&one_more, "s", vec![0xa0])), Action::Fail(reason) if reason.contains("too many documents"))
+    );
+}
+
+#[test]
+fn a_plan_forgets_presence_sessions_with_their_connection_and_bounds_relayed_ones() {
+    let owner = UserId::new_random();
+    let supporter = UserId::new_random();
+    let (doc, actors) = stored_plan(owner);
+    let mut net = Net::new(Existence::Stored, &[owner, supporter], doc.clone(), actors);
+    let a = net.join(owner, fork_of(&doc));
+    let b = net.join(supporter, fork_of(&doc));
+    net.settle();
+    net.core.set_presence_limit(4);
+    for session in 0..3 {
+        net.input(Input::Ephemeral {
+            from: net.clients[a].origin.clone(),
+            count: 1,
+            session_id: format!("s{session}"),
+            data: vec![0xa0],
+        });
+    }
+    assert_eq!(net.core.presence_sessions(), 3);
+    net.input(Input::Disconnected(net.clients[a].origin.conn));
+    assert_eq!(
+        net.core.presence_sessions(),
+        0,
+        "forgotten with the connection"
+    );
+    for session in 0..10 {
+        net.input(Input::RelayedEphemeral {
+            sender: PeerId("far".into()),
+            count: 1,
+            session_id: format!("r{session}"),
+            data: vec![0xa0],
+        });
+    }
+    assert!(net.core.presence_sessions() <= 4);
+    let relayed = net.clients[b]
+        .inbox
+        .iter()
+        .filter(|m| matches!(m, Message::Ephemeral { sender_id, .. } if sender_id.0 == "far"))
+        .count();
+    assert_eq!(relayed, 10, "each relayed once");
+}

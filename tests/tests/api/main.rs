@@ -10,6 +10,7 @@ mod at_rest;
 mod attacks;
 mod attacks_codes;
 mod attacks_reads;
+mod attacks_sync;
 mod bad_input;
 mod export;
 mod health;

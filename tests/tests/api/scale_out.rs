@@ -104,9 +104,13 @@ async fn presence_reaches_a_member_on_another_instance() {
             data: format!("typing in goal {count}").into_bytes(),
         };
         owner.send(&presence).await;
+        // Relayed naming Maria's account (what she sent was not a CBOR map: it is wrapped).
         let expected = Event::Ephemeral(
             sender.clone(),
-            format!("typing in goal {count}").into_bytes(),
+            cairn_shared::protocol::presence_with_account(
+                format!("typing in goal {count}").as_bytes(),
+                &maria.user_id().to_string(),
+            ),
         );
         assert!(
             supporter

@@ -446,7 +446,11 @@ async fn presence_reaches_the_other_member_and_is_not_stored() {
         supporter
             .wait_until(WAIT, |c| c.events.contains(&Event::Ephemeral(
                 sender.clone(),
-                b"cursor at goal 2".to_vec()
+                // Relayed naming Maria's account.
+                cairn_shared::protocol::presence_with_account(
+                    b"cursor at goal 2",
+                    &maria.user_id().to_string()
+                )
             )))
             .await,
         "{:?}",
