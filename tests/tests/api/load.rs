@@ -43,8 +43,11 @@ async fn the_load_generator_runs_pairs_of_editors_to_completion() {
     };
     let cores = figure("server CPU in use while editing (cores):");
     let busiest = figure("server busiest thread while editing (share of a core):");
+    // Both are read from /proc in clock ticks (10 ms) over a window of a fraction of a second
+    // here, a moment apart: a tick or two either way is the granularity, not a thread outrunning
+    // its process.
     assert!(
-        (0.0..=cores + 0.01).contains(&busiest),
+        (0.0..=cores + 0.15).contains(&busiest),
         "busiest thread {busiest} against {cores} cores: {stdout}"
     );
 
