@@ -411,7 +411,15 @@ async fn plan_titles(server: &Server, token: &str) -> (u16, Vec<String>) {
         .map(|plans| {
             plans
                 .iter()
-                .filter_map(|plan| plan["title"].as_str().map(str::to_owned))
+                .filter_map(|plan| {
+                    // A plan whose data cannot be opened is listed, marked unavailable.
+                    let title = plan["title"].as_str()?;
+                    Some(if plan["unavailable"] == true {
+                        format!("(unavailable){title}")
+                    } else {
+                        title.to_owned()
+                    })
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -480,14 +488,16 @@ async fn keys_rotate_rewraps_every_plan_key_while_the_server_runs() {
     assert_eq!(plan_titles(&server, &token).await, (200, both.clone()));
     drop(server);
 
-    // With only the old master key nothing can be read any more ...
+    // With only the old master key nothing can be read any more: both plans are listed as
+    // unavailable, without titles, and neither opens ...
     let old_only = [
         ("CAIRN_REGISTRATION", "open"),
         ("CAIRN_MASTER_KEY", old_keys[0].as_str()),
     ];
     let server = serve_with(&data_dir, db, &data.path().join("old.log"), &old_only).await;
     let (status, titles) = plan_titles(&server, &token).await;
-    assert_eq!(status, 500, "{titles:?}");
+    assert_eq!(status, 200, "{titles:?}");
+    assert_eq!(titles, ["(unavailable)", "(unavailable)"]);
     drop(server);
 
     // ... and with the new key file everything is there.
