@@ -45,6 +45,16 @@ struct Args {
     /// Seconds the server keeps a plan nobody uses (its CAIRN_SYNC_IDLE_EVICT_SECS).
     #[arg(long, default_value_t = 5)]
     idle_evict_secs: u64,
+    /// The server's CAIRN_MAX_DOCUMENT_OPS, for the bound.
+    #[arg(long, default_value_t = 250_000)]
+    max_document_ops: u64,
+    /// Memory per Automerge operation of a loaded plan, as the README states it (0.55 KiB).
+    #[arg(long, default_value_t = 563)]
+    bytes_per_op: u64,
+    /// Memory per sync socket, as the README states it: one incoming message
+    /// (CAIRN_MAX_FRAME_BYTES) and what may wait to go out (CAIRN_MAX_OUTBOX_BYTES), in MiB.
+    #[arg(long, default_value_t = 32)]
+    socket_mib: u64,
 }
 
 fn status_kib(pid: u32, field: &str) -> u64 {
@@ -196,10 +206,11 @@ async fn main() -> anyhow::Result<()> {
         token,
         ws,
     };
+    let idle_kib = status_kib(bench.args.pid, "VmHWM:");
     println!(
         "{:<44} peak RSS: {:>8.1} MiB",
         "idle server, one account",
-        mib(status_kib(bench.args.pid, "VmHWM:"))
+        mib(idle_kib)
     );
 
     // 1. Long plans: each filled with one upload of a long text, then left to leave memory.
@@ -394,6 +405,7 @@ async fn main() -> anyhow::Result<()> {
             &format!("{cut_off} of 20 cut off"),
         )
         .await;
+    let sockets_at_once = sockets.len() as u64;
     drop(sockets);
 
     // 6. A 2 MB peer id in `join`.
@@ -406,5 +418,28 @@ async fn main() -> anyhow::Result<()> {
             if answered { "accepted" } else { "refused" },
         )
         .await;
+
+    // The bound the README states, for what this run held at most at once: its long plans
+    // (plus one more for the second copy an upload holds while it is checked) and its sockets.
+    let per_plan = bench.args.max_document_ops * bench.args.bytes_per_op;
+    let plans_held = plans.len() as u64 + 1;
+    let bound_kib = idle_kib
+        + plans_held * per_plan / 1024
+        + sockets_at_once.max(2) * bench.args.socket_mib * 1024;
+    let peak_kib = status_kib(bench.args.pid, "VmHWM:");
+    println!(
+        "peak RSS over the run: {:.1} MiB; documented bound for it: {:.1} MiB (idle {:.1} + {plans_held} plans × {:.1} MiB + {} sockets × {} MiB){}",
+        mib(peak_kib),
+        mib(bound_kib),
+        mib(idle_kib),
+        mib(per_plan / 1024),
+        sockets_at_once.max(2),
+        bench.args.socket_mib,
+        if peak_kib <= bound_kib {
+            ""
+        } else {
+            "  OVER THE BOUND"
+        }
+    );
     Ok(())
 }
