@@ -330,6 +330,27 @@ async fn main() -> anyhow::Result<()> {
         .report("300 presence messages, 1 MB session ids", started, cut)
         .await;
 
+    // 3b. Presence under 1,000 rotating short session ids on one socket.
+    let started = Instant::now();
+    let mut cut = "not cut off";
+    if let Some(mut socket) = bench.join("rotating-sessions").await {
+        let frames = (0..1000u64).map(|i| {
+            ephemeral(
+                "rotating-sessions",
+                &document,
+                1,
+                format!("session-{i}"),
+                vec![0xa0],
+            )
+        });
+        if send_until_closed(&mut socket, frames).await {
+            cut = "cut off";
+        }
+    }
+    bench
+        .report("1,000 rotating presence session ids", started, cut)
+        .await;
+
     // 4. A member whose socket never reads while big presence is relayed to it.
     let started = Instant::now();
     let mut cut = "not cut off";
@@ -365,12 +386,73 @@ async fn main() -> anyhow::Result<()> {
                 cut = "sender cut off";
             }
         }
-        tokio::time::sleep(Duration::from_secs(2)).await;
         bench
             .report(
                 "300 × 1 MB presence to a socket that never reads",
                 started,
                 cut,
+            )
+            .await;
+
+        // Presence as large as allowed (4,000 bytes), from ten sockets at 90 messages a second
+        // each (under the per-socket rate limit) for five seconds: 18 MB for the reader.
+        let started = Instant::now();
+        let mut senders = Vec::new();
+        for s in 0..10u64 {
+            let Some(mut sender) = bench.join(&format!("presence-{s}")).await else {
+                continue;
+            };
+            let document = document.clone();
+            senders.push(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(11));
+                for i in 0..450u64 {
+                    tick.tick().await;
+                    let frame = ephemeral(
+                        &format!("presence-{s}"),
+                        &document,
+                        i + 1,
+                        format!("session-{s}"),
+                        vec![7u8; 4000],
+                    );
+                    if sender.send(Frame::Binary(frame.into())).await.is_err() {
+                        return true;
+                    }
+                    // Drain what the server says to this sender (presence from the others).
+                    while let Ok(Some(incoming)) =
+                        tokio::time::timeout(Duration::from_millis(0), sender.next()).await
+                    {
+                        if matches!(incoming, Ok(Frame::Close(_)) | Err(_)) {
+                            return true;
+                        }
+                    }
+                }
+                false
+            }));
+        }
+        let mut senders_cut = 0;
+        for sender in senders {
+            if sender.await.unwrap_or(true) {
+                senders_cut += 1;
+            }
+        }
+        let waiting = bench.metric("cairn_sync_outbox_bytes").await;
+        // Now read what reached the reader: does it end in a close?
+        let mut dropped = false;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while let Ok(Some(incoming)) = tokio::time::timeout_at(deadline, reader.next()).await {
+            if matches!(incoming, Ok(Frame::Close(_)) | Err(_)) {
+                dropped = true;
+                break;
+            }
+        }
+        bench
+            .report(
+                "18 MB of 4 KB presence to a socket that never reads",
+                started,
+                &format!(
+                    "reader {}; {senders_cut} of 10 senders cut off; {waiting} bytes waiting after",
+                    if dropped { "dropped" } else { "kept" }
+                ),
             )
             .await;
         drop(reader);
