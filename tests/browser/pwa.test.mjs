@@ -167,7 +167,7 @@ test("a person and their supporter write a plan together, offline and online, un
   const codeBox = maria.page.locator("[data-invitation]")
   await codeBox.waitFor({ timeout: WAIT })
   const code = await codeBox.getAttribute("data-invitation")
-  assert.match(code, /^[2-9A-Z]{4}-[2-9A-Z]{4}$/)
+  assert.match(code, /^[2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4}$/)
   const qr = maria.page.getByRole("img", { name: /QR code for the invitation/ })
   assert.ok((await qr.getAttribute("src")).startsWith("data:image/png"), "the QR code is drawn on the phone")
   await qr.scrollIntoViewIfNeeded()

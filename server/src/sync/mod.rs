@@ -1199,6 +1199,12 @@ impl Worker {
         self.hub.0.metrics.sync_general_steps.inc_by(general);
         if stored_count > 0 {
             self.changed();
+            // The plan list shows the recorded title: a new one is recorded with the change
+            // that made it (reading the title is a map lookup; it is written only when it
+            // changed), so a list fetched a moment later is not behind the plan.
+            if self.core.existence() == Existence::Stored {
+                self.record_title().await;
+            }
         }
         self.deliver(effects);
         self.uncompacted += stored_count;

@@ -165,3 +165,33 @@ async fn a_plan_that_cannot_be_read_is_listed_as_unavailable_and_the_others_are_
     assert_eq!(answer.status, 200);
     assert_eq!(answer.body["document"]["title"], "A place of my own");
 }
+
+#[tokio::test]
+async fn the_plan_list_shows_a_title_changed_over_sync_at_once() {
+    use automerge::transaction::Transactable;
+    use automerge::{AutoCommit, ObjType, ROOT, ReadDoc};
+
+    let app = TestApp::spawn().await;
+    let maria = app.register("maria").await;
+    let (plan, document) = app.plan_with_document(&maria, "Back to singing").await;
+    let mut client = app.sync_client(&maria).await;
+    client.track(&document, AutoCommit::new());
+    client.sync_doc(&document, true).await;
+    let tracked = client.docs.get_mut(&document).expect("tracked");
+    let title = match tracked.doc.get(ROOT, "title").expect("read") {
+        Some((automerge::Value::Object(ObjType::Text), title)) => title,
+        other => panic!("the skeleton's title is text: {other:?}"),
+    };
+    let length = tracked.doc.length(&title);
+    tracked
+        .doc
+        .splice_text(&title, 0, length as isize, "Singing again")
+        .expect("rename");
+    tracked.doc.commit();
+    client.sync_doc(&document, false).await;
+
+    // The moment the server has the change, the list (which loads no document) says so.
+    let list = app.get("/api/v1/plans", maria.token()).await;
+    assert_eq!(list.body[0]["id"], plan.as_str());
+    assert_eq!(list.body[0]["title"], "Singing again");
+}
