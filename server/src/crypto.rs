@@ -14,8 +14,15 @@
 //! not know and before it wraps a new plan's key, so it keeps working through a rotation.
 //!
 //! Each sealed blob is `1 ‖ nonce (12 bytes) ‖ ciphertext and tag`, with associated data that
-//! names what the blob is (a change of plan P with hash H, the snapshot of plan P, the data key of
-//! plan P), so a blob moved to another row or plan fails to open instead of being read as it.
+//! names what the blob is (a change of plan P with stored id I, the snapshot of plan P, the data
+//! key of plan P), so a blob moved to another row or plan fails to open instead of being read as
+//! it.
+//!
+//! A change is stored under a keyed id, never its plain hash: HMAC-SHA256 under a key derived
+//! from the plan's data key, over the plan id and the change hash ([`DataKey::change_id`]). A
+//! plain hash would let someone holding a copy of the database (but no master key) confirm
+//! guesses of tiny changes (one keystroke and its predecessor) by hashing candidates; the keyed
+//! id is meaningless without the data key, and so after the plan's key is shredded.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -26,6 +33,8 @@ use aes_gcm::{Aes256Gcm, Key};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use cairn_shared::PlanId;
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -129,11 +138,16 @@ fn wrap_context(plan: PlanId, master_id: &str) -> Vec<u8> {
     aad
 }
 
-/// A plan's data key: seals and opens that plan's blobs.
+/// A plan's data key: seals and opens that plan's blobs, and names its changes.
 #[derive(Clone)]
 pub struct DataKey {
     cipher: Aes256Gcm,
+    /// The key of the plan's change ids, derived from the data key (HKDF-SHA256).
+    id_key: Hmac<Sha256>,
 }
+
+/// The HKDF label of the change id key.
+const CHANGE_ID_KEY_INFO: &[u8] = b"cairn change id key v1";
 
 impl std::fmt::Debug for DataKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -154,29 +168,39 @@ pub struct NewDataKey {
 
 impl DataKey {
     fn from_bytes(bytes: &[u8; KEY_LEN]) -> Self {
+        let mut id_key = [0u8; KEY_LEN];
+        // 32 bytes is far below HKDF-SHA256's limit (255 × 32), so `expand` cannot fail.
+        let _ = Hkdf::<Sha256>::new(None, bytes).expand(CHANGE_ID_KEY_INFO, &mut id_key);
         Self {
             cipher: Aes256Gcm::new(&Key::<Aes256Gcm>::from(*bytes)),
+            id_key: <Hmac<Sha256> as Mac>::new_from_slice(&id_key)
+                .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length")),
         }
     }
 
-    /// Seal one Automerge change of `plan` (its hash binds the blob to its row).
+    /// The id a change of `plan` whose hash is `hash` (hex) is stored under: hex
+    /// HMAC-SHA256 over the plan id and the hash, under the plan's change id key. The same
+    /// length and alphabet as a hash, so the column and its uniqueness serve both.
+    pub fn change_id(&self, plan: PlanId, hash: &str) -> String {
+        let mut mac = self.id_key.clone();
+        mac.update(plan.0.as_bytes());
+        mac.update(hash.as_bytes());
+        const_hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Seal one Automerge change of `plan` (its stored id binds the blob to its row).
     pub fn seal_change(
         &self,
         plan: PlanId,
-        hash: &str,
+        id: &str,
         change: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
-        seal(&self.cipher, &change_context(plan, hash), change)
+        seal(&self.cipher, &change_context(plan, id), change)
     }
 
     /// Open what [`DataKey::seal_change`] sealed.
-    pub fn open_change(
-        &self,
-        plan: PlanId,
-        hash: &str,
-        blob: &[u8],
-    ) -> Result<Vec<u8>, CryptoError> {
-        open(&self.cipher, &change_context(plan, hash), blob)
+    pub fn open_change(&self, plan: PlanId, id: &str, blob: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        open(&self.cipher, &change_context(plan, id), blob)
     }
 
     /// Seal the snapshot of `plan`.
@@ -201,10 +225,10 @@ impl DataKey {
     }
 }
 
-fn change_context(plan: PlanId, hash: &str) -> Vec<u8> {
+fn change_context(plan: PlanId, id: &str) -> Vec<u8> {
     let mut aad = b"cairn change\0".to_vec();
     aad.extend_from_slice(plan.0.as_bytes());
-    aad.extend_from_slice(hash.as_bytes());
+    aad.extend_from_slice(id.as_bytes());
     aad
 }
 
@@ -510,6 +534,25 @@ mod tests {
         }
         assert!(key.open_change(a, "h1", &tampered).is_err(), "tampered");
         assert!(key.open_change(a, "h1", b"").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn change_ids_are_keyed_per_plan() -> Result<(), CryptoError> {
+        let keyring = Keyring::ephemeral();
+        let (a, b) = (plan(), plan());
+        let key = keyring.new_data_key(a)?.key;
+        let hash = const_hex::encode(Sha256::digest(b"one keystroke"));
+        let id = key.change_id(a, &hash);
+        assert_eq!(id.len(), 64);
+        assert!(id.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(id, key.change_id(a, &hash), "stable for the same key");
+        assert_eq!(id, key.clone().change_id(a, &hash), "and its copies");
+        assert_ne!(id, hash, "not the plain hash");
+        assert_ne!(id, key.change_id(b, &hash), "another plan");
+        assert_ne!(id, key.change_id(a, &"0".repeat(64)), "another change");
+        let other = keyring.new_data_key(a)?.key;
+        assert_ne!(id, other.change_id(a, &hash), "another key");
         Ok(())
     }
 

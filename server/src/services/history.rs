@@ -21,23 +21,50 @@ pub async fn history(
     role_on(services, caller, plan).await?;
     let log = services.store.change_log(plan).await?;
     // Compacted changes keep their row but not their bytes: read them from the document the
-    // sync hub holds.
+    // sync hub holds. Their rows name them only by keyed id, so the document's changes are
+    // named the same way to find them.
     let entries = read_document(services, caller, plan, move |document| {
-        log.into_iter()
+        let by_id: HashMap<String, &Change> = if log
+            .entries
+            .iter()
+            .any(|logged| logged.change.hash.is_empty())
+        {
+            document
+                .get_changes(&[])
+                .into_iter()
+                .filter_map(|change| {
+                    let id = log.stored_id(&const_hex::encode(change.hash().0))?;
+                    Some((id, change))
+                })
+                .collect()
+        } else {
+            HashMap::new()
+        };
+        log.entries
+            .into_iter()
             .map(|logged| {
-                let held = match logged.change.hash.parse::<ChangeHash>() {
-                    Ok(hash) => document.get_change_by_hash(&hash),
-                    Err(_) => None,
+                let held = if logged.change.hash.is_empty() {
+                    by_id.get(&logged.stored_id).copied()
+                } else {
+                    match logged.change.hash.parse::<ChangeHash>() {
+                        Ok(hash) => document.get_change_by_hash(&hash),
+                        Err(_) => None,
+                    }
                 };
                 let decoded = match held {
                     Some(change) => Cow::Borrowed(change),
+                    None if logged.change.data.is_empty() => {
+                        return Err(PlanError::Document(
+                            "a compacted change is not in the document".into(),
+                        ));
+                    }
                     None => Cow::Owned(
                         Change::from_bytes(logged.change.data)
                             .map_err(|err| PlanError::Document(err.to_string()))?,
                     ),
                 };
                 Ok(HistoryEntry {
-                    hash: logged.change.hash,
+                    hash: const_hex::encode(decoded.hash().0),
                     author_id: logged.change.author_id,
                     author_name: String::new(),
                     received_at: logged.received_at,

@@ -246,47 +246,82 @@ impl Store {
 /// One stored change with the time the server received it.
 #[derive(Debug, Clone)]
 pub struct LoggedChange {
-    /// The change.
+    /// The change. Its `hash` is the real change hash when its bytes are stored; for a change
+    /// folded into the snapshot (no bytes), it is empty unless the row predates keyed ids: find
+    /// the change in the document by [`ChangeLog::stored_id`] of each change against `stored_id`.
     pub change: StoredChange,
+    /// The id the row stores the change under (its keyed id).
+    pub stored_id: String,
     /// When it was stored.
     pub received_at: DateTime<Utc>,
+}
+
+/// A plan's stored changes, with what names them in storage.
+#[derive(Debug, Clone)]
+pub struct ChangeLog {
+    /// Every change, in the order stored.
+    pub entries: Vec<LoggedChange>,
+    plan: PlanId,
+    key: Option<crate::crypto::DataKey>,
+}
+
+impl ChangeLog {
+    /// The id a change of this plan with hash `hash` (hex) is stored under (`None` when the
+    /// plan has nothing stored).
+    pub fn stored_id(&self, hash: &str) -> Option<String> {
+        self.key.as_ref().map(|key| key.change_id(self.plan, hash))
+    }
 }
 
 impl Store {
     /// Every stored change of a plan with its receive time, in the order they were stored; the
     /// bytes of changes folded into the snapshot are empty.
-    pub async fn change_log(&self, plan: PlanId) -> Result<Vec<LoggedChange>, StoreError> {
+    pub async fn change_log(&self, plan: PlanId) -> Result<ChangeLog, StoreError> {
         use sea_orm::QueryOrder;
         let rows = plan_changes::Entity::find()
             .filter(plan_changes::Column::PlanId.eq(plan.0))
             .order_by_asc(plan_changes::Column::Id)
             .all(&self.db)
             .await?;
-        let key = if rows.iter().any(|row| !row.data.is_empty()) {
-            Some(self.plan_key(&self.db, plan).await?)
-        } else {
+        let key = if rows.is_empty() {
             None
+        } else {
+            Some(self.plan_key(&self.db, plan).await?)
         };
-        rows.into_iter()
+        let entries = rows
+            .into_iter()
             .map(|row| {
-                let data = match &key {
+                let (data, hash) = match &key {
                     Some(key) if !row.data.is_empty() => {
-                        key.open_change(plan, &row.hash, &row.data)?
+                        let data = key.open_change(plan, &row.hash, &row.data)?;
+                        let hash = change_hash(&data)?;
+                        (data, hash)
                     }
-                    _ => Vec::new(),
+                    // Folded into the snapshot: the real hash is found through the document.
+                    _ if row.hash_keyed => (Vec::new(), String::new()),
+                    _ => (Vec::new(), row.hash.clone()),
                 };
                 Ok(LoggedChange {
                     change: StoredChange {
-                        hash: row.hash,
+                        hash,
                         actor: row.actor,
                         author_id: UserId(row.author_id),
                         data,
                     },
+                    stored_id: row.hash,
                     received_at: row.created_at,
                 })
             })
-            .collect()
+            .collect::<Result<_, StoreError>>()?;
+        Ok(ChangeLog { entries, plan, key })
     }
+}
+
+/// The hex hash of a stored change's bytes.
+pub(super) fn change_hash(data: &[u8]) -> Result<String, StoreError> {
+    let change = automerge::Change::from_bytes(data.to_vec())
+        .map_err(|err| StoreError::Corrupt(format!("a stored change does not parse: {err}")))?;
+    Ok(const_hex::encode(change.hash().0))
 }
 
 impl Store {
@@ -362,9 +397,14 @@ impl Store {
             .all(&txn)
             .await?;
         // Only changes the snapshot really holds: another instance may have stored more meanwhile.
+        // Rows name changes by keyed id (rows not re-keyed yet, by their plain hash).
+        let covered_ids: HashSet<String> = covered
+            .iter()
+            .map(|hash| key.change_id(plan, hash))
+            .collect();
         let ids: Vec<i64> = pending
             .into_iter()
-            .filter(|(_, hash)| covered.contains(hash))
+            .filter(|(_, id)| covered_ids.contains(id) || covered.contains(id))
             .map(|(id, _)| id)
             .collect();
         for chunk in ids.chunks(500) {
@@ -409,7 +449,8 @@ impl Store {
 /// binds 7).
 const MAX_PLAIN_ROWS: usize = 1_000;
 
-/// The rows storing `changes` of `plan`, each sealed with the plan's data key.
+/// The rows storing `changes` of `plan`, each under its keyed id and sealed with the plan's data
+/// key.
 pub(super) fn change_rows(
     plan: PlanId,
     key: &crate::crypto::DataKey,
@@ -419,12 +460,14 @@ pub(super) fn change_rows(
     changes
         .iter()
         .map(|change| {
+            // The row names the change by its keyed id, never its plain hash.
+            let id = key.change_id(plan, &change.hash);
             Ok(ChangeRow {
                 plan,
-                hash: change.hash.clone(),
+                sealed: key.seal_change(plan, &id, &change.data)?,
+                id,
                 actor: change.actor.clone(),
                 author: change.author_id,
-                sealed: key.seal_change(plan, &change.hash, &change.data)?,
                 created_at: now,
             })
         })
@@ -434,7 +477,8 @@ pub(super) fn change_rows(
 /// One change as `plan_changes` stores it, its bytes sealed.
 pub(super) struct ChangeRow {
     plan: PlanId,
-    hash: String,
+    /// The keyed id ([`crate::crypto::DataKey::change_id`]), stored in `hash`.
+    id: String,
     actor: String,
     author: UserId,
     sealed: Vec<u8>,
@@ -442,26 +486,28 @@ pub(super) struct ChangeRow {
 }
 
 /// The columns [`insert_changes`] fills, in the order of its values.
-const CHANGE_COLUMNS: [plan_changes::Column; 6] = [
+const CHANGE_COLUMNS: [plan_changes::Column; 7] = [
     plan_changes::Column::PlanId,
     plan_changes::Column::Hash,
     plan_changes::Column::Actor,
     plan_changes::Column::AuthorId,
     plan_changes::Column::Data,
     plan_changes::Column::CreatedAt,
+    plan_changes::Column::HashKeyed,
 ];
 
 impl ChangeRow {
     /// The row's values, in the order of [`CHANGE_COLUMNS`] and of the types the entity binds
-    /// (`uuid`, text, blob, timestamp), so that rows read back the same.
+    /// (`uuid`, text, blob, timestamp, boolean), so that rows read back the same.
     fn into_values(self) -> [sea_orm::Value; CHANGE_COLUMNS.len()] {
         [
             self.plan.0.into(),
-            self.hash.into(),
+            self.id.into(),
             self.actor.into(),
             self.author.0.into(),
             self.sealed.into(),
             self.created_at.into(),
+            true.into(),
         ]
     }
 }

@@ -6,7 +6,7 @@ mod accounts;
 mod documents;
 pub use access_log::{AccessRecord, LoggedAccess};
 pub use accounts::EnrollmentOutcome;
-pub use documents::{ChangeBatch, LoggedChange};
+pub use documents::{ChangeBatch, ChangeLog, LoggedChange};
 mod entities;
 mod fanout;
 pub use fanout::{CHANNEL, Heard, MAX_NOTICE_BYTES, Notice, PlanCatchUp, Subscription};

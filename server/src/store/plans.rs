@@ -467,9 +467,11 @@ impl Store {
         let changes = rows
             .into_iter()
             .map(|row| {
+                // The row names the change by keyed id: its hash comes from its bytes.
+                let data = key.open_change(plan, &row.hash, &row.data)?;
                 Ok(StoredChange {
-                    data: key.open_change(plan, &row.hash, &row.data)?,
-                    hash: row.hash,
+                    hash: super::documents::change_hash(&data)?,
+                    data,
                     actor: row.actor,
                     author_id: UserId(row.author_id),
                 })

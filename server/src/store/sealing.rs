@@ -1,6 +1,7 @@
 //! Plan data keys in the database: creating one with its plan, finding (and caching) the key of a
-//! plan, shredding it when the plan is deleted, re-wrapping every key under a new master key, and
-//! sealing plans stored before encryption at rest existed.
+//! plan, shredding it when the plan is deleted, re-wrapping every key under a new master key,
+//! sealing plans stored before encryption at rest existed, and re-keying change rows stored
+//! under their plain hash before keyed change ids.
 
 use cairn_shared::PlanId;
 use chrono::{DateTime, Utc};
@@ -189,7 +190,97 @@ impl Store {
             self.seal_stored_plan(PlanId(id)).await?;
             sealed += 1;
         }
+        self.rekey_change_ids().await?;
         Ok(sealed)
+    }
+
+    /// Store every change row written before keyed change ids under its keyed id, its blob
+    /// resealed with that id as associated data: plan by plan, one transaction each. Only rows
+    /// still unkeyed are updated, so running it again, or on two instances starting at once,
+    /// is harmless. A plan whose data key cannot be unwrapped is left (and reported) as it is.
+    /// Returns how many rows were re-keyed.
+    pub async fn rekey_change_ids(&self) -> Result<u64, StoreError> {
+        let plans: Vec<uuid::Uuid> = plan_changes::Entity::find()
+            .select_only()
+            .column(plan_changes::Column::PlanId)
+            .distinct()
+            .filter(plan_changes::Column::HashKeyed.eq(false))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut rekeyed = 0;
+        for id in plans {
+            let plan = PlanId(id);
+            match self.rekey_plan_changes(plan).await {
+                Ok(rows) => rekeyed += rows,
+                Err(StoreError::Sealing(err)) => {
+                    tracing::warn!(plan.id = %plan, error = %err, "the plan's change ids could not be re-keyed: its data key or a change does not open");
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        if rekeyed > 0 {
+            tracing::info!(rows = rekeyed, "change rows re-keyed");
+        }
+        Ok(rekeyed)
+    }
+
+    /// Re-key the unkeyed change rows of one plan, in one transaction.
+    async fn rekey_plan_changes(&self, plan: PlanId) -> Result<u64, StoreError> {
+        let txn = self.begin_write().await?;
+        // Appends to the plan wait (Postgres), so none stores a keyed twin of a row meanwhile.
+        self.lock_plan_for_append(&txn, plan).await?;
+        let key = self.plan_key(&txn, plan).await?;
+        let rows = plan_changes::Entity::find()
+            .filter(plan_changes::Column::PlanId.eq(plan.0))
+            .filter(plan_changes::Column::HashKeyed.eq(false))
+            .all(&txn)
+            .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let keyed: std::collections::HashSet<String> = plan_changes::Entity::find()
+            .select_only()
+            .column(plan_changes::Column::Hash)
+            .filter(plan_changes::Column::PlanId.eq(plan.0))
+            .filter(plan_changes::Column::HashKeyed.eq(true))
+            .into_tuple()
+            .all(&txn)
+            .await?
+            .into_iter()
+            .collect();
+        let mut rekeyed = 0;
+        for row in rows {
+            let id = key.change_id(plan, &row.hash);
+            if keyed.contains(&id) {
+                // The same change stored again under its keyed id (by a newer instance while an
+                // older one still ran): the keyed row stands for it.
+                rekeyed += plan_changes::Entity::delete_many()
+                    .filter(plan_changes::Column::Id.eq(row.id))
+                    .filter(plan_changes::Column::HashKeyed.eq(false))
+                    .exec(&txn)
+                    .await?
+                    .rows_affected;
+                continue;
+            }
+            let data = if row.data.is_empty() {
+                Vec::new()
+            } else {
+                let opened = key.open_change(plan, &row.hash, &row.data)?;
+                key.seal_change(plan, &id, &opened)?
+            };
+            rekeyed += plan_changes::Entity::update_many()
+                .col_expr(plan_changes::Column::Hash, Expr::value(id))
+                .col_expr(plan_changes::Column::Data, Expr::value(data))
+                .col_expr(plan_changes::Column::HashKeyed, Expr::value(true))
+                .filter(plan_changes::Column::Id.eq(row.id))
+                .filter(plan_changes::Column::HashKeyed.eq(false))
+                .exec(&txn)
+                .await?
+                .rows_affected;
+        }
+        txn.commit().await?;
+        Ok(rekeyed)
     }
 
     /// Give a plan stored in the clear a data key and seal its blobs, in one transaction.

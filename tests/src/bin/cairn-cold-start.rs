@@ -387,9 +387,9 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     );
     let log = second.store.change_log(plan).await?;
     ensure!(
-        log.len() == n + 1,
+        log.entries.len() == n + 1,
         "the change log has {} rows, expected {}",
-        log.len(),
+        log.entries.len(),
         n + 1
     );
     let expected_json = serde_json::to_value(AutoSerde::from(&after))?;
@@ -399,7 +399,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         "stored after compaction: snapshot {:.2} MiB ({:.2} MiB sealed in the database), {} change rows kept for attribution, no change bytes",
         mib(snapshot_bytes.len()),
         mib(sealed_after),
-        log.len()
+        log.entries.len()
     );
 
     println!();

@@ -184,10 +184,12 @@ async fn plans_stored_before_encryption_at_rest_are_sealed_at_start_up() {
     let id: cairn_shared::PlanId = plan.parse().expect("plan id");
     let (_, changes) = app.store.plan_document(id).await.expect("stored");
 
-    // Put the plan back the way an older Cairn stored it: its change in the clear, no data key.
+    // Put the plan back the way an older Cairn stored it: its change in the clear under its
+    // plain hash, no data key.
     let db = Database::connect(app.database_url.as_str())
         .await
         .expect("connect");
+    store_changes_the_old_way(&app, &db, id).await;
     let builder = db.get_database_backend();
     for change in &changes {
         let clear = Query::update()
@@ -370,4 +372,331 @@ async fn a_plan_that_does_not_fit_leaves_none_of_its_words_in_the_database_files
         None,
         "nor after the plan is deleted"
     );
+}
+
+/// The stored change rows of `plan`: (row id, stored hash column, sealed bytes, keyed flag).
+async fn change_rows(
+    db: &sea_orm::DatabaseConnection,
+    plan: cairn_shared::PlanId,
+) -> Vec<(i64, String, Vec<u8>, bool)> {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    let select = Query::select()
+        .columns([
+            Alias::new("id"),
+            Alias::new("hash"),
+            Alias::new("data"),
+            Alias::new("hash_keyed"),
+        ])
+        .from(Alias::new("plan_changes"))
+        .and_where(Expr::col(Alias::new("plan_id")).eq(plan.0))
+        .order_by(Alias::new("id"), sea_orm::sea_query::Order::Asc)
+        .to_owned();
+    db.query_all_raw(db.get_database_backend().build(&select))
+        .await
+        .expect("select")
+        .into_iter()
+        .map(|row| {
+            (
+                row.try_get("", "id").expect("id"),
+                row.try_get("", "hash").expect("hash"),
+                row.try_get("", "data").expect("data"),
+                row.try_get("", "hash_keyed").expect("hash_keyed"),
+            )
+        })
+        .collect()
+}
+
+/// The plan's data key, unwrapped as the server does.
+async fn data_key(
+    app: &TestApp,
+    db: &sea_orm::DatabaseConnection,
+    plan: cairn_shared::PlanId,
+) -> cairn_server::crypto::DataKey {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    let select = Query::select()
+        .columns([Alias::new("master_key_id"), Alias::new("wrapped_key")])
+        .from(Alias::new("plan_keys"))
+        .and_where(Expr::col(Alias::new("plan_id")).eq(plan.0))
+        .to_owned();
+    let row = db
+        .query_one_raw(db.get_database_backend().build(&select))
+        .await
+        .expect("select")
+        .expect("the plan has a data key");
+    let master: String = row.try_get("", "master_key_id").expect("master key id");
+    let wrapped: Vec<u8> = row.try_get("", "wrapped_key").expect("wrapped key");
+    app.store
+        .keyring()
+        .unwrap(plan, &master, &wrapped)
+        .expect("unwrap")
+}
+
+/// Write every change row of `plan` back the way Cairn stored it before keyed change ids: the
+/// plain change hash in `hash`, the blob sealed with it as associated data, not flagged keyed.
+async fn store_changes_the_old_way(
+    app: &TestApp,
+    db: &sea_orm::DatabaseConnection,
+    plan: cairn_shared::PlanId,
+) {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    let key = data_key(app, db, plan).await;
+    let stored = app.store.stored_bytes(plan).await.expect("stored");
+    let document = automerge::Automerge::load(&stored.bytes).expect("load");
+    let plain: std::collections::HashMap<String, String> = document
+        .get_changes(&[])
+        .iter()
+        .map(|change| {
+            let hash = change.hash().to_string();
+            (key.change_id(plan, &hash), hash)
+        })
+        .collect();
+    for (row, id, data, keyed) in change_rows(db, plan).await {
+        assert!(keyed, "rows are written keyed");
+        let hash = plain
+            .get(&id)
+            .expect("every row is a change of the document");
+        let data = if data.is_empty() {
+            data
+        } else {
+            let opened = key.open_change(plan, &id, &data).expect("open");
+            key.seal_change(plan, hash, &opened).expect("seal")
+        };
+        let old = Query::update()
+            .table(Alias::new("plan_changes"))
+            .value(Alias::new("hash"), hash.clone())
+            .value(Alias::new("data"), data)
+            .value(Alias::new("hash_keyed"), false)
+            .and_where(Expr::col(Alias::new("id")).eq(row))
+            .to_owned();
+        db.execute_raw(db.get_database_backend().build(&old))
+            .await
+            .expect("update");
+    }
+}
+
+/// Make `count` one-character edits over sync; the hashes of the changes made, as hex.
+async fn one_character_edits(
+    client: &mut cairn_tests::sync_client::SyncClient,
+    document: &str,
+    count: usize,
+) -> Vec<String> {
+    let mut hashes = Vec::new();
+    for n in 0..count {
+        let tracked = client.docs.get_mut(document).expect("tracked");
+        let letter = char::from(b'a' + (n % 26) as u8).to_string();
+        tracked.doc.put(ROOT, "k", letter).expect("put");
+        tracked.doc.commit();
+        let change = tracked.doc.get_last_local_change().expect("a change");
+        hashes.push(change.hash().to_string());
+        client.sync_doc(document, false).await;
+    }
+    hashes
+}
+
+/// Wait until the plan has a snapshot (it was compacted).
+async fn wait_for_compaction(app: &TestApp, plan: cairn_shared::PlanId) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (snapshot, _) = app.store.plan_document(plan).await.expect("stored");
+        if snapshot.is_some() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the plan was never compacted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The hashes of every change of the client's copy of `document`, sorted.
+fn all_hashes(client: &mut cairn_tests::sync_client::SyncClient, document: &str) -> Vec<String> {
+    let mut hashes: Vec<String> = client
+        .docs
+        .get_mut(document)
+        .expect("tracked")
+        .doc
+        .get_changes(&[])
+        .iter()
+        .map(|change| change.hash().to_string())
+        .collect();
+    hashes.sort();
+    hashes
+}
+
+/// The hashes the plan's history lists, oldest first.
+async fn history_hashes(app: &TestApp, session: &cairn_tests::Session, plan: &str) -> Vec<String> {
+    let history = app
+        .get(&format!("/api/v1/plans/{plan}/history"), session.token())
+        .await;
+    assert_eq!(history.status, 200, "{}", history.body);
+    history
+        .body
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|entry| entry["hash"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn stored_changes_are_named_by_keyed_ids_never_by_their_plain_hashes() {
+    let app = TestApp::spawn().await;
+    let maria = app.register("maria-keyed-ids").await;
+    let (plan, document) = app.plan_with_document(&maria, "Keystrokes").await;
+    let id: cairn_shared::PlanId = plan.parse().expect("plan id");
+    let mut client = app.sync_client(&maria).await;
+    client.track(&document, AutoCommit::new());
+    client.sync_doc(&document, true).await;
+    // One keystroke a change: a character and a reference to the change before.
+    let hashes = one_character_edits(&mut client, &document, 4).await;
+    let (_, stored) = app.store.plan_document(id).await.expect("stored");
+    for hash in &hashes {
+        assert!(
+            stored.iter().any(|change| change.hash == *hash),
+            "the server stored {hash}"
+        );
+    }
+    let all: Vec<String> = stored.iter().map(|change| change.hash.clone()).collect();
+
+    let db = Database::connect(app.database_url.as_str())
+        .await
+        .expect("connect");
+    let rows = change_rows(&db, id).await;
+    assert_eq!(rows.len(), all.len());
+    for (_, stored_id, _, keyed) in &rows {
+        assert!(keyed, "every new row is keyed");
+        assert_eq!(stored_id.len(), 64);
+        assert!(!all.contains(stored_id), "a row stores a plain change hash");
+    }
+    let files = database_files(&app).await;
+    assert!(
+        found_in(&files, "maria-keyed-ids").is_some(),
+        "the scan reads the live database"
+    );
+    for hash in &all {
+        assert_eq!(
+            found_in(&files, hash),
+            None,
+            "a plain change hash is in the database files"
+        );
+    }
+}
+
+#[tokio::test]
+async fn history_lists_the_real_change_hashes_before_and_after_compaction() {
+    let app = TestApp::spawn_with(|s| {
+        s.compact_after_changes = 5;
+        s.sync_idle_evict_secs = 1;
+    })
+    .await;
+    let maria = app.register("maria").await;
+    let (plan, document) = app.plan_with_document(&maria, "Named changes").await;
+    let id: cairn_shared::PlanId = plan.parse().expect("plan id");
+    let mut client = app.sync_client(&maria).await;
+    client.track(&document, AutoCommit::new());
+    client.sync_doc(&document, true).await;
+    one_character_edits(&mut client, &document, 2).await;
+    let mut listed = history_hashes(&app, &maria, &plan).await;
+    listed.sort();
+    assert_eq!(
+        listed,
+        all_hashes(&mut client, &document),
+        "before compaction"
+    );
+
+    one_character_edits(&mut client, &document, 6).await;
+    let expected = all_hashes(&mut client, &document);
+    drop(client);
+    wait_for_compaction(&app, id).await;
+    let mut listed = history_hashes(&app, &maria, &plan).await;
+    listed.sort();
+    assert_eq!(listed, expected, "after compaction, from the loaded plan");
+
+    // And from a plan loaded again from storage.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.hub.loaded_documents() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut listed = history_hashes(&app, &maria, &plan).await;
+    listed.sort();
+    assert_eq!(listed, expected, "after compaction, loaded again");
+}
+
+#[tokio::test]
+async fn changes_stored_under_plain_hashes_are_rekeyed_at_start_up() {
+    let app = TestApp::spawn_with(|s| {
+        s.compact_after_changes = 5;
+        s.sync_idle_evict_secs = 1;
+    })
+    .await;
+    let maria = app.register("maria-old-rows").await;
+    let (plan, document) = app.plan_with_document(&maria, "Kept from before").await;
+    let id: cairn_shared::PlanId = plan.parse().expect("plan id");
+    let mut client = app.sync_client(&maria).await;
+    client.track(&document, AutoCommit::new());
+    client.sync_doc(&document, true).await;
+    // Enough to be compacted, then some more left outside the snapshot.
+    one_character_edits(&mut client, &document, 6).await;
+    wait_for_compaction(&app, id).await;
+    one_character_edits(&mut client, &document, 2).await;
+    drop(client);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.hub.loaded_documents() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let before = app
+        .get(&format!("/api/v1/plans/{plan}"), maria.token())
+        .await;
+    assert_eq!(before.status, 200);
+    let history = history_hashes(&app, &maria, &plan).await;
+
+    // Rows as an older Cairn wrote them, some compacted and some not.
+    let db = Database::connect(app.database_url.as_str())
+        .await
+        .expect("connect");
+    store_changes_the_old_way(&app, &db, id).await;
+    let rows = change_rows(&db, id).await;
+    assert!(rows.iter().any(|(_, _, data, _)| data.is_empty()));
+    assert!(rows.iter().any(|(_, _, data, _)| !data.is_empty()));
+    let mut plain: Vec<String> = rows.iter().map(|row| row.1.clone()).collect();
+    plain.sort();
+    let mut sorted_history = history.clone();
+    sorted_history.sort();
+    assert_eq!(plain, sorted_history, "the old rows hold the plain hashes");
+
+    // What the server does at start-up, twice at once (two instances starting together); then
+    // again (the next start): only rows still unkeyed are re-keyed, each once.
+    let (started, other) = tokio::join!(
+        app.store.prepare_plans_at_rest(),
+        app.store.rekey_change_ids()
+    );
+    assert_eq!(started.expect("start-up"), 0, "no plan needed sealing");
+    assert!(other.expect("the other instance") <= plain.len() as u64);
+    assert_eq!(app.store.rekey_change_ids().await.expect("again"), 0);
+    let rows = change_rows(&db, id).await;
+    assert_eq!(rows.len(), plain.len());
+    for (_, stored_id, _, keyed) in &rows {
+        assert!(keyed, "every row is keyed");
+        assert!(!plain.contains(stored_id), "a plain hash is left");
+    }
+    if !on_postgres() {
+        // Postgres keeps old row versions until a vacuum.
+        db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+            .await
+            .expect("checkpoint");
+        db.execute_unprepared("VACUUM").await.expect("vacuum");
+        let files = database_files(&app).await;
+        for hash in &plain {
+            assert_eq!(found_in(&files, hash), None, "{hash} is left in the files");
+        }
+    }
+
+    // The plan reads back whole, from storage, with its history.
+    let (_, loose) = app.store.plan_document(id).await.expect("stored");
+    assert!(loose.iter().all(|change| plain.contains(&change.hash)));
+    let after = app
+        .get(&format!("/api/v1/plans/{plan}"), maria.token())
+        .await;
+    assert_eq!(after.status, 200);
+    assert_eq!(after.body["document"], before.body["document"]);
+    assert_eq!(history_hashes(&app, &maria, &plan).await, history);
 }
