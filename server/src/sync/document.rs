@@ -204,6 +204,31 @@ fn ops_in(bytes: &[u8]) -> Result<u64, UnreadableChanges> {
     Ok(ops)
 }
 
+/// Whether every whole-document chunk in `entries` holds at most `max_ops` operations, counted
+/// from its bytes before anything is built from it: automerge builds a loaded document at about
+/// half a KiB per operation, and a few KB of document can hold millions. A document chunk that
+/// cannot be measured is unreadable.
+fn documents_within<'a>(
+    entries: impl IntoIterator<Item = &'a [u8]>,
+    max_ops: u64,
+) -> Result<bool, UnreadableChanges> {
+    for entry in entries {
+        for (chunk_type, chunk) in split_chunks(entry)? {
+            if chunk_type != CHUNK_TYPE_DOCUMENT {
+                continue;
+            }
+            let mut body = chunk.get(9..).ok_or(UnreadableChanges)?;
+            leb128::read::unsigned(&mut body).map_err(|_| UnreadableChanges)?;
+            let ops = super::document_ops::ops_in_document(body, max_ops)
+                .map_err(|_| UnreadableChanges)?;
+            if ops > max_ops {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
 fn split_chunks(mut bytes: &[u8]) -> Result<Vec<(u8, &[u8])>, UnreadableChanges> {
     let mut chunks = Vec::new();
     while !bytes.is_empty() {
@@ -584,6 +609,18 @@ impl DocumentCore {
                 return;
             }
         };
+        match documents_within(message.changes.iter(), self.max_ops) {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(plan.id = %self.plan, "refused a whole document past the plan operation limit");
+                effects.refuse(from.conn, self.too_many_ops_message());
+                return;
+            }
+            Err(err) => {
+                effects.refuse(from.conn, err.to_string());
+                return;
+            }
+        }
         let carried = match changes_in(&message) {
             Ok(carried) => carried,
             Err(err) => {
@@ -822,7 +859,9 @@ impl DocumentCore {
             return Err(UploadError::TooLarge);
         }
         // Counted from the changes themselves, before anything is built from them in memory.
-        if self.would_outgrow_ops(ops_in(bytes).map_err(|_| UploadError::Unreadable)?) {
+        if !documents_within([bytes], self.max_ops).map_err(|_| UploadError::Unreadable)?
+            || self.would_outgrow_ops(ops_in(bytes).map_err(|_| UploadError::Unreadable)?)
+        {
             return Err(UploadError::TooManyOperations(self.max_ops));
         }
         // The whole body must be well-formed chunks; changes depending on ones we hold are fine.

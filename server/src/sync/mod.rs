@@ -14,6 +14,7 @@
 
 pub mod connection;
 pub mod document;
+pub mod document_ops;
 mod shortcut;
 mod upload;
 

@@ -490,6 +490,51 @@ async fn main() -> anyhow::Result<()> {
     let sockets_at_once = sockets.len() as u64;
     drop(sockets);
 
+    // 5b. A whole document of 1.5 million operations (a few KB) in one sync message, as a plan
+    // made offline: counted from its bytes and refused before anything is built.
+    let started = Instant::now();
+    let mut cut = "not cut off";
+    if let Some(mut socket) = bench.join("whole-document").await {
+        let mut doc = AutoCommit::new();
+        let essay = doc.put_object(ROOT, "essay", ObjType::Text)?;
+        let long: String = "the day after court "
+            .chars()
+            .cycle()
+            .take(bench.args.characters)
+            .collect();
+        doc.splice_text(&essay, 0, 0, &long)?;
+        doc.commit();
+        let whole = doc.save();
+        let message = automerge::sync::Message {
+            heads: doc.get_heads(),
+            need: vec![],
+            have: vec![],
+            changes: vec![whole.clone()].into(),
+            supported_capabilities: None,
+            version: automerge::sync::MessageVersion::V2,
+        };
+        let frame = protocol::encode(&Message::Sync {
+            sender_id: PeerId("whole-document".into()),
+            target_id: PeerId("server".into()),
+            document_id: cairn_shared::PlanId::new_random().document_id().to_string(),
+            data: message.encode(),
+        });
+        if send_until_closed(&mut socket, std::iter::once(frame)).await {
+            cut = "cut off";
+        }
+        bench
+            .report(
+                &format!(
+                    "a whole document of {} operations ({} KB)",
+                    bench.args.characters,
+                    whole.len() / 1024
+                ),
+                started,
+                cut,
+            )
+            .await;
+    }
+
     // 6. A 2 MB peer id in `join`.
     let started = Instant::now();
     let answered = bench.join(&"p".repeat(2 << 20)).await.is_some();

@@ -740,6 +740,104 @@ async fn attack_a_plan_grown_past_its_operation_limit_is_refused_whole() {
 }
 
 #[tokio::test]
+async fn attack_a_whole_document_past_the_operation_limit_is_refused_before_it_is_built() {
+    // A whole document compresses a long text to a few KB; automerge would build it at about half
+    // a KiB per operation before anything could count them. Counted from its bytes, it is
+    // refused first.
+    let target = Target::with(|s| s.max_document_ops = 20_000).await;
+    let long: String = "the day after court "
+        .chars()
+        .cycle()
+        .take(30_000)
+        .collect();
+    let mut doc = AutoCommit::new();
+    let essay = doc
+        .put_object(ROOT, "essay", automerge::ObjType::Text)
+        .expect("put");
+    doc.splice_text(&essay, 0, 0, &long).expect("splice");
+    doc.commit();
+    let whole = doc.save();
+    assert!(whole.len() < 4 * 1024, "{} bytes", whole.len());
+    // Over HTTP sync.
+    target
+        .upload(target.maria.token(), whole.clone())
+        .await
+        .assert_error(413, ErrorCode::PayloadTooLarge);
+    // Over the socket, into her plan and as a plan made offline.
+    let unknown = cairn_shared::PlanId::new_random().document_id().to_string();
+    for document in [target.document.clone(), unknown] {
+        let mut client =
+            SyncClient::connect(&target.app.ws_url(target.maria.token()), "maria-phone").await;
+        let message = automerge::sync::Message {
+            heads: doc.get_heads(),
+            need: vec![],
+            have: vec![],
+            changes: vec![whole.clone()].into(),
+            supported_capabilities: None,
+            version: automerge::sync::MessageVersion::V2,
+        };
+        client
+            .send(&Message::Sync {
+                sender_id: client.peer.clone(),
+                target_id: client.server.clone(),
+                document_id: document,
+                data: message.encode(),
+            })
+            .await;
+        assert!(client.wait_until(WAIT, SyncClient::closed).await);
+        assert!(
+            client.error().is_some_and(|e| e.contains("operations")),
+            "{:?}",
+            client.events
+        );
+    }
+    target.assert_unchanged().await;
+}
+
+#[tokio::test]
+async fn operations_are_counted_from_a_document_as_automerge_builds_it() {
+    // The count that guards memory agrees with what automerge loads, for a document written by
+    // the newest automerge (what today's JavaScript clients write) and by Cairn's own.
+    use automerge_latest::transaction::Transactable as _;
+    let mut newest = automerge_latest::AutoCommit::new();
+    let text = newest
+        .put_object(
+            automerge_latest::ROOT,
+            "whatMatters",
+            automerge_latest::ObjType::Text,
+        )
+        .expect("put");
+    newest
+        .splice_text(&text, 0, 0, "I sing on Sundays")
+        .expect("splice");
+    newest.commit();
+    newest.splice_text(&text, 2, 4, "").expect("delete");
+    let goals = newest
+        .put_object(
+            automerge_latest::ROOT,
+            "goals",
+            automerge_latest::ObjType::List,
+        )
+        .expect("list");
+    for i in 0..50 {
+        let goal = newest
+            .insert_object(&goals, i, automerge_latest::ObjType::Map)
+            .expect("goal");
+        newest.put(&goal, "id", format!("goal-{i}")).expect("id");
+        newest.put(&goal, "done", i % 2 == 0).expect("done");
+    }
+    newest.commit();
+    let saved = newest.save();
+    let loaded = automerge::Automerge::load(&saved).expect("Cairn's automerge reads it");
+    let mut body = &saved[9..];
+    let _ = leb128::read::unsigned(&mut body).expect("chunk length");
+    assert_eq!(
+        cairn_server::sync::document_ops::ops_in_document(body, u64::MAX - 1),
+        Ok(automerge::ReadDoc::stats(&loaded).num_ops)
+    );
+}
+
+#[tokio::test]
 async fn attack_garbage_frames_are_refused_and_the_socket_closed() {
     let target = Target::with(|s| s.max_frame_bytes = 64 * 1024).await;
     let garbage: Vec<(&str, Vec<u8>)> = vec![
