@@ -1367,7 +1367,7 @@ impl Worker {
     /// so the plan list shows it without loading the document.
     async fn record_title(&mut self) {
         let title = truncate_title(cairn_shared::plan::read_title(self.core.doc()));
-        if self.title == PlanTitle::Known(title.clone()) {
+        if matches!(&self.title, PlanTitle::Known(known) if *known == title) {
             return;
         }
         match self.hub.0.store.set_title(self.plan, &title).await {
