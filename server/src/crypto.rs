@@ -173,8 +173,7 @@ impl DataKey {
         let _ = Hkdf::<Sha256>::new(None, bytes).expand(CHANGE_ID_KEY_INFO, &mut id_key);
         Self {
             cipher: Aes256Gcm::new(&Key::<Aes256Gcm>::from(*bytes)),
-            id_key: <Hmac<Sha256> as Mac>::new_from_slice(&id_key)
-                .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length")),
+            id_key: crate::auth::secrets::hmac_with(&id_key),
         }
     }
 

@@ -68,8 +68,7 @@ impl CodeHasher {
 
     /// The stored form of a code (already normalised): hex HMAC-SHA256.
     pub fn hash(&self, code: &str) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        let mut mac = hmac_with(&self.key);
         mac.update(code.as_bytes());
         const_hex::encode(mac.finalize().into_bytes())
     }
@@ -130,6 +129,15 @@ pub fn load_or_create_secret(path: &Path) -> std::io::Result<SecretString> {
     file.write_all(secret.as_bytes())?;
     file.sync_all()?;
     Ok(SecretString::from(secret))
+}
+
+/// HMAC-SHA256 under a 32-byte key, built without a fallible step: HMAC pads a key shorter than
+/// SHA-256's 64-byte block with zeros, so this is exactly `Hmac::new_from_slice(key)`.
+pub(crate) fn hmac_with(key: &[u8; 32]) -> Hmac<Sha256> {
+    use hmac::digest::KeyInit;
+    let mut block = [0u8; 64];
+    block[..32].copy_from_slice(key);
+    <Hmac<Sha256> as KeyInit>::new(&block.into())
 }
 
 #[cfg(test)]
