@@ -679,27 +679,33 @@ async fn attack_a_plan_grown_past_its_size_limit_is_refused_whole() {
     target.assert_unchanged().await;
 }
 
-#[tokio::test]
-async fn attack_a_plan_grown_past_its_operation_limit_is_refused_whole() {
-    // A long text compresses to almost nothing in storage but costs about half a KiB per
-    // character in memory once loaded: operations, not stored bytes, bound a loaded plan.
-    let target = Target::with(|s| s.max_document_ops = 20_000).await;
+/// Write a text of 30,000 characters (30,000 operations that store in a few KB) into `doc`, as
+/// one change.
+fn write_long_essay(doc: &mut AutoCommit) {
     let long: String = "the day after court "
         .chars()
         .cycle()
         .take(30_000)
         .collect();
+    let essay = doc
+        .put_object(ROOT, "essay", automerge::ObjType::Text)
+        .expect("put");
+    doc.splice_text(&essay, 0, 0, &long).expect("splice");
+    doc.commit();
+}
+
+#[tokio::test]
+async fn attack_a_plan_grown_past_its_operation_limit_is_refused_whole() {
+    // A long text compresses to almost nothing in storage but costs about half a KiB per
+    // character in memory once loaded: operations, not stored bytes, bound a loaded plan.
+    let target = Target::with(|s| s.max_document_ops = 20_000).await;
     // Over HTTP sync: one change on top of the stored plan.
     let stored = target
         .app
         .plan_changes(target.maria.token(), &target.plan)
         .await;
     let mut doc = AutoCommit::load(&stored).expect("the stored plan");
-    let essay = doc
-        .put_object(ROOT, "essay", automerge::ObjType::Text)
-        .expect("put");
-    doc.splice_text(&essay, 0, 0, &long).expect("splice");
-    doc.commit();
+    write_long_essay(&mut doc);
     let change = doc
         .get_last_local_change()
         .expect("a change")
@@ -720,15 +726,7 @@ async fn attack_a_plan_grown_past_its_operation_limit_is_refused_whole() {
     client.track(&target.document, AutoCommit::new());
     client.sync_doc(&target.document, true).await;
     let tracked = client.docs.get_mut(&target.document).expect("tracked");
-    let essay = tracked
-        .doc
-        .put_object(ROOT, "essay", automerge::ObjType::Text)
-        .expect("put");
-    tracked
-        .doc
-        .splice_text(&essay, 0, 0, &long)
-        .expect("splice");
-    tracked.doc.commit();
+    write_long_essay(&mut tracked.doc);
     client.sync_doc(&target.document, false).await;
     assert!(client.wait_until(WAIT, SyncClient::closed).await);
     assert!(
@@ -747,17 +745,8 @@ async fn attack_a_whole_document_past_the_operation_limit_is_refused() {
     // memory (`scripts/bench-attacks`: a 1.5-million-operation document leaves RSS where it
     // was) and in the unit tests of `sync/document_ops.rs`, which count without building.
     let target = Target::with(|s| s.max_document_ops = 20_000).await;
-    let long: String = "the day after court "
-        .chars()
-        .cycle()
-        .take(30_000)
-        .collect();
     let mut doc = AutoCommit::new();
-    let essay = doc
-        .put_object(ROOT, "essay", automerge::ObjType::Text)
-        .expect("put");
-    doc.splice_text(&essay, 0, 0, &long).expect("splice");
-    doc.commit();
+    write_long_essay(&mut doc);
     let whole = doc.save();
     assert!(whole.len() < 4 * 1024, "{} bytes", whole.len());
     // Over HTTP sync.
