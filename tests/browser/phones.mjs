@@ -2,7 +2,9 @@
 // Debian's Chromium (headless, driven by Playwright) with one browser context per phone at
 // 360 × 740. Each test file starts its own Cairn and browser (`startCairnAndBrowser`), so files
 // run side by side. Screenshots go to target/browser-screenshots/.
+import { readFileSync } from "node:fs"
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises"
+import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import path from "node:path"
 import { after, before } from "node:test"
@@ -166,4 +168,43 @@ function contrastFailures() {
     if (ratio < (large ? 3 : 4.5)) failures.push(`${element.tagName} "${element.textContent.trim().slice(0, 30)}": ${ratio.toFixed(2)}`)
   }
   return failures
+}
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8")
+
+/**
+ * The page's accessibility violations by axe-core (WCAG 2.0–2.2 A and AA rules, plus best
+ * practices), as "rule: target" lines. axe is put into the page by the DevTools protocol, which the
+ * app's Content-Security-Policy does not govern, so the app runs with its real policy.
+ */
+export async function axeViolations(page) {
+  await page.evaluate(AXE_SOURCE)
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"] },
+    })
+    return result.violations.map(v => ({ id: v.id, help: v.help, targets: v.nodes.map(n => n.target.join(" ")) }))
+  })
+  return violations.flatMap(v => v.targets.map(target => `${v.id} (${v.help}): ${target}`))
+}
+
+/** Controls on screen smaller than `min` × `min` CSS pixels (tap targets), as "name: w×h" lines.
+ * Inline links inside a sentence are exempt (WCAG 2.5.5's inline exception). */
+export async function smallTargets(page, min = 44) {
+  return page.evaluate(min => {
+    const small = []
+    for (const el of document.querySelectorAll("a[href], button, input, select, textarea, summary, [role=button], [tabindex]:not([tabindex='-1'])")) {
+      const box = el.getBoundingClientRect()
+      const style = getComputedStyle(el)
+      if (box.width === 0 || box.height === 0 || style.visibility === "hidden") continue
+      if (el.tagName === "A" && el.closest("p, li") && style.display === "inline") continue
+      // A tick box counts with its label: the label is the target the finger meets.
+      const target = el.type === "checkbox" || el.type === "radio" ? (el.closest("label") ?? el).getBoundingClientRect() : box
+      if (target.width < min - 0.5 || target.height < min - 0.5) {
+        const name = el.getAttribute("aria-label") || el.textContent.trim().slice(0, 30) || el.name || el.tagName
+        small.push(`${name}: ${Math.round(target.width)}×${Math.round(target.height)}`)
+      }
+    }
+    return small
+  }, min)
 }
