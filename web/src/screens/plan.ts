@@ -86,8 +86,9 @@ const t = catalogue(
     stepN: "Goal {g}, step {n}",
     stepDone: "Done: {text}",
     stepWho: "Who takes step {n} of goal {g}",
-    aNextStep: "A next step for goal {n}",
-    whoDoesIt: "Who does it (goal {n})",
+    aNextStep: "A next step",
+    whoDoesIt: "Who does it",
+    forGoal: " (goal {n})",
     "who.me": "Me",
     "who.supporter": "My supporter",
     "who.together": "Together",
@@ -196,8 +197,9 @@ const t = catalogue(
     stepN: "Meta {g}, paso {n}",
     stepDone: "Hecho: {text}",
     stepWho: "Quién se encarga del paso {n} de la meta {g}",
-    aNextStep: "Un próximo paso para la meta {n}",
-    whoDoesIt: "Quién lo hace (meta {n})",
+    aNextStep: "Un próximo paso",
+    whoDoesIt: "Quién lo hace",
+    forGoal: " (meta {n})",
     "who.me": "Yo",
     "who.supporter": "Mi acompañante",
     "who.together": "Juntos",
@@ -339,6 +341,14 @@ function labelFor(control: HTMLElement): HTMLLabelElement {
   return h("label", { for: control.id }) as HTMLLabelElement
 }
 
+/** A label's words: what it shows, and (for screen readers, to tell like controls apart) what
+ * only they hear. */
+function labelled(label: HTMLElement, shown: string, heard: string): void {
+  if (label.childNodes.length !== 2) label.replaceChildren(document.createTextNode(""), h("span", { class: "visually-hidden" }))
+  setText(label.firstChild as unknown as HTMLElement, shown)
+  setText(label.lastChild as HTMLElement, heard)
+}
+
 /** A "Remove" button named after its item. */
 function removeButton(onclick: () => void): HTMLButtonElement {
   return h("button", { type: "button", class: "remove", onclick }, t("removeWord")) as HTMLButtonElement
@@ -411,13 +421,13 @@ class PlanView {
     for (const heading of [this.#strengthsHeading, this.#goalsHeading, this.#supportsHeading]) heading.tabIndex = -1
 
     const owner = this.owner
-    const newStrength = h("input", { "aria-label": t("aStrength") }) as HTMLInputElement
+    const newStrength = h("input", {}) as HTMLInputElement
     const newGoal = h("textarea", { rows: 2 }) as HTMLTextAreaElement
     this.#newGoalLabel = labelFor(newGoal)
-    const newSupportName = h("input", { "aria-label": t("whoHelpsName") }) as HTMLInputElement
+    const newSupportName = h("input", { id: "new-support" }) as HTMLInputElement
     const newSupportKind = h(
       "select",
-      { "aria-label": t("kind") },
+      { id: "new-support-kind" },
       ...SUPPORT_KINDS.map(value => h("option", { value }, t(`kind.${value}`)))
     ) as HTMLSelectElement
     const howItWent = h("textarea", { rows: 2 }) as HTMLTextAreaElement
@@ -453,7 +463,7 @@ class PlanView {
               newStrength.value = ""
             },
           },
-          newStrength,
+          h("div", { class: "field grow" }, h("label", { for: (newStrength.id = "new-strength") }, t("aStrength")), newStrength),
           h("button", { type: "submit" }, t("addStrength"))
         )
       ),
@@ -494,8 +504,8 @@ class PlanView {
               newSupportName.value = ""
             },
           },
-          newSupportName,
-          newSupportKind,
+          h("div", { class: "field grow" }, h("label", { for: "new-support" }, t("whoHelpsName")), newSupportName),
+          h("div", { class: "field" }, h("label", { for: "new-support-kind" }, t("kind")), newSupportKind),
           h("button", { type: "submit" }, t("addSupport"))
         )
       ),
@@ -902,6 +912,8 @@ class Words {
     multiline: boolean,
     write: (text: string) => void
   ) {
+    // Words that may wrap are in a textarea that grows with them (CSS `field-sizing`); a single
+    // line stays an input only for the plan's name.
     this.control = h(multiline ? "textarea" : "input", {
       rows: multiline ? 3 : undefined,
       onfocus: () => view.editing(key),
@@ -929,7 +941,8 @@ class StrengthPart implements Part<Strength> {
   #name = ""
 
   constructor(view: PlanView, id: string) {
-    this.#words = new Words(view, `strength-${id}`, false, text => P.setStrengthText(view.plan, id, text))
+    this.#words = new Words(view, `strength-${id}`, true, text => P.setStrengthText(view.plan, id, text))
+    this.#words.control.setAttribute("rows", "1")
     this.#remove = removeButton(() => view.removed(P.removeItem(view.plan, "strengths", id), t("removedStrength", { what: this.#name })))
     this.element = h("li", { class: "item", "data-id": id }, h("div", { class: "item-row" }, this.#words.element, this.#remove))
   }
@@ -952,6 +965,8 @@ class GoalPart implements Part<Goal> {
   readonly #stepsHeading = h("h3", { tabindex: "-1" }, t("nextSteps"))
   readonly #newStep = h("input", {}) as HTMLInputElement
   readonly #newWho = h("select", {}, ...WHO.map(value => h("option", { value }))) as HTMLSelectElement
+  readonly #newStepLabel = labelFor(this.#newStep)
+  readonly #newWhoLabel = labelFor(this.#newWho)
   readonly #add = h("button", { type: "submit" }) as HTMLButtonElement
   readonly #remove: HTMLButtonElement
   #name = ""
@@ -978,7 +993,7 @@ class GoalPart implements Part<Goal> {
     this.element = h(
       "li",
       { class: "goal", "data-id": id },
-      h("div", { class: "field" }, this.#label, this.#words.element),
+      h("div", { class: "field" }, h("div", { class: "label-row" }, this.#label, this.#remove), this.#words.element),
       h(
         "fieldset",
         { class: "status" },
@@ -1003,11 +1018,10 @@ class GoalPart implements Part<Goal> {
             this.#newStep.value = ""
           },
         },
-        this.#newStep,
-        this.#newWho,
+        h("div", { class: "field grow" }, this.#newStepLabel, this.#newStep),
+        h("div", { class: "field" }, this.#newWhoLabel, this.#newWho),
         this.#add
-      ),
-      h("div", { class: "item-end" }, this.#remove)
+      )
     )
   }
 
@@ -1022,8 +1036,8 @@ class GoalPart implements Part<Goal> {
     setText(this.#legend, t("whereItStands", { n }))
     const status = P.words(goal.status)
     for (const radio of this.#statuses) if (radio.checked !== (radio.value === status)) radio.checked = radio.value === status
-    setAttr(this.#newStep, "aria-label", t("aNextStep", { n }))
-    setAttr(this.#newWho, "aria-label", t("whoDoesIt", { n }))
+    labelled(this.#newStepLabel, t("aNextStep"), t("forGoal", { n }))
+    labelled(this.#newWhoLabel, t("whoDoesIt"), t("forGoal", { n }))
     for (const option of this.#newWho.options) setText(option, view.whoWords(option.value as StepWho))
     setText(this.#add, t("addStep", { n }))
     setAttr(this.#remove, "aria-label", t("removeGoal", { what: this.#name }))
@@ -1046,7 +1060,8 @@ class StepPart implements Part<Step> {
       type: "checkbox",
       onchange: () => P.setStepDone(plan, goal.id, id, this.#done.checked),
     }) as HTMLInputElement
-    this.#words = new Words(view, `step-${id}`, false, text => P.setStepText(plan, goal.id, id, text))
+    this.#words = new Words(view, `step-${id}`, true, text => P.setStepText(plan, goal.id, id, text))
+    this.#words.control.setAttribute("rows", "1")
     this.#who = h(
       "select",
       { class: "who", onchange: () => P.setStepWho(plan, goal.id, id, this.#who.value as StepWho) },
@@ -1090,7 +1105,8 @@ class SupportPart implements Part<Support> {
   #name = ""
 
   constructor(view: PlanView, id: string) {
-    this.#words = new Words(view, `support-${id}`, false, text => P.setSupportName(view.plan, id, text))
+    this.#words = new Words(view, `support-${id}`, true, text => P.setSupportName(view.plan, id, text))
+    this.#words.control.setAttribute("rows", "1")
     this.#kind = h(
       "select",
       { onchange: () => P.setSupportKind(view.plan, id, this.#kind.value as SupportKind) },
