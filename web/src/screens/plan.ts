@@ -171,7 +171,7 @@ const t = catalogue(
     here: "{names} está aquí|{names} están aquí",
     untitled: "Plan sin nombre",
     whoseMine: "Tu plan",
-    whoseTheirs: "El plan de {person}. Tú lo acompañas.",
+    whoseTheirs: "El plan de {person}. Estás en él como acompañante.",
     planName: "Nombre del plan",
     planNameOf: "Nombre del plan de {person}",
     whatMatters: "Lo que me importa",
@@ -259,7 +259,7 @@ const t = catalogue(
     writingHere: "{names} escribiendo aquí",
     deleteTitle: "Borrar este plan",
     deleteWarnAlone: "Borrar quita este plan de Cairn y de este teléfono para siempre. No se puede deshacer.",
-    deleteWarnShared: "Borrar quita este plan de Cairn y de todos los teléfonos para siempre: {names} también lo perderá. No se puede deshacer.",
+    deleteWarnShared: "Borrar quita este plan de Cairn y de todos los teléfonos para siempre, también para {names}. No se puede deshacer.",
     deleteStart: "Borrar este plan…",
     deleteType: "Para confirmar, escribe el nombre del plan: {title}",
     deleteTypeWord: "Para confirmar, escribe la palabra: {word}",
@@ -392,7 +392,7 @@ class PlanView {
   readonly #deleteLabel: HTMLLabelElement
   readonly #deleteInput = h("input", { autocomplete: "off", autocapitalize: "off", spellcheck: "false" }) as HTMLInputElement
   readonly #undoBar = h("div", { class: "undo-bar", hidden: true })
-  readonly #undoText = h("span", { role: "status" })
+  readonly #undoText = h("span", { role: "status", id: "undo-words" })
 
   constructor(
     readonly plan: P.Plan,
@@ -552,7 +552,7 @@ class PlanView {
     )
     this.#undoBar.append(
       this.#undoText,
-      h("button", { type: "button", class: "primary", onclick: () => this.#undo() }, t("undo")),
+      h("button", { type: "button", class: "primary", "aria-describedby": "undo-words", onclick: () => this.#undo() }, t("undo")),
       h("button", { type: "button", "aria-label": t("dismiss"), class: "dismiss", onclick: () => this.#hideUndo() }, "×")
     )
     this.#historyBox.append(h("button", { type: "button", onclick: () => void this.#loadHistory() }, t("showHistory")))
