@@ -294,7 +294,7 @@ test("two phones edit and remove every kind of item, each from their side, until
   const samId = await accountId(sam)
   await eventually(async () => ((await storedKeys(sam, samId, documentId)) > 0 ? true : undefined), { what: "the plan on Sam's phone" })
   await button(maria, "Delete this plan…").click()
-  const confirmBox = maria.page.getByLabel("To confirm, type the plan's name: Back to the allotment")
+  const confirmBox = maria.page.getByLabel("To confirm, type the plan's name: “Back to the allotment”")
   await confirmBox.fill("Back to the")
   await button(maria, "Delete it for good").click()
   await expectText(maria, "That is not the plan's name yet")

@@ -53,11 +53,24 @@ function indexOf<T extends { id: unknown }>(list: T[] | undefined, id: string): 
   return (list ?? []).findIndex(item => words(item.id) === id)
 }
 
-/** Replace the words at `path` (a text field), keeping concurrent edits by others. */
-export function setWords(plan: Plan, path: (string | number)[], value: string): void {
+type Path = (string | number)[]
+
+/** Replace the words at `path` (a text field), keeping concurrent edits by others. The path may
+ * be a function of the document, so that the item it names is found by its id inside the change.
+ * A field that is not text yet (missing, or a plain string another writer used) becomes text. */
+export function setWords(plan: Plan, path: Path | ((doc: PlanDocument) => Path | null), value: string): void {
   plan.change(doc => {
-    const current = words(path.reduce<unknown>((node, key) => (node as Record<string | number, unknown>)?.[key], doc))
-    if (current !== value) A.updateText(doc, path, value)
+    const at = typeof path === "function" ? path(doc) : path
+    if (!at) return
+    const parent = at.slice(0, -1).reduce<unknown>((node, key) => (node as Record<string | number, unknown>)?.[key], doc)
+    if (!parent || typeof parent !== "object") return
+    const key = at[at.length - 1]
+    const current = (parent as Record<string | number, unknown>)[key]
+    if (typeof current === "string") {
+      if (current !== value) A.updateText(doc, at, value)
+    } else if (words(current) !== value || current === undefined) {
+      ;(parent as Record<string | number, unknown>)[key] = value
+    }
   })
 }
 
@@ -139,13 +152,11 @@ function itemPath(doc: PlanDocument, list: List, id: string, field: string): (st
 }
 
 export function setStrengthText(plan: Plan, id: string, text: string): void {
-  const path = itemPath(plan.doc(), "strengths", id, "text")
-  if (path) setWords(plan, path, text)
+  setWords(plan, doc => itemPath(doc, "strengths", id, "text"), text)
 }
 
 export function setSupportName(plan: Plan, id: string, name: string): void {
-  const path = itemPath(plan.doc(), "supports", id, "name")
-  if (path) setWords(plan, path, name)
+  setWords(plan, doc => itemPath(doc, "supports", id, "name"), name)
 }
 
 export function setSupportKind(plan: Plan, id: string, kind: SupportKind): void {
@@ -156,14 +167,7 @@ export function setSupportKind(plan: Plan, id: string, kind: SupportKind): void 
 }
 
 export function setCheckInWords(plan: Plan, id: string, field: "howItWent" | "whatWeLearned", text: string): void {
-  plan.change(doc => {
-    const checkIn = doc.checkIns?.[indexOf(doc.checkIns, id)]
-    if (!checkIn) return
-    // A check-in written without one of its fields gets it as text the first time.
-    if (typeof checkIn[field] !== "string") (checkIn as unknown as Record<string, unknown>)[field] = ""
-  })
-  const path = itemPath(plan.doc(), "checkIns", id, field)
-  if (path) setWords(plan, path, text)
+  setWords(plan, doc => itemPath(doc, "checkIns", id, field), text)
 }
 
 export function addGoal(plan: Plan, text: string, me: string): void {
@@ -187,8 +191,7 @@ export function goalPath(doc: PlanDocument, goalId: string, ...rest: (string | n
 }
 
 export function setGoalText(plan: Plan, goalId: string, text: string): void {
-  const path = goalPath(plan.doc(), goalId, "text")
-  if (path) setWords(plan, path, text)
+  setWords(plan, doc => goalPath(doc, goalId, "text"), text)
 }
 
 export function setGoalStatus(plan: Plan, goalId: string, status: GoalStatus): void {
@@ -228,10 +231,15 @@ export function setStepWho(plan: Plan, goalId: string, stepId: string, who: Step
 }
 
 export function setStepText(plan: Plan, goalId: string, stepId: string, text: string): void {
-  const doc = plan.doc()
-  const goalAt = indexOf(doc.goals, goalId)
-  const stepAt = goalAt < 0 ? -1 : indexOf(doc.goals?.[goalAt]?.steps, stepId)
-  if (stepAt >= 0) setWords(plan, ["goals", goalAt, "steps", stepAt, "text"], text)
+  setWords(
+    plan,
+    doc => {
+      const goalAt = indexOf(doc.goals, goalId)
+      const stepAt = goalAt < 0 ? -1 : indexOf(doc.goals?.[goalAt]?.steps, stepId)
+      return stepAt < 0 ? null : ["goals", goalAt, "steps", stepAt, "text"]
+    },
+    text
+  )
 }
 
 /** Remove a step, found by its goal's id and its own; returns how to put it back. */

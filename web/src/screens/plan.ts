@@ -150,7 +150,7 @@ const t = catalogue(
     deleteWarnAlone: "Deleting erases this plan from Cairn and from this phone, for good. It cannot be undone.",
     deleteWarnShared: "Deleting erases this plan from Cairn and from every phone, for good: {names} will lose it too. It cannot be undone.",
     deleteStart: "Delete this plan…",
-    deleteType: "To confirm, type the plan's name: {title}",
+    deleteType: "To confirm, type the plan's name: “{title}”",
     deleteTypeWord: "To confirm, type the word: {word}",
     deleteWord: "delete",
     deleteFinal: "Delete it for good",
@@ -261,7 +261,7 @@ const t = catalogue(
     deleteWarnAlone: "Borrar quita este plan de Cairn y de este teléfono para siempre. No se puede deshacer.",
     deleteWarnShared: "Borrar quita este plan de Cairn y de todos los teléfonos para siempre, también para {names}. No se puede deshacer.",
     deleteStart: "Borrar este plan…",
-    deleteType: "Para confirmar, escribe el nombre del plan: {title}",
+    deleteType: "Para confirmar, escribe el nombre del plan: “{title}”",
     deleteTypeWord: "Para confirmar, escribe la palabra: {word}",
     deleteWord: "borrar",
     deleteFinal: "Borrarlo para siempre",
@@ -552,8 +552,12 @@ class PlanView {
     )
     this.#undoBar.append(
       this.#undoText,
-      h("button", { type: "button", class: "primary", "aria-describedby": "undo-words", onclick: () => this.#undo() }, t("undo")),
-      h("button", { type: "button", "aria-label": t("dismiss"), class: "dismiss", onclick: () => this.#hideUndo() }, "×")
+      h(
+        "div",
+        { class: "undo-actions" },
+        h("button", { type: "button", class: "primary", "aria-describedby": "undo-words", onclick: () => this.#undo() }, t("undo")),
+        h("button", { type: "button", "aria-label": t("dismiss"), class: "dismiss", onclick: () => this.#hideUndo() }, "×")
+      )
     )
     this.#historyBox.append(h("button", { type: "button", onclick: () => void this.#loadHistory() }, t("showHistory")))
 
@@ -607,7 +611,7 @@ class PlanView {
       this.list.remember({ ...this.local })
     }
     // Only what differs changes: this phone's own typing is already in its field.
-    this.#schedule()
+    this.schedule()
   }
 
   #onRemoteHeads = () => showStatus()
@@ -676,7 +680,7 @@ class PlanView {
     }
   }
 
-  #schedule(): void {
+  schedule(): void {
     cancelAnimationFrame(this.#frame)
     this.#frame = requestAnimationFrame(() => this.update())
   }
@@ -905,6 +909,9 @@ class PlanView {
 class Words {
   readonly control: TextControl
   readonly element: HTMLElement
+  /** While a keyboard composes a word (most Android keyboards, for every word), the other phone's
+   * words wait: setting the value would break the word being composed. */
+  #composing = false
 
   constructor(
     view: PlanView,
@@ -919,6 +926,13 @@ class Words {
       onfocus: () => view.editing(key),
       onblur: () => view.editing(""),
       oninput: () => write(this.control.value),
+      oncompositionstart: () => {
+        this.#composing = true
+      },
+      oncompositionend: () => {
+        this.#composing = false
+        view.schedule()
+      },
     }) as TextControl
     this.element = h(
       "div",
@@ -929,7 +943,7 @@ class Words {
   }
 
   update(value: string, label?: string): void {
-    setValue(this.control, value)
+    if (!this.#composing) setValue(this.control, value)
     if (label !== undefined) setAttr(this.control, "aria-label", label)
   }
 }
