@@ -3,7 +3,8 @@
 // screen speaks from his side ("What matters to Maria", "who does it": Maria / Me / Together,
 // stored as the same schema values); a partner's edit never moves the focus or the caret (the
 // focused element is the same DOM node before and after: nothing is rebuilt); presence clears
-// when a phone goes offline and when a member is removed; the screen passes axe-core and the
+// when a phone goes offline, leaves the plan, or its member is removed (Dee, a second supporter,
+// whose "who does it" also reads "Maria / Me / Together"); the screen passes axe-core and the
 // 44-pixel tap-target check on both phones at 360 px and reflows at 200 % text; Maria deletes the
 // plan after typing its name (refused while offline, her plan kept) and both phones wipe it.
 import assert from "node:assert/strict"
@@ -276,18 +277,27 @@ test("two phones edit and remove every kind of item, each from their side, until
   t.diagnostic(`Sam's presence cleared on Maria's phone after ${Date.now() - offlineAt} ms`)
   await sam.context.setOffline(false)
   await maria.page.locator("[data-presence]", { hasText: "Sam is here" }).waitFor({ timeout: WAIT })
-
-  // ---- and at once when Maria removes him; then he rejoins ------------------------------------------
-  await maria.page.getByRole("button", { name: "Remove Sam" }).click()
+  // Sam goes back to his plans: his presence goes at once; he comes back.
+  await sam.page.getByRole("link", { name: "‹ My plans" }).click()
   await maria.page.locator("[data-presence]").waitFor({ state: "hidden", timeout: 3_000 })
-  await sam.page.getByRole("heading", { name: "Hello, Sam" }).waitFor({ timeout: WAIT })
-  await button(maria, "Invite a supporter").click()
-  const again = maria.page.locator("[data-invitation]")
-  await eventually(async () => ((await again.getAttribute("data-invitation")) !== code ? true : undefined), { what: "a new code" })
-  await sam.page.getByLabel("Invitation code").fill(await again.getAttribute("data-invitation"))
-  await button(sam, "Join").click()
-  await sam.page.getByRole("heading", { level: 1, name: "Back to the allotment" }).waitFor({ timeout: WAIT })
+  await sam.page.getByRole("link", { name: /Back to the allotment/ }).click()
   await maria.page.locator("[data-presence]", { hasText: "Sam is here" }).waitFor({ timeout: WAIT })
+
+  // ---- a second supporter: "Me" on her phone too; her presence goes at once when Maria removes her ----
+  const dee = await phone("plan-dee")
+  await signUp(dee, "dee", "Dee")
+  await button(maria, "Invite a supporter").click()
+  const deeCode = maria.page.locator("[data-invitation]")
+  await eventually(async () => ((await deeCode.getAttribute("data-invitation")) !== code ? true : undefined), { what: "a new code" })
+  await dee.page.getByLabel("Invitation code").fill(await deeCode.getAttribute("data-invitation"))
+  await button(dee, "Join").click()
+  await dee.page.getByRole("heading", { level: 1, name: "Back to the allotment" }).waitFor({ timeout: WAIT })
+  assert.deepEqual(await dee.page.getByLabel("Who does it (goal 1)").locator("option").allTextContents(), ["Maria", "Me", "Together"])
+  await maria.page.locator("[data-presence]", { hasText: "Sam and Dee are here" }).waitFor({ timeout: WAIT })
+  await maria.page.getByRole("button", { name: "Remove Dee" }).click()
+  await maria.page.locator("[data-presence]", { hasText: /^Sam is here$/ }).waitFor({ timeout: 3_000 })
+  await dee.page.getByRole("heading", { name: "Hello, Dee" }).waitFor({ timeout: WAIT })
+  await dee.context.close()
 
   // ---- Maria deletes the plan: not while offline, then after typing its name; both phones wipe it -----
   const mariaId = await accountId(maria)

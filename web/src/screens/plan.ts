@@ -575,6 +575,8 @@ class PlanView {
   }
 
   close(): void {
+    // Leaving the plan: the other phones stop showing this one at once (not after PRESENCE_MS).
+    if (this.store.state === "online" && this.plan.isReady()) this.plan.broadcast({ field: "", left: true })
     this.plan.off("change", this.#onChange)
     this.plan.off("remote-heads", this.#onRemoteHeads)
     this.plan.off("ephemeral-message", this.#onPresence)
@@ -625,9 +627,12 @@ class PlanView {
   }
 
   #onPresence = ({ message, senderId }: { message: unknown; senderId: string }) => {
-    const presence = message as Partial<Presence> & { gone?: boolean }
+    const presence = message as Partial<Presence> & { gone?: boolean; left?: boolean }
     if (typeof presence?.userId !== "string" || presence.userId === this.api.account.id) return
-    if (presence.gone) {
+    if (presence.left) {
+      // That phone closed the plan (the member may still be here on another phone).
+      this.#presence.delete(senderId)
+    } else if (presence.gone) {
       // The server says this member's last connection closed, or they were removed or disabled.
       for (const [sender, p] of this.#presence) if (p.userId === presence.userId) this.#presence.delete(sender)
       void this.#loadMembers()
