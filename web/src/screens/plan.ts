@@ -390,6 +390,8 @@ class PlanView {
   readonly #deleteWarning = h("p", {})
   readonly #deleteConfirm = h("form", { class: "confirm-delete", hidden: true })
   readonly #deleteLabel: HTMLLabelElement
+  /** What deleting answered, beside the button (the notice at the top is out of sight here). */
+  readonly #deleteNote = h("p", { class: "delete-note", role: "status" })
   readonly #deleteInput = h("input", { autocomplete: "off", autocapitalize: "off", spellcheck: "false" }) as HTMLInputElement
   readonly #undoBar = h("div", { class: "undo-bar", hidden: true })
   readonly #undoText = h("span", { role: "status", id: "undo-words" })
@@ -843,12 +845,14 @@ class PlanView {
       start.hidden = shown
       start.setAttribute("aria-expanded", String(shown))
       this.#deleteInput.value = ""
+      setText(this.#deleteNote, "")
       if (shown) this.#deleteInput.focus()
       else start.focus()
     }
     start.addEventListener("click", () => open(true))
     this.#deleteConfirm.append(
       h("div", { class: "field" }, this.#deleteLabel, this.#deleteInput),
+      this.#deleteNote,
       h(
         "div",
         { class: "inline" },
@@ -881,21 +885,21 @@ class PlanView {
     const title = P.words(this.plan.doc()?.title)
     const typed = this.#deleteInput.value.trim().normalize("NFC").toLocaleLowerCase()
     if (typed !== this.#deletePhrase(title).normalize("NFC").toLocaleLowerCase()) {
-      say(t("deleteMismatch"))
+      setText(this.#deleteNote, t("deleteMismatch"))
       this.#deleteInput.focus()
       return
     }
     if (!navigator.onLine || !this.local.confirmed) {
-      say(t("deleteOffline"))
+      setText(this.#deleteNote, t("deleteOffline"))
       return
     }
-    say(t("deleting"))
+    setText(this.#deleteNote, t("deleting"))
     try {
       await this.api.call<void>("DELETE", `/api/v1/plans/${encodeURIComponent(this.local.id)}`)
     } catch (err) {
       // Gone already (deleted from another phone of the owner's) counts as deleted.
       if (!(err instanceof ApiError && err.code === "plan_not_found")) {
-        say(err instanceof Offline ? t("deleteOffline") : problem(err))
+        setText(this.#deleteNote, err instanceof Offline ? t("deleteOffline") : problem(err))
         return
       }
     }
