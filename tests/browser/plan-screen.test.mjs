@@ -70,6 +70,7 @@ function overflowing() {
     const box = el.getBoundingClientRect()
     if (box.width === 0 || getComputedStyle(el).visibility === "hidden" || el.closest(".visually-hidden")) continue
     if (box.right > width + 0.5 || box.left < -0.5) out.push(`${el.tagName}.${el.className}: ${Math.round(box.left)}–${Math.round(box.right)}`)
+    if (el.matches("input, textarea") && el.scrollWidth > el.clientWidth + 1) out.push(`the words in "${el.value.slice(0, 20)}" are cut off`)
     if (el.tagName === "SELECT") {
       const probe = document.createElement("span")
       probe.style.font = getComputedStyle(el).font

@@ -928,10 +928,13 @@ class Words {
     multiline: boolean,
     write: (text: string) => void
   ) {
-    // Words that may wrap are in a textarea that grows with them (CSS `field-sizing`); a single
-    // line stays an input only for the plan's name.
-    this.control = h(multiline ? "textarea" : "input", {
-      rows: multiline ? 3 : undefined,
+    // Words are in a textarea that grows with them (CSS `field-sizing`), so that long words wrap
+    // at any text size instead of scrolling out of sight; a one-line field takes no new lines.
+    this.control = h("textarea", {
+      rows: multiline ? 3 : 1,
+      onkeydown: (event: Event) => {
+        if (!multiline && (event as KeyboardEvent).key === "Enter") event.preventDefault()
+      },
       onfocus: () => view.editing(key),
       onblur: () => view.editing(""),
       oninput: () => write(this.control.value),
