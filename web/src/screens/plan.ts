@@ -568,6 +568,7 @@ class PlanView {
     plan.on("ephemeral-message", this.#onPresence)
     plan.on("delete", this.#onDelete)
     this.#unsubscribe = store.onChange(this.#onConnection)
+    document.addEventListener("visibilitychange", this.#onVisibility)
     this.#timers.push(window.setInterval(() => this.#announce(), ANNOUNCE_MS))
     this.#timers.push(window.setInterval(() => this.#updatePresence(), PRESENCE_TICK_MS))
     this.#timers.push(window.setInterval(() => void this.#loadMembers(), 30_000))
@@ -584,6 +585,7 @@ class PlanView {
     this.plan.off("ephemeral-message", this.#onPresence)
     this.plan.off("delete", this.#onDelete)
     this.#unsubscribe()
+    document.removeEventListener("visibilitychange", this.#onVisibility)
     for (const timer of this.#timers) clearInterval(timer)
     cancelAnimationFrame(this.#frame)
   }
@@ -620,6 +622,13 @@ class PlanView {
 
   #onRemoteHeads = () => showStatus()
 
+  /** The app went to the background (another app, the phone locked): this phone is not here any
+   * more until it comes back. */
+  #onVisibility = () => {
+    if (document.visibilityState === "visible") this.#announce()
+    else if (this.store.state === "online" && this.plan.isReady()) this.plan.broadcast({ field: "", left: true })
+  }
+
   /** The connection changed: presence is only true while this phone is online. */
   #onConnection = () => {
     showStatus()
@@ -648,7 +657,7 @@ class PlanView {
 
   /** Say where this phone is writing; the server adds who we are (never a name we choose). */
   #announce(): void {
-    if (this.store.state === "online") this.plan.broadcast({ field: this.#editing })
+    if (this.store.state === "online" && document.visibilityState === "visible") this.plan.broadcast({ field: this.#editing })
   }
 
   editing(key: string): void {
