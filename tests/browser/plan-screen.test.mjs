@@ -5,8 +5,9 @@
 // focused element is the same DOM node before and after: nothing is rebuilt); presence clears
 // when a phone goes offline, leaves the plan, or its member is removed (Dee, a second supporter,
 // whose "who does it" also reads "Maria / Me / Together"); the screen passes axe-core and the
-// 44-pixel tap-target check on both phones at 360 px and reflows at 200 % text; Maria deletes the
-// plan after typing its name (refused while offline, her plan kept) and both phones wipe it.
+// 44-pixel tap-target check on both phones at 360 px and reflows at 200 % text; Sam's side reads
+// the same in Spanish; Maria deletes the plan after typing its name (refused while offline, her
+// plan kept) and both phones wipe it.
 import assert from "node:assert/strict"
 import { test } from "node:test"
 import {
@@ -270,6 +271,18 @@ test("two phones edit and remove every kind of item, each from their side, until
   await sam.page.getByLabel("Who takes step 1 of goal 1").scrollIntoViewIfNeeded()
   await shot(t, sam, "plan-08-sam-200-steps")
   for (const device of [maria, sam]) await device.page.evaluate(() => document.documentElement.style.removeProperty("font-size"))
+
+  // ---- in Spanish, Sam's phone speaks from his side too ----------------------------------------------
+  await sam.page.evaluate(() => localStorage.setItem("cairn.locale", "es"))
+  await sam.page.reload()
+  await box(sam, "Lo que le importa a Maria").waitFor({ timeout: WAIT })
+  await sam.page.getByRole("heading", { name: "¿Qué le da fuerza a Maria ahora mismo?" }).waitFor()
+  assert.deepEqual(await sam.page.getByLabel("Quién lo hace (meta 1)").locator("option").allTextContents(), ["Maria", "Yo", "Juntos"])
+  await button(sam, "Quitar el paso “Ring the allotment society”").waitFor()
+  await shot(t, sam, "plan-11-sam-es")
+  await sam.page.evaluate(() => localStorage.setItem("cairn.locale", "en"))
+  await sam.page.reload()
+  await box(sam, "What matters to Maria").waitFor({ timeout: WAIT })
 
   // ---- presence clears when Sam's phone goes offline, within the socket timeout ---------------------
   await maria.page.locator("[data-presence]", { hasText: "Sam is here" }).waitFor({ timeout: WAIT })
