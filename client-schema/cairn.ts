@@ -486,7 +486,12 @@ export interface RegisterRequest {
    * passwords the server refuses.
    */
   password: string;
-  /** 3 to 32 characters: letters, digits, `.`, `_`, `-`. Not case-sensitive. */
+  /**
+   * 3 to 32 characters: letters and digits of any script, `.`, `_`, `-`; compared after
+   * NFKC normalisation and lower-casing (so not case-sensitive). Letters of scripts that
+   * are mixed to make look-alikes (Latin with Cyrillic, say) are refused, and so is a
+   * username that looks like one already taken (same UTS #39 confusable skeleton: `409`).
+   */
   username: string;
 }
 

@@ -42,6 +42,8 @@ impl User {
 pub struct NewUser {
     /// Lower-case login name.
     pub username: String,
+    /// What look-alike usernames share (see `services::accounts::username_key`); unique.
+    pub username_key: String,
     /// Name shown to other members.
     pub display_name: String,
     /// argon2id PHC string.

@@ -43,7 +43,10 @@ pub enum RegistrationMode {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterRequest {
-    /// 3 to 32 characters: letters, digits, `.`, `_`, `-`. Not case-sensitive.
+    /// 3 to 32 characters: letters and digits of any script, `.`, `_`, `-`; compared after
+    /// NFKC normalisation and lower-casing (so not case-sensitive). Letters of scripts that
+    /// are mixed to make look-alikes (Latin with Cyrillic, say) are refused, and so is a
+    /// username that looks like one already taken (same UTS #39 confusable skeleton: `409`).
     pub username: String,
     /// The name other members of a plan see.
     pub display_name: String,

@@ -24,6 +24,7 @@ mod security_headers;
 mod sync;
 mod tokens;
 mod tombstones;
+mod usernames;
 mod web_app;
 
 /// The text at `key` of the plan's root, if it is a string.
