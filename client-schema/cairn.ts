@@ -415,6 +415,11 @@ export type PlanId = string;
 
 /** A member of a plan, as every member of that plan sees them. */
 export interface PlanMember {
+  /**
+   * `true` when an admin has disabled the member's account: they are still a member, but
+   * cannot sign in or sync until it is enabled again.
+   */
+  disabled: boolean;
   /** The member's display name. */
   displayName: string;
   /** When they became a member. */

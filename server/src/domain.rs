@@ -117,6 +117,8 @@ pub struct Membership {
     pub role: PlanRole,
     /// When they joined.
     pub joined_at: DateTime<Utc>,
+    /// Whether an admin has disabled the account.
+    pub disabled: bool,
 }
 
 /// One stored Automerge change of a plan, attributed to the account that made it.

@@ -161,6 +161,9 @@ pub struct PlanMember {
     pub role: PlanRole,
     /// When they became a member.
     pub joined_at: DateTime<Utc>,
+    /// `true` when an admin has disabled the member's account: they are still a member, but
+    /// cannot sign in or sync until it is enabled again.
+    pub disabled: bool,
 }
 
 /// A plan in the caller's plan list.

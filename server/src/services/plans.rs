@@ -168,6 +168,7 @@ fn summary(plan: &Plan, role: PlanRole, members: Vec<Membership>) -> PlanSummary
                 display_name: m.display_name,
                 role: m.role,
                 joined_at: m.joined_at,
+                disabled: m.disabled,
             })
             .collect(),
         created_at: plan.created_at,

@@ -250,7 +250,9 @@ impl Store {
             .await?;
         let mut by_plan: HashMap<PlanId, Vec<Membership>> = HashMap::new();
         for (member, user) in rows {
-            let display_name = user.map(|u| u.display_name).unwrap_or_default();
+            let (display_name, disabled) = user
+                .map(|u| (u.display_name, u.disabled_at.is_some()))
+                .unwrap_or_default();
             let plan_id = PlanId(member.plan_id);
             by_plan.entry(plan_id).or_default().push(Membership {
                 plan_id,
@@ -258,6 +260,7 @@ impl Store {
                 display_name,
                 role: parse_role(&member.role)?,
                 joined_at: member.joined_at,
+                disabled,
             });
         }
         for members in by_plan.values_mut() {
