@@ -250,11 +250,11 @@ export interface DeviceSession {
   createdAt: string;
   /** Whether this is the session making the request. */
   current: boolean;
-  /** The device name given at login. */
+  /** The device name given at login, or as last renamed. */
   deviceName: string;
   /** When the session ends unless refreshed. */
   expiresAt: string;
-  /** The session id, for `DELETE /api/v1/me/sessions/{id}`. */
+  /** The session id, for `DELETE` and `PATCH /api/v1/me/sessions/{id}`. */
   id: SessionId;
   /** When the device last refreshed its tokens. */
   lastUsedAt: string;
@@ -500,6 +500,15 @@ export interface RegisterRequest {
   username: string;
 }
 
+/** `PATCH /api/v1/me/sessions/{id}`: rename one of the caller's device sessions. */
+export interface RenameSessionRequest {
+  /**
+   * The device's new name ("Maria's phone"): 1 to 64 characters once surrounding spaces are
+   * trimmed, no control characters.
+   */
+  deviceName: string;
+}
+
 /** A device session: one login on one device, holding one rotating refresh token. */
 export type SessionId = string;
 
@@ -562,6 +571,13 @@ export interface Operations {
     status: 204;
     response: undefined;
     errors: "unauthenticated" | "invalid_token" | "account_disabled" | "session_not_found" | "internal";
+  };
+  /** Rename one of the caller's device sessions. */
+  "PATCH /api/v1/me/sessions/{id}": {
+    request: RenameSessionRequest;
+    status: 200;
+    response: DeviceSession;
+    errors: "bad_request" | "payload_too_large" | "unauthenticated" | "invalid_token" | "account_disabled" | "session_not_found" | "validation_failed" | "internal";
   };
   /** Create a plan. */
   "POST /api/v1/plans": {

@@ -126,9 +126,9 @@ pub struct Account {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceSession {
-    /// The session id, for `DELETE /api/v1/me/sessions/{id}`.
+    /// The session id, for `DELETE` and `PATCH /api/v1/me/sessions/{id}`.
     pub id: SessionId,
-    /// The device name given at login.
+    /// The device name given at login, or as last renamed.
     pub device_name: String,
     /// When the device logged in.
     pub created_at: DateTime<Utc>,
@@ -138,6 +138,15 @@ pub struct DeviceSession {
     pub expires_at: DateTime<Utc>,
     /// Whether this is the session making the request.
     pub current: bool,
+}
+
+/// `PATCH /api/v1/me/sessions/{id}`: rename one of the caller's device sessions.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RenameSessionRequest {
+    /// The device's new name ("Maria's phone"): 1 to 64 characters once surrounding spaces are
+    /// trimmed, no control characters.
+    pub device_name: String,
 }
 
 /// `POST /api/v1/plans`.

@@ -70,6 +70,8 @@ const MIN_PASSWORD_CHARS: usize = 8;
 const MAX_PASSWORD_BYTES: usize = 1024;
 const MAX_DISPLAY_NAME_CHARS: usize = 80;
 const MAX_DEVICE_NAME_CHARS: usize = 100;
+/// The longest name a device session can be renamed to.
+const MAX_RENAMED_DEVICE_CHARS: usize = 64;
 
 const MIN_USERNAME_CHARS: usize = 3;
 const MAX_USERNAME_CHARS: usize = 32;
@@ -527,15 +529,44 @@ pub async fn sessions(
         .await?;
     Ok(sessions
         .into_iter()
-        .map(|s| api::DeviceSession {
-            current: s.id == caller.session_id,
-            id: s.id,
-            device_name: s.device_name,
-            created_at: s.created_at,
-            last_used_at: s.last_used_at,
-            expires_at: s.expires_at,
-        })
+        .map(|s| session_for(caller, s))
         .collect())
+}
+
+fn session_for(caller: &Caller, session: DeviceSession) -> api::DeviceSession {
+    api::DeviceSession {
+        current: session.id == caller.session_id,
+        id: session.id,
+        device_name: session.device_name,
+        created_at: session.created_at,
+        last_used_at: session.last_used_at,
+        expires_at: session.expires_at,
+    }
+}
+
+/// Give one of the caller's active device sessions a name they will recognise ("Maria's
+/// phone"): 1 to 64 characters once trimmed, no control characters.
+#[instrument(skip_all, fields(user.id = %caller.user.id))]
+pub async fn rename_session(
+    services: &Services,
+    caller: &Caller,
+    session: SessionId,
+    device_name: &str,
+) -> Result<api::DeviceSession, AccountError> {
+    let name = device_name.trim();
+    let chars = name.chars().count();
+    if !(1..=MAX_RENAMED_DEVICE_CHARS).contains(&chars) || name.chars().any(char::is_control) {
+        return Err(AccountError::InvalidInput(format!(
+            "deviceName must be 1 to {MAX_RENAMED_DEVICE_CHARS} characters, without control \
+             characters"
+        )));
+    }
+    let renamed = services
+        .store
+        .rename_session(caller.user.id, session, name, Utc::now())
+        .await?
+        .ok_or(AccountError::SessionNotFound)?;
+    Ok(session_for(caller, renamed))
 }
 
 /// End one of the caller's device sessions (a lost phone, say).

@@ -322,6 +322,31 @@ impl Store {
         Ok(updated.rows_affected == 1)
     }
 
+    /// Rename one active session of `user_id`. `None` if it is not theirs, ended or expired.
+    pub async fn rename_session(
+        &self,
+        user_id: UserId,
+        id: SessionId,
+        device_name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DeviceSession>, StoreError> {
+        let updated = device_sessions::Entity::update_many()
+            .col_expr(
+                device_sessions::Column::DeviceName,
+                Expr::value(device_name),
+            )
+            .filter(device_sessions::Column::Id.eq(id.0))
+            .filter(device_sessions::Column::UserId.eq(user_id.0))
+            .filter(device_sessions::Column::RevokedAt.is_null())
+            .filter(device_sessions::Column::ExpiresAt.gt(now))
+            .exec(&self.db)
+            .await?;
+        if updated.rows_affected != 1 {
+            return Ok(None);
+        }
+        self.session(id).await
+    }
+
     /// The account's sessions that are still active at `now`, newest first.
     pub async fn active_sessions(
         &self,
