@@ -387,6 +387,19 @@ export interface PlanDetail {
   documentId: DocumentId;
   /** The plan id (a UUID). The REST API also accepts the document id or URL in its place. */
   id: PlanId;
+  /**
+   * When the server last stored a change to the plan's content, from any member and by any
+   * path (sync socket or HTTP): order a home screen by it, and compare it with when the
+   * caller last looked to say "changed since". A new plan's skeleton is its first change,
+   * so a plan nobody has edited yet shows its creation time; `null` only for a plan with no
+   * stored change at all.
+   */
+  lastChangedAt: string | null;
+  /**
+   * The account whose change that was (`null` with `lastChangedAt`): a client can leave its
+   * own edits out of "changed since you last looked".
+   */
+  lastChangedBy: UserId | null;
   /** Everyone who can read and edit the plan. */
   members: PlanMember[];
   /** The caller's role on this plan. */
@@ -446,6 +459,19 @@ export interface PlanSummary {
   documentId: DocumentId;
   /** The plan id (a UUID). The REST API also accepts the document id or URL in its place. */
   id: PlanId;
+  /**
+   * When the server last stored a change to the plan's content, from any member and by any
+   * path (sync socket or HTTP): order a home screen by it, and compare it with when the
+   * caller last looked to say "changed since". A new plan's skeleton is its first change,
+   * so a plan nobody has edited yet shows its creation time; `null` only for a plan with no
+   * stored change at all.
+   */
+  lastChangedAt: string | null;
+  /**
+   * The account whose change that was (`null` with `lastChangedAt`): a client can leave its
+   * own edits out of "changed since you last looked".
+   */
+  lastChangedBy: UserId | null;
   /** Everyone who can read and edit the plan. */
   members: PlanMember[];
   /** The caller's role on this plan. */

@@ -193,6 +193,15 @@ pub struct PlanSummary {
     pub members: Vec<PlanMember>,
     /// When the plan was created.
     pub created_at: DateTime<Utc>,
+    /// When the server last stored a change to the plan's content, from any member and by any
+    /// path (sync socket or HTTP): order a home screen by it, and compare it with when the
+    /// caller last looked to say "changed since". A new plan's skeleton is its first change,
+    /// so a plan nobody has edited yet shows its creation time; `null` only for a plan with no
+    /// stored change at all.
+    pub last_changed_at: Option<DateTime<Utc>>,
+    /// The account whose change that was (`null` with `lastChangedAt`): a client can leave its
+    /// own edits out of "changed since you last looked".
+    pub last_changed_by: Option<UserId>,
     /// `null` when the document fits schema v1; otherwise where it first does not and what kind
     /// of thing is wrong there (`checkIns[0].date: the value is not a date (YYYY-MM-DD)`), in
     /// the schema's words, never the document's: a key that is not a field of the schema reads

@@ -9,7 +9,7 @@ use automerge::{ActorId, AutoSerde, Automerge};
 use cairn_shared::api::{AccountKind, Invitation, PlanDetail, PlanMember, PlanRole, PlanSummary};
 use cairn_shared::plan::{new_plan_document, read_title};
 use cairn_shared::{PlanId, UserId};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tracing::instrument;
 
 use super::access_log::{AccessEvent, record, record_done};
@@ -149,7 +149,12 @@ pub async fn load_document_counted(
     })
 }
 
-fn summary(plan: &Plan, role: PlanRole, members: Vec<Membership>) -> PlanSummary {
+fn summary(
+    plan: &Plan,
+    role: PlanRole,
+    members: Vec<Membership>,
+    last_change: Option<(DateTime<Utc>, UserId)>,
+) -> PlanSummary {
     let (title, unavailable) = match &plan.title {
         PlanTitle::Known(title) => (title.clone(), false),
         PlanTitle::NotRecorded => (String::new(), false),
@@ -172,6 +177,8 @@ fn summary(plan: &Plan, role: PlanRole, members: Vec<Membership>) -> PlanSummary
             })
             .collect(),
         created_at: plan.created_at,
+        last_changed_at: last_change.map(|(at, _)| at),
+        last_changed_by: last_change.map(|(_, by)| by),
         schema_issue: plan.schema_issue.clone(),
         unavailable,
     }
@@ -184,11 +191,13 @@ async fn summaries(
 ) -> Result<Vec<PlanSummary>, PlanError> {
     let ids: Vec<PlanId> = plans.iter().map(|(p, _)| p.id).collect();
     let mut members: HashMap<PlanId, Vec<Membership>> = services.store.members_of(&ids).await?;
+    let last_changes = services.store.last_changes(&ids).await?;
     Ok(plans
         .into_iter()
         .map(|(plan, role)| {
             let plan_members = members.remove(&plan.id).unwrap_or_default();
-            summary(&plan, role, plan_members)
+            let last_change = last_changes.get(&plan.id).copied();
+            summary(&plan, role, plan_members, last_change)
         })
         .collect())
 }
@@ -279,7 +288,9 @@ pub async fn create_plan(
         .await?
         .remove(&plan.id)
         .unwrap_or_default();
-    let mut created = summary(&plan, PlanRole::Owner, members);
+    // The skeleton is the plan's first change, stored with the plan.
+    let last_change = Some((plan.created_at, caller.user.id));
+    let mut created = summary(&plan, PlanRole::Owner, members, last_change);
     created.title = read_title(&document);
     Ok(created)
 }
