@@ -17,6 +17,7 @@ mod health;
 mod load;
 mod migrations;
 mod plans;
+mod presence;
 mod samod;
 mod scale_out;
 mod schema_check;
