@@ -91,6 +91,9 @@ pub struct Plan {
     pub schema_issue: Option<String>,
     /// The plan's title as last recorded beside the plan row.
     pub title: PlanTitle,
+    /// When the newest change to its content was stored, and whose it was (`None` with no
+    /// stored change).
+    pub last_change: Option<(DateTime<Utc>, UserId)>,
 }
 
 /// A plan's title as recorded (sealed) beside its row, so listing plans never loads a document.

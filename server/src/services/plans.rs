@@ -9,7 +9,7 @@ use automerge::{ActorId, AutoSerde, Automerge};
 use cairn_shared::api::{AccountKind, Invitation, PlanDetail, PlanMember, PlanRole, PlanSummary};
 use cairn_shared::plan::{new_plan_document, read_title};
 use cairn_shared::{PlanId, UserId};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use tracing::instrument;
 
 use super::access_log::{AccessEvent, record, record_done};
@@ -149,12 +149,7 @@ pub async fn load_document_counted(
     })
 }
 
-fn summary(
-    plan: &Plan,
-    role: PlanRole,
-    members: Vec<Membership>,
-    last_change: Option<(DateTime<Utc>, UserId)>,
-) -> PlanSummary {
+fn summary(plan: &Plan, role: PlanRole, members: Vec<Membership>) -> PlanSummary {
     let (title, unavailable) = match &plan.title {
         PlanTitle::Known(title) => (title.clone(), false),
         PlanTitle::NotRecorded => (String::new(), false),
@@ -177,8 +172,8 @@ fn summary(
             })
             .collect(),
         created_at: plan.created_at,
-        last_changed_at: last_change.map(|(at, _)| at),
-        last_changed_by: last_change.map(|(_, by)| by),
+        last_changed_at: plan.last_change.map(|(at, _)| at),
+        last_changed_by: plan.last_change.map(|(_, by)| by),
         schema_issue: plan.schema_issue.clone(),
         unavailable,
     }
@@ -191,13 +186,11 @@ async fn summaries(
 ) -> Result<Vec<PlanSummary>, PlanError> {
     let ids: Vec<PlanId> = plans.iter().map(|(p, _)| p.id).collect();
     let mut members: HashMap<PlanId, Vec<Membership>> = services.store.members_of(&ids).await?;
-    let last_changes = services.store.last_changes(&ids).await?;
     Ok(plans
         .into_iter()
         .map(|(plan, role)| {
             let plan_members = members.remove(&plan.id).unwrap_or_default();
-            let last_change = last_changes.get(&plan.id).copied();
-            summary(&plan, role, plan_members, last_change)
+            summary(&plan, role, plan_members)
         })
         .collect())
 }
@@ -288,9 +281,13 @@ pub async fn create_plan(
         .await?
         .remove(&plan.id)
         .unwrap_or_default();
-    // The skeleton is the plan's first change, stored with the plan.
-    let last_change = Some((plan.created_at, caller.user.id));
-    let mut created = summary(&plan, PlanRole::Owner, members, last_change);
+    // The skeleton is the plan's first change, stored with the plan (the row was read back
+    // before the change was inserted).
+    let plan = Plan {
+        last_change: Some((plan.created_at, caller.user.id)),
+        ..plan
+    };
+    let mut created = summary(&plan, PlanRole::Owner, members);
     created.title = read_title(&document);
     Ok(created)
 }

@@ -43,6 +43,7 @@ impl From<plans::Model> for Plan {
             created_at: row.created_at,
             schema_issue: row.schema_issue,
             title: PlanTitle::NotRecorded,
+            last_change: row.last_changed_at.zip(row.last_changed_by.map(UserId)),
         }
     }
 }
@@ -124,6 +125,8 @@ impl Store {
             created_at: Set(now),
             schema_issue: Set(None),
             sealed_title: Set(None),
+            last_changed_at: sea_orm::ActiveValue::NotSet,
+            last_changed_by: sea_orm::ActiveValue::NotSet,
         }
         .insert(&txn)
         .await?;
@@ -234,51 +237,6 @@ impl Store {
             plans.push((self.plan_with_title(plan).await, role));
         }
         Ok(plans)
-    }
-
-    /// When each of the given plans last had a change stored, and whose change it was (plans
-    /// with none stored are left out). One query, two index probes per plan (the newest change
-    /// row of a plan is found through `idx_plan_changes_plan_latest`); no document is read.
-    pub async fn last_changes(
-        &self,
-        plan_ids: &[PlanId],
-    ) -> Result<HashMap<PlanId, (DateTime<Utc>, UserId)>, StoreError> {
-        use sea_orm::sea_query::{Alias, ExprTrait, Func, Query};
-        if plan_ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let newest = Alias::new("newest");
-        let newest_of_plan = Query::select()
-            .expr(Func::max(Expr::col((
-                newest.clone(),
-                plan_changes::Column::Id,
-            ))))
-            .from_as(plan_changes::Entity, newest.clone())
-            .and_where(
-                Expr::col((newest, plan_changes::Column::PlanId))
-                    .equals((plans::Entity, plans::Column::Id)),
-            )
-            .to_owned();
-        let newest_ids = Query::select()
-            .expr(Expr::SubQuery(None, Box::new(newest_of_plan.into())))
-            .from(plans::Entity)
-            .and_where(
-                Expr::col((plans::Entity, plans::Column::Id)).is_in(plan_ids.iter().map(|p| p.0)),
-            )
-            .to_owned();
-        let rows: Vec<(Uuid, DateTime<Utc>, Uuid)> = plan_changes::Entity::find()
-            .select_only()
-            .column(plan_changes::Column::PlanId)
-            .column(plan_changes::Column::CreatedAt)
-            .column(plan_changes::Column::AuthorId)
-            .filter(plan_changes::Column::Id.in_subquery(newest_ids))
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(plan, at, author)| (PlanId(plan), (at, UserId(author))))
-            .collect())
     }
 
     /// The members of each of the given plans, with display names, owner first.
