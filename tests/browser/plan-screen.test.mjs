@@ -4,12 +4,15 @@
 // stored as the same schema values); a partner's edit never moves the focus or the caret (the
 // focused element is the same DOM node before and after: nothing is rebuilt); presence clears
 // when a phone goes offline, leaves the plan, or its member is removed (Dee, a second supporter,
-// whose "who does it" also reads "Maria / Me / Together"); the screen passes axe-core and the
+// whose "who does it" also reads "Maria / Me / Together") or disabled by an admin (Lee, then shown
+// as "(account disabled)"); the screen passes axe-core and the
 // 44-pixel tap-target check on both phones at 360 px and reflows at 200 % text; Sam's side reads
 // the same in Spanish; Maria deletes the plan after typing its name (refused while offline, her
 // plan kept) and both phones wipe it.
 import assert from "node:assert/strict"
+import { spawn } from "node:child_process"
 import { test } from "node:test"
+import { CAIRN_BIN, PASSWORD as ADMIN_PASSWORD } from "../interop/harness.mjs"
 import {
   WAIT,
   accountId,
@@ -35,6 +38,19 @@ async function serverPlan(documentId) {
   mariasToken ??= (await world.cairn.login("maria")).accessToken
   const token = mariasToken
   return (await world.cairn.request("GET", `/api/v1/plans/${documentId}`, { token })).body
+}
+
+/** An admin's token: `cairn admin create` on the running server's data, then a login. */
+async function adminToken() {
+  const child = spawn(CAIRN_BIN, ["admin", "create", "--username", "agency", "--display-name", "Agency", "--password-stdin"], {
+    env: { ...process.env, CAIRN_DATA_DIR: world.cairn.dataDir },
+    stdio: ["pipe", "ignore", "inherit"],
+  })
+  child.stdin.end(`${ADMIN_PASSWORD}\n`)
+  const code = await new Promise(resolve => child.on("exit", resolve))
+  assert.equal(code, 0, "cairn admin create")
+  const answer = await world.cairn.request("POST", "/api/v1/auth/login", { body: { username: "agency", password: ADMIN_PASSWORD } })
+  return answer.body.accessToken
 }
 
 /** Wait until `read()` (on a phone) gives `expected`. */
@@ -299,21 +315,36 @@ test("two phones edit and remove every kind of item, each from their side, until
   await sam.page.getByRole("link", { name: /Back to the allotment/ }).click()
   await maria.page.locator("[data-presence]", { hasText: "Sam is here" }).waitFor({ timeout: WAIT })
 
-  // ---- a second supporter: "Me" on her phone too; her presence goes at once when Maria removes her ----
+  // ---- two more supporters: "Me" on their phones too. Dee's presence goes at once when Maria
+  // removes her; Lee's when an admin disables his account, and he shows as "(account disabled)".
   const dee = await phone("plan-dee")
-  await signUp(dee, "dee", "Dee")
-  await button(maria, "Invite a supporter").click()
-  const deeCode = maria.page.locator("[data-invitation]")
-  await eventually(async () => ((await deeCode.getAttribute("data-invitation")) !== code ? true : undefined), { what: "a new code" })
-  await dee.page.getByLabel("Invitation code").fill(await deeCode.getAttribute("data-invitation"))
-  await button(dee, "Join").click()
-  await dee.page.getByRole("heading", { level: 1, name: "Back to the allotment" }).waitFor({ timeout: WAIT })
+  const lee = await phone("plan-lee")
+  let lastCode = code
+  for (const [device, name] of [[dee, "Dee"], [lee, "Lee"]]) {
+    await signUp(device, name.toLowerCase(), name)
+    await button(maria, "Invite a supporter").click()
+    const invitation = maria.page.locator("[data-invitation]")
+    await eventually(async () => ((await invitation.getAttribute("data-invitation")) !== lastCode ? true : undefined), { what: "a new code" })
+    lastCode = await invitation.getAttribute("data-invitation")
+    await device.page.getByLabel("Invitation code").fill(lastCode)
+    await button(device, "Join").click()
+    await device.page.getByRole("heading", { level: 1, name: "Back to the allotment" }).waitFor({ timeout: WAIT })
+  }
   assert.deepEqual(await dee.page.getByLabel("Who does it (goal 1)").locator("option").allTextContents(), ["Maria", "Me", "Together"])
-  await maria.page.locator("[data-presence]", { hasText: "Sam and Dee are here" }).waitFor({ timeout: WAIT })
+  await maria.page.locator("[data-presence]", { hasText: "Sam, Dee, and Lee are here" }).waitFor({ timeout: WAIT })
   await maria.page.getByRole("button", { name: "Remove Dee" }).click()
-  await maria.page.locator("[data-presence]", { hasText: /^Sam is here$/ }).waitFor({ timeout: 3_000 })
+  await maria.page.locator("[data-presence]", { hasText: /^Sam and Lee are here$/ }).waitFor({ timeout: 3_000 })
   await dee.page.getByRole("heading", { name: "Hello, Dee" }).waitFor({ timeout: WAIT })
+  const leeId = await accountId(lee)
+  const disabled = await world.cairn.request("POST", `/api/v1/admin/accounts/${leeId}/disable`, { token: await adminToken() })
+  assert.equal(disabled.status, 200)
+  await maria.page.locator("[data-presence]", { hasText: /^Sam is here$/ }).waitFor({ timeout: 3_000 })
+  await maria.page.locator(".member", { hasText: "Lee (supporter) (account disabled)" }).waitFor({ timeout: WAIT })
+  await sam.page.locator(".member", { hasText: "Lee (supporter) (account disabled)" }).waitFor({ timeout: 35_000 })
+  await maria.page.locator(".member", { hasText: "Lee" }).scrollIntoViewIfNeeded()
+  await shot(t, maria, "plan-12-maria-disabled-member")
   await dee.context.close()
+  await lee.context.close()
 
   // ---- Maria deletes the plan: not while offline, then after typing its name; both phones wipe it -----
   const mariaId = await accountId(maria)

@@ -328,8 +328,8 @@ interface Presence {
   at: number
 }
 
-/** A member as listed by the server; `disabled` comes with servers that report it. */
-type Member = PlanMember & { disabled?: boolean }
+/** A member as listed by the server (`disabled`: an admin disabled the account). */
+type Member = PlanMember
 
 type TextControl = HTMLInputElement | HTMLTextAreaElement
 
