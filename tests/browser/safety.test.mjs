@@ -156,6 +156,11 @@ test("the owner prints, downloads and reads the access log; devices are named, r
   await download(ben, "Download as a document (Markdown)")
 
   // ---- the access log, in words ------------------------------------------------------------
+  // (Ben's phone opening the plan is logged when its sync starts: wait for it to be.)
+  await eventually(async () => {
+    const log = await world.cairn.request("GET", `/api/v1/plans/${planId}/access-log`, { token: accessToken })
+    return log.body.some(entry => entry.kind === "sync-opened" && entry.accountName === "Ben") ? true : undefined
+  }, { what: "Ben's sync in the access log" })
   await page.getByRole("link", { name: "‹ Back to the plan" }).click()
   await page.getByRole("link", { name: "Who opened this plan" }).click()
   await page.getByRole("heading", { name: "Who opened this plan" }).waitFor({ timeout: WAIT })
@@ -207,7 +212,8 @@ test("the owner prints, downloads and reads the access log; devices are named, r
 
   // The tablet's session is another device: end it, and the tablet is signed out.
   const sessions = await world.cairn.request("GET", "/api/v1/me/sessions", { token: accessToken })
-  const tablet = sessions.body.filter(s => !s.current && s.deviceName !== "interop test")
+  const thisPhone = await page.locator(".session", { hasText: "This phone" }).getAttribute("data-session")
+  const tablet = sessions.body.filter(s => s.id !== thisPhone && s.deviceName !== "interop test")
   assert.equal(tablet.length, 1, "the tablet's session is listed")
   const endButton = page.getByRole("button", { name: `End this session (${tablet[0].deviceName})` })
   await endButton.click()

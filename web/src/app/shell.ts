@@ -191,12 +191,21 @@ export async function signOut(message = ""): Promise<void> {
   const local = await loading?.catch(() => null)
   if (local) await local.erase()
   else await leaving?.list.erase()
+  // A store still opening when the session ended was closed unopened: its database goes too.
+  if (leaving && !local) await deleteDatabase(`cairn-${leaving.api.account.id}`)
   await forgetSession()
   // A new data key (and no lock) for whoever signs in next: what the old one sealed is unreadable.
   await resetVault()
   notice = message
   location.hash = "#/"
   route()
+}
+
+function deleteDatabase(name: string): Promise<void> {
+  return new Promise(resolve => {
+    const request = indexedDB.deleteDatabase(name)
+    request.onsuccess = request.onerror = request.onblocked = () => resolve()
+  })
 }
 
 /**
