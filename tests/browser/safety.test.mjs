@@ -380,6 +380,16 @@ test("a PIN lock hides the plan, keeps it encrypted and a half-typed goal safe; 
   await page.getByLabel("Plan name").waitFor({ timeout: WAIT })
   await page.getByRole("button", { name: "Quick exit" }).click()
   await page.waitForURL("about:blank", { timeout: WAIT })
+
+  // Left alone for longer than the idle time she chose (a minute), it locks by itself.
+  await page.goBack()
+  await page.getByLabel("PIN").fill("2468")
+  await page.getByRole("button", { name: "Unlock" }).click()
+  await page.goto(`${world.cairn.baseUrl}/#/account`)
+  await page.getByLabel("Lock after this long without use").selectOption("1")
+  await page.clock.install()
+  await page.clock.fastForward("01:30")
+  await page.getByRole("heading", { name: "Cairn is locked" }).waitFor({ timeout: WAIT })
   assert.deepEqual(carla.errors, [], "no script errors")
   await carla.context.close()
 

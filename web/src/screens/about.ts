@@ -63,7 +63,7 @@ export function aboutScreen(): void {
     h(
       "section",
       { class: "card" },
-      h("p", {}, h("a", { href: account() ? "#/account" : "#/", class: "back" }, t("back"))),
+      h("p", { class: "crumb" }, h("a", { href: account() ? "#/account" : "#/", class: "back" }, t("back"))),
       h("h1", {}, t("title")),
       h("p", {}, t("intro"))
     ),

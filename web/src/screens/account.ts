@@ -276,7 +276,7 @@ export function accountScreen(session: SignedIn): void {
     h(
       "section",
       { class: "card" },
-      h("p", {}, h("a", { href: "#/", class: "back" }, t("back"))),
+      h("p", { class: "crumb" }, h("a", { href: "#/", class: "back" }, t("back"))),
       h("h1", {}, t("title")),
       h("p", {}, t("signedInAs", { name: me.displayName, username: me.username })),
       notice

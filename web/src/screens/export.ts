@@ -130,7 +130,7 @@ const t = catalogue(
 )
 
 function backLink(planId: string): HTMLElement {
-  return h("p", { class: "no-print" }, h("a", { href: `#/plan/${planId}`, class: "back" }, t("back")))
+  return h("p", { class: "crumb no-print" }, h("a", { href: `#/plan/${planId}`, class: "back" }, t("back")))
 }
 
 function saveFile(blob: Blob, name: string): void {
