@@ -402,3 +402,64 @@ test("a PIN lock hides the plan, keeps it encrypted and a half-typed goal safe; 
   await checkPage(lucia, "About this app")
   await lucia.context.close()
 })
+
+test("a phone from the version before: its plain-text plan, list and tokens move into the sealed store", { timeout: 90_000 }, async t => {
+  // Dora writes her plan on one phone (this version)…
+  const dora = await phone("safety-dora")
+  await signUp(dora, "dora", "Dora")
+  const planId = await startPlan(dora, "Morning walks", "Out of the door by eight")
+  await dora.context.close()
+
+  // …and another phone still holds it the way the previous version kept it: the session and the
+  // plan list in localStorage, the plan's bytes in plain text in IndexedDB.
+  const old = await phone("safety-dora-old")
+  const tokens = await world.cairn.login("dora")
+  const [summary] = (await world.cairn.request("GET", "/api/v1/plans", { token: tokens.accessToken })).body
+  const { bytes } = await world.cairn.changes(tokens.accessToken, planId)
+  await old.page.evaluate(
+    async ({ tokens, summary, bytes }) => {
+      const remove = name =>
+        new Promise(resolve => {
+          const request = indexedDB.deleteDatabase(name)
+          request.onsuccess = request.onerror = request.onblocked = () => resolve()
+        })
+      for (const { name } of await indexedDB.databases()) await remove(name)
+      localStorage.setItem("cairn.session", JSON.stringify({ tokens, accessExpiresAt: Date.now() + tokens.expiresIn * 1000 }))
+      localStorage.setItem(
+        `cairn.plans.${tokens.account.id}`,
+        JSON.stringify([{ url: summary.url, documentId: summary.documentId, id: summary.id, title: summary.title, role: "owner", with: [], confirmed: true }])
+      )
+      const db = await new Promise((resolve, reject) => {
+        const open = indexedDB.open(`cairn-${tokens.account.id}`, 1)
+        open.onupgradeneeded = () => open.result.createObjectStore("documents")
+        open.onsuccess = () => resolve(open.result)
+        open.onerror = () => reject(open.error)
+      })
+      const key = [summary.documentId, "incremental", "from-the-old-version"]
+      await new Promise((resolve, reject) => {
+        const tx = db.transaction("documents", "readwrite")
+        tx.objectStore("documents").put({ key, binary: new Uint8Array(bytes) }, key)
+        tx.oncomplete = resolve
+        tx.onerror = () => reject(tx.error)
+      })
+      db.close()
+    },
+    { tokens, summary, bytes: [...bytes] }
+  )
+  const before = await old.page.evaluate(scanIndexedDB, ["Out of the door by eight"])
+  assert.ok(before.hits.length > 0, "the scan finds plain text where the old version left it")
+
+  // This version opens it, with no network needed for what is on the phone, and seals it.
+  await old.page.reload()
+  await old.page.getByRole("heading", { name: "Hello, Dora" }).waitFor({ timeout: WAIT })
+  await old.page.getByRole("link", { name: /Morning walks/ }).click()
+  await eventually(async () => ((await old.page.getByLabel("What matters to me").inputValue()) === "Out of the door by eight" ? true : undefined), {
+    what: "the old phone's plan, opened",
+  })
+  const after = await old.page.evaluate(scanIndexedDB, ["Out of the door by eight", "Morning walks", "Dora"])
+  assert.deepEqual(after.hits, [], "nothing readable left in IndexedDB")
+  const keys = await old.page.evaluate(() => Object.keys(localStorage))
+  assert.deepEqual(keys.filter(key => key !== "cairn.locale"), [], "the session and the list left localStorage")
+  assert.deepEqual(old.errors, [])
+  await old.context.close()
+})

@@ -133,14 +133,21 @@ export function showStatus(): void {
 
 // ---- the connection --------------------------------------------------------------------------
 
-async function goOnline(): Promise<void> {
-  if (!signedIn || !navigator.onLine) return
+let retry = 0
+
+async function goOnline(attempt = 0): Promise<void> {
+  window.clearTimeout(retry)
+  const session = signedIn
+  if (!session || !navigator.onLine) return
   try {
-    const token = await signedIn.api.accessToken()
+    // The access token lives only in memory: after a start offline, this is the first refresh.
+    const token = await session.api.accessToken()
     ;(await planStore()).connect(token)
     await refreshPlans()
   } catch (err) {
-    if (!(err instanceof Offline)) console.warn("could not connect", err)
+    if (!(err instanceof Offline)) return console.warn("could not connect", err)
+    // The network said "online" a moment before it carries anything: try again shortly.
+    if (signedIn === session && attempt < 6) retry = window.setTimeout(() => void goOnline(attempt + 1), 500 * 2 ** attempt)
   }
 }
 

@@ -19,6 +19,7 @@ const t = catalogue(
     devicesIntro: "Each phone or computer signed in to your account. End a session you do not recognise: that device is signed out and its copy of your plans is removed when it next connects.",
     loading: "Loading…",
     thisPhone: "This phone",
+    unnamed: "A device with no name",
     since: "Signed in {date}",
     lastUsed: "last used {date}",
     end: "End this session",
@@ -67,6 +68,7 @@ const t = catalogue(
     devicesIntro: "Cada teléfono u ordenador con tu cuenta abierta. Cierra una sesión que no reconozcas: ese dispositivo sale de tu cuenta y su copia de tus planes se borra la próxima vez que se conecte.",
     loading: "Cargando…",
     thisPhone: "Este teléfono",
+    unnamed: "Un dispositivo sin nombre",
     since: "Sesión iniciada el {date}",
     lastUsed: "último uso el {date}",
     end: "Cerrar esta sesión",
@@ -134,7 +136,7 @@ export function accountScreen(session: SignedIn): void {
     sessions.sort((a, b) => Number(b.current) - Number(a.current) || b.lastUsedAt.localeCompare(a.lastUsedAt))
     devices.replaceChildren(
       ...sessions.map(device => {
-        const name = device.deviceName || deviceName()
+        const name = device.deviceName || (device.current ? deviceName() : t("unnamed"))
         const row = h(
           "li",
           { class: "session", "data-session": device.id },
