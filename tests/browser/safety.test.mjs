@@ -14,6 +14,7 @@ import { readFile } from "node:fs/promises"
 import { test } from "node:test"
 import {
   PASSWORD,
+  PHONE,
   WAIT,
   axeViolations,
   eventually,
@@ -462,4 +463,47 @@ test("a phone from the version before: its plain-text plan, list and tokens move
   assert.deepEqual(keys.filter(key => key !== "cairn.locale"), [], "the session and the list left localStorage")
   assert.deepEqual(old.errors, [])
   await old.context.close()
+})
+
+test("the phone's passkey (WebAuthn PRF) opens the lock too", { timeout: 90_000 }, async t => {
+  // WebAuthn needs a name, not an address: the same Cairn, as http://localhost.
+  const context = await world.browser.newContext(PHONE)
+  try {
+    const page = await context.newPage()
+    const errors = []
+    page.on("pageerror", err => errors.push(err.message))
+    const cdp = await context.newCDPSession(page)
+    await cdp.send("WebAuthn.enable")
+    await cdp.send("WebAuthn.addVirtualAuthenticator", {
+      options: {
+        protocol: "ctap2",
+        ctap2Version: "ctap2_1",
+        transport: "internal",
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+        hasPrf: true,
+      },
+    })
+    await page.goto(world.cairn.baseUrl.replace("127.0.0.1", "localhost"))
+    const device = { label: "safety-eli", page, context, errors }
+    await signUp(device, "eli", "Eli")
+    await startPlan(device, "Eli's plan", "Painting on Saturdays")
+    await page.goto(`${new URL(page.url()).origin}/#/account`)
+    await page.getByLabel("New PIN (at least 4 digits)").fill("97531")
+    await page.getByLabel("The same PIN again").fill("97531")
+    await page.getByRole("button", { name: "Set the lock" }).click()
+    await expectText(device, "The lock is set.")
+    await page.getByRole("button", { name: "Unlock with this phone's passkey too" }).click()
+    await expectText(device, "This phone's passkey opens the lock too. Your PIN still does.")
+    await shot(t, device, "safety-08-passkey")
+    await page.getByRole("button", { name: "Lock", exact: true }).click()
+    await page.getByRole("heading", { name: "Cairn is locked" }).waitFor({ timeout: WAIT })
+    await page.getByRole("button", { name: "Unlock with this phone's passkey" }).click()
+    await page.getByRole("heading", { name: "This phone and my account" }).waitFor({ timeout: WAIT })
+    assert.deepEqual(errors, [], "no script errors")
+  } finally {
+    await context.close()
+  }
 })

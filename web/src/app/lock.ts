@@ -10,7 +10,7 @@
 // at once, locking first when there is a lock.
 import { h } from "../dom.ts"
 import { catalogue, onLocaleChange } from "./i18n.ts"
-import { forgetKey, hasLock, lockSettings, resetVault, unlockWithPin } from "./vault.ts"
+import { forgetKey, hasLock, hasPasskey, lockSettings, resetVault, unlockWithPasskey, unlockWithPin } from "./vault.ts"
 import { main, resumeSession, route, suspendSession } from "./shell.ts"
 
 const t = catalogue(
@@ -28,6 +28,8 @@ const t = catalogue(
       "Without the PIN, nothing on this phone can be opened again. You can remove everything Cairn keeps here and sign in again: what was already synced comes back from Cairn, but changes that never reached Cairn are lost.",
     forgotDo: "Remove everything from this phone",
     keepTrying: "Keep trying my PIN",
+    withPasskey: "Unlock with this phone's passkey",
+    passkeyFailed: "The passkey did not open it. Use your PIN.",
   },
   {
     quickExit: "Salida rápida",
@@ -43,6 +45,8 @@ const t = catalogue(
       "Sin el PIN, nada de lo que hay en este teléfono se puede volver a abrir. Puedes borrar todo lo que Cairn guarda aquí e iniciar sesión de nuevo: lo que ya estaba sincronizado vuelve desde Cairn, pero los cambios que nunca llegaron a Cairn se pierden.",
     forgotDo: "Borrar todo de este teléfono",
     keepTrying: "Seguir intentando con mi PIN",
+    withPasskey: "Desbloquear con la llave de acceso del teléfono",
+    passkeyFailed: "La llave de acceso no lo abrió. Usa tu PIN.",
   }
 )
 
@@ -155,6 +159,13 @@ export function showLockScreen(): void {
   }) as HTMLInputElement
   const message = h("p", { id: "notice", class: "notice", role: "alert" })
   const button = h("button", { type: "submit", class: "primary" }, t("unlock")) as HTMLButtonElement
+  const opened = async () => {
+    locked = false
+    lastActive = Date.now()
+    await lockChanged()
+    await resumeSession()
+    restoreDraft()
+  }
   const form = h(
     "form",
     {
@@ -163,27 +174,41 @@ export function showLockScreen(): void {
         event.preventDefault()
         button.disabled = true
         message.textContent = t("checking")
-        const opened = await unlockWithPin(pin.value)
+        const ok = await unlockWithPin(pin.value)
         button.disabled = false
-        if (!opened) {
+        if (!ok) {
           message.textContent = t("wrongPin")
           pin.value = ""
           pin.focus()
           return
         }
-        locked = false
-        lastActive = Date.now()
-        await lockChanged()
-        await resumeSession()
-        restoreDraft()
+        await opened()
       },
     },
     h("h1", {}, t("lockedTitle")),
     h("p", {}, t("lockedIntro")),
     h("div", { class: "field" }, h("label", { for: "unlock-pin" }, t("pin")), pin),
     message,
-    button
+    h("div", { class: "actions" }, button)
   )
+  void hasPasskey().then(has => {
+    if (!has || !locked) return
+    form.querySelector(".actions")?.append(
+      h(
+        "button",
+        {
+          type: "button",
+          onclick: async () => {
+            message.textContent = ""
+            const ok = await unlockWithPasskey().catch(() => false)
+            if (ok) await opened()
+            else message.textContent = t("passkeyFailed")
+          },
+        },
+        t("withPasskey")
+      )
+    )
+  })
   const forgot = h(
     "details",
     { class: "card" },

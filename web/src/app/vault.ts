@@ -20,9 +20,18 @@ export const PIN_ITERATIONS = 600_000
 /** The first bytes of every value this app encrypts ("CRN" and format 1). */
 const MAGIC = new Uint8Array([0x43, 0x52, 0x4e, 0x01])
 
+/** The data key wrapped by a key from the phone's passkey (WebAuthn's PRF extension). */
+interface PasskeyWrap {
+  credentialId: ArrayBuffer
+  /** The PRF input (its output is the key's secret). */
+  salt: Uint8Array
+  iv: Uint8Array
+  wrapped: ArrayBuffer
+}
+
 type Wrapped =
   | { mode: "device"; kek: CryptoKey; iv: Uint8Array; wrapped: ArrayBuffer }
-  | { mode: "pin"; salt: Uint8Array; iterations: number; iv: Uint8Array; wrapped: ArrayBuffer }
+  | { mode: "pin"; salt: Uint8Array; iterations: number; iv: Uint8Array; wrapped: ArrayBuffer; passkey?: PasskeyWrap }
 
 export interface LockSettings {
   /** Minutes without a touch or a key before the app locks (with a lock set). */
@@ -160,7 +169,126 @@ export async function setPin(pin: string): Promise<void> {
   const kek = await pinKey(pin, salt, PIN_ITERATIONS)
   const iv = randomBytes(12)
   const wrapped = await crypto.subtle.wrapKey("raw", dataKey, kek, { name: "AES-GCM", iv })
-  await put("key", { mode: "pin", salt, iterations: PIN_ITERATIONS, iv, wrapped } satisfies Wrapped)
+  // A passkey already added keeps working: it wraps the same data key.
+  const before = await get<Wrapped>("key")
+  const passkey = before?.mode === "pin" ? before.passkey : undefined
+  await put("key", { mode: "pin", salt, iterations: PIN_ITERATIONS, iv, wrapped, passkey } satisfies Wrapped)
+}
+
+// ---- the phone's passkey -----------------------------------------------------------------------
+//
+// A passkey of this phone (fingerprint, face or screen lock) can open the lock too, where the
+// platform offers WebAuthn's PRF extension: the authenticator turns a stored salt into a secret
+// that never leaves it unless the person verifies, and that secret (through HKDF) wraps the data
+// key. No server is involved: the passkey only releases a key on this phone. The PIN stays the
+// way back in when the passkey is not at hand.
+
+/** Why a passkey could not be added. */
+export class NoPasskey extends Error {
+  constructor(readonly reason: "unsupported" | "no-prf" | "cancelled") {
+    super(reason)
+  }
+}
+
+export async function passkeyAvailable(): Promise<boolean> {
+  try {
+    return "PublicKeyCredential" in window && (await PublicKeyCredential.isUserVerifyingPlatformAuthenticatorAvailable())
+  } catch {
+    return false
+  }
+}
+
+export async function hasPasskey(): Promise<boolean> {
+  const stored = await get<Wrapped>("key")
+  return stored?.mode === "pin" && stored.passkey !== undefined
+}
+
+async function passkeyKey(secret: ArrayBuffer): Promise<CryptoKey> {
+  const material = await crypto.subtle.importKey("raw", secret, "HKDF", false, ["deriveKey"])
+  return crypto.subtle.deriveKey(
+    { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: new TextEncoder().encode("cairn app lock") },
+    material,
+    { name: "AES-GCM", length: 256 },
+    false,
+    ["wrapKey", "unwrapKey"]
+  )
+}
+
+type PrfResults = { prf?: { enabled?: boolean; results?: { first?: ArrayBuffer } } }
+
+async function prfSecret(credentialId: ArrayBuffer, salt: Uint8Array<ArrayBuffer>): Promise<ArrayBuffer> {
+  let credential: PublicKeyCredential | null
+  try {
+    credential = (await navigator.credentials.get({
+      publicKey: {
+        challenge: randomBytes(32),
+        allowCredentials: [{ type: "public-key", id: credentialId }],
+        userVerification: "required",
+        timeout: 60_000,
+        extensions: { prf: { eval: { first: salt } } } as AuthenticationExtensionsClientInputs,
+      },
+    })) as PublicKeyCredential | null
+  } catch {
+    throw new NoPasskey("cancelled")
+  }
+  const secret = (credential?.getClientExtensionResults() as PrfResults | undefined)?.prf?.results?.first
+  if (!secret) throw new NoPasskey("no-prf")
+  return secret
+}
+
+/** Add this phone's passkey to the lock (a PIN must be set, and the vault open). */
+export async function addPasskey(name: string): Promise<void> {
+  if (!dataKey) throw new Error("the vault is locked")
+  const stored = await get<Wrapped>("key")
+  if (stored?.mode !== "pin") throw new Error("set a PIN first")
+  if (!(await passkeyAvailable())) throw new NoPasskey("unsupported")
+  const salt = randomBytes(32)
+  let credential: PublicKeyCredential | null
+  try {
+    credential = (await navigator.credentials.create({
+      publicKey: {
+        challenge: randomBytes(32),
+        rp: { name: "Cairn" },
+        user: { id: randomBytes(16), name, displayName: name },
+        pubKeyCredParams: [
+          { type: "public-key", alg: -7 },
+          { type: "public-key", alg: -257 },
+        ],
+        authenticatorSelection: { authenticatorAttachment: "platform", userVerification: "required", residentKey: "discouraged" },
+        timeout: 60_000,
+        extensions: { prf: { eval: { first: salt } } } as AuthenticationExtensionsClientInputs,
+      },
+    })) as PublicKeyCredential | null
+  } catch {
+    throw new NoPasskey("cancelled")
+  }
+  if (!credential) throw new NoPasskey("cancelled")
+  const results = credential.getClientExtensionResults() as PrfResults
+  if (!results.prf?.enabled) throw new NoPasskey("no-prf")
+  const secret = results.prf.results?.first ?? (await prfSecret(credential.rawId, salt))
+  const iv = randomBytes(12)
+  const wrapped = await crypto.subtle.wrapKey("raw", dataKey, await passkeyKey(secret), { name: "AES-GCM", iv })
+  await put("key", { ...stored, passkey: { credentialId: credential.rawId, salt, iv, wrapped } } satisfies Wrapped)
+}
+
+export async function removePasskey(): Promise<void> {
+  const stored = await get<Wrapped>("key")
+  if (stored?.mode !== "pin") return
+  await put("key", { ...stored, passkey: undefined } satisfies Wrapped)
+}
+
+/** Open the lock with the phone's passkey: true when it opened. */
+export async function unlockWithPasskey(): Promise<boolean> {
+  const stored = await get<Wrapped>("key")
+  if (stored?.mode !== "pin" || !stored.passkey) return false
+  const { credentialId, salt, iv, wrapped } = stored.passkey
+  const secret = await prfSecret(credentialId, salt as Uint8Array<ArrayBuffer>)
+  try {
+    dataKey = await unwrap(wrapped, await passkeyKey(secret), iv as Uint8Array<ArrayBuffer>)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** Remove the lock: the data key is wrapped by a device key again. */

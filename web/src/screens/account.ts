@@ -7,8 +7,18 @@ import { field, h } from "../dom.ts"
 import { problem } from "../app/errors.ts"
 import { catalogue, dateTime, names } from "../app/i18n.ts"
 import { lockChanged, lockIsSet, lockNow } from "../app/lock.ts"
-import { lockSettings, removePin, saveLockSettings, setPin } from "../app/vault.ts"
-import { account, loadedStore, main, planStore, say, showing, signOut, type SignedIn } from "../app/shell.ts"
+import {
+  NoPasskey,
+  addPasskey,
+  hasPasskey,
+  lockSettings,
+  passkeyAvailable,
+  removePasskey,
+  removePin,
+  saveLockSettings,
+  setPin,
+} from "../app/vault.ts"
+import { account, loadedStore, main, planStore, showing, signOut, type SignedIn } from "../app/shell.ts"
 
 const t = catalogue(
   {
@@ -45,7 +55,13 @@ const t = catalogue(
     removeLock: "Remove the lock",
     lockRemoved: "The lock is removed.",
     lockNowButton: "Lock now",
-    passkey: "A passkey (fingerprint or face) is not offered yet: use a PIN.",
+    passkeyNone: "This phone offers no passkey (fingerprint, face or screen lock) to this app: your PIN opens the lock.",
+    passkeyAdd: "Unlock with this phone's passkey too",
+    passkeyAdded: "This phone's passkey opens the lock too. Your PIN still does.",
+    passkeyOn: "This phone's passkey (fingerprint, face or screen lock) opens the lock too.",
+    passkeyRemove: "Stop unlocking with the passkey",
+    passkeyNoPrf: "This phone's passkeys cannot open Cairn's lock (the browser does not offer the PRF extension). Your PIN opens it.",
+    passkeyCancelled: "No passkey was added.",
     about: "About this app: what stays on this phone",
     signOut: "Sign out of this phone",
     // the sign-out check
@@ -94,7 +110,13 @@ const t = catalogue(
     removeLock: "Quitar el bloqueo",
     lockRemoved: "El bloqueo se ha quitado.",
     lockNowButton: "Bloquear ahora",
-    passkey: "Todavía no se ofrece una llave de acceso (huella o cara): usa un PIN.",
+    passkeyNone: "Este teléfono no ofrece llave de acceso (huella, cara o bloqueo de pantalla) a esta app: tu PIN abre el bloqueo.",
+    passkeyAdd: "Desbloquear también con la llave de acceso del teléfono",
+    passkeyAdded: "La llave de acceso del teléfono también abre el bloqueo. Tu PIN sigue sirviendo.",
+    passkeyOn: "La llave de acceso del teléfono (huella, cara o bloqueo de pantalla) también abre el bloqueo.",
+    passkeyRemove: "Dejar de desbloquear con la llave de acceso",
+    passkeyNoPrf: "Las llaves de acceso de este teléfono no pueden abrir el bloqueo de Cairn (el navegador no ofrece la extensión PRF). Tu PIN lo abre.",
+    passkeyCancelled: "No se añadió ninguna llave de acceso.",
     about: "Sobre esta app: lo que se queda en este teléfono",
     signOut: "Cerrar sesión en este teléfono",
     checking: "Comprobando lo que hay en este teléfono…",
@@ -119,9 +141,11 @@ export function accountScreen(session: SignedIn): void {
   const { api } = session
   const me = api.account
   const notice = h("p", { id: "notice", class: "notice", role: "status" })
-  const tell = (text: string) => {
-    notice.textContent = text
-    say(text)
+  // Each card says what happened in it, next to the button pressed.
+  const devicesNotice = h("p", { class: "notice", role: "status" })
+  const lockNotice = h("p", { class: "notice", role: "status" })
+  const tell = (text: string, where: HTMLElement = notice) => {
+    where.textContent = text
   }
   const devices = h("ul", { class: "sessions" }, h("li", { class: "empty" }, t("loading")))
 
@@ -157,14 +181,14 @@ export function accountScreen(session: SignedIn): void {
                   if (!wanted) return
                   try {
                     await api.renameSession(device.id, wanted)
-                    tell(t("renamed", { name: wanted }))
+                    tell(t("renamed", { name: wanted }), devicesNotice)
                     void drawSessions()
                   } catch (err) {
                     if (err instanceof ApiError && (err.status === 405 || (err.status === 404 && err.code !== "session_not_found"))) {
                       renameSupported = false
-                      tell(t("renameUnsupported"))
+                      tell(t("renameUnsupported"), devicesNotice)
                       void drawSessions()
-                    } else tell(problem(err))
+                    } else tell(problem(err), devicesNotice)
                   }
                 },
               },
@@ -183,9 +207,9 @@ export function accountScreen(session: SignedIn): void {
                 onclick: async () => {
                   try {
                     await api.endSession(device.id)
-                    tell(t("ended"))
+                    tell(t("ended"), devicesNotice)
                   } catch (err) {
-                    tell(problem(err))
+                    tell(problem(err), devicesNotice)
                   }
                   void drawSessions()
                 },
@@ -210,16 +234,16 @@ export function accountScreen(session: SignedIn): void {
       {
         onsubmit: async (event: Event) => {
           event.preventDefault()
-          if (!/^\d{4,12}$/.test(first.value)) return tell(t("pinTooShort"))
-          if (first.value !== again.value) return tell(t("pinsDiffer"))
+          if (!/^\d{4,12}$/.test(first.value)) return tell(t("pinTooShort"), lockNotice)
+          if (first.value !== again.value) return tell(t("pinsDiffer"), lockNotice)
           submit.disabled = true
-          tell(t("working"))
+          tell(t("working"), lockNotice)
           try {
             await setPin(first.value)
             await lockChanged()
-            tell(t("pinSet"))
+            tell(t("pinSet"), lockNotice)
           } catch (err) {
-            tell(problem(err))
+            tell(problem(err), lockNotice)
           }
           void drawLock()
         },
@@ -245,10 +269,11 @@ export function accountScreen(session: SignedIn): void {
     lockCard.replaceChildren(
       ...[
       h("h2", { id: "lock-title" }, t("lockTitle")),
+      lockNotice,
       h("p", {}, set ? t("lockOn") : t("lockOff")),
       set ? field(t("idle"), idle) : null,
       set ? h("p", {}, h("button", { type: "button", onclick: () => void lockNow() }, t("lockNowButton"))) : null,
-      pinForm,
+      set ? h("details", { class: "change-pin" }, h("summary", {}, t("changePin")), pinForm) : pinForm,
       set
         ? h(
             "p",
@@ -260,7 +285,7 @@ export function accountScreen(session: SignedIn): void {
                 onclick: async () => {
                   await removePin()
                   await lockChanged()
-                  tell(t("lockRemoved"))
+                  tell(t("lockRemoved"), lockNotice)
                   void drawLock()
                 },
               },
@@ -268,8 +293,50 @@ export function accountScreen(session: SignedIn): void {
             )
           )
         : null,
-      h("p", { class: "hint" }, t("passkey")),
       ].filter((node): node is HTMLElement => node !== null)
+    )
+    if (set) lockCard.append(await passkeyPart())
+  }
+
+  const passkeyPart = async (): Promise<HTMLElement> => {
+    if (!(await passkeyAvailable())) return h("p", { class: "hint" }, t("passkeyNone"))
+    if (await hasPasskey()) {
+      return h(
+        "div",
+        {},
+        h("p", {}, t("passkeyOn")),
+        h(
+          "button",
+          {
+            type: "button",
+            onclick: async () => {
+              await removePasskey()
+              void drawLock()
+            },
+          },
+          t("passkeyRemove")
+        )
+      )
+    }
+    return h(
+      "p",
+      {},
+      h(
+        "button",
+        {
+          type: "button",
+          onclick: async () => {
+            try {
+              await addPasskey(me.username)
+              tell(t("passkeyAdded"), lockNotice)
+            } catch (err) {
+              tell(err instanceof NoPasskey ? (err.reason === "no-prf" ? t("passkeyNoPrf") : err.reason === "cancelled" ? t("passkeyCancelled") : t("passkeyNone")) : problem(err), lockNotice)
+            }
+            void drawLock()
+          },
+        },
+        t("passkeyAdd")
+      )
     )
   }
 
@@ -283,7 +350,7 @@ export function accountScreen(session: SignedIn): void {
       h("p", {}, t("signedInAs", { name: me.displayName, username: me.username })),
       notice
     ),
-    h("section", { class: "card", "aria-labelledby": "devices-title" }, h("h2", { id: "devices-title" }, t("devices")), h("p", { class: "hint" }, t("devicesIntro")), devices),
+    h("section", { class: "card", "aria-labelledby": "devices-title" }, h("h2", { id: "devices-title" }, t("devices")), h("p", { class: "hint" }, t("devicesIntro")), devicesNotice, devices),
     lockCard,
     h(
       "section",
