@@ -354,8 +354,8 @@ export function accountScreen(session: SignedIn): void {
     lockCard,
     h(
       "section",
-      { class: "card" },
-      h("p", {}, h("a", { href: "#/about" }, t("about"))),
+      { class: "card stack" },
+      h("a", { href: "#/about" }, t("about")),
       h("button", { type: "button", onclick: () => (location.hash = "#/sign-out") }, t("signOut"))
     )
   )

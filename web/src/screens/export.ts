@@ -207,6 +207,23 @@ export async function exportScreen({ api, list }: SignedIn, planId: string): Pro
   stopDrawing = () => handle.off("change", draw)
 }
 
+const STATUSES = ["thinking", "working", "paused", "done", "let-go"] as const
+const KINDS = ["plan-created", "sync-opened", "plan-read", "exported", "invited", "joined", "removed", "left"] as const
+const FORMATS = ["json", "markdown", "fhir"] as const
+
+/** A value of the plan as text: plain strings, Automerge's ImmutableString (`.val`), anything. */
+function w(value: unknown): string {
+  if (typeof value === "string") return value
+  if (value === undefined || value === null) return ""
+  const val = (value as { val?: unknown }).val
+  return typeof val === "string" ? val : String(value)
+}
+
+function statusWords(value: unknown): string {
+  const status = w(value)
+  return (STATUSES as readonly string[]).includes(status) ? t(`status_${status as (typeof STATUSES)[number]}`) : status
+}
+
 /** The plan as a calm page for paper: headings, lists, nothing to tap. */
 function printedPlan(doc: PlanDocument | undefined): Node[] {
   if (!doc) return [h("p", {}, t("notHere"))]
@@ -218,9 +235,9 @@ function printedPlan(doc: PlanDocument | undefined): Node[] {
   const supports = doc.supports ?? []
   const checkIns = doc.checkIns ?? []
   return [
-    h("h2", { id: "print-title" }, doc.title || t("untitled")),
-    ...section(t("whatMatters"), doc.whatMatters ? h("p", { class: "prose" }, doc.whatMatters) : null),
-    ...section(t("strengths"), strengths.length ? h("ul", {}, ...strengths.map(s => h("li", {}, s.text))) : null),
+    h("h2", { id: "print-title" }, w(doc.title) || t("untitled")),
+    ...section(t("whatMatters"), w(doc.whatMatters) ? h("p", { class: "prose" }, w(doc.whatMatters)) : null),
+    ...section(t("strengths"), strengths.length ? h("ul", {}, ...strengths.map(s => h("li", {}, w(s.text)))) : null),
     ...section(
       t("goals"),
       goals.length
@@ -231,8 +248,8 @@ function printedPlan(doc: PlanDocument | undefined): Node[] {
               h(
                 "li",
                 {},
-                h("p", { class: "prose" }, h("strong", {}, goal.text)),
-                h("p", { class: "plan-who" }, t(`status_${goal.status}` as "status_working") ?? goal.status),
+                h("p", { class: "prose" }, h("strong", {}, w(goal.text))),
+                h("p", { class: "plan-who" }, statusWords(goal.status)),
                 (goal.steps ?? []).length
                   ? h(
                       "ul",
@@ -241,11 +258,11 @@ function printedPlan(doc: PlanDocument | undefined): Node[] {
                         h(
                           "li",
                           {},
-                          `${step.done ? "☑" : "☐"} ${step.text}`,
+                          `${step.done ? "☑" : "☐"} ${w(step.text)}`,
                           h(
                             "span",
                             { class: "plan-who" },
-                            ` (${[who[step.who] ?? step.who, step.due ? t("due", { date: day(step.due) }) : "", step.done ? t("done") : ""].filter(Boolean).join(", ")})`
+                            ` (${[who[w(step.who) as keyof typeof who] ?? w(step.who), step.due ? t("due", { date: day(w(step.due)) }) : "", step.done ? t("done") : ""].filter(Boolean).join(", ")})`
                           )
                         )
                       )
@@ -259,7 +276,7 @@ function printedPlan(doc: PlanDocument | undefined): Node[] {
     ...section(
       t("supports"),
       supports.length
-        ? h("ul", {}, ...supports.map(s => h("li", {}, h("strong", {}, s.name), [s.contact, s.note].filter(Boolean).length ? ` — ${[s.contact, s.note].filter(Boolean).join(" · ")}` : "")))
+        ? h("ul", {}, ...supports.map(s => h("li", {}, h("strong", {}, w(s.name)), [w(s.contact), w(s.note)].filter(Boolean).length ? ` — ${[w(s.contact), w(s.note)].filter(Boolean).join(" · ")}` : "")))
         : null
     ),
     ...section(
@@ -272,9 +289,9 @@ function printedPlan(doc: PlanDocument | undefined): Node[] {
               h(
                 "li",
                 {},
-                h("strong", {}, day(c.date)),
-                c.howItWent ? h("p", { class: "prose" }, `${t("howItWent")}: ${c.howItWent}`) : null,
-                c.whatWeLearned ? h("p", { class: "prose" }, `${t("learned")}: ${c.whatWeLearned}`) : null
+                h("strong", {}, day(w(c.date))),
+                w(c.howItWent) ? h("p", { class: "prose" }, `${t("howItWent")}: ${w(c.howItWent)}`) : null,
+                w(c.whatWeLearned) ? h("p", { class: "prose" }, `${t("learned")}: ${w(c.whatWeLearned)}`) : null
               )
             )
           )
@@ -285,10 +302,13 @@ function printedPlan(doc: PlanDocument | undefined): Node[] {
 
 /** One access-log entry in words: "Sam opened the plan", "You exported it as a document". */
 export function accessWords(entry: AccessLogEntry, me: string): string {
-  const format = entry.format ? t(`format_${entry.format}` as "format_json") || entry.format : ""
+  const format = entry.format && (FORMATS as readonly string[]).includes(entry.format) ? t(`format_${entry.format as (typeof FORMATS)[number]}`) : (entry.format ?? "")
   const member = entry.memberName || t("someone")
-  if (entry.accountId === me) return t(`you_${entry.kind}` as "you_joined", { format, member })
-  return t(`kind_${entry.kind}` as "kind_joined", { who: entry.accountName || t("someone"), format, member })
+  const who = entry.accountName || t("someone")
+  // A kind of access this version does not know yet (a newer server): said plainly anyway.
+  if (!(KINDS as readonly string[]).includes(entry.kind)) return `${who}: ${entry.kind}`
+  if (entry.accountId === me) return t(`you_${entry.kind}`, { format, member })
+  return t(`kind_${entry.kind}`, { who, format, member })
 }
 
 export async function accessScreen({ api }: SignedIn, planId: string): Promise<void> {

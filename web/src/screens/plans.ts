@@ -152,9 +152,9 @@ export function plansScreen({ api, list: planList }: SignedIn): void {
     ),
     h(
       "section",
-      { class: "card" },
-      h("p", {}, h("a", { href: "#/account", class: "button-link" }, t("account"))),
-      h("p", {}, h("a", { href: "#/about" }, t("about"))),
+      { class: "card stack" },
+      h("a", { href: "#/account", class: "button-link" }, t("account")),
+      h("a", { href: "#/about" }, t("about")),
       // Signing out first checks that nothing written on this phone would be lost (account.ts).
       h("button", { type: "button", onclick: () => (location.hash = "#/sign-out") }, t("signOut"))
     )
