@@ -222,8 +222,8 @@ test("the owner prints, downloads and reads the access log; devices are named, r
   await eventually(async () => ((await page.locator(`[data-session="${tablet[0].id}"]`).count()) === 0 ? true : undefined), {
     what: "the ended session gone from the list",
   })
-  // Its next call to Cairn finds the session over: signed out, its copy of the plans wiped.
-  await second.page.reload()
+  // Its next look at Cairn (the plan list is checked every 15 s) finds the session over: it is
+  // signed out, its copy of the plans wiped.
   await second.page.getByRole("heading", { name: "Welcome to Cairn" }).waitFor({ timeout: 30_000 })
   await expectText(second, "Your session has ended")
   const left = await second.page.evaluate(async () => (await indexedDB.databases()).map(db => db.name).filter(n => n !== "cairn-vault"))
@@ -309,6 +309,8 @@ test("a PIN lock hides the plan, keeps it encrypted and a half-typed goal safe; 
   await page.getByRole("button", { name: "Set the lock" }).click()
   await expectText(carla, "The lock is set.")
   await page.getByRole("button", { name: "Lock", exact: true }).waitFor({ timeout: WAIT })
+  await page.getByLabel("Lock after this long without use").waitFor({ timeout: WAIT })
+  await checkPage(carla, "the account screen with a lock")
 
   // Halfway through a new goal, she locks the app.
   await page.goto(`${world.cairn.baseUrl}/#/plan/${planId}`)
@@ -386,8 +388,10 @@ test("a PIN lock hides the plan, keeps it encrypted and a half-typed goal safe; 
   await page.goBack()
   await page.getByLabel("PIN").fill("2468")
   await page.getByRole("button", { name: "Unlock" }).click()
+  await page.locator("main h1", { hasNotText: "Cairn is locked" }).waitFor({ timeout: WAIT })
   await page.goto(`${world.cairn.baseUrl}/#/account`)
   await page.getByLabel("Lock after this long without use").selectOption("1")
+  await expectText(carla, "Cairn now locks after 1 minute without use.")
   await page.clock.install()
   await page.clock.fastForward("01:30")
   await page.getByRole("heading", { name: "Cairn is locked" }).waitFor({ timeout: WAIT })

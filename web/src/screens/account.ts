@@ -52,6 +52,7 @@ const t = catalogue(
     working: "Setting the lock…",
     idle: "Lock after this long without use",
     minutes: "{count} minute|{count} minutes",
+    idleSet: "Cairn now locks after {time} without use.",
     removeLock: "Remove the lock",
     lockRemoved: "The lock is removed.",
     lockNowButton: "Lock now",
@@ -107,6 +108,7 @@ const t = catalogue(
     working: "Poniendo el bloqueo…",
     idle: "Bloquear tras este tiempo sin usarla",
     minutes: "{count} minuto|{count} minutos",
+    idleSet: "Ahora Cairn se bloquea tras {time} sin usarla.",
     removeLock: "Quitar el bloqueo",
     lockRemoved: "El bloqueo se ha quitado.",
     lockNowButton: "Bloquear ahora",
@@ -258,8 +260,10 @@ export function accountScreen(session: SignedIn): void {
       {
         name: "idle",
         onchange: async (event: Event) => {
-          await saveLockSettings({ ...settings, idleMinutes: Number((event.target as HTMLSelectElement).value) })
+          const idleMinutes = Number((event.target as HTMLSelectElement).value)
+          await saveLockSettings({ ...settings, idleMinutes })
           await lockChanged()
+          tell(t("idleSet", { time: t("minutes", { count: idleMinutes }) }), lockNotice)
         },
       },
       ...IDLE_CHOICES.map(minutes =>
