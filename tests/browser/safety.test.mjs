@@ -35,6 +35,19 @@ async function checkPage(device, what) {
   // (The skip link of index.html is the accessibility work's, fixed there.)
   const small = (await smallTargets(device.page)).filter(target => !target.startsWith("Skip to the plan"))
   assert.deepEqual(small, [], `${what}: tap targets under 44×44`)
+  // 200 % text (twice the app's 17 px) still fits 360 pixels: nothing to scroll sideways.
+  const wide = await device.page.evaluate(() => {
+    const root = document.documentElement
+    const before = root.style.fontSize
+    root.style.fontSize = "34px"
+    const overflowing = [...document.querySelectorAll("body *")]
+      .filter(el => el.getBoundingClientRect().right > root.clientWidth + 1)
+      .map(el => `${el.tagName.toLowerCase()}.${el.className}: ${Math.round(el.getBoundingClientRect().right)}`)
+    const width = root.scrollWidth
+    root.style.fontSize = before
+    return { width, overflowing: overflowing.slice(0, 5) }
+  })
+  assert.ok(wide.width <= 360, `${what}: at 200 % text the page is ${wide.width} px wide: ${wide.overflowing.join(", ")}`)
 }
 
 async function startPlan(device, title, whatMatters) {
@@ -469,7 +482,7 @@ test("a phone from the version before: its plain-text plan, list and tokens move
   await old.context.close()
 })
 
-test("the phone's passkey (WebAuthn PRF) opens the lock too", { timeout: 90_000 }, async t => {
+test("the phone's passkey (WebAuthn PRF) opens the lock too; a forgotten PIN removes everything and a sign-in brings the plan back", { timeout: 90_000 }, async t => {
   // WebAuthn needs a name, not an address: the same Cairn, as http://localhost.
   const context = await world.browser.newContext(PHONE)
   try {
@@ -506,6 +519,18 @@ test("the phone's passkey (WebAuthn PRF) opens the lock too", { timeout: 90_000 
     await page.getByRole("heading", { name: "Cairn is locked" }).waitFor({ timeout: WAIT })
     await page.getByRole("button", { name: "Unlock with this phone's passkey" }).click()
     await page.getByRole("heading", { name: "This phone and my account" }).waitFor({ timeout: WAIT })
+
+    // A forgotten PIN (and no passkey at hand): everything of Cairn's leaves the phone, after a
+    // warning, and it is ready for a new sign-in.
+    await page.getByRole("button", { name: "Lock", exact: true }).click()
+    await page.getByText("Forgot your PIN?").click()
+    await expectText(device, "changes that never reached Cairn are lost")
+    await page.getByRole("button", { name: "Remove everything from this phone" }).click()
+    await page.getByRole("heading", { name: "Welcome to Cairn" }).waitFor({ timeout: WAIT })
+    const left = await page.evaluate(async () => (await indexedDB.databases()).map(db => db.name).filter(n => n !== "cairn-vault"))
+    assert.deepEqual(left, [], "no plans database left")
+    await logIn(device, "eli")
+    await page.getByRole("link", { name: /Eli's plan/ }).waitFor({ timeout: WAIT })
     assert.deepEqual(errors, [], "no script errors")
   } finally {
     await context.close()
