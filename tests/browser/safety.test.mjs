@@ -124,7 +124,7 @@ test("signing out never loses an offline edit, and signing back in on the same t
   await context.close()
 })
 
-test("the owner prints, downloads and reads the access log; devices are named, renamed and ended", { timeout: 150_000 }, async t => {
+test("the owner prints, downloads and reads the access log; devices are named, renamed and ended, keeping what an ended phone never sent", { timeout: 150_000 }, async t => {
   const rosa = await phone("safety-rosa")
   const ben = await phone("safety-ben")
   await signUp(rosa, "rosa", "Rosa")
@@ -193,9 +193,16 @@ test("the owner prints, downloads and reads the access log; devices are named, r
   await checkPage(rosa, "the access log")
 
   // ---- devices: a real name, this phone marked, renamed, and another phone's session ended ---
+  // Her tablet has the plan too, and a strength written there offline, not yet sent.
   const second = await phone("safety-rosa-tablet")
   await logIn(second, "rosa")
-  await second.page.getByRole("heading", { name: "Hello, Rosa" }).waitFor({ timeout: WAIT })
+  await second.page.getByRole("link", { name: /Back to work/ }).click()
+  await second.page.getByLabel("Plan name").waitFor({ timeout: WAIT })
+  await second.page.locator("#status[data-state=synced]").waitFor({ timeout: WAIT })
+  await second.context.setOffline(true)
+  await second.page.getByLabel("A strength").fill("Good with customers")
+  await second.page.getByLabel("A strength").press("Enter")
+  await expectText(second, "Good with customers")
   await page.goto(`${world.cairn.baseUrl}/#/account`)
   await page.getByRole("heading", { name: "This phone and my account" }).waitFor({ timeout: WAIT })
   const mine = page.locator(".session", { hasText: "This phone" })
@@ -235,12 +242,23 @@ test("the owner prints, downloads and reads the access log; devices are named, r
   await eventually(async () => ((await page.locator(`[data-session="${tablet[0].id}"]`).count()) === 0 ? true : undefined), {
     what: "the ended session gone from the list",
   })
-  // Its next look at Cairn (the plan list is checked every 15 s) finds the session over: it is
-  // signed out, its copy of the plans wiped.
+  // Back online, its next look at Cairn finds the session over: it is signed out. The strength
+  // it never sent is not thrown away: it waits on the tablet, sealed, for Rosa's next log-in.
+  await second.context.setOffline(false)
   await second.page.getByRole("heading", { name: "Welcome to Cairn" }).waitFor({ timeout: 30_000 })
-  await expectText(second, "Your session has ended")
-  const left = await second.page.evaluate(async () => (await indexedDB.databases()).map(db => db.name).filter(n => n !== "cairn-vault"))
-  assert.deepEqual(left, [], "nothing of Rosa's plans on the tablet")
+  await expectText(second, "Your session has ended. Some changes had not reached Cairn yet")
+  assert.ok(!(await second.page.locator("body").innerText()).includes("Back to work"), "no plan named to whoever holds it")
+  const sealed = await second.page.evaluate(scanIndexedDB, ["Good with customers", "Back to work"])
+  assert.ok(sealed.values > 0, "the tablet still holds the plan")
+  assert.deepEqual(sealed.hits, [], "sealed: nothing readable")
+  await shot(t, second, "safety-09-session-ended")
+  await logIn(second, "rosa")
+  await second.page.getByRole("link", { name: /Back to work/ }).click()
+  await expectText(second, "Good with customers")
+  await eventually(async () => {
+    const plan = await serverPlan("rosa", planId)
+    return (plan.document.strengths ?? []).some(s => s.text === "Good with customers") ? true : undefined
+  }, { what: "the tablet's kept strength on the server" })
 
   for (const device of [rosa, ben, second]) {
     assert.deepEqual(device.errors, [], `${device.label}: no script errors`)

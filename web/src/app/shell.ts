@@ -8,7 +8,7 @@ import { h } from "../dom.ts"
 import { catalogue, onLocaleChange } from "./i18n.ts"
 import { isLocked, showLockScreen, startLock, topBarButtons } from "./lock.ts"
 import { PlanList } from "./plan-list.ts"
-import { openVault, resetVault } from "./vault.ts"
+import { deleteSecret, getPlain, openVault, putPlain, resetVault } from "./vault.ts"
 import { plansScreen } from "../screens/plans.ts"
 import { signInScreen } from "../screens/signin.ts"
 
@@ -22,6 +22,8 @@ const t = catalogue(
     ended: "Your access to {titles} has ended; it is no longer on this phone.",
     aPlan: "a plan",
     sessionEnded: "Your session has ended. Please log in again.",
+    sessionEndedKept:
+      "Your session has ended. Some changes had not reached Cairn yet: they stay on this phone, locked away, until you log in again.",
     planPages: "More about this plan",
     exportLink: "Print or download",
     accessLink: "Who opened this plan",
@@ -35,6 +37,8 @@ const t = catalogue(
     ended: "Tu acceso a {titles} ha terminado; ya no está en este teléfono.",
     aPlan: "un plan",
     sessionEnded: "Tu sesión ha terminado. Vuelve a iniciar sesión.",
+    sessionEndedKept:
+      "Tu sesión ha terminado. Algunos cambios todavía no habían llegado a Cairn: se quedan guardados bajo llave en este teléfono hasta que vuelvas a iniciar sesión.",
     planPages: "Más sobre este plan",
     exportLink: "Imprimir o descargar",
     accessLink: "Quién abrió este plan",
@@ -175,13 +179,44 @@ export async function refreshPlans(): Promise<void> {
 // ---- signing in and out ----------------------------------------------------------------------
 
 export async function startSession(session: Session): Promise<void> {
-  const api = new Api(session, () => void signOut(t("sessionEnded")))
+  const api = new Api(session, () => void sessionEnded(api))
+  // Plans kept from a session that ended: this account's continue; another account's go now.
+  const kept = await getPlain<{ userId: string } | null>("kept").catch(() => null)
+  if (kept) {
+    if (kept.userId !== session.tokens.account.id) {
+      await deleteDatabase(`cairn-${kept.userId}`)
+      await deleteSecret(`plans.${kept.userId}`).catch(() => undefined)
+    }
+    await putPlain("kept", null)
+  }
   signedIn = { api, list: await PlanList.open(session.tokens.account.id) }
   say("")
   route()
   // The list is on screen; the plans themselves (and Automerge) load behind it.
   void goOnline()
   void planStore().catch(err => console.warn("the plans on this phone could not be opened", err))
+}
+
+/**
+ * The session ended without this phone signing out: ended from another device, run out, or its
+ * refresh token refused. With nothing unsent on the phone it is a sign-out. Plans with changes
+ * Cairn does not have yet stay on the phone, sealed, for this account's next sign-in here (and
+ * go if another account signs in): the app never throws away what someone wrote.
+ */
+async function sessionEnded(api: Api): Promise<void> {
+  const session = signedIn
+  if (!session || session.api !== api) return
+  const local = await (storeLoading ?? planStore()).catch(() => null)
+  const unsynced = local ? await local.unsyncedPlans().catch(() => []) : []
+  if (signedIn !== session) return
+  if (unsynced.length === 0) return signOut(t("sessionEnded"))
+  await suspendSession()
+  await forgetSession()
+  await putPlain("kept", { userId: api.account.id })
+  // (No plan named: whoever holds the phone now may not be its owner.)
+  notice = t("sessionEndedKept")
+  location.hash = "#/"
+  route()
 }
 
 export async function signOut(message = ""): Promise<void> {

@@ -25,6 +25,7 @@ const t = catalogue(
     lock3: "Quick exit (the button at the top, or the Escape key three times) leaves Cairn at once for a blank page. With a PIN, Cairn is locked too; without one, anyone who goes back sees Cairn again.",
     outTitle: "Signing out",
     out1: "Signing out removes your plans and everything else of your account from this phone. If some changes have not reached Cairn yet, the app tells you first and can wait for them.",
+    out3: "If your session ends without you signing out (it ran out, or you ended it from another phone), changes that had not reached Cairn stay on this phone, locked away, until you log in again here. If someone else logs in on it, they are removed.",
     out2: "In “This phone and my account” you can see every phone where you are signed in and end a session you do not recognise.",
     removedTitle: "When a plan ends for you",
     removed1: "If the person removes you from their plan, or deletes it, its copy is removed from this phone as soon as Cairn says so.",
@@ -49,6 +50,7 @@ const t = catalogue(
     lock3: "La salida rápida (el botón de arriba, o la tecla Escape tres veces) sale de Cairn al instante a una página en blanco. Con un PIN, Cairn también se bloquea; sin él, quien vuelva atrás ve Cairn otra vez.",
     outTitle: "Cerrar sesión",
     out1: "Al cerrar sesión se borran de este teléfono tus planes y todo lo demás de tu cuenta. Si algunos cambios todavía no han llegado a Cairn, la app te avisa antes y puede esperar a que lleguen.",
+    out3: "Si tu sesión termina sin que la cierres (caducó, o la cerraste desde otro teléfono), los cambios que no habían llegado a Cairn se quedan bajo llave en este teléfono hasta que vuelvas a iniciar sesión aquí. Si otra persona inicia sesión en él, se borran.",
     out2: "En «Este teléfono y mi cuenta» puedes ver cada teléfono donde tienes la sesión iniciada y cerrar una sesión que no reconozcas.",
     removedTitle: "Cuando un plan termina para ti",
     removed1: "Si la persona te quita de su plan, o lo borra, su copia se borra de este teléfono en cuanto Cairn lo confirma.",
@@ -70,7 +72,7 @@ export function aboutScreen(): void {
     section(t("phoneTitle"), t("phone1"), t("phone2"), t("phone3"), t("phone4")),
     section(t("whoTitle"), t("who1"), t("who2"), t("who3"), t("who4")),
     section(t("lockTitle"), t("lock1"), t("lock2"), t("lock3")),
-    section(t("outTitle"), t("out1"), t("out2")),
+    section(t("outTitle"), t("out1"), t("out3"), t("out2")),
     section(t("removedTitle"), t("removed1"))
   )
 }
