@@ -296,7 +296,9 @@ export function startLock(): void {
   window.addEventListener("pagehide", () => void lockNow())
   // Back from the blank page, from the browser's memory of this page: locked stays locked.
   window.addEventListener("pageshow", event => {
-    if (event.persisted && locked) showLockScreen()
+    if (!event.persisted) return
+    if (locked) showLockScreen()
+    else route() // the quick exit emptied the page: draw it again
   })
   window.addEventListener("keydown", event => {
     if (event.key !== "Escape") return

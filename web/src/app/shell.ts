@@ -368,7 +368,7 @@ export async function startShell(): Promise<void> {
   try {
     opened = await openVault()
   } catch (err) {
-    // No IndexedDB (a private window on some browsers): nothing can be kept on this phone.
+    // No IndexedDB here (some private windows): nothing can be kept on this phone.
     console.warn("the vault could not be opened", err)
     opened = "open"
   }

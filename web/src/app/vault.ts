@@ -136,7 +136,13 @@ export async function openVault(): Promise<"open" | "locked"> {
     return "open"
   }
   if (stored.mode === "pin") return "locked"
-  dataKey = await unwrap(stored.wrapped, stored.kek, stored.iv as Uint8Array<ArrayBuffer>)
+  try {
+    dataKey = await unwrap(stored.wrapped, stored.kek, stored.iv as Uint8Array<ArrayBuffer>)
+  } catch {
+    // The device key no longer opens it (a damaged store): nothing sealed can be read again, so
+    // start anew; what Cairn has comes back at the next log-in.
+    await resetVault()
+  }
   return "open"
 }
 
