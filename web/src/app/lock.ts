@@ -211,7 +211,7 @@ export function showLockScreen(): void {
   })
   const forgot = h(
     "details",
-    { class: "card" },
+    { class: "card forgot" },
     h("summary", {}, t("forgot")),
     h("p", {}, t("forgotWarn")),
     h(
