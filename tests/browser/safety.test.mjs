@@ -86,6 +86,11 @@ test("signing out never loses an offline edit, and signing back in on the same t
   await expectText(ana, "I cook for my neighbours")
   await page.locator("#status[data-state=saved]").waitFor({ timeout: WAIT })
 
+  // A second tab of the app is open on the list.
+  const twin = await context.newPage()
+  await twin.goto(`${world.cairn.baseUrl}/#/`)
+  await twin.getByRole("heading", { name: "Hello, Ana" }).waitFor({ timeout: WAIT })
+
   // Signing out says what would be lost, and that the phone is offline.
   await page.goto(`${world.cairn.baseUrl}/#/`)
   await page.getByRole("button", { name: "Sign out of this phone" }).click()
@@ -107,9 +112,14 @@ test("signing out never loses an offline edit, and signing back in on the same t
     ["I cook for my neighbours"],
     "the offline strength reached the server before signing out"
   )
-  // Nothing of the account is left on the phone but the (reset) vault.
-  const databases = await page.evaluate(async () => (await indexedDB.databases()).map(db => db.name))
-  assert.deepEqual(databases.filter(name => name !== "cairn-vault"), [], "the plans database is gone")
+  // The other tab is signed out too, and nothing of the account is left on the phone but the
+  // (reset) vault.
+  await twin.getByRole("heading", { name: "Welcome to Cairn" }).waitFor({ timeout: WAIT })
+  await eventually(async () => {
+    const databases = await page.evaluate(async () => (await indexedDB.databases()).map(db => db.name))
+    return databases.every(name => name === "cairn-vault") ? true : undefined
+  }, { what: "the plans database gone" })
+  await twin.close()
 
   // Signing back in on the same tab (no reload) opens the plan again, from the server.
   await logIn(ana, "ana")
@@ -343,12 +353,23 @@ test("a PIN lock hides the plan, keeps it encrypted and a half-typed goal safe; 
   await page.getByLabel("Lock after this long without use").waitFor({ timeout: WAIT })
   await checkPage(carla, "the account screen with a lock")
 
-  // Halfway through a new goal, she locks the app.
+  // A second tab of the app opens locked, and needs the PIN too.
+  const twin = await carla.context.newPage()
+  await twin.goto(`${world.cairn.baseUrl}/#/plan/${planId}`)
+  await twin.getByRole("heading", { name: "Cairn is locked" }).waitFor({ timeout: WAIT })
+  await twin.getByLabel("PIN").fill("2468")
+  await twin.getByRole("button", { name: "Unlock" }).click()
+  await twin.getByLabel("Plan name").waitFor({ timeout: WAIT })
+
+  // Halfway through a new goal, she locks the app: every tab of it locks.
   await page.goto(`${world.cairn.baseUrl}/#/plan/${planId}`)
   await page.getByLabel("Plan name").waitFor({ timeout: WAIT })
   await page.getByLabel("A new goal, in your words").fill("Join the choir")
   await page.getByRole("button", { name: "Lock", exact: true }).click()
   await page.getByRole("heading", { name: "Cairn is locked" }).waitFor({ timeout: WAIT })
+  await twin.getByRole("heading", { name: "Cairn is locked" }).waitFor({ timeout: WAIT })
+  assert.ok(!(await twin.locator("body").innerText()).includes("Calling my sister"), "the other tab shows no plan text")
+  await twin.close()
   const text = await page.locator("body").innerText()
   for (const phrase of ["Sunday phone calls", "Calling my sister", "Join the choir", "Carla"]) {
     assert.ok(!text.includes(phrase), `the locked page does not show "${phrase}"`)

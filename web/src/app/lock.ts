@@ -50,6 +50,18 @@ const t = catalogue(
   }
 )
 
+/** The app's other tabs on this phone: locking (or the quick exit) in one locks them all, and a
+ * sign-out in one signs them all out (the vault's key changed under them). */
+const tabs: BroadcastChannel | null = "BroadcastChannel" in window ? new BroadcastChannel("cairn-tabs") : null
+
+export function tellOtherTabs(message: "lock" | "signed-out"): void {
+  tabs?.postMessage(message)
+}
+
+export function onOtherTabs(handler: (message: string) => void): void {
+  tabs?.addEventListener("message", event => handler(String(event.data)))
+}
+
 let locked = false
 let lockSet = false
 let idleMs = 5 * 60_000
@@ -129,7 +141,8 @@ function restoreDraft(): void {
 
 /** Lock now (when a lock is set): the lock screen at once, then everything is written and the
  * key forgotten. */
-export async function lockNow(): Promise<void> {
+export async function lockNow(fromOtherTab = false): Promise<void> {
+  if (!fromOtherTab) tellOtherTabs("lock")
   if (!lockSet || locked) return
   locked = true
   keepDraft()
@@ -250,6 +263,7 @@ async function wipeEverything(): Promise<void> {
 /** Leave at once for a blank page (no Cairn words, no address of Cairn's); locked first when a
  * lock is set. The back button then finds the lock screen, not the plan. */
 export function quickExit(): void {
+  tellOtherTabs("lock")
   main.replaceChildren()
   document.getElementById("plan-pages")?.remove()
   const status = document.getElementById("status")
@@ -281,6 +295,9 @@ function relabel(): void {
 /** Watch for leaving, idling and the quick-exit key. */
 export function startLock(): void {
   void lockChanged()
+  onOtherTabs(message => {
+    if (message === "lock") void lockChanged().then(() => lockNow(true))
+  })
   const active = () => {
     lastActive = Date.now()
   }

@@ -6,9 +6,9 @@ import { Api, Offline, forgetSession, loadSession, type Session } from "../api.t
 import type { PlanStore } from "../sync.ts"
 import { h } from "../dom.ts"
 import { catalogue, onLocaleChange } from "./i18n.ts"
-import { isLocked, showLockScreen, startLock, topBarButtons } from "./lock.ts"
+import { isLocked, onOtherTabs, showLockScreen, startLock, tellOtherTabs, topBarButtons } from "./lock.ts"
 import { PlanList } from "./plan-list.ts"
-import { deleteSecret, getPlain, openVault, putPlain, resetVault } from "./vault.ts"
+import { deleteSecret, forgetKey, getPlain, openVault, putPlain, resetVault } from "./vault.ts"
 import { plansScreen } from "../screens/plans.ts"
 import { signInScreen } from "../screens/signin.ts"
 
@@ -238,6 +238,7 @@ export async function signOut(message = ""): Promise<void> {
   await forgetSession()
   // A new data key (and no lock) for whoever signs in next: what the old one sealed is unreadable.
   await resetVault()
+  tellOtherTabs("signed-out")
   notice = message
   location.hash = "#/"
   route()
@@ -364,6 +365,15 @@ export async function startShell(): Promise<void> {
   window.setInterval(() => void refreshPlans(), REFRESH_MS)
   onLocaleChange(route)
   startLock()
+  // Signed out in another tab: the plans and the key are gone; this tab shows the sign-in too.
+  onOtherTabs(async message => {
+    if (message !== "signed-out" || !signedIn) return
+    await suspendSession()
+    forgetKey()
+    await openVault().catch(() => undefined)
+    location.hash = "#/"
+    route()
+  })
   let opened: "open" | "locked"
   try {
     opened = await openVault()
