@@ -7,7 +7,7 @@ import { field, h } from "../dom.ts"
 import { problem } from "../app/errors.ts"
 import { catalogue, names } from "../app/i18n.ts"
 import { fromSummary } from "../app/plan-list.ts"
-import { currentNotice, main, planStore, say, showing, signOut, type SignedIn } from "../app/shell.ts"
+import { currentNotice, main, planStore, say, showing, type SignedIn } from "../app/shell.ts"
 
 const t = catalogue(
   {
@@ -28,6 +28,8 @@ const t = catalogue(
     codeHint: "The code the person showed you or read to you, like K7QM-3XPA-Z9RT.",
     join: "Join",
     signOut: "Sign out of this phone",
+    account: "This phone and my account",
+    about: "About this app",
   },
   {
     hello: "Hola, {name}",
@@ -47,6 +49,8 @@ const t = catalogue(
     codeHint: "El código que la persona te mostró o te leyó, como K7QM-3XPA-Z9RT.",
     join: "Unirme",
     signOut: "Cerrar sesión en este teléfono",
+    account: "Este teléfono y mi cuenta",
+    about: "Sobre esta app",
   }
 )
 
@@ -146,6 +150,13 @@ export function plansScreen({ api, list: planList }: SignedIn): void {
       field(t("code"), code, t("codeHint")),
       h("button", { type: "submit" }, t("join"))
     ),
-    h("section", { class: "card" }, h("button", { type: "button", onclick: () => void signOut() }, t("signOut")))
+    h(
+      "section",
+      { class: "card stack" },
+      h("a", { href: "#/account", class: "button-link" }, t("account")),
+      h("a", { href: "#/about" }, t("about")),
+      // Signing out first checks that nothing written on this phone would be lost (account.ts).
+      h("button", { type: "button", onclick: () => (location.hash = "#/sign-out") }, t("signOut"))
+    )
   )
 }

@@ -19,6 +19,7 @@ const t = catalogue(
     logIn: "Log in",
     haveAccount: "I already have an account",
     newHere: "New here? Create an account",
+    about: "About this app: what stays on this phone",
   },
   {
     createTitle: "Crea tu cuenta",
@@ -33,6 +34,7 @@ const t = catalogue(
     logIn: "Iniciar sesión",
     haveAccount: "Ya tengo una cuenta",
     newHere: "¿Eres nuevo? Crea una cuenta",
+    about: "Sobre esta app: lo que se queda en este teléfono",
   }
 )
 
@@ -88,7 +90,7 @@ export function signInScreen(): void {
         creating ? t("haveAccount") : t("newHere")
       )
     )
-    main.replaceChildren(form)
+    main.replaceChildren(form, h("p", { class: "about-link" }, h("a", { href: "#/about" }, t("about"))))
   }
   render()
 }
