@@ -8,131 +8,26 @@
 // Screenshots at phone size are written to target/browser-screenshots/ (named in the test
 // output); the README shows two of them from docs/screenshots/.
 import assert from "node:assert/strict"
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises"
-import { tmpdir } from "node:os"
 import path from "node:path"
-import { after, before, test } from "node:test"
-import { fileURLToPath } from "node:url"
-import { chromium } from "playwright-core"
-import { Cairn, PASSWORD, eventually } from "../interop/harness.mjs"
+import { test } from "node:test"
+import {
+  PASSWORD,
+  SHOTS,
+  WAIT,
+  accountId,
+  contrastFailures,
+  eventually,
+  expectText,
+  phone,
+  planIdFrom,
+  shot,
+  signUp,
+  startCairnAndBrowser,
+  status,
+  storedKeys,
+} from "./phones.mjs"
 
-const here = path.dirname(fileURLToPath(import.meta.url))
-const WEB_DIR = path.resolve(here, "../../web/dist")
-const SHOTS = path.resolve(here, "../../target/browser-screenshots")
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium"
-const PHONE = { viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, hasTouch: true, isMobile: true }
-const WAIT = 15_000
-// Headless as root, with nothing reaching out to Google's services (this network has none).
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-]
-
-let cairn
-let browser
-
-before(async () => {
-  await mkdir(SHOTS, { recursive: true })
-  cairn = await Cairn.start({ env: { CAIRN_WEB_DIR: WEB_DIR } })
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
-})
-
-/** Every phone's browser context, closed at the end even when a test failed halfway. */
-const contexts = []
-
-after(async () => {
-  for (const context of contexts) await context.close().catch(() => {})
-  await browser?.close()
-  await cairn?.stop()
-})
-
-/** A phone: its own browser context (storage, service worker, network) and one page. An
- * installed app needs a real profile (Chromium never installs from an incognito context). */
-async function phone(label, { profile = false } = {}) {
-  const context = profile
-    ? await chromium.launchPersistentContext(await mkdtemp(path.join(tmpdir(), "cairn-phone-")), {
-        ...PHONE,
-        executablePath: CHROMIUM,
-        args: CHROMIUM_ARGS,
-      })
-    : await browser.newContext(PHONE)
-  contexts.push(context)
-  const page = context.pages()[0] ?? (await context.newPage())
-  const foreign = []
-  page.on("request", request => {
-    const url = new URL(request.url())
-    if (!["data:", "blob:"].includes(url.protocol) && url.origin !== new URL(cairn.baseUrl).origin) {
-      foreign.push(request.url())
-    }
-  })
-  const errors = []
-  page.on("pageerror", err => errors.push(err.message))
-  const console = []
-  page.on("console", message => console.push(`${message.type()}: ${message.text()}`))
-  after(() => writeFile(path.join(SHOTS, `${label}.console.log`), console.join("\n")).catch(() => {}))
-  page.on("dialog", dialog => dialog.accept())
-  await page.goto(cairn.baseUrl)
-  return { label, context, page, foreign, errors }
-}
-
-async function shot(t, device, name) {
-  const file = path.join(SHOTS, `${name}.png`)
-  await device.page.screenshot({ path: file, fullPage: false })
-  t.diagnostic(`screenshot: ${path.relative(path.resolve(here, "../.."), file)}`)
-}
-
-async function signUp(device, username, name) {
-  const { page } = device
-  await page.getByRole("button", { name: "New here? Create an account" }).click()
-  await page.getByLabel("Username").fill(username)
-  await page.getByLabel("Your name, as others will see it").fill(name)
-  await page.getByLabel("Password").fill(PASSWORD)
-  await page.getByRole("button", { name: "Create account" }).click()
-  await page.getByRole("heading", { name: `Hello, ${name}` }).waitFor({ timeout: WAIT })
-}
-
-/** The status line: "Synced" or "Saved on this phone" (and its state for the test). */
-function status(device) {
-  return device.page.locator("#status")
-}
-
-async function expectText(device, text, what = text) {
-  await device.page.getByText(text, { exact: false }).first().waitFor({ timeout: WAIT }).catch(err => {
-    throw new Error(`${device.label}: ${what} did not show: ${err.message}`)
-  })
-}
-
-/** Keys the phone's IndexedDB (automerge-repo's storage) holds for a document. */
-async function storedKeys(device, userId, documentId) {
-  return device.page.evaluate(
-    ({ database, documentId }) =>
-      new Promise((resolve, reject) => {
-        const open = indexedDB.open(database)
-        open.onerror = () => reject(open.error)
-        open.onsuccess = () => {
-          const db = open.result
-          if (!db.objectStoreNames.contains("documents")) return resolve(0)
-          const request = db.transaction("documents").objectStore("documents").getAllKeys()
-          request.onsuccess = () => resolve(request.result.filter(key => key[0] === documentId).length)
-          request.onerror = () => reject(request.error)
-        }
-      }),
-    { database: `cairn-${userId}`, documentId }
-  )
-}
-
-async function accountId(device) {
-  return device.page.evaluate(() => JSON.parse(localStorage.getItem("cairn.session")).tokens.account.id)
-}
-
-function planIdFrom(device) {
-  return new URL(device.page.url()).hash.replace("#/plan/", "")
-}
+const world = startCairnAndBrowser()
 
 test("a person and their supporter write a plan together, offline and online, until the person ends it", { timeout: 180_000 }, async t => {
   const maria = await phone("maria")
@@ -237,9 +132,9 @@ test("a person and their supporter write a plan together, offline and online, un
   await sam.page.locator("#status[data-state=synced]").waitFor({ timeout: WAIT })
 
   // The server holds the same merged plan.
-  const token = (await cairn.login("maria")).accessToken
+  const token = (await world.cairn.login("maria")).accessToken
   const stored = await eventually(async () => {
-    const answer = await cairn.request("GET", `/api/v1/plans/${documentId}`, { token })
+    const answer = await world.cairn.request("GET", `/api/v1/plans/${documentId}`, { token })
     const steps = answer.body.document.goals?.[0]?.steps ?? []
     return steps.length === 3 && answer.body.document.goals[0].text.endsWith("with Dee") ? answer.body : undefined
   }, { what: "the merged plan on the server" })
@@ -318,21 +213,21 @@ test("the app installs, then opens and edits with no network at all", { timeout:
   assert.equal(await status(dee).textContent(), "Saved on this phone")
 
   // A plan started with no network at all becomes hers on the server when she reconnects.
-  await page.goto(`${cairn.baseUrl}/#/`)
+  await page.goto(`${world.cairn.baseUrl}/#/`)
   await page.getByLabel("What would you like to call it?").fill("Made on the bus")
   await page.getByRole("button", { name: "Start my plan" }).click()
   await page.getByLabel("Plan name").waitFor({ timeout: WAIT })
   await page.getByLabel("What matters to me").fill("Written with no signal")
   await context.setOffline(false)
   await page.locator("#status[data-state=synced]").waitFor({ timeout: WAIT })
-  const token = (await cairn.login("dee")).accessToken
+  const token = (await world.cairn.login("dee")).accessToken
   const plans = await eventually(async () => {
-    const answer = await cairn.request("GET", "/api/v1/plans", { token })
+    const answer = await world.cairn.request("GET", "/api/v1/plans", { token })
     return answer.body.length === 2 ? answer.body : undefined
   }, { what: "both plans in Dee's list on the server" })
   assert.deepEqual(plans.map(p => p.title).sort(), ["Made on the bus", "Steady mornings"])
   const mornings = plans.find(p => p.title === "Steady mornings")
-  const detail = await cairn.request("GET", `/api/v1/plans/${mornings.id}`, { token })
+  const detail = await world.cairn.request("GET", `/api/v1/plans/${mornings.id}`, { token })
   assert.deepEqual(detail.body.document.strengths.map(s => s.text), ["I ask for help now"])
   assert.deepEqual(dee.foreign, [])
   assert.deepEqual(dee.errors, [])
@@ -367,7 +262,7 @@ test("it works from the keyboard, fits a 360-pixel screen and meets WCAG AA cont
   await page.getByLabel("Plan name").waitFor({ timeout: WAIT })
 
   for (const screen of ["#/", `#/plan/${planIdFrom(kim)}`]) {
-    await page.goto(`${cairn.baseUrl}/${screen}`)
+    await page.goto(`${world.cairn.baseUrl}/${screen}`)
     await page.locator("main h1, main label").first().waitFor({ timeout: WAIT })
     const width = await page.evaluate(() => document.documentElement.scrollWidth)
     assert.ok(width <= 360, `${screen} fits 360 pixels (is ${width})`)
@@ -377,35 +272,3 @@ test("it works from the keyboard, fits a 360-pixel screen and meets WCAG AA cont
   await kim.context.close()
 })
 
-/** In the page: every visible text element whose contrast with its background is below AA. */
-function contrastFailures() {
-  const parse = value => (value.match(/[\d.]+/g) ?? []).map(Number)
-  const luminance = ([r, g, b]) => {
-    const channel = c => {
-      const s = c / 255
-      return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4
-    }
-    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
-  }
-  const background = element => {
-    for (let node = element; node; node = node.parentElement) {
-      const [r, g, b, a = 1] = parse(getComputedStyle(node).backgroundColor)
-      if (a > 0) return [r, g, b]
-    }
-    return [255, 255, 255]
-  }
-  const failures = []
-  for (const element of document.querySelectorAll("body *")) {
-    const own = [...element.childNodes].some(node => node.nodeType === Node.TEXT_NODE && node.textContent.trim())
-    const box = element.getBoundingClientRect()
-    if (!own || box.width === 0 || box.height === 0) continue
-    const style = getComputedStyle(element)
-    if (style.visibility === "hidden") continue
-    const fg = luminance(parse(style.color))
-    const bg = luminance(background(element))
-    const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05)
-    const large = parseFloat(style.fontSize) >= 24 || (parseFloat(style.fontSize) >= 18.66 && Number(style.fontWeight) >= 700)
-    if (ratio < (large ? 3 : 4.5)) failures.push(`${element.tagName} "${element.textContent.trim().slice(0, 30)}": ${ratio.toFixed(2)}`)
-  }
-  return failures
-}

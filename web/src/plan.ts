@@ -19,28 +19,6 @@ export type Plan = DocHandle<PlanDocument>
 
 const scalar = (value: string) => new A.ImmutableString(value)
 
-/** The words for each goal status, as the person reads them. */
-export const STATUS_WORDS: Record<GoalStatus, string> = {
-  thinking: "Thinking about it",
-  working: "Working on it",
-  paused: "Taking a break from it",
-  done: "Done",
-  "let-go": "Let it go",
-}
-
-/** Who takes a step, from the person's side. */
-export const WHO_WORDS: Record<StepWho, string> = {
-  me: "Me",
-  supporter: "My supporter",
-  together: "Together",
-}
-
-export const SUPPORT_WORDS: Record<SupportKind, string> = {
-  person: "A person",
-  place: "A place",
-  resource: "A resource",
-}
-
 /** The skeleton of a plan made on this phone while offline (the server makes all the others). */
 export function skeleton(title: string): PlanDocument {
   return {

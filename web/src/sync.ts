@@ -1,6 +1,7 @@
 // Plans on this phone: an automerge-repo Repo keeping every plan in IndexedDB, synced with Cairn
-// over its WebSocket whenever the phone is online. Knows which plans this account has here and
-// whether each is only "saved on this phone" or "synced" with the server.
+// over its WebSocket whenever the phone is online. Knows whether each plan is only "saved on this
+// phone" or "synced" with the server. This module (and Automerge's WebAssembly) is loaded after
+// the first screen is drawn: signing in and the plan list never wait for it.
 import {
   Repo,
   initializeWasm,
@@ -11,21 +12,8 @@ import {
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket"
 import { IndexedDBStorageAdapter } from "@automerge/automerge-repo-storage-indexeddb"
 import wasmUrl from "@automerge/automerge/automerge.wasm?url"
-import type { PlanDocument, PlanRole, PlanSummary } from "../../client-schema/cairn.ts"
-
-/** What this phone remembers of a plan between visits (its content is in IndexedDB). */
-export interface LocalPlan {
-  url: AutomergeUrl
-  documentId: string
-  /** The plan id for the REST API: the document id works there too. */
-  id: string
-  title: string
-  role: PlanRole
-  /** The other members' names, as last seen. */
-  with: string[]
-  /** Whether the server has listed it for this account (a plan made offline is not, yet). */
-  confirmed: boolean
-}
+import type { PlanDocument, PlanSummary } from "../../client-schema/cairn.ts"
+import { fromSummary, type LocalPlan, type PlanList } from "./app/plan-list.ts"
 
 let wasm: Promise<void> | null = null
 
@@ -42,10 +30,12 @@ export class PlanStore {
   readonly #storage: IndexedDBStorageAdapter
   #adapter: WebSocketClientAdapter | null = null
   #listeners = new Set<() => void>()
-  readonly #plansKey: string
   readonly #databaseName: string
 
-  constructor(readonly userId: string) {
+  constructor(
+    readonly userId: string,
+    readonly list: PlanList
+  ) {
     this.#databaseName = `cairn-${userId}`
     this.#storage = new IndexedDBStorageAdapter(this.#databaseName)
     this.repo = new Repo({
@@ -57,7 +47,6 @@ export class PlanStore {
       // after an edit made offline must still have it.
       saveDebounceRate: 0,
     })
-    this.#plansKey = `cairn.plans.${userId}`
     this.repo.networkSubsystem.on("peer", () => this.changed())
     this.repo.networkSubsystem.on("peer-disconnected", () => this.changed())
   }
@@ -118,24 +107,6 @@ export class PlanStore {
     return ours.length === theirs.length && ours.every(head => theirs.includes(head))
   }
 
-  plans(): LocalPlan[] {
-    try {
-      return JSON.parse(localStorage.getItem(this.#plansKey) ?? "[]") as LocalPlan[]
-    } catch {
-      return []
-    }
-  }
-
-  savePlans(plans: LocalPlan[]): void {
-    localStorage.setItem(this.#plansKey, JSON.stringify(plans))
-    this.changed()
-  }
-
-  remember(plan: LocalPlan): void {
-    const others = this.plans().filter(p => p.documentId !== plan.documentId)
-    this.savePlans([plan, ...others])
-  }
-
   /**
    * Bring the list in line with the server's: new plans are added, and a plan the server no
    * longer lists for this account (its owner removed us, or deleted it) is wiped from this
@@ -145,7 +116,7 @@ export class PlanStore {
     const listed = new Map(server.map(plan => [plan.documentId, plan]))
     const wiped: string[] = []
     const kept: LocalPlan[] = []
-    for (const plan of this.plans()) {
+    for (const plan of this.list.plans()) {
       if (listed.has(plan.documentId) || !plan.confirmed) {
         kept.push(plan)
         continue
@@ -157,7 +128,7 @@ export class PlanStore {
     for (const plan of server) {
       if (!known.has(plan.documentId)) kept.push(fromSummary(plan, me))
     }
-    this.savePlans(
+    this.list.save(
       kept.map(plan => {
         const summary = listed.get(plan.documentId)
         return summary ? fromSummary(summary, me) : plan
@@ -180,23 +151,15 @@ export class PlanStore {
   async erase(): Promise<void> {
     this.disconnect()
     await this.repo.shutdown().catch(() => undefined)
-    localStorage.removeItem(this.#plansKey)
+    this.list.erase()
+    // Close this phone's connection to the database first: a deletion waits for every open
+    // connection, and the next account to sign in on this tab would wait behind it for ever.
+    const db = await (this.#storage as unknown as { dbPromise: Promise<IDBDatabase> }).dbPromise.catch(() => null)
+    db?.close()
     await new Promise<void>(resolve => {
       const request = indexedDB.deleteDatabase(this.#databaseName)
       request.onsuccess = request.onerror = request.onblocked = () => resolve()
     })
-  }
-}
-
-export function fromSummary(plan: PlanSummary, me: string): LocalPlan {
-  return {
-    url: plan.url as AutomergeUrl,
-    documentId: plan.documentId,
-    id: plan.id,
-    title: plan.title,
-    role: plan.role,
-    with: plan.members.filter(member => member.userId !== me).map(member => member.displayName),
-    confirmed: true,
   }
 }
 

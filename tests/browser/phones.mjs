@@ -1,0 +1,210 @@
+// Phones for the browser tests: the real cairn binary serving the built PWA (web/dist), and
+// Debian's Chromium (headless, driven by Playwright) with one browser context per phone at
+// 360 × 740. Each test file starts its own Cairn and browser (`startCairnAndBrowser`), so files
+// run side by side. Screenshots go to target/browser-screenshots/.
+import { readFileSync } from "node:fs"
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises"
+import { createRequire } from "node:module"
+import { tmpdir } from "node:os"
+import path from "node:path"
+import { after, before } from "node:test"
+import { fileURLToPath } from "node:url"
+import { chromium } from "playwright-core"
+import { Cairn, PASSWORD, eventually } from "../interop/harness.mjs"
+
+export { PASSWORD, eventually }
+
+export const here = path.dirname(fileURLToPath(import.meta.url))
+export const WEB_DIR = path.resolve(here, "../../web/dist")
+export const SHOTS = path.resolve(here, "../../target/browser-screenshots")
+export const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium"
+export const PHONE = { viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, hasTouch: true, isMobile: true }
+export const WAIT = 15_000
+// Headless as root, with nothing reaching out to Google's services (this network has none).
+export const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+]
+
+/** The running Cairn and browser of this test file (set by `startCairnAndBrowser`). */
+export const world = { cairn: null, browser: null }
+
+/** Every phone's browser context, closed at the end even when a test failed halfway. */
+const contexts = []
+
+/** Start the real cairn binary (with `env` added) and Chromium before this file's tests; stop
+ * both after them. */
+export function startCairnAndBrowser(env = {}) {
+  before(async () => {
+    await mkdir(SHOTS, { recursive: true })
+    world.cairn = await Cairn.start({ env: { CAIRN_WEB_DIR: WEB_DIR, ...env } })
+    world.browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
+  })
+  after(async () => {
+    for (const context of contexts) await context.close().catch(() => {})
+    await world.browser?.close()
+    await world.cairn?.stop()
+  })
+  return world
+}
+
+/** A phone: its own browser context (storage, service worker, network) and one page. An
+ * installed app needs a real profile (Chromium never installs from an incognito context). */
+export async function phone(label, { profile = false, locale } = {}) {
+  const context = profile
+    ? await chromium.launchPersistentContext(await mkdtemp(path.join(tmpdir(), "cairn-phone-")), {
+        ...PHONE,
+        ...(locale ? { locale } : {}),
+        executablePath: CHROMIUM,
+        args: CHROMIUM_ARGS,
+      })
+    : await world.browser.newContext({ ...PHONE, ...(locale ? { locale } : {}) })
+  contexts.push(context)
+  const page = context.pages()[0] ?? (await context.newPage())
+  const foreign = []
+  page.on("request", request => {
+    const url = new URL(request.url())
+    if (!["data:", "blob:"].includes(url.protocol) && url.origin !== new URL(world.cairn.baseUrl).origin) {
+      foreign.push(request.url())
+    }
+  })
+  const errors = []
+  page.on("pageerror", err => errors.push(err.message))
+  const console = []
+  page.on("console", message => console.push(`${message.type()}: ${message.text()}`))
+  after(() => writeFile(path.join(SHOTS, `${label}.console.log`), console.join("\n")).catch(() => {}))
+  page.on("dialog", dialog => dialog.accept())
+  await page.goto(world.cairn.baseUrl)
+  return { label, context, page, foreign, errors }
+}
+
+export async function shot(t, device, name) {
+  const file = path.join(SHOTS, `${name}.png`)
+  await device.page.screenshot({ path: file, fullPage: false })
+  t.diagnostic(`screenshot: ${path.relative(path.resolve(here, "../.."), file)}`)
+}
+
+export async function signUp(device, username, name) {
+  const { page } = device
+  await page.getByRole("button", { name: "New here? Create an account" }).click()
+  await page.getByLabel("Username").fill(username)
+  await page.getByLabel("Your name, as others will see it").fill(name)
+  await page.getByLabel("Password").fill(PASSWORD)
+  await page.getByRole("button", { name: "Create account" }).click()
+  await page.getByRole("heading", { name: `Hello, ${name}` }).waitFor({ timeout: WAIT })
+}
+
+/** The status line: "Synced" or "Saved on this phone" (and its state for the test). */
+export function status(device) {
+  return device.page.locator("#status")
+}
+
+export async function expectText(device, text, what = text) {
+  await device.page.getByText(text, { exact: false }).first().waitFor({ timeout: WAIT }).catch(err => {
+    throw new Error(`${device.label}: ${what} did not show: ${err.message}`)
+  })
+}
+
+/** Keys the phone's IndexedDB (automerge-repo's storage) holds for a document. */
+export async function storedKeys(device, userId, documentId) {
+  return device.page.evaluate(
+    ({ database, documentId }) =>
+      new Promise((resolve, reject) => {
+        const open = indexedDB.open(database)
+        open.onerror = () => reject(open.error)
+        open.onsuccess = () => {
+          const db = open.result
+          if (!db.objectStoreNames.contains("documents")) return resolve(0)
+          const request = db.transaction("documents").objectStore("documents").getAllKeys()
+          request.onsuccess = () => resolve(request.result.filter(key => key[0] === documentId).length)
+          request.onerror = () => reject(request.error)
+        }
+      }),
+    { database: `cairn-${userId}`, documentId }
+  )
+}
+
+export async function accountId(device) {
+  return device.page.evaluate(() => JSON.parse(localStorage.getItem("cairn.session")).tokens.account.id)
+}
+
+export function planIdFrom(device) {
+  return new URL(device.page.url()).hash.replace("#/plan/", "")
+}
+
+export /** In the page: every visible text element whose contrast with its background is below AA. */
+function contrastFailures() {
+  const parse = value => (value.match(/[\d.]+/g) ?? []).map(Number)
+  const luminance = ([r, g, b]) => {
+    const channel = c => {
+      const s = c / 255
+      return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4
+    }
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+  }
+  const background = element => {
+    for (let node = element; node; node = node.parentElement) {
+      const [r, g, b, a = 1] = parse(getComputedStyle(node).backgroundColor)
+      if (a > 0) return [r, g, b]
+    }
+    return [255, 255, 255]
+  }
+  const failures = []
+  for (const element of document.querySelectorAll("body *")) {
+    const own = [...element.childNodes].some(node => node.nodeType === Node.TEXT_NODE && node.textContent.trim())
+    const box = element.getBoundingClientRect()
+    if (!own || box.width === 0 || box.height === 0) continue
+    const style = getComputedStyle(element)
+    if (style.visibility === "hidden") continue
+    const fg = luminance(parse(style.color))
+    const bg = luminance(background(element))
+    const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05)
+    const large = parseFloat(style.fontSize) >= 24 || (parseFloat(style.fontSize) >= 18.66 && Number(style.fontWeight) >= 700)
+    if (ratio < (large ? 3 : 4.5)) failures.push(`${element.tagName} "${element.textContent.trim().slice(0, 30)}": ${ratio.toFixed(2)}`)
+  }
+  return failures
+}
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8")
+
+/**
+ * The page's accessibility violations by axe-core (WCAG 2.0–2.2 A and AA rules, plus best
+ * practices), as "rule: target" lines. axe is put into the page by the DevTools protocol, which the
+ * app's Content-Security-Policy does not govern, so the app runs with its real policy.
+ */
+export async function axeViolations(page) {
+  await page.evaluate(AXE_SOURCE)
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"] },
+    })
+    return result.violations.map(v => ({ id: v.id, help: v.help, targets: v.nodes.map(n => n.target.join(" ")) }))
+  })
+  return violations.flatMap(v => v.targets.map(target => `${v.id} (${v.help}): ${target}`))
+}
+
+/** Controls on screen smaller than `min` × `min` CSS pixels (tap targets), as "name: w×h" lines.
+ * Inline links inside a sentence are exempt (WCAG 2.5.5's inline exception). */
+export async function smallTargets(page, min = 44) {
+  return page.evaluate(min => {
+    const small = []
+    for (const el of document.querySelectorAll("a[href], button, input, select, textarea, summary, [role=button], [tabindex]:not([tabindex='-1'])")) {
+      const box = el.getBoundingClientRect()
+      const style = getComputedStyle(el)
+      if (box.width === 0 || box.height === 0 || style.visibility === "hidden") continue
+      if (el.tagName === "A" && el.closest("p, li") && style.display === "inline") continue
+      // A tick box counts with its label: the label is the target the finger meets.
+      const target = el.type === "checkbox" || el.type === "radio" ? (el.closest("label") ?? el).getBoundingClientRect() : box
+      if (target.width < min - 0.5 || target.height < min - 0.5) {
+        const name = el.getAttribute("aria-label") || el.textContent.trim().slice(0, 30) || el.name || el.tagName
+        small.push(`${name}: ${Math.round(target.width)}×${Math.round(target.height)}`)
+      }
+    }
+    return small
+  }, min)
+}
