@@ -1,21 +1,27 @@
 // First load on a cheap phone (issue 24): the reference PWA, served by the real cairn binary,
-// in Debian's Chromium at 360×740 with the network and CPU of a cheap phone on a bad line
-// (Chrome DevTools Protocol: 400 kbit/s down and up, 400 ms round trip, CPU 4× slower), on the
-// page and on the app's service worker alike.
+// in Debian's Chromium at 360×740 with the network and CPU of a cheap phone on a bad line:
+// 400 kbit/s down and up, a 400 ms round trip, the CPU 4× slower (DevTools'
+// Emulation.setCPUThrottlingRate).
+//
+// The line: by default (`--network line`) a proxy on 127.0.0.1 that every connection goes through
+// (slow-line.mjs), so the page, its service worker and the browser's own fetches share it, as on
+// a phone. `--network devtools` uses DevTools' Network.emulateNetworkConditions on the page and
+// its workers instead, as issue 24 first measured; Chromium 156 applies it to the page only, so
+// what the service worker fetches then travels at full speed.
 //
 // Each round, in a fresh browser profile (nothing cached):
-//   1. first visit: the bytes that crossed the network (each response's encodedDataLength, by
-//      file, the service worker's own fetches included), the time from navigation until the
-//      sign-in form is usable (the Username field visible and enabled, the "Log in" button
-//      visible, enabled and not covered) and until the service worker is installed and active
-//      (the app kept for offline use);
-//   2. with the throttling lifted, sign up, start a plan and write in it through the app's UI,
-//      until the plan is in IndexedDB and on the server;
-//   3. repeat visit, offline (and the CPU still 4× slower): a new tab opens the plan; the time
-//      from navigation until the plan's text is on screen.
+//   1. first visit: the bytes that crossed the network (each response's encodedDataLength from
+//      Network.loadingFinished, by file, the service worker's own fetches included; and what
+//      went down the line), the time from navigation until the sign-in form is usable (the
+//      Username field visible and enabled, the "Log in" button visible, enabled and not
+//      covered) and until the service worker is installed and active (the app kept offline);
+//   2. with the line and the CPU at full speed, sign up, start a plan and write in it through
+//      the app's UI, until the server holds it; leaving the page writes it to IndexedDB;
+//   3. repeat visit, off the network (the line dropped, DevTools offline) with the CPU 4× slower:
+//      a new tab opens the plan; the time from navigation until its text is on screen.
 // Prints each round and the medians beside the bounds from the issue (10 s, 1 s).
 //
-//   node first-load.mjs [--rounds 3] [--time-limit-s 900]
+//   node first-load.mjs [--rounds 3] [--network line|devtools] [--time-limit-s 900]
 //   (CAIRN_BIN: the cairn binary, default target/debug/cairn; CAIRN_WEB_DIR: default web/dist;
 //   FIRST_LOAD_VERBOSE=1 lists every response as it finishes)
 //
@@ -28,14 +34,20 @@ import { parseArgs } from "node:util"
 import { fileURLToPath } from "node:url"
 import { chromium } from "playwright-core"
 import { CAIRN_BIN, Cairn, PASSWORD } from "../interop/harness.mjs"
+import { startSlowLine } from "./slow-line.mjs"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const { values: options } = parseArgs({
   options: {
     rounds: { type: "string", default: "3" },
     "time-limit-s": { type: "string", default: "900" },
+    network: { type: "string", default: "line" },
   },
 })
+if (!["line", "devtools"].includes(options.network)) throw new Error("--network is line or devtools")
+/** `line`: the slow line is a proxy every connection goes through (slow-line.mjs); `devtools`:
+ * DevTools' network emulation alone, which Chromium does not apply to the service worker. */
+const NETWORK = options.network
 const ROUNDS = Number(options.rounds)
 const TIME_LIMIT_MS = Number(options["time-limit-s"]) * 1000
 const WEB_DIR = path.resolve(process.env.CAIRN_WEB_DIR || path.join(here, "../../web/dist"))
@@ -51,7 +63,9 @@ const CHROMIUM_ARGS = [
   "--disable-sync",
 ]
 /** The issue's line: 400 kbit/s each way (in bytes a second), 400 ms round trip. */
-const SLOW_LINE = { offline: false, latency: 400, downloadThroughput: 400_000 / 8, uploadThroughput: 400_000 / 8 }
+const KBITS = 400
+const RTT_MS = 400
+const SLOW_LINE = { offline: false, latency: RTT_MS, downloadThroughput: (KBITS * 1000) / 8, uploadThroughput: (KBITS * 1000) / 8 }
 const NO_THROTTLE = { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 }
 const OFFLINE = { offline: true, latency: 0, downloadThroughput: -1, uploadThroughput: -1 }
 const CPU_SLOWDOWN = 4
@@ -262,19 +276,25 @@ async function mark(page, name) {
   return handle.jsonValue()
 }
 
-async function round(browser, cairn, n) {
+async function round(browser, cairn, slowLine, n) {
   const context = await browser.newContext(PHONE)
+  const baseUrl = slowLine.url
   try {
     // ---- 1. first visit, on the slow line --------------------------------------------------
+    slowLine.offline(false)
+    if (NETWORK === "line") slowLine.set({ kbits: KBITS, rttMs: RTT_MS })
+    else slowLine.set({ kbits: 0, rttMs: 0 })
     const page = await context.newPage()
-    const line = { current: SLOW_LINE }
+    const line = { current: NETWORK === "line" ? NO_THROTTLE : SLOW_LINE }
     const phone = await cheapPhone(context, page, line)
     await page.addInitScript(observer, null)
-    await page.goto(cairn.baseUrl, { waitUntil: "commit", timeout: WAIT })
+    slowLine.resetBytes()
+    await page.goto(baseUrl, { waitUntil: "commit", timeout: WAIT })
     const form = await mark(page, "form")
     const serviceWorker = await mark(page, "serviceWorker")
     await phone.quiet()
     const bytes = new Map(phone.bytes)
+    const lineBytes = slowLine.bytes()
     // The browser fetches the service worker's script itself, often before DevTools can watch
     // the worker: then it is counted as the server sends it to Chromium (marked * below).
     if (!bytes.has("/sw.js")) {
@@ -287,6 +307,7 @@ async function round(browser, cairn, n) {
     await page.getByLabel("Username").fill("")
 
     // ---- 2. sign up and write a plan, at full speed ------------------------------------------
+    slowLine.set({ kbits: 0, rttMs: 0 })
     await phone.setLine(NO_THROTTLE, 1)
     const username = `phone${n}x${Date.now().toString(36)}`
     await page.getByRole("button", { name: "New here? Create an account" }).click()
@@ -306,6 +327,7 @@ async function round(browser, cairn, n) {
     await page.close()
 
     // ---- 3. repeat visit, offline, on the slow CPU -------------------------------------------
+    slowLine.offline(true)
     const again = await context.newPage()
     const offlinePhone = await cheapPhone(context, again, { current: OFFLINE })
     await again.addInitScript(observer, PLAN_TEXT)
@@ -313,7 +335,7 @@ async function round(browser, cairn, n) {
     const repeat = await mark(again, "text")
     assert.equal(await again.getByLabel("What matters to me").inputValue({ timeout: WAIT }), PLAN_TEXT)
     const offlineBytes = [...offlinePhone.bytes.values()].reduce((a, b) => a + b, 0)
-    return { form, serviceWorker, bytes, repeat, offlineBytes }
+    return { form, serviceWorker, bytes, lineBytes, repeat, offlineBytes }
   } finally {
     await context.close().catch(() => {})
   }
@@ -332,23 +354,26 @@ console.log(`cairn: ${CAIRN_BIN}`)
 console.log(`app: ${WEB_DIR}`)
 console.log(
   `phone: ${PHONE.viewport.width}x${PHONE.viewport.height}, CPU ${CPU_SLOWDOWN}x slower, ` +
-    `${(SLOW_LINE.downloadThroughput * 8) / 1000} kbit/s each way, ${SLOW_LINE.latency} ms round trip; ${ROUNDS} rounds`
+    `${KBITS} kbit/s each way, ${RTT_MS} ms round trip ` +
+    `(${NETWORK === "line" ? "a proxy every connection goes through" : "DevTools' emulation: the page only"}); ${ROUNDS} rounds`
 )
 const cairn = await Cairn.start({ env: { CAIRN_WEB_DIR: WEB_DIR } })
+const slowLine = await startSlowLine({ host: "127.0.0.1", port: cairn.port })
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
 const results = []
 try {
   for (let n = 1; n <= ROUNDS; n++) {
-    const result = await round(browser, cairn, n)
+    const result = await round(browser, cairn, slowLine, n)
     results.push(result)
     console.log(
-      `round ${n}: first visit ${kB(total(result.bytes))}, sign-in form usable ${s(result.form)}, ` +
+      `round ${n}: first visit ${kB(total(result.bytes))} (${kB(result.lineBytes.down)} down, ${kB(result.lineBytes.up)} up the line), sign-in form usable ${s(result.form)}, ` +
         `service worker installed ${s(result.serviceWorker)}; repeat visit offline: plan readable ${s(result.repeat)} ` +
         `(${result.offlineBytes} bytes from the network)`
     )
   }
 } finally {
   await browser.close().catch(() => {})
+  await slowLine.close()
   await cairn.stop()
 }
 
@@ -361,6 +386,7 @@ if (unseen.size) console.log("  (* fetched by the browser before DevTools could 
 const row = (what, value, bound) => console.log(`  ${what.padEnd(46)} ${value.padStart(9)}${bound ? `   (issue 24: at most ${bound})` : ""}`)
 console.log(`\nmedians over ${ROUNDS} round${ROUNDS === 1 ? "" : "s"}:`)
 row("first visit: bytes transferred", kB(median(results.map(r => total(r.bytes)))))
+row("  the same, down the line (TCP payload)", kB(median(results.map(r => r.lineBytes.down))))
 row("first visit: sign-in form usable", s(median(results.map(r => r.form))), s(BOUNDS.form))
 row("first visit: service worker installed", s(median(results.map(r => r.serviceWorker))))
 row("repeat visit, offline: plan readable", s(median(results.map(r => r.repeat))), s(BOUNDS.repeat))
