@@ -149,6 +149,8 @@ async function cheapPhone(context, page, line) {
   const bytes = new Map()
   const urls = new Map()
   const inFlight = new Map()
+  /** Failed requests and error statuses, to say why a round got stuck. */
+  const problems = []
   let lastActivity = Date.now()
   const finished = (key, encoded, fromCache) => {
     inFlight.delete(key)
@@ -168,6 +170,7 @@ async function cheapPhone(context, page, line) {
     })
     on("Network.requestServedFromCache", ({ requestId }) => cached.add(requestId))
     on("Network.responseReceived", ({ requestId, response }) => {
+      if (response.status >= 400) problems.push(`${response.status} for ${response.url}`)
       // (The service worker's own script is fetched before its target can be watched.)
       if (!urls.has(prefix + requestId)) urls.set(prefix + requestId, response.url)
       // What the service worker answered from its cache is not on the wire.
@@ -176,7 +179,10 @@ async function cheapPhone(context, page, line) {
     on("Network.loadingFinished", ({ requestId, encodedDataLength }) =>
       finished(prefix + requestId, encodedDataLength, cached.has(requestId))
     )
-    on("Network.loadingFailed", ({ requestId }) => finished(prefix + requestId, 0, true))
+    on("Network.loadingFailed", ({ requestId, errorText, canceled }) => {
+      if (!canceled) problems.push(`${errorText} for ${urls.get(prefix + requestId)}`)
+      finished(prefix + requestId, 0, true)
+    })
   }
   listen((event, handler) => cdp.on(event, handler), "page:")
 
@@ -226,6 +232,7 @@ async function cheapPhone(context, page, line) {
 
   return {
     bytes,
+    problems,
     /** Put the page and its workers on another line (or none: `NO_THROTTLE`). */
     async setLine(conditions, cpu = CPU_SLOWDOWN) {
       line.current = conditions
@@ -296,8 +303,11 @@ async function round(browser, cairn, slowLine, n) {
     await page.addInitScript(observer, null)
     slowLine.resetBytes()
     await page.goto(baseUrl, { waitUntil: "commit", timeout: WAIT })
-    const form = await mark(page, "form")
-    const serviceWorker = await mark(page, "serviceWorker")
+    const explain = err => {
+      throw new Error(`${err.message}; requests that failed: ${phone.problems.join("; ") || "none"}`)
+    }
+    const form = await mark(page, "form").catch(explain)
+    const serviceWorker = await mark(page, "serviceWorker").catch(explain)
     await phone.quiet()
     const bytes = new Map(phone.bytes)
     const lineBytes = slowLine.bytes()
@@ -352,7 +362,7 @@ async function round(browser, cairn, slowLine, n) {
     }
     assert.equal(await again.getByLabel("What matters to me").inputValue({ timeout: WAIT }), PLAN_TEXT)
     const offlineBytes = [...offlinePhone.bytes.values()].reduce((a, b) => a + b, 0)
-    return { form, serviceWorker, bytes, lineBytes, repeat, offlineBytes }
+    return { form, serviceWorker, bytes, lineBytes, repeat, offlineBytes, problems: phone.problems }
   } finally {
     await context.close().catch(() => {})
   }
@@ -387,6 +397,7 @@ try {
         `service worker installed ${s(result.serviceWorker)}; repeat visit offline: plan readable ${s(result.repeat)} ` +
         `(${result.offlineBytes} bytes from the network)`
     )
+    if (result.problems.length) console.log(`  first visit, requests that failed: ${result.problems.join("; ")}`)
   }
 } finally {
   await browser.close().catch(() => {})
