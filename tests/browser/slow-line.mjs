@@ -47,19 +47,25 @@ class Link {
 
 /** `from`'s bytes to `to` over `link`, in order; `to` ends once everything has arrived. */
 function flow(from, to, link, line) {
-  let inAir = 0
+  // Segments in the air, oldest first, each with the time it lands. They land in this order
+  // whatever the timers' rounding: one timer per flow delivers every segment that is due.
+  const inAir = []
+  let timer = null
   let ended = false
+  const land = () => {
+    timer = null
+    while (inAir.length && inAir[0].at <= performance.now()) {
+      const { segment } = inAir.shift()
+      if (!to.destroyed) to.write(segment)
+    }
+    if (inAir.length) timer = setTimeout(land, Math.max(0, inAir[0].at - performance.now()))
+    else if (ended && state.pending.length === 0) to.end()
+  }
   const state = {
     pending: [],
     deliver(segment, afterMs) {
-      inAir++
-      const arrive = () => {
-        inAir--
-        if (!to.destroyed) to.write(segment)
-        if (ended && inAir === 0 && state.pending.length === 0) to.end()
-      }
-      if (afterMs > 0) setTimeout(arrive, afterMs)
-      else arrive()
+      inAir.push({ segment, at: performance.now() + afterMs })
+      if (!timer) timer = setTimeout(land, afterMs)
     },
   }
   from.on("data", data => {
@@ -67,7 +73,7 @@ function flow(from, to, link, line) {
   })
   from.on("end", () => {
     ended = true
-    if (inAir === 0 && state.pending.length === 0) to.end()
+    if (!timer && inAir.length === 0 && state.pending.length === 0) to.end()
   })
 }
 
