@@ -173,6 +173,26 @@ test("a person and their supporter write a plan together, offline and online, un
   await maria.page.locator("#status[data-state=synced]").waitFor({ timeout: WAIT })
   assert.equal(await storedKeys(sam, samId, documentId), 0)
 
+  // ---- she invites him again: his phone (the same tab) holds the whole plan once more ------
+  await maria.page.getByRole("button", { name: "Invite a supporter" }).click()
+  const again = await eventually(async () => {
+    const shown = await codeBox.getAttribute("data-invitation")
+    return shown && shown !== code ? shown : undefined
+  }, { what: "a new invitation code" })
+  await sam.page.getByLabel("Invitation code").fill(again)
+  await sam.page.getByRole("button", { name: "Join" }).click()
+  await expectText(sam, "Just mine now", "the plan again on Sam's phone")
+  await expectText(sam, "Ring the allotment society")
+  await eventually(async () => ((await storedKeys(sam, samId, documentId)) >= 2 ? true : undefined), {
+    what: "the plan saved on Sam's phone again",
+  })
+  // With no network, from the phone's own storage alone, it opens whole (not only what changed
+  // since his phone last held it).
+  await sam.context.setOffline(true)
+  await sam.page.reload()
+  await expectText(sam, "Just mine now", "the rejoined plan, from the phone's storage")
+  await expectText(sam, "Ring the allotment society", "the plan's earlier steps, from the phone's storage")
+
   for (const device of [maria, sam]) {
     assert.deepEqual(device.foreign, [], `${device.label}: nothing loaded from another origin`)
     assert.deepEqual(device.errors, [], `${device.label}: no script errors`)

@@ -9,6 +9,7 @@ import {
   type AutomergeUrl,
   type Chunk,
   type DocHandle,
+  type DocumentId,
   type StorageAdapterInterface,
   type StorageId,
   type StorageKey,
@@ -38,6 +39,16 @@ export type SyncState = "offline" | "connecting" | "online"
  * nothing can be read or written.
  */
 class SealedStorage implements StorageAdapterInterface {
+  /**
+   * Plans wiped from this phone while this store was open. automerge-repo 2.5.6 forgets a deleted
+   * document's bytes but not which heads it last saved, so if the plan comes back (its owner
+   * invites this account again) its next save would hold only the changes since those heads, and
+   * the plan would not open from this phone. The first save of such a plan writes it whole.
+   */
+  readonly wiped = new Set<string>()
+  /** The whole plan as it is in memory now (set by the store). */
+  wholePlan: (documentId: string) => Uint8Array | undefined = () => undefined
+
   constructor(readonly inner: IndexedDBStorageAdapter) {}
 
   async load(key: StorageKey): Promise<Uint8Array | undefined> {
@@ -46,6 +57,17 @@ class SealedStorage implements StorageAdapterInterface {
   }
 
   async save(key: StorageKey, data: Uint8Array): Promise<void> {
+    const [documentId, kind] = key
+    // (A save still on its way from before the wipe finds no plan in memory: the flag stays.)
+    if (kind === "snapshot" && this.wiped.has(documentId) && this.wholePlan(documentId)) this.wiped.delete(documentId)
+    if (kind === "incremental" && this.wiped.has(documentId)) {
+      const whole = this.wholePlan(documentId)
+      if (whole) {
+        const snapshot = [documentId, "snapshot", `whole-${crypto.randomUUID()}`]
+        await this.inner.save(snapshot, await seal(whole, context(snapshot)))
+        this.wiped.delete(documentId)
+      }
+    }
     await this.inner.save(key, await seal(data, context(key)))
   }
 
@@ -123,6 +145,10 @@ export class PlanStore {
   ) {
     this.#databaseName = `cairn-${userId}`
     this.#storage = storage
+    storage.wholePlan = documentId => {
+      const handle = this.repo.handles[documentId as DocumentId]
+      return handle?.isReady() ? Automerge.save(handle.doc()) : undefined
+    }
     this.repo = new Repo({
       storage: this.#storage,
       network: [],
@@ -206,7 +232,7 @@ export class PlanStore {
     const unsynced: LocalPlan[] = []
     const storageId = this.serverStorageId() ?? (await getPlain<StorageId>("server-storage-id"))
     for (const plan of this.list.plans()) {
-      const handle = await within(this.repo.find<PlanDocument>(plan.url), 3_000)
+      const handle = await within(this.find(plan.url), 3_000)
       if (!handle || !handle.isReady()) continue // not on this phone: nothing of it to lose
       if (this.isSynced(handle)) continue
       const heads = Automerge.getHeads(handle.doc())
@@ -258,10 +284,24 @@ export class PlanStore {
     return wiped
   }
 
+  /**
+   * Open a plan on this phone. A plan wiped earlier in this visit and now back (its owner invited
+   * this account again) is first forgotten once more: automerge-repo remembers the server's
+   * "unavailable" answer for it, and would otherwise never ask the server for it again.
+   */
+  find(url: AutomergeUrl): Promise<DocHandle<PlanDocument>> {
+    const documentId = url.replace("automerge:", "")
+    if (this.#storage.wiped.has(documentId) && this.repo.handles[documentId as DocumentId]?.state !== "ready") {
+      this.repo.delete(url)
+    }
+    return this.repo.find<PlanDocument>(url)
+  }
+
   /** Delete a plan's copy from this phone: from memory at once, and every stored byte of it
    * from IndexedDB, again once a save that was already on its way has landed. */
   async wipe(url: AutomergeUrl): Promise<void> {
     const documentId = url.replace("automerge:", "")
+    this.#storage.wiped.add(documentId)
     this.repo.delete(url)
     await this.#storage.removeRange([documentId])
     await new Promise(resolve => setTimeout(resolve, 1_000))

@@ -196,7 +196,7 @@ export async function exportScreen({ api, list }: SignedIn, planId: string): Pro
     printable.replaceChildren(h("p", {}, t("notHere")))
     return
   }
-  const handle = await store.repo.find<PlanDocument>(plan.url).catch(() => null)
+  const handle = await store.find(plan.url).catch(() => null)
   if (!handle) {
     printable.replaceChildren(h("p", {}, t("notHere")))
     return

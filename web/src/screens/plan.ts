@@ -20,7 +20,6 @@ import type {
   Goal,
   GoalStatus,
   HistoryEntry,
-  PlanDocument,
   PlanMember,
   Step,
   StepWho,
@@ -304,7 +303,7 @@ export async function planScreen({ api, list }: SignedIn, documentId: string): P
   let store: PlanStore
   try {
     store = await planStore()
-    handle = await store.repo.find<PlanDocument>(local.url as AutomergeUrl)
+    handle = await store.find(local.url as AutomergeUrl)
   } catch {
     main.replaceChildren(
       h("section", { class: "card" }, h("p", {}, t("notHere")), h("a", { href: "#/" }, t("backToPlans")))
