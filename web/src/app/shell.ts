@@ -5,6 +5,7 @@
 import { Api, Offline, forgetSession, type Session } from "../api.ts"
 import type { PlanStore } from "../sync.ts"
 import { catalogue, onLocaleChange } from "./i18n.ts"
+import { startLanguage } from "./language.ts"
 import { PlanList } from "./plan-list.ts"
 import { plansScreen } from "../screens/plans.ts"
 import { signInScreen } from "../screens/signin.ts"
@@ -44,7 +45,8 @@ export interface SignedIn {
 let signedIn: SignedIn | null = null
 let store: PlanStore | null = null
 let storeLoading: Promise<PlanStore> | null = null
-let notice = ""
+/** The notice: words, or a function giving them in the language of the moment. */
+let notice: string | (() => string) = ""
 /** Cleanup for the screen shown now. */
 let leaveScreen: () => void = () => {}
 /** The open plan's sync state, while a plan is open. */
@@ -83,13 +85,14 @@ export function planStore(): Promise<PlanStore> {
 }
 
 export function currentNotice(): string {
-  return notice
+  return typeof notice === "function" ? notice() : notice
 }
 
-export function say(message: string): void {
+/** Show a notice. Given as a function, it is said again in the new language after a switch. */
+export function say(message: string | (() => string)): void {
   notice = message
   const box = document.getElementById("notice")
-  if (box) box.textContent = message
+  if (box) box.textContent = currentNotice()
 }
 
 /** Set what the status line reports about the open plan (null: no plan open). */
@@ -141,7 +144,7 @@ export async function refreshPlans(): Promise<void> {
     if (signedIn !== session) return
     const wiped = await local.reconcile(plans, session.api.account.id)
     if (wiped.length > 0) {
-      say(t("ended", { titles: wiped.map(title => `“${title || t("aPlan")}”`).join(", ") }))
+      say(() => t("ended", { titles: wiped.map(title => `“${title || t("aPlan")}”`).join(", ") }))
       const open = currentPlanId()
       if (open && !session.list.find(open)) location.hash = "#/"
     }
@@ -155,7 +158,7 @@ export async function refreshPlans(): Promise<void> {
 // ---- signing in and out ----------------------------------------------------------------------
 
 export async function startSession(session: Session): Promise<void> {
-  const api = new Api(session, () => void signOut(t("sessionEnded")))
+  const api = new Api(session, () => void signOut(() => t("sessionEnded")))
   signedIn = { api, list: new PlanList(session.tokens.account.id) }
   say("")
   route()
@@ -164,7 +167,7 @@ export async function startSession(session: Session): Promise<void> {
   void planStore().catch(err => console.warn("the plans on this phone could not be opened", err))
 }
 
-export async function signOut(message = ""): Promise<void> {
+export async function signOut(message: string | (() => string) = ""): Promise<void> {
   const leaving = signedIn
   const loading = storeLoading
   signedIn = null
@@ -206,6 +209,10 @@ export function route(): void {
     signInScreen()
   } else {
     const planId = currentPlanId()
+    // The plan list remembers when this phone last looked at each plan ("changed since you last
+    // looked"): while a plan is open, and up to the list's next word from the server after it.
+    const left = session.list.looking(planId)
+    if (left) void refreshPlans().then(() => session.list.looked(left))
     if (planId) {
       void import("../screens/plan.ts").then(screen => {
         if (signedIn === session && currentPlanId() === planId) void screen.planScreen(session, planId)
@@ -228,6 +235,7 @@ export function startShell(session: Session | null): void {
   })
   window.addEventListener("pagehide", () => void store?.repo.flush())
   window.setInterval(() => void refreshPlans(), REFRESH_MS)
+  startLanguage(document.querySelector("header.bar") as HTMLElement)
   onLocaleChange(route)
   if (session) void startSession(session)
   else route()
