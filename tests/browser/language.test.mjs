@@ -163,6 +163,7 @@ test("a phone in Spanish: Cairn speaks Spanish, switches to English and back, an
   assert.match(await beas.textContent(), /Acompañas a Bea/, "whose plan it is, in Spanish")
   assert.match(await page.locator(".plans").textContent(), SPANISH_DATE, "dates written the Spanish way")
   assert.equal(await page.locator("[data-changed]").count(), 0, "nothing new: she has just looked at both")
+  await page.evaluate(() => window.scrollTo(0, 0))
   await shot(t, ana, "lang-06-planes")
   await checkScreen(t, ana, "the plan list (Spanish)", "lang-07-planes-200")
 
@@ -181,6 +182,7 @@ test("a phone in Spanish: Cairn speaks Spanish, switches to English and back, an
     })
     await beas.locator("[data-changed]", { hasText: "Ha cambiado desde la última vez que lo viste" }).waitFor({ timeout: WAIT })
     assert.equal(await page.locator("[data-changed]").count(), 1, "only Bea's plan is marked")
+    await page.evaluate(() => window.scrollTo(0, 0))
     await shot(t, ana, "lang-08-cambios")
     await beas.click()
     await expectText(ana, "I keep showing up", "Bea's strength on Ana's phone")
