@@ -55,6 +55,19 @@ function overflowing(width) {
   return out
 }
 
+/**
+ * Open a plan with `act` (a tap) and wait until its screen is drawn with the plan's people
+ * loaded: the plan screen on main still draws itself once more when that answer comes, even if
+ * the person has already gone back to the list.
+ */
+async function openPlan(page, act) {
+  const people = page.waitForResponse(response => new URL(response.url()).pathname.endsWith("/members"), { timeout: WAIT })
+  await act()
+  await page.getByLabel("Nombre del plan").waitFor({ timeout: WAIT })
+  await people
+  await page.evaluate(() => new Promise(resolve => requestAnimationFrame(() => setTimeout(resolve, 50))))
+}
+
 /** This screen, at 100 % and at 200 % text: fits 360 px, no axe violation, no small target. */
 async function checkScreen(t, device, what, shotName) {
   const { page } = device
@@ -141,8 +154,7 @@ test("a phone in Spanish: Cairn speaks Spanish, switches to English and back, an
 
   // ---- she joins Bea's plan with the code: the plan screen is Spanish ----------------------
   await page.getByLabel("Código de invitación").fill(code)
-  await page.getByRole("button", { name: "Unirme" }).click()
-  await page.getByLabel("Nombre del plan").waitFor({ timeout: WAIT })
+  await openPlan(page, () => page.getByRole("button", { name: "Unirme" }).click())
   await page.locator("#status[data-state=synced]").waitFor({ timeout: WAIT })
   assert.equal(await status(ana).textContent(), "Sincronizado")
   await page.getByRole("heading", { name: "Próximos pasos" }).first().waitFor({ timeout: WAIT }).catch(() => {})
@@ -152,8 +164,7 @@ test("a phone in Spanish: Cairn speaks Spanish, switches to English and back, an
   await page.goBack()
   await page.getByRole("heading", { name: "Hola, Ana" }).waitFor({ timeout: WAIT })
   await page.getByLabel("¿Cómo te gustaría llamarlo?").fill("Mi camino")
-  await page.getByRole("button", { name: "Empezar mi plan" }).click()
-  await page.getByLabel("Nombre del plan").waitFor({ timeout: WAIT })
+  await openPlan(page, () => page.getByRole("button", { name: "Empezar mi plan" }).click())
   await page.goBack()
   await page.getByRole("heading", { name: "Hola, Ana" }).waitFor({ timeout: WAIT })
   const titles = () => page.locator(".plan-title").allTextContents()
@@ -184,13 +195,23 @@ test("a phone in Spanish: Cairn speaks Spanish, switches to English and back, an
     assert.equal(await page.locator("[data-changed]").count(), 1, "only Bea's plan is marked")
     await page.evaluate(() => window.scrollTo(0, 0))
     await shot(t, ana, "lang-08-cambios")
-    await beas.click()
+    await openPlan(page, () => beas.click())
     await expectText(ana, "I keep showing up", "Bea's strength on Ana's phone")
     await page.goBack()
     await page.getByRole("heading", { name: "Hola, Ana" }).waitFor({ timeout: WAIT })
     await eventually(async () => ((await page.locator("[data-changed]").count()) === 0 ? true : undefined), {
       what: "the mark gone once Ana has looked",
     })
+    // Her own words are no news to her: her plan comes first, unmarked.
+    await openPlan(page, () => page.locator(".plan-link", { hasText: "Mi camino" }).click())
+    await page.getByLabel("Una fortaleza").fill("Camino cada mañana")
+    await page.getByLabel("Una fortaleza").press("Enter")
+    await page.locator("#status[data-state=synced]").waitFor({ timeout: WAIT })
+    await page.goBack()
+    await page.getByRole("heading", { name: "Hola, Ana" }).waitFor({ timeout: WAIT })
+    await page.reload()
+    await eventually(async () => ((await titles())[0] === "Mi camino" ? true : undefined), { what: "Ana's plan first after her edit" })
+    assert.equal(await page.locator("[data-changed]").count(), 0, "her own edit is not marked")
   } else {
     // An older server lists no `lastChangedAt`: plans stay in the order they were started, and
     // nothing is marked as changed.

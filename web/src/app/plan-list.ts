@@ -119,8 +119,11 @@ export class PlanList {
  * (what it remembers of its own: when it last looked). A plan seen for the first time counts as
  * looked at: only what changes after that is news. */
 export function fromSummary(plan: PlanSummary, me: string, before?: LocalPlan): LocalPlan {
-  // `lastChangedAt` is new in the API: an older server does not send it.
-  const lastChangedAt = (plan as { lastChangedAt?: string }).lastChangedAt ?? before?.lastChangedAt
+  // `lastChangedAt` and `lastChangedBy` are new in the API: an older server sends neither.
+  const latest = plan as { lastChangedAt?: string | null; lastChangedBy?: string | null }
+  const lastChangedAt = latest.lastChangedAt ?? before?.lastChangedAt
+  // This account's own change is no news to it (made offline, it may reach the server later).
+  const mine = latest.lastChangedBy === me
   return {
     url: plan.url as AutomergeUrl,
     documentId: plan.documentId,
@@ -131,6 +134,6 @@ export function fromSummary(plan: PlanSummary, me: string, before?: LocalPlan): 
     confirmed: true,
     createdAt: plan.createdAt,
     lastChangedAt,
-    seenChangedAt: before ? (before.seenChangedAt ?? lastChangedAt) : lastChangedAt,
+    seenChangedAt: before && !mine ? (before.seenChangedAt ?? lastChangedAt) : lastChangedAt,
   }
 }
