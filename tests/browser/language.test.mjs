@@ -121,6 +121,13 @@ test("a phone in Spanish: Cairn speaks Spanish, switches to English and back, an
   assert.equal(await page.getByLabel("Nombre de usuario").getAttribute("aria-invalid"), "true")
   assert.ok(await page.getByLabel("Nombre de usuario").evaluate(el => el === document.activeElement), "the refused field has the focus")
   await shot(t, ana, "lang-04-usuario-ocupado")
+  // Switching language halfway through the form keeps the form, what she typed, and the notice.
+  await toEnglish.click()
+  await page.getByRole("heading", { name: "Create your account" }).waitFor({ timeout: WAIT })
+  assert.equal(await page.getByLabel("Your name, as others will see it").inputValue(), "Ana")
+  await expectText(ana, "That username is taken", "the refusal, said again in English")
+  await page.getByRole("button", { name: "Español", exact: true }).click()
+  await page.getByRole("heading", { name: "Crea tu cuenta" }).waitFor({ timeout: WAIT })
   await page.getByLabel("Nombre de usuario").fill("ana")
   await page.getByRole("button", { name: "Crear cuenta" }).click()
   await page.getByRole("heading", { name: "Hola, Ana" }).waitFor({ timeout: WAIT })
