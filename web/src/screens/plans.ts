@@ -57,7 +57,7 @@ const t = catalogue(
     start: "Empezar mi plan",
     joinTitle: "Unirse a un plan",
     code: "Código de invitación",
-    codeHint: "El código que la persona te enseñó o te leyó, como K7QM-3XPA-Z9RT.",
+    codeHint: "El código que la persona te mostró o te leyó, como K7QM-3XPA-Z9RT.",
     join: "Unirme",
     scan: "Escanear el código",
     scanning: "Apunta la cámara al código QR del otro teléfono.",
