@@ -29,11 +29,14 @@ const world = startCairnAndBrowser({ CAIRN_CODE_ATTEMPTS_PER_ACCOUNT: "2" })
 /** A Spanish month as `Intl` abbreviates it in a medium date ("7 dic 2026"). */
 const SPANISH_DATE = /\b\d{1,2} (ene|feb|mar|abr|may|jun|jul|ago|sept?|oct|nov|dic)\.? \d{4}\b/
 
+/** Each phone's DevTools session, kept open: detaching one ends the page's network emulation
+ * (an offline phone would come back online). */
+const devtools = new WeakMap()
+
 /** Set the phone's text size (the browser's default font size): 1 is 100 %, 2 is 200 %. */
 async function textSize(device, factor) {
-  const cdp = await device.context.newCDPSession(device.page)
-  await cdp.send("Page.setFontSizes", { fontSizes: { standard: 16 * factor, fixed: 13 * factor } })
-  await cdp.detach()
+  if (!devtools.has(device)) devtools.set(device, await device.context.newCDPSession(device.page))
+  await devtools.get(device).send("Page.setFontSizes", { fontSizes: { standard: 16 * factor, fixed: 13 * factor } })
 }
 
 /** Whatever runs off a `width`-pixel screen, or is cut off inside its box. */
@@ -234,7 +237,7 @@ test("a phone in Spanish: Cairn speaks Spanish, switches to English and back, an
   }
 })
 
-test("too many wrong codes: the wait, in minutes, in Spanish", { timeout: 60_000 }, async () => {
+test("too many wrong codes: the wait, in minutes, in Spanish; offline, the top bar still fits at 200 % text", { timeout: 60_000 }, async t => {
   const leo = await phone("lang-leo", { locale: "es-MX" })
   const { page } = leo
   await page.getByRole("button", { name: "¿Primera vez aquí? Crea una cuenta" }).click()
@@ -256,5 +259,10 @@ test("too many wrong codes: the wait, in minutes, in Spanish", { timeout: 60_000
   // Two codes an hour: the next is allowed in half an hour.
   await expectText(leo, "Demasiados intentos por ahora. Espera 30 minutos y vuelve a intentarlo.")
   assert.doesNotMatch(await notice.textContent(), /too many|try again/i)
+  // The longest status line, offline: the top bar wraps and fits.
+  await leo.context.setOffline(true)
+  await page.locator("#status", { hasText: "Sin conexión: los planes se quedan en este teléfono" }).waitFor({ timeout: WAIT })
+  await checkScreen(t, leo, "the plan list offline (Spanish)", "lang-09-sin-conexion-200")
+  assert.equal(await status(leo).textContent(), "Sin conexión: los planes se quedan en este teléfono")
   assert.deepEqual(leo.errors, [])
 })

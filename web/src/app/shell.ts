@@ -127,7 +127,11 @@ async function goOnline(): Promise<void> {
   if (!signedIn || !navigator.onLine) return
   try {
     const token = await signedIn.api.accessToken()
-    ;(await planStore()).connect(token)
+    const local = await planStore()
+    // The phone may have gone offline while Automerge loaded: the status line must not say
+    // "Connecting…" then.
+    if (!navigator.onLine) return
+    local.connect(token)
     await refreshPlans()
   } catch (err) {
     if (!(err instanceof Offline)) console.warn("could not connect", err)
@@ -149,7 +153,7 @@ export async function refreshPlans(): Promise<void> {
       if (open && !session.list.find(open)) location.hash = "#/"
     }
     // A token refreshed by that call is the one the socket uses when it next connects.
-    local.connect(session.api.session.tokens.accessToken)
+    if (navigator.onLine) local.connect(session.api.session.tokens.accessToken)
   } catch (err) {
     if (!(err instanceof Offline)) console.warn("could not refresh the plan list", err)
   }
