@@ -187,6 +187,8 @@ export function plansScreen({ api, list: planList }: SignedIn): void {
         ;(code as HTMLInputElement).value = found
         ;(joinForm as HTMLFormElement).requestSubmit()
       })
+      // The person may have left this screen while the phone asked about the camera.
+      if (!camera.isConnected || camera.hidden) return closeCamera()
       stop.focus()
     } catch {
       closeCamera()
