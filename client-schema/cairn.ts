@@ -250,11 +250,11 @@ export interface DeviceSession {
   createdAt: string;
   /** Whether this is the session making the request. */
   current: boolean;
-  /** The device name given at login. */
+  /** The device name given at login, or as last renamed. */
   deviceName: string;
   /** When the session ends unless refreshed. */
   expiresAt: string;
-  /** The session id, for `DELETE /api/v1/me/sessions/{id}`. */
+  /** The session id, for `DELETE` and `PATCH /api/v1/me/sessions/{id}`. */
   id: SessionId;
   /** When the device last refreshed its tokens. */
   lastUsedAt: string;
@@ -387,6 +387,19 @@ export interface PlanDetail {
   documentId: DocumentId;
   /** The plan id (a UUID). The REST API also accepts the document id or URL in its place. */
   id: PlanId;
+  /**
+   * When the server last stored a change to the plan's content, from any member and by any
+   * path (sync socket or HTTP): order a home screen by it, and compare it with when the
+   * caller last looked to say "changed since". A new plan's skeleton is its first change,
+   * so a plan nobody has edited yet shows its creation time; `null` only for a plan with no
+   * stored change at all.
+   */
+  lastChangedAt: string | null;
+  /**
+   * The account whose change that was (`null` with `lastChangedAt`): a client can leave its
+   * own edits out of "changed since you last looked".
+   */
+  lastChangedBy: UserId | null;
   /** Everyone who can read and edit the plan. */
   members: PlanMember[];
   /** The caller's role on this plan. */
@@ -415,6 +428,11 @@ export type PlanId = string;
 
 /** A member of a plan, as every member of that plan sees them. */
 export interface PlanMember {
+  /**
+   * `true` when an admin has disabled the member's account: they are still a member, but
+   * cannot sign in or sync until it is enabled again.
+   */
+  disabled: boolean;
   /** The member's display name. */
   displayName: string;
   /** When they became a member. */
@@ -441,6 +459,19 @@ export interface PlanSummary {
   documentId: DocumentId;
   /** The plan id (a UUID). The REST API also accepts the document id or URL in its place. */
   id: PlanId;
+  /**
+   * When the server last stored a change to the plan's content, from any member and by any
+   * path (sync socket or HTTP): order a home screen by it, and compare it with when the
+   * caller last looked to say "changed since". A new plan's skeleton is its first change,
+   * so a plan nobody has edited yet shows its creation time; `null` only for a plan with no
+   * stored change at all.
+   */
+  lastChangedAt: string | null;
+  /**
+   * The account whose change that was (`null` with `lastChangedAt`): a client can leave its
+   * own edits out of "changed since you last looked".
+   */
+  lastChangedBy: UserId | null;
   /** Everyone who can read and edit the plan. */
   members: PlanMember[];
   /** The caller's role on this plan. */
@@ -486,8 +517,22 @@ export interface RegisterRequest {
    * passwords the server refuses.
    */
   password: string;
-  /** 3 to 32 characters: letters, digits, `.`, `_`, `-`. Not case-sensitive. */
+  /**
+   * 3 to 32 characters: letters and digits of any script, `.`, `_`, `-`; compared after
+   * NFKC normalisation and lower-casing (so not case-sensitive). Letters of scripts that
+   * are mixed to make look-alikes (Latin with Cyrillic, say) are refused, and so is a
+   * username that looks like one already taken (same UTS #39 confusable skeleton: `409`).
+   */
   username: string;
+}
+
+/** `PATCH /api/v1/me/sessions/{id}`: rename one of the caller's device sessions. */
+export interface RenameSessionRequest {
+  /**
+   * The device's new name ("Maria's phone"): 1 to 64 characters once surrounding spaces are
+   * trimmed, no control characters.
+   */
+  deviceName: string;
 }
 
 /** A device session: one login on one device, holding one rotating refresh token. */
@@ -552,6 +597,13 @@ export interface Operations {
     status: 204;
     response: undefined;
     errors: "unauthenticated" | "invalid_token" | "account_disabled" | "session_not_found" | "internal";
+  };
+  /** Rename one of the caller's device sessions. */
+  "PATCH /api/v1/me/sessions/{id}": {
+    request: RenameSessionRequest;
+    status: 200;
+    response: DeviceSession;
+    errors: "bad_request" | "payload_too_large" | "unauthenticated" | "invalid_token" | "account_disabled" | "session_not_found" | "validation_failed" | "internal";
   };
   /** Create a plan. */
   "POST /api/v1/plans": {

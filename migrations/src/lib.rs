@@ -15,6 +15,8 @@ mod m20261202_000009_scale_out;
 mod m20261207_000010_schema_issues_without_words;
 mod m20261207_000012_plan_titles;
 mod m20261207_000013_keyed_change_ids;
+mod m20261207_000014_username_keys;
+mod m20261207_000015_plan_last_change;
 
 /// Every migration Cairn has, oldest first. Never edit or reorder one that has shipped: add a new one.
 #[derive(Debug)]
@@ -36,6 +38,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000010_schema_issues_without_words::Migration),
             Box::new(m20261207_000012_plan_titles::Migration),
             Box::new(m20261207_000013_keyed_change_ids::Migration),
+            Box::new(m20261207_000014_username_keys::Migration),
+            Box::new(m20261207_000015_plan_last_change::Migration),
         ]
     }
 }

@@ -42,6 +42,8 @@ impl User {
 pub struct NewUser {
     /// Lower-case login name.
     pub username: String,
+    /// What look-alike usernames share (see `services::accounts::username_key`); unique.
+    pub username_key: String,
     /// Name shown to other members.
     pub display_name: String,
     /// argon2id PHC string.
@@ -89,6 +91,9 @@ pub struct Plan {
     pub schema_issue: Option<String>,
     /// The plan's title as last recorded beside the plan row.
     pub title: PlanTitle,
+    /// When the newest change to its content was stored, and whose it was (`None` with no
+    /// stored change).
+    pub last_change: Option<(DateTime<Utc>, UserId)>,
 }
 
 /// A plan's title as recorded (sealed) beside its row, so listing plans never loads a document.
@@ -115,6 +120,8 @@ pub struct Membership {
     pub role: PlanRole,
     /// When they joined.
     pub joined_at: DateTime<Utc>,
+    /// Whether an admin has disabled the account.
+    pub disabled: bool,
 }
 
 /// One stored Automerge change of a plan, attributed to the account that made it.

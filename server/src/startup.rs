@@ -67,6 +67,13 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     )
     .await?;
     store.migrate().await?;
+    let keyed = crate::services::accounts::key_stored_usernames(&store).await?;
+    if keyed > 0 {
+        tracing::info!(
+            accounts = keyed,
+            "keyed usernames stored before look-alike checks"
+        );
+    }
     let sealed = store.prepare_plans_at_rest().await?;
     if sealed > 0 {
         tracing::info!(

@@ -43,7 +43,10 @@ pub enum RegistrationMode {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterRequest {
-    /// 3 to 32 characters: letters, digits, `.`, `_`, `-`. Not case-sensitive.
+    /// 3 to 32 characters: letters and digits of any script, `.`, `_`, `-`; compared after
+    /// NFKC normalisation and lower-casing (so not case-sensitive). Letters of scripts that
+    /// are mixed to make look-alikes (Latin with Cyrillic, say) are refused, and so is a
+    /// username that looks like one already taken (same UTS #39 confusable skeleton: `409`).
     pub username: String,
     /// The name other members of a plan see.
     pub display_name: String,
@@ -123,9 +126,9 @@ pub struct Account {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceSession {
-    /// The session id, for `DELETE /api/v1/me/sessions/{id}`.
+    /// The session id, for `DELETE` and `PATCH /api/v1/me/sessions/{id}`.
     pub id: SessionId,
-    /// The device name given at login.
+    /// The device name given at login, or as last renamed.
     pub device_name: String,
     /// When the device logged in.
     pub created_at: DateTime<Utc>,
@@ -135,6 +138,15 @@ pub struct DeviceSession {
     pub expires_at: DateTime<Utc>,
     /// Whether this is the session making the request.
     pub current: bool,
+}
+
+/// `PATCH /api/v1/me/sessions/{id}`: rename one of the caller's device sessions.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RenameSessionRequest {
+    /// The device's new name ("Maria's phone"): 1 to 64 characters once surrounding spaces are
+    /// trimmed, no control characters.
+    pub device_name: String,
 }
 
 /// `POST /api/v1/plans`.
@@ -158,6 +170,9 @@ pub struct PlanMember {
     pub role: PlanRole,
     /// When they became a member.
     pub joined_at: DateTime<Utc>,
+    /// `true` when an admin has disabled the member's account: they are still a member, but
+    /// cannot sign in or sync until it is enabled again.
+    pub disabled: bool,
 }
 
 /// A plan in the caller's plan list.
@@ -178,6 +193,15 @@ pub struct PlanSummary {
     pub members: Vec<PlanMember>,
     /// When the plan was created.
     pub created_at: DateTime<Utc>,
+    /// When the server last stored a change to the plan's content, from any member and by any
+    /// path (sync socket or HTTP): order a home screen by it, and compare it with when the
+    /// caller last looked to say "changed since". A new plan's skeleton is its first change,
+    /// so a plan nobody has edited yet shows its creation time; `null` only for a plan with no
+    /// stored change at all.
+    pub last_changed_at: Option<DateTime<Utc>>,
+    /// The account whose change that was (`null` with `lastChangedAt`): a client can leave its
+    /// own edits out of "changed since you last looked".
+    pub last_changed_by: Option<UserId>,
     /// `null` when the document fits schema v1; otherwise where it first does not and what kind
     /// of thing is wrong there (`checkIns[0].date: the value is not a date (YYYY-MM-DD)`), in
     /// the schema's words, never the document's: a key that is not a field of the schema reads

@@ -942,8 +942,26 @@ pub const PRESENCE_ACCOUNT_KEY: &str = "userId";
 /// The key under which presence that was not a map is relayed, beside
 /// [`PRESENCE_ACCOUNT_KEY`].
 pub const PRESENCE_MESSAGE_KEY: &str = "message";
-/// Keys a client may not set in presence: who sent it is the server's to say.
-const PRESENCE_IDENTITY_KEYS: [&str; 2] = [PRESENCE_ACCOUNT_KEY, "name"];
+/// The key under which the server says an account has left a plan (see [`presence_gone`]).
+pub const PRESENCE_GONE_KEY: &str = "gone";
+/// Keys a client may not set in presence: who sent it, and whether they are gone, is the
+/// server's to say.
+const PRESENCE_IDENTITY_KEYS: [&str; 3] = [PRESENCE_ACCOUNT_KEY, "name", PRESENCE_GONE_KEY];
+
+/// The `data` of the `ephemeral` message the server sends a plan's other connections when an
+/// account has left the plan: its last connection syncing the plan closed (signed out, network
+/// lost, socket timed out, account disabled) or it stopped being a member (removed, left).
+/// `{userId: <account>, gone: true}`, cbor-encoded as automerge-repo clients decode presence.
+/// Clients cannot send `gone` themselves: it is removed from the presence they send.
+pub fn presence_gone(account: &str) -> Vec<u8> {
+    let mut data = Vec::with_capacity(account.len() + 16);
+    let mut out = Out(Encoder::from(&mut data));
+    out.map(2);
+    out.entry(PRESENCE_ACCOUNT_KEY, account);
+    out.text(PRESENCE_GONE_KEY);
+    out.push(Header::Simple(simple::TRUE));
+    data
+}
 
 /// The `data` of an `ephemeral` message as the server relays it, naming the sender's account.
 ///
@@ -2211,6 +2229,31 @@ mod tests {
         let relayed = presence_with_account(&indefinite, "a");
         assert_eq!(relayed[0], 0xa2);
         assert!(relayed.ends_with(&[0x65, b'f', b'i', b'e', b'l', b'd', 0xf7]));
+    }
+
+    #[test]
+    fn gone_is_the_servers_to_say() {
+        let gone: Value = ciborium::from_reader(presence_gone("acct-1").as_slice()).unwrap();
+        assert_eq!(
+            gone,
+            Value::Map(vec![
+                (text("userId"), text("acct-1")),
+                (text("gone"), Value::Bool(true)),
+            ])
+        );
+        let sent = cbor(&Value::Map(vec![
+            (text("gone"), Value::Bool(true)),
+            (text("field"), text("goals")),
+        ]));
+        let relayed: Value =
+            ciborium::from_reader(presence_with_account(&sent, "acct-1").as_slice()).unwrap();
+        assert_eq!(
+            relayed,
+            Value::Map(vec![
+                (text("userId"), text("acct-1")),
+                (text("field"), text("goals")),
+            ])
+        );
     }
 
     #[test]

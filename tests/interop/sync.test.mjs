@@ -302,6 +302,16 @@ describe("sync with the real automerge-repo client", { timeout: 110_000 }, () =>
     t.diagnostic(
       `supporter echoed ${b.wire.sentOf("ephemeral").filter(m => m.senderId === a.repo.peerId).length} relayed ephemeral message(s) back to the server`
     )
+
+    // The supporter closes the app: the owner's handle hears from the server that Sam is gone.
+    await closeRepo(b.repo)
+    const gone = await waitFor(() => atA.find(e => e.message?.gone === true), {
+      what: "the server saying the supporter is gone",
+      on: [[a.handle, "ephemeral-message"]],
+      explain: () => `owner received ${a.wire.summary()}`,
+    })
+    assert.deepEqual(gone.message, { userId: supporter.account.id, gone: true })
+    assert.notEqual(gone.senderId, b.repo.peerId, "sent by the server, not by the supporter")
   })
 
   test("(f) a non-member's find is unavailable, and a bad token gets 401", { timeout: TEST_TIMEOUT }, async t => {

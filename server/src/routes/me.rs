@@ -2,6 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
+use cairn_shared::api::RenameSessionRequest;
 use cairn_shared::{ErrorCode, SessionId};
 
 use crate::error::AppError;
@@ -10,7 +11,11 @@ use crate::services::{Caller, Services, accounts};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/me").route(web::get().to(me)))
         .service(web::resource("/me/sessions").route(web::get().to(sessions)))
-        .service(web::resource("/me/sessions/{id}").route(web::delete().to(end_session)));
+        .service(
+            web::resource("/me/sessions/{id}")
+                .route(web::delete().to(end_session))
+                .route(web::patch().to(rename_session)),
+        );
 }
 
 async fn me(caller: Caller) -> HttpResponse {
@@ -21,18 +26,32 @@ async fn sessions(services: web::Data<Services>, caller: Caller) -> Result<HttpR
     Ok(HttpResponse::Ok().json(accounts::sessions(&services, &caller).await?))
 }
 
-async fn end_session(
-    services: web::Data<Services>,
-    caller: Caller,
-    id: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let id: SessionId = id.parse().map_err(|_| {
+fn session_id(id: &str) -> Result<SessionId, AppError> {
+    id.parse().map_err(|_| {
         AppError::new(
             StatusCode::NOT_FOUND,
             ErrorCode::SessionNotFound,
             "no such device session",
         )
-    })?;
-    accounts::end_session(&services, &caller, id).await?;
+    })
+}
+
+async fn end_session(
+    services: web::Data<Services>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    accounts::end_session(&services, &caller, session_id(&id)?).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+async fn rename_session(
+    services: web::Data<Services>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: web::Json<RenameSessionRequest>,
+) -> Result<HttpResponse, AppError> {
+    let id = session_id(&id)?;
+    let renamed = accounts::rename_session(&services, &caller, id, &body.device_name).await?;
+    Ok(HttpResponse::Ok().json(renamed))
 }

@@ -25,8 +25,8 @@ pub enum AccountError {
     /// A field is not acceptable; the message says which and why.
     #[error("{0}")]
     InvalidInput(String),
-    /// The username is taken.
-    #[error("that username is already taken")]
+    /// The username is taken, or one that looks like it is.
+    #[error("that username is already taken, or one that looks like it is")]
     UsernameTaken,
     /// Registration is closed.
     #[error("registration is closed on this server")]
@@ -70,19 +70,96 @@ const MIN_PASSWORD_CHARS: usize = 8;
 const MAX_PASSWORD_BYTES: usize = 1024;
 const MAX_DISPLAY_NAME_CHARS: usize = 80;
 const MAX_DEVICE_NAME_CHARS: usize = 100;
+/// The longest name a device session can be renamed to.
+const MAX_RENAMED_DEVICE_CHARS: usize = 64;
 
-/// The canonical (lower-case) username, if acceptable.
+const MIN_USERNAME_CHARS: usize = 3;
+const MAX_USERNAME_CHARS: usize = 32;
+/// Longer input is refused before it is normalised (NFKC may lengthen text).
+const MAX_USERNAME_INPUT_BYTES: usize = 256;
+
+/// A username as compared: NFKC, lower case, NFKC again (lower-casing can undo a composition),
+/// without surrounding spaces. Login and the rate limits use it too, valid or not.
+fn fold_username(username: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let composed: String = username.trim().nfkc().collect();
+    composed.to_lowercase().nfkc().collect()
+}
+
+/// A character a username may hold: a letter, digit or combining mark of any script that
+/// Unicode's identifier profile (UTS #39) allows, or '.', '_' or '-'. Controls, spaces,
+/// zero-width joiners, emoji and symbols are not.
+fn username_char(c: char) -> bool {
+    use unicode_security::GeneralSecurityProfile;
+    matches!(c, '.' | '_' | '-')
+        || (c.identifier_allowed()
+            && (c.is_alphanumeric() || unicode_normalization::char::is_combining_mark(c)))
+}
+
+/// The canonical username (NFKC, lower case), if acceptable: 3 to 32 characters, letters and
+/// digits of any one script (or of the scripts one writing system mixes, as Japanese does)
+/// plus '.', '_' and '-'.
 pub fn normalize_username(username: &str) -> Result<String, AccountError> {
-    let username = username.trim().to_lowercase();
-    let valid_chars = username
+    use unicode_security::{RestrictionLevel, RestrictionLevelDetection};
+    let invalid = || {
+        AccountError::InvalidInput(format!(
+            "username must be {MIN_USERNAME_CHARS} to {MAX_USERNAME_CHARS} characters: letters \
+             or digits (of any script), '.', '_' or '-'"
+        ))
+    };
+    if username.len() > MAX_USERNAME_INPUT_BYTES {
+        return Err(invalid());
+    }
+    let username = fold_username(username);
+    let chars = username.chars().count();
+    if !(MIN_USERNAME_CHARS..=MAX_USERNAME_CHARS).contains(&chars)
+        || !username.chars().all(username_char)
+    {
+        return Err(invalid());
+    }
+    // Latin with Cyrillic or Greek letters ("pаypal" with a Cyrillic "а") is how look-alike
+    // names are made; Latin with Han, kana or Hangul is how people write (UTS #39 "highly
+    // restrictive").
+    let letters: String = username
         .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if !(3..=32).contains(&username.len()) || !valid_chars {
+        .filter(|c| !matches!(c, '.' | '_' | '-'))
+        .collect();
+    if letters.as_str().detect_restriction_level() > RestrictionLevel::HighlyRestrictive {
         return Err(AccountError::InvalidInput(
-            "username must be 3 to 32 characters: letters, digits, '.', '_' or '-'".into(),
+            "username mixes letters of different scripts (Latin and Cyrillic, say); write it in \
+             one"
+            .into(),
         ));
     }
     Ok(username)
+}
+
+/// The key two usernames that look alike share (UTS #39's confusable skeleton of the canonical
+/// username): stored in a unique column, so "maria" and "mаria" (with a Cyrillic "а") cannot
+/// both be registered.
+pub fn username_key(canonical: &str) -> String {
+    unicode_security::skeleton(canonical).collect()
+}
+
+/// Give accounts stored before usernames had keys their key (at start-up). Two old usernames
+/// that look alike ("userl" and "user1") both keep working: the later gets its skeleton with
+/// its id appended, which no new username's key can equal.
+pub async fn key_stored_usernames(store: &Store) -> Result<usize, StoreError> {
+    let mut keyed = 0;
+    for (id, username) in store.users_without_key().await? {
+        let key = username_key(&fold_username(&username));
+        match store.set_username_key(id, &key).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => {
+                store
+                    .set_username_key(id, &format!("{key}#{}", id.0))
+                    .await?;
+            }
+            Err(err) => return Err(err),
+        }
+        keyed += 1;
+    }
+    Ok(keyed)
 }
 
 fn validate_display_name(name: &str) -> Result<String, AccountError> {
@@ -165,6 +242,7 @@ async fn new_user(
 ) -> Result<NewUser, AccountError> {
     let (username, display_name) = checked_fields(username, display_name, &password)?;
     Ok(NewUser {
+        username_key: username_key(&username),
         username,
         display_name,
         password_hash: hash_password(password).await?,
@@ -241,6 +319,7 @@ pub async fn register(
     };
     services.metrics.password_hashes.inc();
     let user = NewUser {
+        username_key: username_key(&username),
         username,
         display_name,
         password_hash: hash_password(password).await?,
@@ -270,7 +349,7 @@ pub async fn login(
     request: LoginRequest,
     address: Option<IpAddr>,
 ) -> Result<AuthTokens, AccountError> {
-    let username = request.username.trim().to_lowercase();
+    let username = fold_username(&request.username);
     let attempt = services
         .limits
         .login(&username, address)
@@ -450,15 +529,44 @@ pub async fn sessions(
         .await?;
     Ok(sessions
         .into_iter()
-        .map(|s| api::DeviceSession {
-            current: s.id == caller.session_id,
-            id: s.id,
-            device_name: s.device_name,
-            created_at: s.created_at,
-            last_used_at: s.last_used_at,
-            expires_at: s.expires_at,
-        })
+        .map(|s| session_for(caller, s))
         .collect())
+}
+
+fn session_for(caller: &Caller, session: DeviceSession) -> api::DeviceSession {
+    api::DeviceSession {
+        current: session.id == caller.session_id,
+        id: session.id,
+        device_name: session.device_name,
+        created_at: session.created_at,
+        last_used_at: session.last_used_at,
+        expires_at: session.expires_at,
+    }
+}
+
+/// Give one of the caller's active device sessions a name they will recognise ("Maria's
+/// phone"): 1 to 64 characters once trimmed, no control characters.
+#[instrument(skip_all, fields(user.id = %caller.user.id))]
+pub async fn rename_session(
+    services: &Services,
+    caller: &Caller,
+    session: SessionId,
+    device_name: &str,
+) -> Result<api::DeviceSession, AccountError> {
+    let name = device_name.trim();
+    let chars = name.chars().count();
+    if !(1..=MAX_RENAMED_DEVICE_CHARS).contains(&chars) || name.chars().any(char::is_control) {
+        return Err(AccountError::InvalidInput(format!(
+            "deviceName must be 1 to {MAX_RENAMED_DEVICE_CHARS} characters, without control \
+             characters"
+        )));
+    }
+    let renamed = services
+        .store
+        .rename_session(caller.user.id, session, name, Utc::now())
+        .await?
+        .ok_or(AccountError::SessionNotFound)?;
+    Ok(session_for(caller, renamed))
 }
 
 /// End one of the caller's device sessions (a lost phone, say).
@@ -479,5 +587,51 @@ pub async fn end_session(
         Ok(())
     } else {
         Err(AccountError::SessionNotFound)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn usernames_of_any_script_are_folded_and_checked() {
+        assert_eq!(normalize_username(" María ").unwrap(), "maría");
+        // NFD input (an "i" and a combining acute) is the same name as NFC.
+        assert_eq!(normalize_username("Mari\u{301}a").unwrap(), "maría");
+        for ok in [
+            "дмитрий",
+            "山田太郎",
+            "हिन्दी",
+            "user_1.x-y",
+            "ｍａｒｉａ",
+            "tanaka太郎",
+        ] {
+            assert!(normalize_username(ok).is_ok(), "{ok}");
+        }
+        assert_eq!(normalize_username("ｍａｒｉａ").unwrap(), "maria");
+        let too_long = "é".repeat(33);
+        for bad in [
+            "ma\u{7}ria",
+            "ma\u{200d}ria",
+            "ma\u{200b}ria",
+            "maria😀",
+            "ma ria",
+            "ab",
+            too_long.as_str(),
+            "p\u{430}ypal",
+        ] {
+            assert!(normalize_username(bad).is_err(), "{bad:?}");
+        }
+        assert!(normalize_username(&"é".repeat(32)).is_ok());
+    }
+
+    #[test]
+    fn look_alike_usernames_share_a_key() {
+        let key = |name: &str| username_key(&normalize_username(name).unwrap());
+        assert_eq!(key("user1"), key("userl"));
+        assert_eq!(key("cope"), key("\u{441}\u{43e}\u{440}\u{435}"));
+        assert_ne!(key("maria"), key("mario"));
     }
 }

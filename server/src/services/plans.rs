@@ -168,9 +168,12 @@ fn summary(plan: &Plan, role: PlanRole, members: Vec<Membership>) -> PlanSummary
                 display_name: m.display_name,
                 role: m.role,
                 joined_at: m.joined_at,
+                disabled: m.disabled,
             })
             .collect(),
         created_at: plan.created_at,
+        last_changed_at: plan.last_change.map(|(at, _)| at),
+        last_changed_by: plan.last_change.map(|(_, by)| by),
         schema_issue: plan.schema_issue.clone(),
         unavailable,
     }
@@ -278,6 +281,12 @@ pub async fn create_plan(
         .await?
         .remove(&plan.id)
         .unwrap_or_default();
+    // The skeleton is the plan's first change, stored with the plan (the row was read back
+    // before the change was inserted).
+    let plan = Plan {
+        last_change: Some((plan.created_at, caller.user.id)),
+        ..plan
+    };
     let mut created = summary(&plan, PlanRole::Owner, members);
     created.title = read_title(&document);
     Ok(created)

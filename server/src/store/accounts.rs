@@ -58,6 +58,7 @@ fn user_row(user: NewUser, now: DateTime<Utc>) -> users::ActiveModel {
     users::ActiveModel {
         id: Set(Uuid::new_v4()),
         username: Set(user.username),
+        username_key: Set(Some(user.username_key)),
         display_name: Set(user.display_name),
         password_hash: Set(user.password_hash),
         kind: Set(kind_text(user.kind).to_owned()),
@@ -140,6 +141,28 @@ impl Store {
             .await?
             .map(User::try_from)
             .transpose()
+    }
+
+    /// Accounts stored before usernames had a look-alike key: (id, username), oldest first.
+    pub async fn users_without_key(&self) -> Result<Vec<(UserId, String)>, StoreError> {
+        Ok(users::Entity::find()
+            .filter(users::Column::UsernameKey.is_null())
+            .order_by_asc(users::Column::CreatedAt)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| (UserId(row.id), row.username))
+            .collect())
+    }
+
+    /// Record an account's look-alike key. `Conflict` if another account holds it.
+    pub async fn set_username_key(&self, id: UserId, key: &str) -> Result<(), StoreError> {
+        users::Entity::update_many()
+            .col_expr(users::Column::UsernameKey, Expr::value(key))
+            .filter(users::Column::Id.eq(id.0))
+            .exec(&self.db)
+            .await?;
+        Ok(())
     }
 
     /// The account with this id.
@@ -297,6 +320,31 @@ impl Store {
             .exec(&self.db)
             .await?;
         Ok(updated.rows_affected == 1)
+    }
+
+    /// Rename one active session of `user_id`. `None` if it is not theirs, ended or expired.
+    pub async fn rename_session(
+        &self,
+        user_id: UserId,
+        id: SessionId,
+        device_name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DeviceSession>, StoreError> {
+        let updated = device_sessions::Entity::update_many()
+            .col_expr(
+                device_sessions::Column::DeviceName,
+                Expr::value(device_name),
+            )
+            .filter(device_sessions::Column::Id.eq(id.0))
+            .filter(device_sessions::Column::UserId.eq(user_id.0))
+            .filter(device_sessions::Column::RevokedAt.is_null())
+            .filter(device_sessions::Column::ExpiresAt.gt(now))
+            .exec(&self.db)
+            .await?;
+        if updated.rows_affected != 1 {
+            return Ok(None);
+        }
+        self.session(id).await
     }
 
     /// The account's sessions that are still active at `now`, newest first.

@@ -178,6 +178,8 @@ impl Store {
                 created_at: Set(now),
                 schema_issue: Set(None),
                 sealed_title: Set(None),
+                last_changed_at: sea_orm::ActiveValue::NotSet,
+                last_changed_by: sea_orm::ActiveValue::NotSet,
             }
             .insert(txn)
             .await?;

@@ -61,6 +61,14 @@ pub enum Notice {
         /// The payload, base64.
         data: String,
     },
+    /// The account's last connection syncing the plan on the sending instance went: the
+    /// plan's connections here hear it is gone, unless it has one here too.
+    PresenceGone {
+        /// The plan.
+        plan: PlanId,
+        /// The account.
+        user: UserId,
+    },
 }
 
 /// Postgres refuses notice payloads of 8000 bytes or more.

@@ -43,6 +43,7 @@ impl From<plans::Model> for Plan {
             created_at: row.created_at,
             schema_issue: row.schema_issue,
             title: PlanTitle::NotRecorded,
+            last_change: row.last_changed_at.zip(row.last_changed_by.map(UserId)),
         }
     }
 }
@@ -124,6 +125,8 @@ impl Store {
             created_at: Set(now),
             schema_issue: Set(None),
             sealed_title: Set(None),
+            last_changed_at: sea_orm::ActiveValue::NotSet,
+            last_changed_by: sea_orm::ActiveValue::NotSet,
         }
         .insert(&txn)
         .await?;
@@ -250,7 +253,9 @@ impl Store {
             .await?;
         let mut by_plan: HashMap<PlanId, Vec<Membership>> = HashMap::new();
         for (member, user) in rows {
-            let display_name = user.map(|u| u.display_name).unwrap_or_default();
+            let (display_name, disabled) = user
+                .map(|u| (u.display_name, u.disabled_at.is_some()))
+                .unwrap_or_default();
             let plan_id = PlanId(member.plan_id);
             by_plan.entry(plan_id).or_default().push(Membership {
                 plan_id,
@@ -258,6 +263,7 @@ impl Store {
                 display_name,
                 role: parse_role(&member.role)?,
                 joined_at: member.joined_at,
+                disabled,
             });
         }
         for members in by_plan.values_mut() {

@@ -9,7 +9,10 @@
 //!   it is applied;
 //! - an unknown document that a client syncs with changes becomes a new plan owned by that
 //!   client's account (offline creation);
-//! - presence (`ephemeral`) is relayed to the other members' connections, deduplicated, never kept.
+//! - presence (`ephemeral`) is relayed to the other members' connections, deduplicated, never kept;
+//! - when an account's last connection to the plan goes (closed, or no longer a member), the
+//!   other connections are told in an `ephemeral` message of the server's own,
+//!   `{userId, gone: true}` (see [`cairn_shared::protocol::presence_gone`]).
 
 use std::collections::{HashMap, HashSet};
 
@@ -77,6 +80,9 @@ pub enum Input {
     MemberRemoved(UserId),
     /// The account became a member.
     MemberAdded(UserId),
+    /// The account's last connection to the plan on another instance went: tell the
+    /// connections here it is gone, unless it still has one here.
+    GoneElsewhere(UserId),
     /// The plan was deleted: every connection loses it.
     PlanDeleted,
 }
@@ -91,6 +97,8 @@ pub struct Effects {
     pub outgoing: Vec<(ConnId, Message)>,
     /// Connections to close with an `error` message saying why.
     pub close: Vec<(ConnId, String)>,
+    /// Accounts whose last connection here to the plan went (for the other instances).
+    pub gone: Vec<UserId>,
 }
 
 impl Effects {
@@ -168,6 +176,11 @@ pub struct DocumentCore {
     recent: Recent,
     /// Sync steps done by the shortcut and by automerge since last asked (for the metrics).
     steps: (u64, u64),
+    /// The presence session the server's own `gone` messages are sent in (fresh for each
+    /// loaded document, so a client never drops one as a repeat of a message from before) and
+    /// the last counter used in it.
+    gone_session: String,
+    gone_count: u64,
 }
 
 impl std::fmt::Debug for DocumentCore {
@@ -431,6 +444,8 @@ impl DocumentCore {
             recent: Recent::new(&doc),
             doc,
             steps: (0, 0),
+            gone_session: uuid::Uuid::new_v4().to_string(),
+            gone_count: 0,
         }
     }
 
@@ -558,21 +573,55 @@ impl DocumentCore {
                 }
             }
             Input::Disconnected(conn) => {
-                self.peers.remove(&conn);
                 self.local_presence.remove(&conn);
+                if let Some(state) = self.peers.remove(&conn) {
+                    self.tell_gone(state.user, true, effects);
+                }
             }
             Input::MemberRemoved(user) => {
                 self.members.remove(&user);
                 self.drop_peers(|state| state.user == user, effects);
+                // Every instance with the plan loaded reads the removal itself.
+                self.tell_gone(user, false, effects);
             }
             Input::MemberAdded(user) => {
                 self.members.insert(user);
             }
+            Input::GoneElsewhere(user) => self.tell_gone(user, false, effects),
             Input::PlanDeleted => {
                 self.existence = Existence::Deleted;
                 self.members.clear();
                 self.drop_peers(|_| true, effects);
             }
+        }
+    }
+
+    /// Unless `user` still has a connection syncing the plan here, tell every connection that
+    /// does that the account is gone (and, when `here`, the other instances too).
+    fn tell_gone(&mut self, user: UserId, here: bool, effects: &mut Effects) {
+        if self.existence != Existence::Stored || self.peers.values().any(|s| s.user == user) {
+            return;
+        }
+        if here {
+            effects.gone.push(user);
+        }
+        if self.peers.is_empty() {
+            return;
+        }
+        self.gone_count += 1;
+        let data = cairn_shared::protocol::presence_gone(&user.to_string());
+        for (conn, state) in &self.peers {
+            effects.outgoing.push((
+                *conn,
+                Message::Ephemeral {
+                    sender_id: self.server.clone(),
+                    target_id: state.peer.clone(),
+                    document_id: self.document_id.clone(),
+                    count: self.gone_count,
+                    session_id: self.gone_session.clone(),
+                    data: data.clone(),
+                },
+            ));
         }
     }
 
@@ -1044,10 +1093,18 @@ impl DocumentCore {
             .filter(|(_, state)| !members.contains(&state.user))
             .map(|(conn, _)| *conn)
             .collect();
+        let mut gone_users = Vec::new();
         for conn in gone {
             if let Some(state) = self.peers.remove(&conn) {
                 effects.outgoing.push((conn, self.unavailable(&state.peer)));
+                gone_users.push(state.user);
             }
+        }
+        gone_users.sort_unstable();
+        gone_users.dedup();
+        for user in gone_users {
+            // Every instance with the plan loaded reads the removal itself.
+            self.tell_gone(user, false, effects);
         }
         self.actors.extend(stored.actors);
         if stored.bytes.is_empty() {

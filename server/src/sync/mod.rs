@@ -696,6 +696,11 @@ impl SyncHub {
                 // Presence is best effort: a worker too busy to take it now skips it.
                 let _ = worker.try_send(Command::Input(input, None));
             }
+            Notice::PresenceGone { plan, user } => {
+                if let Some(worker) = self.worker(plan) {
+                    let _ = worker.try_send(Command::Input(Input::GoneElsewhere(user), None));
+                }
+            }
         }
     }
 
@@ -722,6 +727,11 @@ impl SyncHub {
             count: *count,
             data: base64::engine::general_purpose::STANDARD.encode(data),
         });
+    }
+
+    /// Tell the other instances that `user`'s last connection syncing `plan` here went.
+    fn publish_gone(&self, plan: PlanId, user: UserId) {
+        self.publish(Notice::PresenceGone { plan, user });
     }
 
     /// Have the plan's worker, if it is loaded here, read what another instance stored.
@@ -1494,29 +1504,43 @@ impl Worker {
         }
     }
 
-    fn deliver(&mut self, effects: Effects) {
-        let mut dead = Vec::new();
-        for (conn, message) in effects.outgoing {
-            let Some(outbox) = self.outboxes.get(&conn) else {
-                continue;
-            };
-            if outbox.send(&message).is_err() {
+    fn deliver(&mut self, mut effects: Effects) {
+        loop {
+            for user in effects.gone.drain(..) {
+                self.hub.publish_gone(self.plan, user);
+            }
+            let mut dead = Vec::new();
+            for (conn, message) in effects.outgoing {
+                let Some(outbox) = self.outboxes.get(&conn) else {
+                    continue;
+                };
+                if outbox.send(&message).is_err() {
+                    dead.push(conn);
+                }
+            }
+            for (conn, reason) in effects.close {
+                if let Some(outbox) = self.outboxes.get(&conn) {
+                    outbox.close(&reason);
+                }
                 dead.push(conn);
             }
-        }
-        for (conn, reason) in effects.close {
-            if let Some(outbox) = self.outboxes.get(&conn) {
-                outbox.close(&reason);
+            if dead.is_empty() {
+                break;
             }
-            dead.push(conn);
-        }
-        for conn in dead {
-            // A closed or hopelessly slow connection: forget it here and make sure it closes.
-            self.hub.kill(conn);
-            self.outboxes.remove(&conn);
-            self.synced.remove(&conn);
-            let mut ignored = Effects::default();
-            self.core.handle(Input::Disconnected(conn), &mut ignored);
+            // Closed or hopelessly slow connections: forget them here and make sure they close.
+            // The others hear that their accounts are gone (each round has fewer connections).
+            let mut after = Effects::default();
+            for conn in dead {
+                self.hub.kill(conn);
+                self.outboxes.remove(&conn);
+                self.synced.remove(&conn);
+                self.core.handle(Input::Disconnected(conn), &mut after);
+            }
+            effects = Effects {
+                outgoing: after.outgoing,
+                gone: after.gone,
+                ..Effects::default()
+            };
         }
         self.count_presence();
     }

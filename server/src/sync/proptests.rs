@@ -1109,6 +1109,18 @@ impl World {
                 Message::Sync {
                     data, target_id, ..
                 } if target_id == device.peer => device.inbox.push_back(data),
+                // The other device reconnected: the server says its account's last
+                // connection went (when it was that account's only one).
+                Message::Ephemeral {
+                    sender_id,
+                    target_id,
+                    data,
+                    ..
+                } if target_id == device.peer
+                    && sender_id.0 == SERVER
+                    && [OWNER, SUPPORTER].iter().any(|member| {
+                        data == cairn_shared::protocol::presence_gone(&member.to_string())
+                    }) => {}
                 other => self.trouble.push(format!("{conn:?} was sent {other:?}")),
             }
         }

@@ -742,3 +742,62 @@ fn a_plan_forgets_presence_sessions_with_their_connection_and_bounds_relayed_one
         .count();
     assert_eq!(relayed, 10, "each relayed once");
 }
+
+#[test]
+fn an_account_is_gone_only_when_its_last_connection_to_the_plan_goes() {
+    let (owner, supporter) = (UserId::new_random(), UserId::new_random());
+    let (doc, actors) = stored_plan(owner);
+    let mut net = Net::new(Existence::Stored, &[owner, supporter], doc.clone(), actors);
+    let a = net.join(owner, fork_of(&doc));
+    let phone = net.join(supporter, fork_of(&doc));
+    let laptop = net.join(supporter, fork_of(&doc));
+    net.settle();
+    let gone_told = |net: &Net| -> Vec<(String, u64, Vec<u8>)> {
+        net.clients[a]
+            .inbox
+            .iter()
+            .filter_map(|m| match m {
+                Message::Ephemeral {
+                    sender_id,
+                    count,
+                    data,
+                    ..
+                } => Some((sender_id.0.clone(), *count, data.clone())),
+                _ => None,
+            })
+            .collect()
+    };
+    let gone = cairn_shared::protocol::presence_gone(&supporter.to_string());
+
+    // Another instance says the supporter's last connection there went: one is open here.
+    net.input(Input::GoneElsewhere(supporter));
+    let laptop_conn = net.clients[laptop].origin.conn;
+    let mut effects = Effects::default();
+    net.core
+        .handle(Input::Disconnected(laptop_conn), &mut effects);
+    assert!(effects.gone.is_empty());
+    net.apply(effects);
+    assert!(
+        gone_told(&net).is_empty(),
+        "the phone still has the plan open"
+    );
+
+    let phone_conn = net.clients[phone].origin.conn;
+    let mut effects = Effects::default();
+    net.core
+        .handle(Input::Disconnected(phone_conn), &mut effects);
+    assert_eq!(
+        effects.gone,
+        [supporter],
+        "the other instances are told too"
+    );
+    net.apply(effects);
+    assert_eq!(gone_told(&net), [("server".to_owned(), 1, gone.clone())]);
+
+    // Told by another instance now that none is open here: the owner hears it again.
+    net.input(Input::GoneElsewhere(supporter));
+    assert_eq!(
+        gone_told(&net).last(),
+        Some(&("server".to_owned(), 2, gone))
+    );
+}

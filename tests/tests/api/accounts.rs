@@ -333,3 +333,71 @@ async fn passwords_are_stored_only_as_argon2id_hashes() {
     );
     assert!(!user.password_hash.contains(cairn_tests::PASSWORD));
 }
+
+#[tokio::test]
+async fn a_device_session_can_be_renamed_by_its_own_account_only() {
+    let app = TestApp::spawn().await;
+    let phone = app.register("maria").await;
+    let laptop = app.login("maria").await;
+    let path = format!("/api/v1/me/sessions/{}", laptop.tokens.session_id);
+    let rename = |token: &str, path: &str, name: serde_json::Value| {
+        let (token, path) = (token.to_owned(), path.to_owned());
+        let app = &app;
+        async move {
+            app.request(
+                Method::PATCH,
+                &path,
+                Some(&token),
+                Some(&json!({ "deviceName": name })),
+            )
+            .await
+        }
+    };
+
+    let renamed = rename(phone.token(), &path, json!("  María's laptop  ")).await;
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+    assert_eq!(renamed.body["deviceName"], "María's laptop");
+    assert_eq!(renamed.body["current"], false);
+    let sessions = app.get("/api/v1/me/sessions", laptop.token()).await;
+    let names: Vec<(&str, bool)> = sessions
+        .body
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .map(|s| {
+            (
+                s["deviceName"].as_str().unwrap_or_default(),
+                s["current"] == true,
+            )
+        })
+        .collect();
+    assert!(names.contains(&("María's laptop", true)), "{names:?}");
+    assert!(names.contains(&("test phone", false)), "{names:?}");
+
+    let too_long = "x".repeat(65);
+    for bad in [json!("   "), json!("tab\there"), json!(too_long)] {
+        rename(phone.token(), &path, bad)
+            .await
+            .assert_error(422, ErrorCode::ValidationFailed);
+    }
+    assert_eq!(
+        rename(phone.token(), &path, json!("x".repeat(64)))
+            .await
+            .status,
+        200
+    );
+
+    // Someone else's session, an unknown id and an ended session are not found, not renamed.
+    let sam = app.register("sam").await;
+    rename(sam.token(), &path, json!("mine now"))
+        .await
+        .assert_error(404, ErrorCode::SessionNotFound);
+    let unknown = format!("/api/v1/me/sessions/{}", uuid::Uuid::new_v4());
+    rename(phone.token(), &unknown, json!("lost"))
+        .await
+        .assert_error(404, ErrorCode::SessionNotFound);
+    assert_eq!(app.delete(&path, phone.token()).await.status, 204);
+    rename(phone.token(), &path, json!("gone"))
+        .await
+        .assert_error(404, ErrorCode::SessionNotFound);
+}

@@ -197,3 +197,56 @@ async fn admins_see_counts_but_never_plan_content() {
     assert!(!accounts.body.to_string().contains("Getting back to work"));
     assert!(!counts.body.to_string().contains("Getting back to work"));
 }
+
+#[tokio::test]
+async fn the_plans_members_show_an_account_an_admin_disabled() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin("agency").await;
+    let maria = app.register("maria").await;
+    let sam = app.register("sam").await;
+    let plan = app.create_plan(&maria, "My plan").await;
+    app.add_supporter(&maria, &plan, &sam).await;
+    let disabled_by_name = |members: &serde_json::Value| -> Vec<(String, bool)> {
+        members
+            .as_array()
+            .expect("members")
+            .iter()
+            .map(|m| {
+                (
+                    m["displayName"].as_str().unwrap_or_default().to_owned(),
+                    m["disabled"].as_bool().expect("disabled is a boolean"),
+                )
+            })
+            .collect()
+    };
+    let members = app
+        .get(&format!("/api/v1/plans/{plan}/members"), maria.token())
+        .await;
+    assert_eq!(
+        disabled_by_name(&members.body),
+        [("Maria".to_owned(), false), ("Sam".to_owned(), false)]
+    );
+
+    for (act, disabled) in [("disable", true), ("enable", false)] {
+        let answer = app
+            .post(
+                &format!("/api/v1/admin/accounts/{}/{act}", sam.user_id()),
+                admin.token(),
+                json!({}),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let members = app
+            .get(&format!("/api/v1/plans/{plan}/members"), maria.token())
+            .await;
+        assert_eq!(
+            disabled_by_name(&members.body),
+            [("Maria".to_owned(), false), ("Sam".to_owned(), disabled)]
+        );
+        let list = app.get("/api/v1/plans", maria.token()).await;
+        assert_eq!(
+            disabled_by_name(&list.body[0]["members"]),
+            [("Maria".to_owned(), false), ("Sam".to_owned(), disabled)]
+        );
+    }
+}

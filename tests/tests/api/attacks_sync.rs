@@ -137,11 +137,13 @@ fn presence_from(client: &SyncClient, sender: &str) -> Option<Vec<u8>> {
     })
 }
 
+/// How many presence messages from members `client` received (not counting the server's own
+/// saying that an account whose connections closed is gone).
 fn received_presence(client: &SyncClient) -> usize {
     client
         .events
         .iter()
-        .filter(|event| matches!(event, Event::Ephemeral(..)))
+        .filter(|event| matches!(event, Event::Ephemeral(from, _) if *from != client.server.0))
         .count()
 }
 

@@ -17,6 +17,7 @@ mod health;
 mod load;
 mod migrations;
 mod plans;
+mod presence;
 mod samod;
 mod scale_out;
 mod schema_check;
@@ -24,6 +25,7 @@ mod security_headers;
 mod sync;
 mod tokens;
 mod tombstones;
+mod usernames;
 mod web_app;
 
 /// The text at `key` of the plan's root, if it is a string.

@@ -538,3 +538,61 @@ async fn many_plans_created_at_once_all_succeed() {
     let listed = app.get("/api/v1/plans", maria.token()).await;
     assert_eq!(listed.body.as_array().map(Vec::len), Some(12));
 }
+
+#[tokio::test]
+async fn my_plans_say_when_and_by_whom_they_last_changed() {
+    use automerge::transaction::Transactable;
+    let app = TestApp::spawn().await;
+    let maria = app.register("maria").await;
+    let sam = app.register("sam").await;
+    let quiet = app.create_plan(&maria, "Quiet plan").await;
+    let busy = app.create_plan(&maria, "Busy plan").await;
+    app.add_supporter(&maria, &busy, &sam).await;
+    let listed = |list: &serde_json::Value, plan: &str| {
+        list.as_array()
+            .expect("plans")
+            .iter()
+            .find(|p| p["id"] == plan)
+            .cloned()
+            .expect("listed")
+    };
+
+    // A new plan's skeleton is its first change: made by its owner when it was created.
+    let before = app.get("/api/v1/plans", sam.token()).await.body;
+    let untouched = listed(&before, &busy);
+    assert_eq!(untouched["lastChangedAt"], untouched["createdAt"]);
+    assert_eq!(untouched["lastChangedBy"], maria.user_id().to_string());
+
+    // Sam writes in the busy plan.
+    let mut doc =
+        automerge::AutoCommit::load(&app.plan_changes(sam.token(), &busy).await).expect("load");
+    let since = doc.get_heads();
+    doc.put(automerge::ROOT, "whatMatters", "my kids")
+        .expect("put");
+    doc.commit();
+    let change: Vec<u8> = doc
+        .get_changes(&since)
+        .iter()
+        .flat_map(|c| c.raw_bytes().to_vec())
+        .collect();
+    assert_eq!(
+        app.upload_changes(sam.token(), &busy, change).await.status,
+        200
+    );
+
+    let after = app.get("/api/v1/plans", maria.token()).await.body;
+    let (busy_now, quiet_now) = (listed(&after, &busy), listed(&after, &quiet));
+    let at = |plan: &serde_json::Value| {
+        chrono::DateTime::parse_from_rfc3339(plan["lastChangedAt"].as_str().expect("a time"))
+            .expect("RFC 3339")
+    };
+    assert!(at(&busy_now) > at(&untouched), "{busy_now}");
+    assert_eq!(busy_now["lastChangedBy"], sam.user_id().to_string());
+    assert!(at(&busy_now) > at(&quiet_now), "the busy plan sorts first");
+    assert_eq!(quiet_now["lastChangedBy"], maria.user_id().to_string());
+    // The plan's own page says the same.
+    let detail = app
+        .get(&format!("/api/v1/plans/{busy}"), maria.token())
+        .await;
+    assert_eq!(detail.body["lastChangedAt"], busy_now["lastChangedAt"]);
+}

@@ -120,6 +120,19 @@ async fn presence_reaches_a_member_on_another_instance() {
             supporter.events
         );
     }
+    // Maria closes the plan on A: the supporter on B hears from B that she is gone.
+    drop(owner);
+    let gone = Event::Ephemeral(
+        supporter.server.0.clone(),
+        cairn_shared::protocol::presence_gone(&maria.user_id().to_string()),
+    );
+    assert!(
+        supporter
+            .wait_until(WAIT, |c| c.events.contains(&gone))
+            .await,
+        "{:?}",
+        supporter.events
+    );
 }
 
 #[tokio::test]

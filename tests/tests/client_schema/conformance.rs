@@ -68,6 +68,10 @@ fn delete(template: &'static str) -> Call {
     call("DELETE", template)
 }
 
+fn patch(template: &'static str) -> Call {
+    call("PATCH", template)
+}
+
 impl Call {
     /// Fill the path parameter `{name}`.
     fn at(mut self, name: &'static str, value: &str) -> Self {
@@ -366,6 +370,16 @@ async fn the_real_server_answers_as_openapi_json_says() {
         .expect(200, post(LOGIN).json(login("sam", cairn_tests::PASSWORD)))
         .await;
     let other_session = other.text("/sessionId");
+    let renamed = json!({ "deviceName": "Sam's tablet" });
+    let rename = patch(SESSION).at("id", &other_session);
+    w.expect(200, rename.token(&sam_token).json(renamed.clone()))
+        .await;
+    let rename = patch(SESSION).at("id", &other_session);
+    w.expect(404, rename.token(&maria_token).json(renamed))
+        .await;
+    let rename = patch(SESSION).at("id", &other_session);
+    let blank = json!({ "deviceName": "  " });
+    w.expect(422, rename.token(&sam_token).json(blank)).await;
     w.expect(
         204,
         delete(SESSION).at("id", &other_session).token(&sam_token),

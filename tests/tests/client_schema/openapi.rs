@@ -341,6 +341,27 @@ pub fn operations() -> Vec<Operation> {
         }])
         .errors(&[E::SessionNotFound]),
         op(
+            "patch",
+            "/api/v1/me/sessions/{id}",
+            "renameSession",
+            "me",
+            "Rename one of the caller's device sessions",
+            "Give a device a name its owner will recognise in the session list (\"Maria's \
+             phone\"): 1 to 64 characters once trimmed, no control characters (422 otherwise). \
+             Another account's session, or one that has ended, is 404 `session_not_found`. \
+             Answers the session as it is now.",
+        )
+        .params(&[Param {
+            name: "id",
+            place: "path",
+            required: true,
+            description: "The device session's id (UUID).",
+            schema: r#"{"type": "string", "format": "uuid"}"#,
+        }])
+        .request(Request::Json("RenameSessionRequest"))
+        .answers(Success::Json(200, "DeviceSession"))
+        .errors(&[E::SessionNotFound, E::ValidationFailed]),
+        op(
             "post",
             "/api/v1/plans",
             "createPlan",

@@ -8,6 +8,7 @@ use cairn_shared::api::{
     AccessLogEntry, Account, AuthTokens, Counts, CreateAccountRequest, CreateEnrollmentCodeRequest,
     CreatePlanRequest, DeviceSession, EnrollmentCode, Heads, Health, HistoryEntry, Invitation,
     LoginRequest, PlanDetail, PlanMember, PlanSummary, RefreshRequest, RegisterRequest,
+    RenameSessionRequest,
 };
 use cairn_shared::plan::PlanDocument;
 use schemars::Schema;
@@ -72,6 +73,7 @@ pub fn components() -> Map<String, Value> {
     requests.subschema_for::<LoginRequest>();
     requests.subschema_for::<RefreshRequest>();
     requests.subschema_for::<CreatePlanRequest>();
+    requests.subschema_for::<RenameSessionRequest>();
     requests.subschema_for::<CreateAccountRequest>();
     requests.subschema_for::<CreateEnrollmentCodeRequest>();
     // The plan document is only ever read (over REST it is answered as it is stored), so it has

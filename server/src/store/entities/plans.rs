@@ -12,6 +12,10 @@ pub struct Model {
     pub schema_issue: Option<String>,
     /// The title, sealed with the plan's data key (`None` until first recorded).
     pub sealed_title: Option<Vec<u8>>,
+    /// When the newest change was stored, and whose it was; kept by a trigger on
+    /// `plan_changes` (migration 15), never written here.
+    pub last_changed_at: Option<DateTimeUtc>,
+    pub last_changed_by: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,6 +9,10 @@ pub struct Model {
     pub id: Uuid,
     #[sea_orm(unique)]
     pub username: String,
+    /// The confusable skeleton of the username (unique; see migration 14). Empty only for
+    /// accounts stored before it, until the start-up backfill.
+    #[sea_orm(unique)]
+    pub username_key: Option<String>,
     pub display_name: String,
     pub password_hash: String,
     pub kind: String,
