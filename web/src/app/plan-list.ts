@@ -119,11 +119,10 @@ export class PlanList {
  * (what it remembers of its own: when it last looked). A plan seen for the first time counts as
  * looked at: only what changes after that is news. */
 export function fromSummary(plan: PlanSummary, me: string, before?: LocalPlan): LocalPlan {
-  // `lastChangedAt` and `lastChangedBy` are new in the API: an older server sends neither.
-  const latest = plan as { lastChangedAt?: string | null; lastChangedBy?: string | null }
-  const lastChangedAt = latest.lastChangedAt ?? before?.lastChangedAt
+  // An older server sends no `lastChangedAt`; a plan with no stored change has it null.
+  const lastChangedAt = plan.lastChangedAt ?? before?.lastChangedAt
   // This account's own change is no news to it (made offline, it may reach the server later).
-  const mine = latest.lastChangedBy === me
+  const mine = plan.lastChangedBy === me
   return {
     url: plan.url as AutomergeUrl,
     documentId: plan.documentId,
