@@ -129,8 +129,17 @@ export async function storedKeys(device, userId, documentId) {
   )
 }
 
+/** The signed-in account's id: its plans' database on the phone is named after it (the session
+ * itself is sealed in the app's vault, out of reach of the page's plain storage). */
 export async function accountId(device) {
-  return device.page.evaluate(() => JSON.parse(localStorage.getItem("cairn.session")).tokens.account.id)
+  return eventually(
+    () =>
+      device.page.evaluate(async () => {
+        const names = (await indexedDB.databases()).map(db => db.name).filter(name => name.startsWith("cairn-") && name !== "cairn-vault")
+        return names.length === 1 ? names[0].slice("cairn-".length) : undefined
+      }),
+    { what: `${device.label}'s plans database` }
+  )
 }
 
 export function planIdFrom(device) {

@@ -1,7 +1,10 @@
 // The REST client: the signed-in session kept on this phone, every call Cairn's API offers the
 // app, and refreshing the short-lived access token with the single-use refresh token.
+import { deleteSecret, getSecret, putSecret } from "./app/vault.ts"
 import type {
+  AccessLogEntry,
   AuthTokens,
+  DeviceSession,
   ErrorBody,
   HistoryEntry,
   Invitation,
@@ -9,7 +12,8 @@ import type {
   PlanSummary,
 } from "../../client-schema/cairn.ts"
 
-const SESSION_KEY = "cairn.session"
+/** Where an older version of the app kept the session (in plain text): moved into the vault. */
+const OLD_SESSION_KEY = "cairn.session"
 
 /** An answer from the API that was not a success: its status and stable error code (and, for a
  * 429, how many seconds the server asks to wait). The message is the server's English sentence,
@@ -28,35 +32,122 @@ export class ApiError extends Error {
 /** The network could not be reached at all (offline, or the server is down). */
 export class Offline extends Error {}
 
-/** What this phone keeps of the signed-in account. */
+/** What this phone keeps of the signed-in account. The access token lives only in memory; the
+ * refresh token and the account are sealed in the vault (app/vault.ts), never in localStorage. */
 export interface Session {
   tokens: AuthTokens
   /** When the access token stops working (ms since the epoch). */
   accessExpiresAt: number
 }
 
-export function loadSession(): Session | null {
-  try {
-    const text = localStorage.getItem(SESSION_KEY)
-    return text ? (JSON.parse(text) as Session) : null
-  } catch {
-    return null
-  }
+interface KeptSession {
+  refreshToken: string
+  account: AuthTokens["account"]
 }
+
+/** The session kept in the vault (the vault must be open), with no access token yet: the first
+ * call trades the refresh token for one. An older version's plain-text session moves in here. */
+export async function loadSession(): Promise<Session | null> {
+  let kept = await getSecret<KeptSession>("session")
+  try {
+    const old = localStorage.getItem(OLD_SESSION_KEY)
+    if (old) {
+      const session = JSON.parse(old) as Session
+      localStorage.removeItem(OLD_SESSION_KEY)
+      if (!kept) {
+        kept = { refreshToken: session.tokens.refreshToken, account: session.tokens.account }
+        await putSecret("session", kept)
+      }
+    }
+  } catch {
+    // nothing readable there
+  }
+  if (!kept) return null
+  const tokens = { accessToken: "", refreshToken: kept.refreshToken, account: kept.account, expiresIn: 0 } as AuthTokens
+  return { tokens, accessExpiresAt: 0 }
+}
+
+/** Writes of the session, one after another (a newer refresh token never loses to an older). */
+let saving: Promise<void> = Promise.resolve()
 
 function saveSession(tokens: AuthTokens): Session {
   const session = { tokens, accessExpiresAt: Date.now() + tokens.expiresIn * 1000 }
-  localStorage.setItem(SESSION_KEY, JSON.stringify(session))
+  const kept: KeptSession = { refreshToken: tokens.refreshToken, account: tokens.account }
+  saving = saving.then(() => putSecret("session", kept)).catch(err => console.warn("the session could not be kept", err))
   return session
 }
 
-export function forgetSession(): void {
-  localStorage.removeItem(SESSION_KEY)
+/** Wait until the session is written (before the page may be left). */
+export function sessionSaved(): Promise<void> {
+  return saving
 }
 
-function deviceName(): string {
-  const mobile = /Android|iPhone|iPad/i.exec(navigator.userAgent)?.[0]
-  return mobile ? `${mobile} browser` : "Browser"
+export async function forgetSession(): Promise<void> {
+  await saving
+  await deleteSecret("session").catch(() => undefined)
+  try {
+    localStorage.removeItem(OLD_SESSION_KEY)
+  } catch {
+    // nothing to remove
+  }
+}
+
+/**
+ * A readable name for this device, from the browser itself: "Chrome on Android", "Safari on
+ * iPhone". Shown in the account's list of devices (and editable there).
+ */
+export function deviceName(): string {
+  const data = (navigator as Navigator & { userAgentData?: { brands?: { brand: string }[]; platform?: string } }).userAgentData
+  const ua = navigator.userAgent
+  let browser = ""
+  const brands = (data?.brands ?? []).map(b => b.brand).filter(b => !/not.?a.?brand/i.test(b))
+  for (const [brand, name] of [
+    ["Microsoft Edge", "Edge"],
+    ["Samsung Internet", "Samsung Internet"],
+    ["Opera", "Opera"],
+    ["Google Chrome", "Chrome"],
+    ["HeadlessChrome", "Chromium"],
+    ["Chromium", "Chromium"],
+  ]) {
+    if (brands.includes(brand)) {
+      browser = name
+      break
+    }
+  }
+  if (!browser) {
+    browser = /SamsungBrowser/.test(ua)
+      ? "Samsung Internet"
+      : /EdgA?\//.test(ua)
+        ? "Edge"
+        : /OPR\/|Opera/.test(ua)
+          ? "Opera"
+          : /Firefox\/|FxiOS/.test(ua)
+            ? "Firefox"
+            : /HeadlessChrome/.test(ua)
+              ? "Chromium"
+              : /Chrome\/|CriOS/.test(ua)
+                ? "Chrome"
+                : /Safari\//.test(ua)
+                  ? "Safari"
+                  : "A browser"
+  }
+  const platform = data?.platform || ""
+  const system = /iPhone/.test(ua)
+    ? "iPhone"
+    : /iPad/.test(ua)
+      ? "iPad"
+      : /Android/.test(ua) || platform === "Android"
+        ? "Android"
+        : /CrOS/.test(ua) || platform === "Chrome OS"
+          ? "ChromeOS"
+          : /Windows/.test(ua) || platform === "Windows"
+            ? "Windows"
+            : /Macintosh/.test(ua) || platform === "macOS"
+              ? "Mac"
+              : /Linux/.test(ua) || platform === "Linux"
+                ? "Linux"
+                : ""
+  return (system ? `${browser} on ${system}` : browser).slice(0, 60)
 }
 
 async function send(method: string, path: string, body?: unknown, token?: string): Promise<Response> {
@@ -197,6 +288,35 @@ export class Api {
 
   history(planId: string): Promise<HistoryEntry[]> {
     return this.call("GET", `/api/v1/plans/${encodeURIComponent(planId)}/history`)
+  }
+
+  accessLog(planId: string): Promise<AccessLogEntry[]> {
+    return this.call("GET", `/api/v1/plans/${encodeURIComponent(planId)}/access-log`)
+  }
+
+  /** An export of the plan as a file (logged in the plan's access log). */
+  async export(planId: string, format: "json" | "markdown" | "fhir"): Promise<Blob> {
+    const path = `/api/v1/plans/${encodeURIComponent(planId)}/export?format=${format}`
+    let response = await send("GET", path, undefined, await this.accessToken())
+    if (response.status === 401) {
+      await this.refresh()
+      response = await send("GET", path, undefined, this.session.tokens.accessToken)
+    }
+    if (!response.ok) await read(response)
+    return response.blob()
+  }
+
+  sessions(): Promise<DeviceSession[]> {
+    return this.call("GET", "/api/v1/me/sessions")
+  }
+
+  endSession(sessionId: string): Promise<void> {
+    return this.call("DELETE", `/api/v1/me/sessions/${encodeURIComponent(sessionId)}`)
+  }
+
+  /** Rename a device session (a newer server: an older one answers 404 or 405). */
+  renameSession(sessionId: string, name: string): Promise<DeviceSession | undefined> {
+    return this.call("PATCH", `/api/v1/me/sessions/${encodeURIComponent(sessionId)}`, { deviceName: name })
   }
 
   async logout(): Promise<void> {

@@ -3,17 +3,22 @@
 // phone" or "synced" with the server. This module (and Automerge's WebAssembly) is loaded after
 // the first screen is drawn: signing in and the plan list never wait for it.
 import {
+  Automerge,
   Repo,
   initializeWasm,
   type AutomergeUrl,
+  type Chunk,
   type DocHandle,
+  type StorageAdapterInterface,
   type StorageId,
+  type StorageKey,
 } from "@automerge/automerge-repo/slim"
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket"
 import { IndexedDBStorageAdapter } from "@automerge/automerge-repo-storage-indexeddb"
 import wasmUrl from "@automerge/automerge/automerge.wasm?url"
 import type { PlanDocument, PlanSummary } from "../../client-schema/cairn.ts"
 import { fromSummary, type LocalPlan, type PlanList } from "./app/plan-list.ts"
+import { getPlain, isSealed, putPlain, seal, unseal } from "./app/vault.ts"
 
 let wasm: Promise<void> | null = null
 
@@ -25,19 +30,98 @@ export function loadAutomerge(): Promise<void> {
 
 export type SyncState = "offline" | "connecting" | "online"
 
+/**
+ * automerge-repo's IndexedDB storage with every value encrypted (AES-GCM, app/vault.ts's data
+ * key), bound to its key. Keys stay as automerge-repo makes them: a document id, a chunk kind and
+ * a hash or a storage id; no plan text. While the app is locked the key is not in memory and
+ * nothing can be read or written.
+ */
+class SealedStorage implements StorageAdapterInterface {
+  constructor(readonly inner: IndexedDBStorageAdapter) {}
+
+  async load(key: StorageKey): Promise<Uint8Array | undefined> {
+    const stored = await this.inner.load(key)
+    return stored && this.#open(key, stored)
+  }
+
+  async save(key: StorageKey, data: Uint8Array): Promise<void> {
+    await this.inner.save(key, await seal(data, context(key)))
+  }
+
+  remove(key: StorageKey): Promise<void> {
+    return this.inner.remove(key)
+  }
+
+  async loadRange(keyPrefix: StorageKey): Promise<Chunk[]> {
+    const chunks = await this.inner.loadRange(keyPrefix)
+    return Promise.all(chunks.map(async chunk => ({ key: chunk.key, data: chunk.data && (await this.#open(chunk.key, chunk.data)) })))
+  }
+
+  removeRange(keyPrefix: StorageKey): Promise<void> {
+    return this.inner.removeRange(keyPrefix)
+  }
+
+  #open(key: StorageKey, stored: Uint8Array): Promise<Uint8Array> {
+    // (Plain values from before encryption are sealed at start: `sealPlainText`.)
+    return isSealed(stored) ? unseal(stored, context(key)) : Promise.resolve(stored)
+  }
+
+  database(): Promise<IDBDatabase> {
+    return (this.inner as unknown as { dbPromise: Promise<IDBDatabase> }).dbPromise
+  }
+}
+
+function context(key: StorageKey): string {
+  return `automerge:${JSON.stringify(key)}`
+}
+
+/**
+ * A phone that kept plans before they were encrypted: every plain value is sealed where it lies,
+ * once. Nothing is wiped: an edit made offline and not yet synced is kept (re-encrypted), which a
+ * "wipe and sync again" could lose.
+ */
+async function sealPlainText(storage: SealedStorage, userId: string): Promise<void> {
+  if (await getPlain<boolean>(`sealed.${userId}`)) return
+  const db = await storage.database()
+  const records = await new Promise<{ key: StorageKey; binary: Uint8Array }[]>((resolve, reject) => {
+    const request = db.transaction("documents").objectStore("documents").getAll()
+    request.onsuccess = () => resolve(request.result as { key: StorageKey; binary: Uint8Array }[])
+    request.onerror = () => reject(request.error)
+  })
+  const plain = records.filter(record => record.binary instanceof Uint8Array && !isSealed(record.binary))
+  const sealed = await Promise.all(plain.map(async record => ({ key: record.key, binary: await seal(record.binary, context(record.key)) })))
+  if (sealed.length > 0) {
+    await new Promise<void>((resolve, reject) => {
+      const tx = db.transaction("documents", "readwrite")
+      for (const record of sealed) tx.objectStore("documents").put(record, record.key)
+      tx.oncomplete = () => resolve()
+      tx.onerror = () => reject(tx.error)
+    })
+  }
+  await putPlain(`sealed.${userId}`, true)
+}
+
 export class PlanStore {
   readonly repo: Repo
-  readonly #storage: IndexedDBStorageAdapter
+  readonly #storage: SealedStorage
   #adapter: WebSocketClientAdapter | null = null
   #listeners = new Set<() => void>()
   readonly #databaseName: string
 
-  constructor(
+  /** The plans of this account on this phone (the vault must be open). */
+  static async open(userId: string, list: PlanList): Promise<PlanStore> {
+    const storage = new SealedStorage(new IndexedDBStorageAdapter(`cairn-${userId}`))
+    await sealPlainText(storage, userId)
+    return new PlanStore(userId, list, storage)
+  }
+
+  private constructor(
     readonly userId: string,
-    readonly list: PlanList
+    readonly list: PlanList,
+    storage: SealedStorage
   ) {
     this.#databaseName = `cairn-${userId}`
-    this.#storage = new IndexedDBStorageAdapter(this.#databaseName)
+    this.#storage = storage
     this.repo = new Repo({
       storage: this.#storage,
       network: [],
@@ -47,7 +131,12 @@ export class PlanStore {
       // after an edit made offline must still have it.
       saveDebounceRate: 0,
     })
-    this.repo.networkSubsystem.on("peer", () => this.changed())
+    this.repo.networkSubsystem.on("peer", () => {
+      // Remember the server's storage id: offline, its saved sync state says what it has.
+      const storageId = this.serverStorageId()
+      if (storageId) void putPlain("server-storage-id", storageId)
+      this.changed()
+    })
     this.repo.networkSubsystem.on("peer-disconnected", () => this.changed())
   }
 
@@ -108,6 +197,37 @@ export class PlanStore {
   }
 
   /**
+   * The plans on this phone with changes the server does not have yet (every plan of the list,
+   * not only the open one). Online, from what the server said while syncing; offline, from the
+   * sync state saved when it last synced. A plan never synced counts as not synced.
+   */
+  async unsyncedPlans(): Promise<LocalPlan[]> {
+    const unsynced: LocalPlan[] = []
+    const storageId = this.serverStorageId() ?? (await getPlain<StorageId>("server-storage-id"))
+    for (const plan of this.list.plans()) {
+      const handle = await within(this.repo.find<PlanDocument>(plan.url), 3_000)
+      if (!handle || !handle.isReady()) continue // not on this phone: nothing of it to lose
+      if (this.isSynced(handle)) continue
+      const heads = Automerge.getHeads(handle.doc())
+      if (heads.length === 0) continue // nothing written in it
+      const saved = storageId ? await this.#storage.load([plan.documentId, "sync-state", storageId]).catch(() => undefined) : undefined
+      const shared = saved ? Automerge.decodeSyncState(saved).sharedHeads : []
+      if (!(shared.length === heads.length && heads.every(head => shared.includes(head)))) unsynced.push(plan)
+    }
+    return unsynced
+  }
+
+  /** Lock: write everything, stop syncing, and let go of the database (nothing stays in memory
+   * that the page could show). The store cannot be used again; unlocking opens a new one. */
+  async close(): Promise<void> {
+    await this.repo.flush().catch(() => undefined)
+    this.disconnect()
+    await this.repo.shutdown().catch(() => undefined)
+    const db = await this.#storage.database().catch(() => null)
+    db?.close()
+  }
+
+  /**
    * Bring the list in line with the server's: new plans are added, and a plan the server no
    * longer lists for this account (its owner removed us, or deleted it) is wiped from this
    * phone. Returns the titles of the plans wiped.
@@ -151,16 +271,21 @@ export class PlanStore {
   async erase(): Promise<void> {
     this.disconnect()
     await this.repo.shutdown().catch(() => undefined)
-    this.list.erase()
+    await this.list.erase()
     // Close this phone's connection to the database first: a deletion waits for every open
     // connection, and the next account to sign in on this tab would wait behind it for ever.
-    const db = await (this.#storage as unknown as { dbPromise: Promise<IDBDatabase> }).dbPromise.catch(() => null)
+    const db = await this.#storage.database().catch(() => null)
     db?.close()
     await new Promise<void>(resolve => {
       const request = indexedDB.deleteDatabase(this.#databaseName)
       request.onsuccess = request.onerror = request.onblocked = () => resolve()
     })
   }
+}
+
+/** The promise's value, or undefined if it takes longer than `ms` or fails. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  return Promise.race([promise.catch(() => undefined), new Promise<undefined>(resolve => setTimeout(() => resolve(undefined), ms))])
 }
 
 function socketUrl(accessToken: string): string {

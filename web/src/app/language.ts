@@ -40,5 +40,8 @@ export function startLanguage(bar: HTMLElement): void {
   }
   show()
   onLocaleChange(show)
-  bar.append(button)
+  // Beside the bar's other buttons (lock, quick exit) when it has them, first of them.
+  const group = bar.querySelector(".bar-actions")
+  if (group) group.prepend(button)
+  else bar.append(button)
 }

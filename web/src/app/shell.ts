@@ -2,11 +2,14 @@
 // which screen is shown (sign in, my plans, one plan: #/plan/<document id>). Screens are modules
 // of their own; the plan screen and the plan store (Automerge and its WebAssembly) are loaded
 // only once the first screen is on the phone.
-import { Api, Offline, forgetSession, type Session } from "../api.ts"
+import { Api, Offline, forgetSession, loadSession, type Session } from "../api.ts"
 import type { PlanStore } from "../sync.ts"
+import { h } from "../dom.ts"
 import { catalogue, onLocaleChange } from "./i18n.ts"
 import { startLanguage } from "./language.ts"
+import { isLocked, onOtherTabs, showLockScreen, startLock, tellOtherTabs, topBarButtons } from "./lock.ts"
 import { PlanList } from "./plan-list.ts"
+import { deleteSecret, forgetKey, getPlain, openVault, putPlain, resetVault } from "./vault.ts"
 import { plansScreen } from "../screens/plans.ts"
 import { signInScreen } from "../screens/signin.ts"
 
@@ -20,6 +23,11 @@ const t = catalogue(
     ended: "Your access to {titles} has ended; it is no longer on this phone.",
     aPlan: "a plan",
     sessionEnded: "Your session has ended. Please log in again.",
+    sessionEndedKept:
+      "Your session has ended. Some changes had not reached Cairn yet: they stay on this phone, locked away, until you log in again.",
+    planPages: "More about this plan",
+    exportLink: "Print or download",
+    accessLink: "Who opened this plan",
   },
   {
     synced: "Sincronizado",
@@ -30,6 +38,11 @@ const t = catalogue(
     ended: "Tu acceso a {titles} ha terminado; ya no está en este teléfono.",
     aPlan: "un plan",
     sessionEnded: "Tu sesión ha terminado. Vuelve a iniciar sesión.",
+    sessionEndedKept:
+      "Tu sesión ha terminado. Algunos cambios todavía no habían llegado a Cairn: se quedan guardados bajo llave en este teléfono hasta que vuelvas a iniciar sesión.",
+    planPages: "Más sobre este plan",
+    exportLink: "Imprimir o descargar",
+    accessLink: "Quién abrió este plan",
   }
 )
 
@@ -72,7 +85,11 @@ export function planStore(): Promise<PlanStore> {
     const sync = await import("../sync.ts")
     await sync.loadAutomerge()
     if (signedIn !== session) throw new Error("signed out")
-    const loaded = new sync.PlanStore(session.api.account.id, session.list)
+    const loaded = await sync.PlanStore.open(session.api.account.id, session.list)
+    if (signedIn !== session) {
+      await loaded.close()
+      throw new Error("signed out")
+    }
     loaded.onChange(showStatus)
     loaded.repo.networkSubsystem.on("message", message => {
       // The server answers `doc-unavailable` the moment a plan is no longer ours: look at once.
@@ -123,10 +140,15 @@ export function showStatus(): void {
 
 // ---- the connection --------------------------------------------------------------------------
 
-async function goOnline(): Promise<void> {
-  if (!signedIn || !navigator.onLine) return
+let retry = 0
+
+async function goOnline(attempt = 0): Promise<void> {
+  window.clearTimeout(retry)
+  const session = signedIn
+  if (!session || !navigator.onLine) return
   try {
-    const token = await signedIn.api.accessToken()
+    // The access token lives only in memory: after a start offline, this is the first refresh.
+    const token = await session.api.accessToken()
     const local = await planStore()
     // The phone may have gone offline while Automerge loaded: the status line must not say
     // "Connecting…" then.
@@ -134,7 +156,9 @@ async function goOnline(): Promise<void> {
     local.connect(token)
     await refreshPlans()
   } catch (err) {
-    if (!(err instanceof Offline)) console.warn("could not connect", err)
+    if (!(err instanceof Offline)) return console.warn("could not connect", err)
+    // The network said "online" a moment before it carries anything: try again shortly.
+    if (signedIn === session && attempt < 6) retry = window.setTimeout(() => void goOnline(attempt + 1), 500 * 2 ** attempt)
   }
 }
 
@@ -162,13 +186,44 @@ export async function refreshPlans(): Promise<void> {
 // ---- signing in and out ----------------------------------------------------------------------
 
 export async function startSession(session: Session): Promise<void> {
-  const api = new Api(session, () => void signOut(() => t("sessionEnded")))
-  signedIn = { api, list: new PlanList(session.tokens.account.id) }
+  const api = new Api(session, () => void sessionEnded(api))
+  // Plans kept from a session that ended: this account's continue; another account's go now.
+  const kept = await getPlain<{ userId: string } | null>("kept").catch(() => null)
+  if (kept) {
+    if (kept.userId !== session.tokens.account.id) {
+      await deleteDatabase(`cairn-${kept.userId}`)
+      await deleteSecret(`plans.${kept.userId}`).catch(() => undefined)
+    }
+    await putPlain("kept", null)
+  }
+  signedIn = { api, list: await PlanList.open(session.tokens.account.id) }
   say("")
   route()
   // The list is on screen; the plans themselves (and Automerge) load behind it.
   void goOnline()
   void planStore().catch(err => console.warn("the plans on this phone could not be opened", err))
+}
+
+/**
+ * The session ended without this phone signing out: ended from another device, run out, or its
+ * refresh token refused. With nothing unsent on the phone it is a sign-out. Plans with changes
+ * Cairn does not have yet stay on the phone, sealed, for this account's next sign-in here (and
+ * go if another account signs in): the app never throws away what someone wrote.
+ */
+async function sessionEnded(api: Api): Promise<void> {
+  const session = signedIn
+  if (!session || session.api !== api) return
+  const local = await (storeLoading ?? planStore()).catch(() => null)
+  const unsynced = local ? await local.unsyncedPlans().catch(() => []) : []
+  if (signedIn !== session) return
+  if (unsynced.length === 0) return signOut(() => t("sessionEnded"))
+  await suspendSession()
+  await forgetSession()
+  await putPlain("kept", { userId: api.account.id })
+  // (No plan named: whoever holds the phone now may not be its owner.)
+  notice = () => t("sessionEndedKept")
+  location.hash = "#/"
+  route()
 }
 
 export async function signOut(message: string | (() => string) = ""): Promise<void> {
@@ -181,14 +236,50 @@ export async function signOut(message: string | (() => string) = ""): Promise<vo
   leaveScreen()
   leaveScreen = () => {}
   if (leaving) await leaving.api.logout()
-  forgetSession()
   // Plans are health records: nothing of them stays on a phone that has signed out.
   const local = await loading?.catch(() => null)
   if (local) await local.erase()
-  else leaving?.list.erase()
+  else await leaving?.list.erase()
+  // A store still opening when the session ended was closed unopened: its database goes too.
+  if (leaving && !local) await deleteDatabase(`cairn-${leaving.api.account.id}`)
+  await forgetSession()
+  // A new data key (and no lock) for whoever signs in next: what the old one sealed is unreadable.
+  await resetVault()
+  tellOtherTabs("signed-out")
   notice = message
   location.hash = "#/"
   route()
+}
+
+function deleteDatabase(name: string): Promise<void> {
+  return new Promise(resolve => {
+    const request = indexedDB.deleteDatabase(name)
+    request.onsuccess = request.onerror = request.onblocked = () => resolve()
+  })
+}
+
+/**
+ * The app locks: everything is written to the phone, syncing stops, and the account leaves this
+ * page's memory (the vault forgets its key next). Nothing is erased: unlocking opens it again.
+ */
+export async function suspendSession(): Promise<void> {
+  const loading = storeLoading
+  signedIn = null
+  store = null
+  storeLoading = null
+  planState = null
+  leaveScreen()
+  leaveScreen = () => {}
+  showStatus()
+  const local = await loading?.catch(() => null)
+  if (local) await local.close()
+}
+
+/** After unlocking: the session kept in the vault, as at the start. */
+export async function resumeSession(): Promise<void> {
+  const session = await loadSession()
+  if (session) await startSession(session)
+  else route()
 }
 
 // ---- routing ---------------------------------------------------------------------------------
@@ -198,9 +289,30 @@ export function currentPlanId(): string | null {
   return match ? match[1] : null
 }
 
+/** The plan's own pages beside the plan screen: `#/plan/<id>/export`, `#/plan/<id>/access`. */
+function planPage(): { planId: string; page: "export" | "access" } | null {
+  const match = /^#\/plan\/([A-Za-z0-9]+)\/(export|access)$/.exec(location.hash)
+  return match ? { planId: match[1], page: match[2] as "export" | "access" } : null
+}
+
 /** Show the screen the address names; `leave` is called when another screen replaces it. */
 export function showing(leave: () => void): void {
   leaveScreen = leave
+}
+
+/** Under the plan screen (outside it, so the plan screen is drawn as it likes): links to the
+ * plan's printable page and downloads, and to its access log. */
+function showPlanPages(planId: string | null): void {
+  document.getElementById("plan-pages")?.remove()
+  if (!planId) return
+  main.after(
+    h(
+      "nav",
+      { id: "plan-pages", class: "plan-pages", "aria-label": t("planPages") },
+      h("a", { href: `#/plan/${planId}/export`, class: "button-link" }, t("exportLink")),
+      h("a", { href: `#/plan/${planId}/access`, class: "button-link" }, t("accessLink"))
+    )
+  )
 }
 
 export function route(): void {
@@ -209,8 +321,28 @@ export function route(): void {
   planState = null
   showStatus()
   const session = signedIn
-  if (!session) {
+  const hash = location.hash
+  if (isLocked()) {
+    showLockScreen()
+  } else if (hash === "#/about") {
+    void import("../screens/about.ts").then(screen => {
+      if (location.hash === hash && !isLocked()) screen.aboutScreen()
+    })
+  } else if (!session) {
     signInScreen()
+  } else if (hash === "#/account" || hash === "#/sign-out") {
+    void import("../screens/account.ts").then(screen => {
+      if (signedIn !== session || location.hash !== hash) return
+      if (hash === "#/account") screen.accountScreen(session)
+      else screen.signOutScreen(session)
+    })
+  } else if (planPage()) {
+    const { planId, page } = planPage()!
+    void import("../screens/export.ts").then(screen => {
+      if (signedIn !== session || location.hash !== hash) return
+      if (page === "export") void screen.exportScreen(session, planId)
+      else void screen.accessScreen(session, planId)
+    })
   } else {
     const planId = currentPlanId()
     // The plan list remembers when this phone last looked at each plan ("changed since you last
@@ -225,10 +357,13 @@ export function route(): void {
       plansScreen(session)
     }
   }
+  showPlanPages(session && !isLocked() ? currentPlanId() : null)
   main.focus({ preventScroll: true })
 }
 
-export function startShell(session: Session | null): void {
+/** Start the app: open the vault (or ask for the PIN), then the session it keeps. */
+export async function startShell(): Promise<void> {
+  topBarButtons()
   window.addEventListener("hashchange", route)
   window.addEventListener("online", () => void goOnline())
   window.addEventListener("offline", () => store?.disconnect())
@@ -241,6 +376,26 @@ export function startShell(session: Session | null): void {
   window.setInterval(() => void refreshPlans(), REFRESH_MS)
   startLanguage(document.querySelector("header.bar") as HTMLElement)
   onLocaleChange(route)
-  if (session) void startSession(session)
+  startLock()
+  // Signed out in another tab: the plans and the key are gone; this tab shows the sign-in too.
+  onOtherTabs(async message => {
+    if (message !== "signed-out" || !signedIn) return
+    await suspendSession()
+    forgetKey()
+    await openVault().catch(() => undefined)
+    location.hash = "#/"
+    route()
+  })
+  let opened: "open" | "locked"
+  try {
+    opened = await openVault()
+  } catch (err) {
+    // No IndexedDB here (some private windows): nothing can be kept on this phone.
+    console.warn("the vault could not be opened", err)
+    opened = "open"
+  }
+  if (opened === "locked") return showLockScreen()
+  const session = await loadSession().catch(() => null)
+  if (session) await startSession(session)
   else route()
 }

@@ -8,7 +8,7 @@ import { field, h } from "../dom.ts"
 import { problem } from "../app/errors.ts"
 import { catalogue, dateTime, names } from "../app/i18n.ts"
 import { changedSinceLooked, fromSummary } from "../app/plan-list.ts"
-import { currentNotice, main, planStore, say, showing, signOut, type SignedIn } from "../app/shell.ts"
+import { currentNotice, main, planStore, say, showing, type SignedIn } from "../app/shell.ts"
 import { canScan, scanCode, type Scan } from "./scan.ts"
 
 const t = catalogue(
@@ -38,6 +38,8 @@ const t = catalogue(
     stopScan: "Stop scanning",
     noCamera: "The camera can't be used right now. Type the code instead.",
     signOut: "Sign out of this phone",
+    account: "This phone and my account",
+    about: "About this app",
   },
   {
     hello: "Hola, {name}",
@@ -65,6 +67,8 @@ const t = catalogue(
     stopScan: "Dejar de escanear",
     noCamera: "Ahora no se puede usar la cámara. Escribe el código.",
     signOut: "Cerrar sesión en este teléfono",
+    account: "Este teléfono y mi cuenta",
+    about: "Sobre esta app",
   }
 )
 
@@ -218,6 +222,13 @@ export function plansScreen({ api, list: planList }: SignedIn): void {
       h("button", { type: "submit", class: "primary" }, t("start"))
     ),
     joinForm,
-    h("section", { class: "card" }, h("button", { type: "button", onclick: () => void signOut() }, t("signOut")))
+    h(
+      "section",
+      { class: "card stack" },
+      h("a", { href: "#/account", class: "button-link" }, t("account")),
+      h("a", { href: "#/about" }, t("about")),
+      // Signing out first checks that nothing written on this phone would be lost (account.ts).
+      h("button", { type: "button", onclick: () => (location.hash = "#/sign-out") }, t("signOut"))
+    )
   )
 }

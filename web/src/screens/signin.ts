@@ -22,6 +22,7 @@ const t = catalogue(
     logIn: "Log in",
     haveAccount: "I already have an account",
     newHere: "New here? Create an account",
+    about: "About this app: what stays on this phone",
   },
   {
     createTitle: "Crea tu cuenta",
@@ -37,6 +38,7 @@ const t = catalogue(
     logIn: "Iniciar sesión",
     haveAccount: "Ya tengo una cuenta",
     newHere: "¿Primera vez aquí? Crea una cuenta",
+    about: "Sobre esta app: lo que se queda en este teléfono",
   }
 )
 
@@ -121,7 +123,7 @@ export function signInScreen(): void {
         creating ? t("haveAccount") : t("newHere")
       )
     )
-    main.replaceChildren(form)
+    main.replaceChildren(form, h("p", { class: "about-link" }, h("a", { href: "#/about" }, t("about"))))
   }
   render()
 }
