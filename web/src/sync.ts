@@ -15,16 +15,17 @@ import {
 } from "@automerge/automerge-repo/slim"
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket"
 import { IndexedDBStorageAdapter } from "@automerge/automerge-repo-storage-indexeddb"
-import wasmUrl from "@automerge/automerge/automerge.wasm?url"
 import type { PlanDocument, PlanSummary } from "../../client-schema/cairn.ts"
 import { fromSummary, type LocalPlan, type PlanList } from "./app/plan-list.ts"
 import { getPlain, isSealed, putPlain, seal, unseal } from "./app/vault.ts"
 
 let wasm: Promise<void> | null = null
 
-/** Load automerge's WebAssembly once (a hashed file the service worker keeps offline). */
-export function loadAutomerge(): Promise<void> {
-  wasm ??= initializeWasm(wasmUrl)
+/** Start Automerge once, on its WebAssembly already compiled (see the shell's compileAutomerge). */
+export function loadAutomerge(compiled: WebAssembly.Module): Promise<void> {
+  // initializeWasm hands this to wasm-bindgen's init, which takes a compiled module as well (the
+  // declared type names only bytes, a request and a URL).
+  wasm ??= initializeWasm(compiled as unknown as Uint8Array)
   return wasm
 }
 

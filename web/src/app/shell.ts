@@ -2,6 +2,7 @@
 // which screen is shown (sign in, my plans, one plan: #/plan/<document id>). Screens are modules
 // of their own; the plan screen and the plan store (Automerge and its WebAssembly) are loaded
 // only once the first screen is on the phone.
+import wasmUrl from "@automerge/automerge/automerge.wasm?url"
 import { Api, Offline, forgetSession, loadSession, type Session } from "../api.ts"
 import type { PlanStore } from "../sync.ts"
 import { h } from "../dom.ts"
@@ -58,6 +59,7 @@ export interface SignedIn {
 let signedIn: SignedIn | null = null
 let store: PlanStore | null = null
 let storeLoading: Promise<PlanStore> | null = null
+let automerge: Promise<WebAssembly.Module> | null = null
 /** The notice: words, or a function giving them in the language of the moment. */
 let notice: string | (() => string) = ""
 /** Cleanup for the screen shown now. */
@@ -77,13 +79,25 @@ export function loadedStore(): PlanStore | null {
   return store
 }
 
+/**
+ * Automerge's WebAssembly, fetched and compiled as it streams in (from the service worker's cache
+ * on a return visit) at the same time as the store's scripts load and run, rather than after them.
+ */
+function compileAutomerge(): Promise<WebAssembly.Module> {
+  automerge ??= WebAssembly.compileStreaming(fetch(wasmUrl)).catch(err => {
+    automerge = null
+    throw err
+  })
+  return automerge
+}
+
 /** The plan store, loading Automerge and its WebAssembly the first time. */
 export function planStore(): Promise<PlanStore> {
   const session = signedIn
   if (!session) return Promise.reject(new Error("signed out"))
   storeLoading ??= (async () => {
-    const sync = await import("../sync.ts")
-    await sync.loadAutomerge()
+    const [sync, compiled] = await Promise.all([import("../sync.ts"), compileAutomerge()])
+    await sync.loadAutomerge(compiled)
     if (signedIn !== session) throw new Error("signed out")
     const loaded = await sync.PlanStore.open(session.api.account.id, session.list)
     if (signedIn !== session) {
