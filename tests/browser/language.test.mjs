@@ -67,7 +67,7 @@ function overflowing(width) {
 async function openPlan(page, act) {
   const people = page.waitForResponse(response => new URL(response.url()).pathname.endsWith("/members"), { timeout: WAIT })
   await act()
-  await page.getByLabel("Nombre del plan").waitFor({ timeout: WAIT })
+  await page.getByRole("textbox", { name: /^Nombre del plan/ }).waitFor({ timeout: WAIT })
   await people
   await page.evaluate(() => new Promise(resolve => requestAnimationFrame(() => setTimeout(resolve, 50))))
 }
