@@ -104,10 +104,28 @@ export function status(device) {
   return device.page.locator("#status")
 }
 
+/** Whether the screen shows `text`: in its text, or in a field (the plan's words are in fields
+ * that edit them in place). */
+export function shows(device, text) {
+  return device.page.evaluate(text => {
+    const fields = [...document.querySelectorAll("input, textarea")].filter(c => c.getClientRects().length > 0)
+    return fields.some(c => c.value.includes(text)) || document.body.innerText.includes(text)
+  }, text)
+}
+
 export async function expectText(device, text, what = text) {
-  await device.page.getByText(text, { exact: false }).first().waitFor({ timeout: WAIT }).catch(err => {
-    throw new Error(`${device.label}: ${what} did not show: ${err.message}`)
-  })
+  await device.page
+    .waitForFunction(
+      text => {
+        const fields = [...document.querySelectorAll("input, textarea")].filter(c => c.getClientRects().length > 0)
+        return fields.some(c => c.value.includes(text)) || document.body.innerText.includes(text)
+      },
+      text,
+      { timeout: WAIT }
+    )
+    .catch(err => {
+      throw new Error(`${device.label}: ${what} did not show: ${err.message}`)
+    })
 }
 
 /** Keys the phone's IndexedDB (automerge-repo's storage) holds for a document. */

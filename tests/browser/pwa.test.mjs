@@ -21,6 +21,7 @@ import {
   phone,
   planIdFrom,
   shot,
+  shows,
   signUp,
   startCairnAndBrowser,
   status,
@@ -73,7 +74,7 @@ test("a person and their supporter write a plan together, offline and online, un
   await sam.page.getByLabel("Invitation code").fill(code.toLowerCase().replace("-", " "))
   await sam.page.getByRole("button", { name: "Join" }).click()
   await sam.page.getByLabel("Plan name").waitFor({ timeout: WAIT })
-  await eventually(async () => ((await sam.page.getByLabel("What matters to me").inputValue()).includes("Growing things") ? true : undefined), {
+  await eventually(async () => ((await sam.page.getByLabel("What matters to Maria").inputValue()).includes("Growing things") ? true : undefined), {
     what: "Maria's words on Sam's phone",
   })
   await expectText(sam, "Ring the allotment society")
@@ -118,13 +119,13 @@ test("a person and their supporter write a plan together, offline and online, un
   await sam.page.locator("#status[data-state=saved]").waitFor({ timeout: WAIT })
   await shot(t, maria, "04-offline")
   // Neither has the other's offline edit yet.
-  assert.equal(await maria.page.getByText("Bring seeds on Tuesday").count(), 0)
+  assert.equal(await shows(maria, "Bring seeds on Tuesday"), false)
 
   // ---- back online: both show the merged plan ---------------------------------------------
   await maria.context.setOffline(false)
   await sam.context.setOffline(false)
   await expectText(maria, "Bring seeds on Tuesday", "Sam's offline step, after reconnecting")
-  await eventually(async () => ((await sam.page.getByLabel("In my words").inputValue()) === "Get my plot back by spring, with Dee" ? true : undefined), {
+  await eventually(async () => ((await sam.page.getByLabel("Goal 1, in Maria's words").inputValue()) === "Get my plot back by spring, with Dee" ? true : undefined), {
     what: "Maria's offline words on Sam's phone",
   })
   assert.equal(await maria.page.getByLabel("In my words").inputValue(), "Get my plot back by spring, with Dee")

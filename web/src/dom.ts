@@ -60,3 +60,103 @@ export function replaceKeepingFocus(parent: HTMLElement, content: Node[]): void 
     }
   }
 }
+
+// ---- updating in place -------------------------------------------------------------------------
+// The plan screen is built once and then brought up to date piece by piece: a live edit from the
+// other phone changes the words that changed and nothing else, so focus, the caret and a screen
+// reader's place stay where they are. (Hand-written rather than a DOM-morphing library: the
+// screen's parts are few and known, and a morphing library would still need every listener moved
+// to delegation and a rule for the focused field; the helpers below are all it takes.)
+
+/** Set an element's text, only if it differs. */
+export function setText(element: HTMLElement, text: string): void {
+  if (element.textContent !== text) element.textContent = text
+}
+
+/** Set (or, with null, remove) an attribute, only if it differs. */
+export function setAttr(element: Element, name: string, value: string | null): void {
+  if (value === null) {
+    if (element.hasAttribute(name)) element.removeAttribute(name)
+  } else if (element.getAttribute(name) !== value) {
+    element.setAttribute(name, value)
+  }
+}
+
+/** Bring a text control to `value`. In a control with focus the caret keeps its place among the
+ * words around it: words added or removed before it move it, words after it do not. */
+export function setValue(control: HTMLInputElement | HTMLTextAreaElement, value: string): void {
+  const old = control.value
+  if (old === value) return
+  if (document.activeElement !== control || control.selectionStart === null) {
+    control.value = value
+    return
+  }
+  let prefix = 0
+  while (prefix < old.length && prefix < value.length && old[prefix] === value[prefix]) prefix++
+  let suffix = 0
+  while (
+    suffix < old.length - prefix &&
+    suffix < value.length - prefix &&
+    old[old.length - 1 - suffix] === value[value.length - 1 - suffix]
+  )
+    suffix++
+  const moved = (at: number) => (at <= prefix ? at : at >= old.length - suffix ? at + value.length - old.length : prefix)
+  const start = moved(control.selectionStart)
+  const end = moved(control.selectionEnd ?? control.selectionStart)
+  control.value = value
+  control.setSelectionRange(start, end)
+}
+
+/** A part of a screen with its own element, brought up to date with `update`. */
+export interface Part<T> {
+  readonly element: HTMLElement
+  update(item: T, index: number): void
+}
+
+/**
+ * The children of `parent`, one per item, matched by key: an item's element is made once and
+ * then updated in place; a new item gets a new element; a removed item's element goes. Elements
+ * move only when the order changed, so focus inside an unmoved item stays.
+ */
+export class Keyed<T, P extends Part<T>> {
+  readonly #parts = new Map<string, P>()
+
+  constructor(
+    readonly parent: HTMLElement,
+    readonly key: (item: T) => string,
+    readonly make: (item: T) => P,
+    /** Where focus goes when the element that had it is removed (by the other phone's edit). */
+    readonly focusAfterRemoval?: () => HTMLElement | null
+  ) {}
+
+  get(key: string): P | undefined {
+    return this.#parts.get(key)
+  }
+
+  update(items: T[]): void {
+    const seen = new Set<string>()
+    const wanted: HTMLElement[] = []
+    items.forEach((item, index) => {
+      const key = this.key(item)
+      if (seen.has(key)) return // a duplicated id (two phones' merges): show it once
+      seen.add(key)
+      let part = this.#parts.get(key)
+      if (!part) {
+        part = this.make(item)
+        this.#parts.set(key, part)
+      }
+      part.update(item, index)
+      wanted.push(part.element)
+    })
+    for (const [key, part] of this.#parts) {
+      if (seen.has(key)) continue
+      const hadFocus = part.element.contains(document.activeElement)
+      part.element.remove()
+      this.#parts.delete(key)
+      if (hadFocus) this.focusAfterRemoval?.()?.focus({ preventScroll: true })
+    }
+    wanted.forEach((element, index) => {
+      if (this.parent.children[index] !== element) this.parent.insertBefore(element, this.parent.children[index] ?? null)
+    })
+  }
+}

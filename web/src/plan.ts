@@ -53,11 +53,24 @@ function indexOf<T extends { id: unknown }>(list: T[] | undefined, id: string): 
   return (list ?? []).findIndex(item => words(item.id) === id)
 }
 
-/** Replace the words at `path` (a text field), keeping concurrent edits by others. */
-export function setWords(plan: Plan, path: (string | number)[], value: string): void {
+type Path = (string | number)[]
+
+/** Replace the words at `path` (a text field), keeping concurrent edits by others. The path may
+ * be a function of the document, so that the item it names is found by its id inside the change.
+ * A field that is not text yet (missing, or a plain string another writer used) becomes text. */
+export function setWords(plan: Plan, path: Path | ((doc: PlanDocument) => Path | null), value: string): void {
   plan.change(doc => {
-    const current = words(path.reduce<unknown>((node, key) => (node as Record<string | number, unknown>)?.[key], doc))
-    if (current !== value) A.updateText(doc, path, value)
+    const at = typeof path === "function" ? path(doc) : path
+    if (!at) return
+    const parent = at.slice(0, -1).reduce<unknown>((node, key) => (node as Record<string | number, unknown>)?.[key], doc)
+    if (!parent || typeof parent !== "object") return
+    const key = at[at.length - 1]
+    const current = (parent as Record<string | number, unknown>)[key]
+    if (typeof current === "string") {
+      if (current !== value) A.updateText(doc, at, value)
+    } else if (words(current) !== value || current === undefined) {
+      ;(parent as Record<string | number, unknown>)[key] = value
+    }
   })
 }
 
@@ -76,12 +89,85 @@ export function addStrength(plan: Plan, text: string, me: string): void {
   })
 }
 
-export function removeItem(plan: Plan, list: "strengths" | "goals" | "supports" | "checkIns", id: string): void {
+/** Put back something removed a moment ago (the undo of a removal): false if it cannot go back
+ * (its goal has gone too, or it is already there). */
+export type Restore = () => boolean
+
+type Listed = { id: unknown }
+type List = "strengths" | "goals" | "supports" | "checkIns"
+
+/** A plain copy of a document value, to be written again later: text stays text, scalar strings
+ * stay scalar. */
+function copyOf(value: unknown): unknown {
+  if (value instanceof A.ImmutableString) return scalar(value.val)
+  if (value instanceof Date) return new Date(value.getTime())
+  if (Array.isArray(value)) return value.map(copyOf)
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, copyOf(inner)]))
+  }
+  return value
+}
+
+/** Remove the item with this id from `items` (in a change), returning how to put it back. */
+function cut(items: Listed[] | undefined, id: string): { copy: unknown; after: string | null; at: number } | null {
+  const at = indexOf(items, id)
+  if (!items || at < 0) return null
+  const copy = copyOf(items[at])
+  const after = at > 0 ? words(items[at - 1].id) : null
+  items.splice(at, 1)
+  return { copy, after, at }
+}
+
+/** Put a cut item back after the item it followed (found by id), or where it was. */
+function paste(items: Listed[], id: string, removed: { copy: unknown; after: string | null; at: number }): boolean {
+  if (indexOf(items, id) >= 0) return false
+  const before = removed.after === null ? -1 : indexOf(items, removed.after)
+  const at = removed.after === null ? 0 : before >= 0 ? before + 1 : Math.min(removed.at, items.length)
+  items.splice(at, 0, copyOf(removed.copy) as Listed)
+  return true
+}
+
+/** Remove a strength, goal (with its steps), support or check-in, found by its id. */
+export function removeItem(plan: Plan, list: List, id: string): Restore | null {
+  let removed: ReturnType<typeof cut> = null
   plan.change(doc => {
-    const items = doc[list] as { id: unknown }[] | undefined
-    const at = indexOf(items, id)
-    if (items && at >= 0) items.splice(at, 1)
+    removed = cut(doc[list] as Listed[] | undefined, id)
   })
+  const kept = removed as ReturnType<typeof cut>
+  if (!kept) return null
+  return () => {
+    let done = false
+    plan.change(doc => {
+      ;(doc[list] as unknown as Listed[] | undefined) ??= []
+      done = paste(doc[list] as Listed[], id, kept)
+    })
+    return done
+  }
+}
+
+/** The path of a list item's field, found by the item's id at the moment of the change. */
+function itemPath(doc: PlanDocument, list: List, id: string, field: string): (string | number)[] | null {
+  const at = indexOf(doc[list] as Listed[] | undefined, id)
+  return at < 0 ? null : [list, at, field]
+}
+
+export function setStrengthText(plan: Plan, id: string, text: string): void {
+  setWords(plan, doc => itemPath(doc, "strengths", id, "text"), text)
+}
+
+export function setSupportName(plan: Plan, id: string, name: string): void {
+  setWords(plan, doc => itemPath(doc, "supports", id, "name"), name)
+}
+
+export function setSupportKind(plan: Plan, id: string, kind: SupportKind): void {
+  plan.change(doc => {
+    const support = doc.supports?.[indexOf(doc.supports, id)]
+    if (support) (support as unknown as Record<string, unknown>).kind = scalar(kind)
+  })
+}
+
+export function setCheckInWords(plan: Plan, id: string, field: "howItWent" | "whatWeLearned", text: string): void {
+  setWords(plan, doc => itemPath(doc, "checkIns", id, field), text)
 }
 
 export function addGoal(plan: Plan, text: string, me: string): void {
@@ -105,8 +191,7 @@ export function goalPath(doc: PlanDocument, goalId: string, ...rest: (string | n
 }
 
 export function setGoalText(plan: Plan, goalId: string, text: string): void {
-  const path = goalPath(plan.doc(), goalId, "text")
-  if (path) setWords(plan, path, text)
+  setWords(plan, doc => goalPath(doc, goalId, "text"), text)
 }
 
 export function setGoalStatus(plan: Plan, goalId: string, status: GoalStatus): void {
@@ -145,12 +230,37 @@ export function setStepWho(plan: Plan, goalId: string, stepId: string, who: Step
   })
 }
 
-export function removeStep(plan: Plan, goalId: string, stepId: string): void {
+export function setStepText(plan: Plan, goalId: string, stepId: string, text: string): void {
+  setWords(
+    plan,
+    doc => {
+      const goalAt = indexOf(doc.goals, goalId)
+      const stepAt = goalAt < 0 ? -1 : indexOf(doc.goals?.[goalAt]?.steps, stepId)
+      return stepAt < 0 ? null : ["goals", goalAt, "steps", stepAt, "text"]
+    },
+    text
+  )
+}
+
+/** Remove a step, found by its goal's id and its own; returns how to put it back. */
+export function removeStep(plan: Plan, goalId: string, stepId: string): Restore | null {
+  let removed: ReturnType<typeof cut> = null
   plan.change(doc => {
     const goal = doc.goals?.[indexOf(doc.goals, goalId)]
-    const at = indexOf(goal?.steps, stepId)
-    if (goal?.steps && at >= 0) goal.steps.splice(at, 1)
+    removed = cut(goal?.steps as Listed[] | undefined, stepId)
   })
+  const kept = removed as ReturnType<typeof cut>
+  if (!kept) return null
+  return () => {
+    let done = false
+    plan.change(doc => {
+      const goal = doc.goals?.[indexOf(doc.goals, goalId)]
+      if (!goal) return
+      goal.steps ??= []
+      done = paste(goal.steps as unknown as Listed[], stepId, kept)
+    })
+    return done
+  }
 }
 
 export function addSupport(plan: Plan, name: string, kind: SupportKind): void {
