@@ -15,12 +15,15 @@ import type {
 /** Where an older version of the app kept the session (in plain text): moved into the vault. */
 const OLD_SESSION_KEY = "cairn.session"
 
-/** An answer from the API that was not a success: its status and stable error code. */
+/** An answer from the API that was not a success: its status and stable error code (and, for a
+ * 429, how many seconds the server asks to wait). The message is the server's English sentence,
+ * for the console: the app shows words of its own (app/errors.ts). */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
-    message: string
+    message: string,
+    readonly retryAfter: number | null = null
   ) {
     super(message)
   }
@@ -176,7 +179,14 @@ async function read<T>(response: Response): Promise<T> {
   } catch {
     // not a JSON error body
   }
-  throw new ApiError(response.status, code, message)
+  const wait = Number(response.headers.get("Retry-After"))
+  throw new ApiError(response.status, code, message, Number.isFinite(wait) && wait > 0 ? wait : null)
+}
+
+/** A username as typed, in one Unicode form ("maría" typed with a combining accent is the same
+ * name): the server compares names case-insensitively and refuses look-alikes. */
+function typedName(text: string): string {
+  return text.normalize("NFC").trim()
 }
 
 export async function register(
@@ -187,8 +197,8 @@ export async function register(
 ): Promise<Session> {
   const tokens = await read<AuthTokens>(
     await send("POST", "/api/v1/auth/register", {
-      username,
-      displayName,
+      username: typedName(username),
+      displayName: typedName(displayName),
       password,
       enrollmentCode: enrollmentCode.trim() || null,
       deviceName: deviceName(),
@@ -199,7 +209,7 @@ export async function register(
 
 export async function login(username: string, password: string): Promise<Session> {
   const tokens = await read<AuthTokens>(
-    await send("POST", "/api/v1/auth/login", { username, password, deviceName: deviceName() })
+    await send("POST", "/api/v1/auth/login", { username: typedName(username), password, deviceName: deviceName() })
   )
   return saveSession(tokens)
 }

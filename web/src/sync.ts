@@ -278,7 +278,7 @@ export class PlanStore {
     this.list.save(
       kept.map(plan => {
         const summary = listed.get(plan.documentId)
-        return summary ? fromSummary(summary, me) : plan
+        return summary ? fromSummary(summary, me, plan) : plan
       })
     )
     return wiped

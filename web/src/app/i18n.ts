@@ -80,9 +80,25 @@ export function catalogue<const Keys extends string>(en: Record<Keys, string>, e
   }
 }
 
-/** A date and time, as the chosen language writes them. */
+/**
+ * The locale dates and names are written in: the phone's own tag for the chosen language when it
+ * has one ("es-MX", "en-GB": their own order of day and month), else the language alone.
+ */
+export function intlLocale(): string {
+  for (const tag of navigator.languages ?? [navigator.language]) {
+    if (tag.toLowerCase().split("-")[0] !== current) continue
+    try {
+      return Intl.getCanonicalLocales(tag)[0]
+    } catch {
+      // not a valid tag: try the next
+    }
+  }
+  return current
+}
+
+/** A date and time, as the chosen language (and the phone's region) writes them. */
 export function dateTime(value: string | number | Date): string {
-  return new Intl.DateTimeFormat(current, { dateStyle: "medium", timeStyle: "short" }).format(new Date(value))
+  return new Intl.DateTimeFormat(intlLocale(), { dateStyle: "medium", timeStyle: "short" }).format(new Date(value))
 }
 
 /** A calendar day (`YYYY-MM-DD` in the plan), as the chosen language writes it. */
@@ -90,12 +106,12 @@ export function day(value: string): string {
   const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value)
   if (!match) return value
   const date = new Date(Number(match[1]), Number(match[2]) - 1, Number(match[3]))
-  return new Intl.DateTimeFormat(current, { dateStyle: "medium" }).format(date)
+  return new Intl.DateTimeFormat(intlLocale(), { dateStyle: "medium" }).format(date)
 }
 
 /** A list of names joined the language's way ("Sam and Dee", "Sam y Dee"). */
 export function names(list: string[]): string {
-  return new Intl.ListFormat(current, { style: "long", type: "conjunction" }).format(list)
+  return new Intl.ListFormat(intlLocale(), { style: "long", type: "conjunction" }).format(list)
 }
 
 document.documentElement.lang = current

@@ -17,6 +17,24 @@ export interface LocalPlan {
   with: string[]
   /** Whether the server has listed it for this account (a plan made offline is not, yet). */
   confirmed: boolean
+  /** When the plan was started (the server's time; this phone's for a plan made offline). */
+  createdAt?: string
+  /** When the server last took a change to the plan, as last heard (kept for offline use). */
+  lastChangedAt?: string
+  /** The plan's `lastChangedAt` as it was when this phone last looked at the plan: a later
+   * change is one "since you last looked". */
+  seenChangedAt?: string
+}
+
+/** When a plan last had something happen: its last change, else its start. */
+export function activity(plan: LocalPlan): number {
+  return Date.parse(plan.lastChangedAt ?? plan.createdAt ?? "") || 0
+}
+
+/** Whether the plan changed after this phone last looked at it. */
+export function changedSinceLooked(plan: LocalPlan): boolean {
+  if (!plan.lastChangedAt || !plan.seenChangedAt) return false
+  return Date.parse(plan.lastChangedAt) > Date.parse(plan.seenChangedAt)
 }
 
 export class PlanList {
@@ -24,6 +42,8 @@ export class PlanList {
   readonly #listeners = new Set<() => void>()
   #plans: LocalPlan[] = []
   #saving: Promise<void> = Promise.resolve()
+  /** The plan open on screen now: everything in it is seen. */
+  #looking: string | null = null
 
   private constructor(readonly userId: string) {
     this.#name = `plans.${userId}`
@@ -65,11 +85,37 @@ export class PlanList {
     return [...this.#plans]
   }
 
+  /** The plans by recent activity: the one changed last comes first. */
+  byActivity(): LocalPlan[] {
+    return this.plans().sort((a, b) => activity(b) - activity(a))
+  }
+
+  /** The plan now on screen (null: none). Returns the plan that was on screen until now, if it
+   * was another, so the caller can mark it seen once the server's list is fresh. */
+  looking(documentId: string | null): string | null {
+    const before = this.#looking
+    this.#looking = documentId
+    if (documentId) this.looked(documentId)
+    return before && before !== documentId ? before : null
+  }
+
+  /** This phone has seen everything in the plan up to its last known change. */
+  looked(documentId: string): void {
+    const plans = this.plans()
+    const plan = plans.find(p => p.documentId === documentId)
+    if (!plan || plan.seenChangedAt === plan.lastChangedAt) return
+    plan.seenChangedAt = plan.lastChangedAt
+    this.save(plans)
+  }
+
   find(documentId: string): LocalPlan | undefined {
     return this.#plans.find(plan => plan.documentId === documentId)
   }
 
   save(plans: LocalPlan[]): void {
+    for (const plan of plans) {
+      if (plan.documentId === this.#looking) plan.seenChangedAt = plan.lastChangedAt
+    }
     this.#plans = [...plans]
     const copy = this.#plans
     this.#saving = this.#saving
@@ -106,7 +152,14 @@ export class PlanList {
   }
 }
 
-export function fromSummary(plan: PlanSummary, me: string): LocalPlan {
+/** The list's record of a plan the server listed. `before`: this phone's record of it until now
+ * (what it remembers of its own: when it last looked). A plan seen for the first time counts as
+ * looked at: only what changes after that is news. */
+export function fromSummary(plan: PlanSummary, me: string, before?: LocalPlan): LocalPlan {
+  // An older server sends no `lastChangedAt`; a plan with no stored change has it null.
+  const lastChangedAt = plan.lastChangedAt ?? before?.lastChangedAt
+  // This account's own change is no news to it (made offline, it may reach the server later).
+  const mine = plan.lastChangedBy === me
   return {
     url: plan.url as AutomergeUrl,
     documentId: plan.documentId,
@@ -115,5 +168,8 @@ export function fromSummary(plan: PlanSummary, me: string): LocalPlan {
     role: plan.role,
     with: plan.members.filter(member => member.userId !== me).map(member => member.displayName),
     confirmed: true,
+    createdAt: plan.createdAt,
+    lastChangedAt,
+    seenChangedAt: before && !mine ? (before.seenChangedAt ?? lastChangedAt) : lastChangedAt,
   }
 }

@@ -7,6 +7,7 @@ import { Api, Offline, forgetSession, loadSession, type Session } from "../api.t
 import type { PlanStore } from "../sync.ts"
 import { h } from "../dom.ts"
 import { catalogue, onLocaleChange } from "./i18n.ts"
+import { startLanguage } from "./language.ts"
 import { isLocked, onOtherTabs, showLockScreen, startLock, tellOtherTabs, topBarButtons } from "./lock.ts"
 import { PlanList } from "./plan-list.ts"
 import { deleteSecret, forgetKey, getPlain, openVault, putPlain, resetVault } from "./vault.ts"
@@ -59,7 +60,8 @@ let signedIn: SignedIn | null = null
 let store: PlanStore | null = null
 let storeLoading: Promise<PlanStore> | null = null
 let automerge: Promise<WebAssembly.Module> | null = null
-let notice = ""
+/** The notice: words, or a function giving them in the language of the moment. */
+let notice: string | (() => string) = ""
 /** Cleanup for the screen shown now. */
 let leaveScreen: () => void = () => {}
 /** The open plan's sync state, while a plan is open. */
@@ -114,13 +116,14 @@ export function planStore(): Promise<PlanStore> {
 }
 
 export function currentNotice(): string {
-  return notice
+  return typeof notice === "function" ? notice() : notice
 }
 
-export function say(message: string): void {
+/** Show a notice. Given as a function, it is said again in the new language after a switch. */
+export function say(message: string | (() => string)): void {
   notice = message
   const box = document.getElementById("notice")
-  if (box) box.textContent = message
+  if (box) box.textContent = currentNotice()
 }
 
 /** Set what the status line reports about the open plan (null: no plan open). */
@@ -160,7 +163,11 @@ async function goOnline(attempt = 0): Promise<void> {
   try {
     // The access token lives only in memory: after a start offline, this is the first refresh.
     const token = await session.api.accessToken()
-    ;(await planStore()).connect(token)
+    const local = await planStore()
+    // The phone may have gone offline while Automerge loaded: the status line must not say
+    // "Connecting…" then.
+    if (!navigator.onLine) return
+    local.connect(token)
     await refreshPlans()
   } catch (err) {
     if (!(err instanceof Offline)) return console.warn("could not connect", err)
@@ -179,12 +186,12 @@ export async function refreshPlans(): Promise<void> {
     if (signedIn !== session) return
     const wiped = await local.reconcile(plans, session.api.account.id)
     if (wiped.length > 0) {
-      say(t("ended", { titles: wiped.map(title => `“${title || t("aPlan")}”`).join(", ") }))
+      say(() => t("ended", { titles: wiped.map(title => `“${title || t("aPlan")}”`).join(", ") }))
       const open = currentPlanId()
       if (open && !session.list.find(open)) location.hash = "#/"
     }
     // A token refreshed by that call is the one the socket uses when it next connects.
-    local.connect(session.api.session.tokens.accessToken)
+    if (navigator.onLine) local.connect(session.api.session.tokens.accessToken)
   } catch (err) {
     if (!(err instanceof Offline)) console.warn("could not refresh the plan list", err)
   }
@@ -223,17 +230,17 @@ async function sessionEnded(api: Api): Promise<void> {
   const local = await (storeLoading ?? planStore()).catch(() => null)
   const unsynced = local ? await local.unsyncedPlans().catch(() => []) : []
   if (signedIn !== session) return
-  if (unsynced.length === 0) return signOut(t("sessionEnded"))
+  if (unsynced.length === 0) return signOut(() => t("sessionEnded"))
   await suspendSession()
   await forgetSession()
   await putPlain("kept", { userId: api.account.id })
   // (No plan named: whoever holds the phone now may not be its owner.)
-  notice = t("sessionEndedKept")
+  notice = () => t("sessionEndedKept")
   location.hash = "#/"
   route()
 }
 
-export async function signOut(message = ""): Promise<void> {
+export async function signOut(message: string | (() => string) = ""): Promise<void> {
   const leaving = signedIn
   const loading = storeLoading
   signedIn = null
@@ -352,6 +359,10 @@ export function route(): void {
     })
   } else {
     const planId = currentPlanId()
+    // The plan list remembers when this phone last looked at each plan ("changed since you last
+    // looked"): while a plan is open, and up to the list's next word from the server after it.
+    const left = session.list.looking(planId)
+    if (left) void refreshPlans().then(() => session.list.looked(left))
     if (planId) {
       void import("../screens/plan.ts").then(screen => {
         if (signedIn === session && currentPlanId() === planId) void screen.planScreen(session, planId)
@@ -377,6 +388,7 @@ export async function startShell(): Promise<void> {
   })
   window.addEventListener("pagehide", () => void store?.repo.flush())
   window.setInterval(() => void refreshPlans(), REFRESH_MS)
+  startLanguage(document.querySelector("header.bar") as HTMLElement)
   onLocaleChange(route)
   startLock()
   // Signed out in another tab: the plans and the key are gone; this tab shows the sign-in too.
