@@ -293,7 +293,7 @@ test("two phones edit and remove every kind of item, each from their side, until
   await sam.page.reload()
   await box(sam, "Lo que le importa a Maria").waitFor({ timeout: WAIT })
   await sam.page.getByRole("heading", { name: "¿Qué le da fuerza a Maria ahora mismo?" }).waitFor()
-  assert.deepEqual(await sam.page.getByLabel("Quién lo hace (meta 1)").locator("option").allTextContents(), ["Maria", "Yo", "Juntos"])
+  assert.deepEqual(await sam.page.getByLabel("Quién lo hace (meta 1)").locator("option").allTextContents(), ["Maria", "Yo", "En equipo"])
   await button(sam, "Quitar el paso “Ring the allotment society”").waitFor()
   await shot(t, sam, "plan-11-sam-es")
   await sam.page.evaluate(() => localStorage.setItem("cairn.locale", "en"))

@@ -35,6 +35,11 @@ pub const APP_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 's
      manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
      frame-ancestors 'none'";
 
+/// The app's pages may use the camera (to scan an invitation's QR code, only when the person asks);
+/// nothing else the API's own policy refuses.
+pub const APP_PERMISSIONS_POLICY: &str =
+    "camera=(self), microphone=(), geolocation=(), payment=(), usb=()";
+
 const REVALIDATE: &str = "no-cache";
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const A_DAY: &str = "public, max-age=86400";
@@ -183,6 +188,10 @@ async fn serve(
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(APP_CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::PERMISSIONS_POLICY,
+        HeaderValue::from_static(APP_PERMISSIONS_POLICY),
     );
     Ok(response)
 }

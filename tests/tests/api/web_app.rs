@@ -165,6 +165,12 @@ async fn the_app_is_served_with_service_worker_caching_and_its_own_policy() {
         );
         assert!(!policy.contains("unsafe-inline"), "{path}: {policy}");
         assert_eq!(header(&response, "x-content-type-options"), "nosniff");
+        // The app may open the camera (to scan an invitation's QR code); nothing else.
+        assert_eq!(
+            header(&response, "permissions-policy"),
+            "camera=(self), microphone=(), geolocation=(), payment=(), usb=()",
+            "{path}"
+        );
     }
     let asset = get(&app, "/assets/index-3f2a9c.js").await;
     assert_eq!(asset.status(), 200);
@@ -193,10 +199,11 @@ async fn the_app_is_served_with_service_worker_caching_and_its_own_policy() {
         assert!(!response.text().await.unwrap_or_default().contains(SECRET));
     }
 
-    // The API beside it is unchanged: JSON, never cached.
+    // The API beside it is unchanged: JSON, never cached, no camera.
     let api = get(&app, "/api/v1/plans").await;
     assert_eq!(api.status(), 401);
     assert_eq!(header(&api, "cache-control"), "no-store");
+    assert!(header(&api, "permissions-policy").contains("camera=()"));
 }
 
 #[tokio::test]

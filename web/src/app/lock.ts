@@ -39,7 +39,7 @@ const t = catalogue(
     pin: "PIN",
     unlock: "Desbloquear",
     checking: "Comprobando…",
-    wrongPin: "Ese PIN no lo abrió. Inténtalo de nuevo.",
+    wrongPin: "Ese PIN no es el correcto. Inténtalo de nuevo.",
     forgot: "¿Olvidaste tu PIN?",
     forgotWarn:
       "Sin el PIN, nada de lo que hay en este teléfono se puede volver a abrir. Puedes borrar todo lo que Cairn guarda aquí e iniciar sesión de nuevo: lo que ya estaba sincronizado vuelve desde Cairn, pero los cambios que nunca llegaron a Cairn se pierden.",
