@@ -6,8 +6,9 @@
 // the plan list); screens/ holds one module per screen with its own message catalogue; api.ts is
 // the REST client; sync.ts the plan store (automerge-repo); plan.ts writes the plan document.
 import "./style.css"
-import { startShell } from "./app/shell.ts"
+import { startShell, warmPlanScreen } from "./app/shell.ts"
 
+if (location.hash.startsWith("#/plan/")) warmPlanScreen()
 void startShell()
 
 // The app itself is kept offline by the service worker (only in a secure context: HTTPS, or this

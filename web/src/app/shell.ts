@@ -91,13 +91,38 @@ function compileAutomerge(): Promise<WebAssembly.Module> {
   return automerge
 }
 
+let automergeReady: Promise<typeof import("../sync.ts")> | null = null
+
+/** The plan store's module with Automerge started: its scripts and its WebAssembly, loaded side
+ * by side the first time (they need no account). */
+function automergeStarted(): Promise<typeof import("../sync.ts")> {
+  automergeReady ??= Promise.all([import("../sync.ts"), compileAutomerge()])
+    .then(async ([sync, compiled]) => {
+      await sync.loadAutomerge(compiled)
+      return sync
+    })
+    .catch(err => {
+      automergeReady = null
+      throw err
+    })
+  return automergeReady
+}
+
+/**
+ * The app opened at a plan (a phone coming back to the plan it showed): the plan screen and
+ * Automerge load now, while the vault opens and the session is read, not after.
+ */
+export function warmPlanScreen(): void {
+  void automergeStarted().catch(() => undefined)
+  void import("../screens/plan.ts").catch(() => undefined)
+}
+
 /** The plan store, loading Automerge and its WebAssembly the first time. */
 export function planStore(): Promise<PlanStore> {
   const session = signedIn
   if (!session) return Promise.reject(new Error("signed out"))
   storeLoading ??= (async () => {
-    const [sync, compiled] = await Promise.all([import("../sync.ts"), compileAutomerge()])
-    await sync.loadAutomerge(compiled)
+    const sync = await automergeStarted()
     if (signedIn !== session) throw new Error("signed out")
     const loaded = await sync.PlanStore.open(session.api.account.id, session.list)
     if (signedIn !== session) {
