@@ -359,6 +359,12 @@ async function round(browser, cairn, slowLine, n) {
           .map(e => `${Math.round(e.startTime)}–${Math.round(e.responseEnd)} ms ${new URL(e.name).pathname}`)
       )
       for (const timing of timings) console.error(`  repeat visit: ${timing}`)
+      // And the app's own steps (performance marks: vault open, session read, Automerge started,
+      // store open, plan loaded from IndexedDB, plan drawn).
+      const marks = await again.evaluate(() =>
+        performance.getEntriesByType("mark").map(e => `${Math.round(e.startTime)} ms ${e.name}`)
+      )
+      for (const step of marks) console.error(`  repeat visit: ${step}`)
     }
     assert.equal(await again.getByLabel("What matters to me").inputValue({ timeout: WAIT }), PLAN_TEXT)
     const offlineBytes = [...offlinePhone.bytes.values()].reduce((a, b) => a + b, 0)

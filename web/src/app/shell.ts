@@ -99,6 +99,7 @@ function automergeStarted(): Promise<typeof import("../sync.ts")> {
   automergeReady ??= Promise.all([import("../sync.ts"), compileAutomerge()])
     .then(async ([sync, compiled]) => {
       await sync.loadAutomerge(compiled)
+      performance.mark("cairn:automerge-started")
       return sync
     })
     .catch(err => {
@@ -125,6 +126,7 @@ export function planStore(): Promise<PlanStore> {
     const sync = await automergeStarted()
     if (signedIn !== session) throw new Error("signed out")
     const loaded = await sync.PlanStore.open(session.api.account.id, session.list)
+    performance.mark("cairn:store-open")
     if (signedIn !== session) {
       await loaded.close()
       throw new Error("signed out")
@@ -433,8 +435,10 @@ export async function startShell(): Promise<void> {
     console.warn("the vault could not be opened", err)
     opened = "open"
   }
+  performance.mark("cairn:vault-open")
   if (opened === "locked") return showLockScreen()
   const session = await loadSession().catch(() => null)
+  performance.mark("cairn:session-read")
   if (session) await startSession(session)
   else route()
 }

@@ -304,6 +304,7 @@ export async function planScreen({ api, list }: SignedIn, documentId: string): P
   try {
     store = await planStore()
     handle = await store.find(local.url as AutomergeUrl)
+    performance.mark("cairn:plan-loaded")
   } catch {
     main.replaceChildren(
       h("section", { class: "card" }, h("p", {}, t("notHere")), h("a", { href: "#/" }, t("backToPlans")))
@@ -312,6 +313,7 @@ export async function planScreen({ api, list }: SignedIn, documentId: string): P
   }
   if (currentPlanId() !== documentId) return
   const view = new PlanView(handle, local, api, list, store)
+  performance.mark("cairn:plan-drawn")
   showing(() => {
     view.close()
     reportPlanState(null)
