@@ -16,7 +16,8 @@ export { PASSWORD, eventually }
 
 export const here = path.dirname(fileURLToPath(import.meta.url))
 export const WEB_DIR = path.resolve(here, "../../web/dist")
-export const SHOTS = path.resolve(here, "../../target/browser-screenshots")
+// (CAIRN_SHOTS: another folder, for copies of a test run side by side.)
+export const SHOTS = process.env.CAIRN_SHOTS || path.resolve(here, "../../target/browser-screenshots")
 export const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium"
 export const PHONE = { viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, hasTouch: true, isMobile: true }
 export const WAIT = 15_000

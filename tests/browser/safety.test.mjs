@@ -468,8 +468,13 @@ test("a phone from the version before: its plain-text plan, list and tokens move
   await dora.context.close()
 
   // …and another phone still holds it the way the previous version kept it: the session and the
-  // plan list in localStorage, the plan's bytes in plain text in IndexedDB.
+  // plan list in localStorage, the plan's bytes in plain text in IndexedDB. That state is written
+  // once this version's app on the page has finished starting (its sign-in screen is up): the
+  // previous version's state never appears under a running app of this version, and an app still
+  // starting would take the session and the list in before the reload (with its vault deleted
+  // under it a moment before).
   const old = await phone("safety-dora-old")
+  await old.page.getByRole("button", { name: "New here? Create an account" }).waitFor({ timeout: WAIT })
   const tokens = await world.cairn.login("dora")
   const [summary] = (await world.cairn.request("GET", "/api/v1/plans", { token: tokens.accessToken })).body
   const { bytes } = await world.cairn.changes(tokens.accessToken, planId)

@@ -53,14 +53,17 @@ export async function loadSession(): Promise<Session | null> {
     const old = localStorage.getItem(OLD_SESSION_KEY)
     if (old) {
       const session = JSON.parse(old) as Session
-      localStorage.removeItem(OLD_SESSION_KEY)
       if (!kept) {
-        kept = { refreshToken: session.tokens.refreshToken, account: session.tokens.account }
-        await putSecret("session", kept)
+        const moved = { refreshToken: session.tokens.refreshToken, account: session.tokens.account }
+        await putSecret("session", moved)
+        kept = moved
       }
+      // Only once it is safe in the vault: a write that failed leaves it for the next start.
+      localStorage.removeItem(OLD_SESSION_KEY)
     }
-  } catch {
-    // nothing readable there
+  } catch (err) {
+    // Nothing readable there, or the vault could not keep it (it stays where it was).
+    if (localStorage.getItem(OLD_SESSION_KEY)) console.warn("the session could not be moved into the vault", err)
   }
   if (!kept) return null
   const tokens = { accessToken: "", refreshToken: kept.refreshToken, account: kept.account, expiresIn: 0 } as AuthTokens

@@ -61,12 +61,18 @@ export class PlanList {
     try {
       const old = localStorage.getItem(oldKey)
       if (old) {
-        if (list.#plans.length === 0) list.save(JSON.parse(old) as LocalPlan[])
-        await list.written()
+        if (list.#plans.length === 0) {
+          const plans = JSON.parse(old) as LocalPlan[]
+          // Written here rather than through `save`, so that a write that fails is seen: the old
+          // list then stays in localStorage for the next start.
+          await putSecret(list.#name, plans)
+          list.#plans = plans
+        }
         localStorage.removeItem(oldKey)
       }
-    } catch {
-      // nothing readable there
+    } catch (err) {
+      // Nothing readable there, or the vault could not keep it (it stays where it was).
+      console.warn("the plan list could not be moved into the vault", err)
     }
     return list
   }

@@ -44,7 +44,15 @@ let database: Promise<IDBDatabase> | null = null
 function open(): Promise<IDBDatabase> {
   database ??= new Promise((resolve, reject) => {
     const request = indexedDB.open(DB, 1)
-    request.onupgradeneeded = () => request.result.createObjectStore(STORE)
+    request.onupgradeneeded = () => {
+      // A vault made anew while this page holds a data key: the vault was deleted under it (site
+      // data cleared, or another tab). The wrapped key went with it, so nothing may be sealed
+      // with the key in memory any more (no one could read it again): forget it. Sealing then
+      // fails, and what was about to be written stays where it was (an older version's session
+      // and plan list stay in localStorage for the next start).
+      dataKey = null
+      request.result.createObjectStore(STORE)
+    }
     request.onsuccess = () => {
       const db = request.result
       // Another tab deleting or upgrading the vault: let it, and open again next time.
