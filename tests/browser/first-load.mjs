@@ -34,6 +34,7 @@ import { parseArgs } from "node:util"
 import { fileURLToPath } from "node:url"
 import { chromium } from "playwright-core"
 import { CAIRN_BIN, Cairn, PASSWORD } from "../interop/harness.mjs"
+import { CHROMIUM, CHROMIUM_ARGS } from "./phones.mjs"
 import { startSlowLine } from "./slow-line.mjs"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -51,17 +52,7 @@ const NETWORK = options.network
 const ROUNDS = Number(options.rounds)
 const TIME_LIMIT_MS = Number(options["time-limit-s"]) * 1000
 const WEB_DIR = path.resolve(process.env.CAIRN_WEB_DIR || path.join(here, "../../web/dist"))
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium"
 const PHONE = { viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, hasTouch: true, isMobile: true, locale: "en-GB" }
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-]
 /** The line: 400 kbit/s each way (in bytes a second), 400 ms round trip. */
 const KBITS = 400
 const RTT_MS = 400

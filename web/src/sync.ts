@@ -18,7 +18,7 @@ import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websoc
 import { IndexedDBStorageAdapter } from "@automerge/automerge-repo-storage-indexeddb"
 import type { PlanDocument, PlanSummary } from "../../client-schema/cairn.ts"
 import { fromSummary, type LocalPlan, type PlanList } from "./app/plan-list.ts"
-import { getPlain, isSealed, putPlain, seal, unseal } from "./app/vault.ts"
+import { deleteDatabase, getPlain, isSealed, putPlain, seal, unseal } from "./app/vault.ts"
 
 let wasm: Promise<void> | null = null
 
@@ -317,10 +317,7 @@ export class PlanStore {
     // connection, and the next account to sign in on this tab would wait behind it for ever.
     const db = await this.#storage.database().catch(() => null)
     db?.close()
-    await new Promise<void>(resolve => {
-      const request = indexedDB.deleteDatabase(this.#databaseName)
-      request.onsuccess = request.onerror = request.onblocked = () => resolve()
-    })
+    await deleteDatabase(this.#databaseName)
   }
 }
 

@@ -10,7 +10,7 @@
 // at once, locking first when there is a lock.
 import { h } from "../dom.ts"
 import { catalogue, onLocaleChange } from "./i18n.ts"
-import { forgetKey, hasLock, hasPasskey, lockSettings, resetVault, unlockWithPasskey, unlockWithPin } from "./vault.ts"
+import { deleteDatabase, forgetKey, hasLock, hasPasskey, lockSettings, resetVault, unlockWithPasskey, unlockWithPin } from "./vault.ts"
 import { main, resumeSession, route, suspendSession } from "./shell.ts"
 
 const t = catalogue(
@@ -252,10 +252,7 @@ async function wipeEverything(): Promise<void> {
   const databases = (await indexedDB.databases?.().catch(() => [])) ?? []
   for (const { name } of databases) {
     if (!name || !name.startsWith("cairn-") || name === "cairn-vault") continue
-    await new Promise<void>(resolve => {
-      const request = indexedDB.deleteDatabase(name)
-      request.onsuccess = request.onerror = request.onblocked = () => resolve()
-    })
+    await deleteDatabase(name)
   }
   await resetVault()
 }

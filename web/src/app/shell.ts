@@ -10,7 +10,7 @@ import { catalogue, onLocaleChange } from "./i18n.ts"
 import { startLanguage } from "./language.ts"
 import { isLocked, onOtherTabs, showLockScreen, startLock, tellOtherTabs, topBarButtons } from "./lock.ts"
 import { PlanList } from "./plan-list.ts"
-import { deleteSecret, forgetKey, getPlain, openVault, putPlain, resetVault } from "./vault.ts"
+import { deleteDatabase, deleteSecret, forgetKey, getPlain, openVault, putPlain, resetVault } from "./vault.ts"
 import { plansScreen } from "../screens/plans.ts"
 import { signInScreen } from "../screens/signin.ts"
 
@@ -267,8 +267,9 @@ async function sessionEnded(api: Api): Promise<void> {
   route()
 }
 
-export async function signOut(message: string | (() => string) = ""): Promise<void> {
-  const leaving = signedIn
+/** This page lets go of the account: no session, no store, no screen. Returns the store that
+ * was loading or loaded (to erase or close). */
+function dropSession(): Promise<PlanStore> | null {
   const loading = storeLoading
   signedIn = null
   store = null
@@ -276,6 +277,12 @@ export async function signOut(message: string | (() => string) = ""): Promise<vo
   planState = null
   leaveScreen()
   leaveScreen = () => {}
+  return loading
+}
+
+export async function signOut(message: string | (() => string) = ""): Promise<void> {
+  const leaving = signedIn
+  const loading = dropSession()
   if (leaving) await leaving.api.logout()
   // Plans are health records: nothing of them stays on a phone that has signed out.
   const local = await loading?.catch(() => null)
@@ -292,25 +299,12 @@ export async function signOut(message: string | (() => string) = ""): Promise<vo
   route()
 }
 
-function deleteDatabase(name: string): Promise<void> {
-  return new Promise(resolve => {
-    const request = indexedDB.deleteDatabase(name)
-    request.onsuccess = request.onerror = request.onblocked = () => resolve()
-  })
-}
-
 /**
  * The app locks: everything is written to the phone, syncing stops, and the account leaves this
  * page's memory (the vault forgets its key next). Nothing is erased: unlocking opens it again.
  */
 export async function suspendSession(): Promise<void> {
-  const loading = storeLoading
-  signedIn = null
-  store = null
-  storeLoading = null
-  planState = null
-  leaveScreen()
-  leaveScreen = () => {}
+  const loading = dropSession()
   showStatus()
   const local = await loading?.catch(() => null)
   if (local) await local.close()

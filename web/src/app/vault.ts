@@ -399,6 +399,15 @@ export function saveLockSettings(settings: LockSettings): Promise<void> {
 }
 
 /** A plain (not secret) flag or value, such as the server's storage id. */
+/** Delete one IndexedDB database of this phone. Resolves when it is gone, or when another open
+ * connection blocks it (it then goes as soon as that connection closes). */
+export function deleteDatabase(name: string): Promise<void> {
+  return new Promise(resolve => {
+    const request = indexedDB.deleteDatabase(name)
+    request.onsuccess = request.onerror = request.onblocked = () => resolve()
+  })
+}
+
 export function getPlain<T>(name: string): Promise<T | undefined> {
   return get<T>(`plain:${name}`)
 }
