@@ -164,3 +164,30 @@ pub enum InvitationOutcome {
     /// The caller is already a member of the plan.
     AlreadyMember(PlanId),
 }
+
+/// Changes accepted for one plan, to store together.
+#[derive(Debug, Default, Clone)]
+pub struct ChangeBatch {
+    /// Set when the plan does not exist yet: create it, owned by this account.
+    pub create_owner: Option<UserId>,
+    /// Actors seen for the first time, bound to the account that first used them.
+    pub new_bindings: Vec<(String, UserId)>,
+    /// The changes, in the order they were applied.
+    pub changes: Vec<StoredChange>,
+}
+
+impl ChangeBatch {
+    /// Whether there is nothing to store.
+    pub fn is_empty(&self) -> bool {
+        self.create_owner.is_none() && self.new_bindings.is_empty() && self.changes.is_empty()
+    }
+}
+
+/// The authenticated account behind a request, and the device session it came from.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The account (enabled).
+    pub user: User,
+    /// The device session (active).
+    pub session_id: SessionId,
+}

@@ -5,8 +5,9 @@ use actix_web::{HttpResponse, web};
 use cairn_shared::api::{CreateAccountRequest, CreateEnrollmentCodeRequest};
 use cairn_shared::{ErrorCode, UserId};
 
+use crate::domain::Caller;
 use crate::error::AppError;
-use crate::services::{Caller, Services, admin};
+use crate::services::{Services, admin};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(

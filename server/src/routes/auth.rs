@@ -4,8 +4,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use cairn_shared::api::{LoginRequest, RefreshRequest, RegisterRequest};
 
 use super::extract::client_address;
+use crate::domain::Caller;
 use crate::error::AppError;
-use crate::services::{Caller, Services, accounts};
+use crate::services::{Services, accounts};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/auth/register").route(web::post().to(register)))

@@ -11,9 +11,10 @@ use actix_web::{FromRequest, HttpRequest, web};
 use cairn_shared::ErrorCode;
 
 use crate::config::Settings;
+use crate::domain::Caller;
 use crate::error::AppError;
+use crate::services::Services;
 use crate::services::accounts::authenticate;
-use crate::services::{Caller, Services};
 
 /// The bearer token of a request, if it sent one.
 fn bearer_token(req: &HttpRequest) -> Option<String> {

@@ -5,8 +5,9 @@ use actix_web::{HttpResponse, web};
 use cairn_shared::api::RenameSessionRequest;
 use cairn_shared::{ErrorCode, SessionId};
 
+use crate::domain::Caller;
 use crate::error::AppError;
-use crate::services::{Caller, Services, accounts};
+use crate::services::{Services, accounts};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/me").route(web::get().to(me)))

@@ -6,8 +6,9 @@ use cairn_shared::api::CreatePlanRequest;
 use cairn_shared::{ErrorCode, PlanId, UserId};
 
 use super::extract::client_address;
+use crate::domain::Caller;
 use crate::error::AppError;
-use crate::services::{Caller, Services, access_log, export, history, plans};
+use crate::services::{Services, access_log, export, history, plans};
 use crate::sync::HubError;
 use crate::sync::document::UploadError;
 

@@ -25,8 +25,9 @@ use tokio::sync::mpsc;
 use tokio_util::codec::{Decoder, Encoder};
 use tracing::Instrument;
 
+use crate::domain::Caller;
 use crate::error::AppError;
-use crate::services::{Caller, Services, accounts};
+use crate::services::{Services, accounts};
 use crate::sync::connection::{Action, Connection, Limits};
 use crate::sync::document::ConnId;
 use crate::sync::{Outbox, Outgoing, SyncHub};

@@ -8,8 +8,9 @@ use cairn_shared::{PlanId, SessionId, UserId};
 use chrono::{DateTime, Utc};
 use tracing::instrument;
 
+use super::Services;
 use super::plans::{PlanError, role_on};
-use super::{Caller, Services};
+use crate::domain::Caller;
 use crate::store::{AccessRecord, LoggedAccess, Store, StoreError};
 
 /// Entries returned when the request gives no `limit`.

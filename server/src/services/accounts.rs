@@ -11,11 +11,12 @@ use chrono::Utc;
 use secrecy::SecretString;
 use tracing::instrument;
 
-use super::{Caller, Services};
+use super::Services;
 use crate::auth::limits::RateLimited;
 use crate::auth::password::{PasswordError, hash_password, verify_password};
 use crate::auth::secrets::{normalize_code, random_token, sha256_hex};
 use crate::auth::tokens::TokenError;
+use crate::domain::Caller;
 use crate::domain::{DeviceSession, NewUser, User};
 use crate::store::{EnrollmentOutcome, Store, StoreError};
 

@@ -7,9 +7,10 @@ use chrono::Utc;
 use secrecy::SecretString;
 use tracing::instrument;
 
+use super::Services;
 use super::accounts::{AccountError, create_account};
-use super::{Caller, Services};
 use crate::auth::secrets::{CODE_LENGTH, human_code, normalize_code};
+use crate::domain::Caller;
 use crate::store::StoreError;
 
 /// Why an admin operation was refused.

@@ -22,9 +22,10 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use tracing::instrument;
 
+use super::Services;
 use super::access_log::{self, AccessEvent};
 use super::plans::{PlanError, read_document, role_on};
-use super::{Caller, Services};
+use crate::domain::Caller;
 use crate::domain::Plan;
 
 /// A format a plan can be exported in.

@@ -9,8 +9,9 @@ use cairn_shared::api::HistoryEntry;
 use cairn_shared::{PlanId, UserId};
 use chrono::{DateTime, Utc};
 
+use super::Services;
 use super::plans::{PlanError, read_document, role_on};
-use super::{Caller, Services};
+use crate::domain::Caller;
 
 /// The plan's changes, oldest first, with author names.
 pub async fn history(

@@ -15,10 +15,8 @@ use crate::auth::limits::{Limits, RateLimited};
 use crate::auth::secrets::CodeHasher;
 use crate::auth::tokens::TokenKeys;
 use crate::config::Settings;
-use crate::domain::User;
 use crate::store::Store;
 use crate::sync::SyncHub;
-use cairn_shared::SessionId;
 
 /// What the use cases need: storage, token keys, attempt limits and settings.
 #[derive(Debug)]
@@ -46,13 +44,4 @@ impl Services {
         tracing::warn!(limit = limited.limit.name(), "attempt rate limited");
         limited
     }
-}
-
-/// The authenticated account behind a request, and the device session it came from.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// The account (enabled).
-    pub user: User,
-    /// The device session (active).
-    pub session_id: SessionId,
 }

@@ -12,10 +12,11 @@ use cairn_shared::{PlanId, UserId};
 use chrono::Utc;
 use tracing::instrument;
 
+use super::Services;
 use super::access_log::{AccessEvent, record, record_done};
-use super::{Caller, Services};
 use crate::auth::limits::RateLimited;
 use crate::auth::secrets::{CODE_LENGTH, human_code, normalize_code};
+use crate::domain::Caller;
 use crate::domain::{InvitationOutcome, Membership, Plan, PlanTitle, StoredChange};
 use crate::store::{Store, StoreError};
 use crate::sync::HubError;

@@ -17,25 +17,7 @@ use super::entities::{
     actor_bindings, plan_changes, plan_members, plan_snapshots, plans, server_settings,
 };
 use super::{Store, StoreError};
-use crate::domain::StoredChange;
-
-/// Changes accepted for one plan, to store together.
-#[derive(Debug, Default, Clone)]
-pub struct ChangeBatch {
-    /// Set when the plan does not exist yet: create it, owned by this account.
-    pub create_owner: Option<UserId>,
-    /// Actors seen for the first time, bound to the account that first used them.
-    pub new_bindings: Vec<(String, UserId)>,
-    /// The changes, in the order they were applied.
-    pub changes: Vec<StoredChange>,
-}
-
-impl ChangeBatch {
-    /// Whether there is nothing to store.
-    pub fn is_empty(&self) -> bool {
-        self.create_owner.is_none() && self.new_bindings.is_empty() && self.changes.is_empty()
-    }
-}
+use crate::domain::{ChangeBatch, StoredChange};
 
 impl Store {
     /// The account ids of a plan's members.

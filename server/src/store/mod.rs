@@ -6,7 +6,7 @@ mod accounts;
 mod documents;
 pub use access_log::{AccessRecord, LoggedAccess};
 pub use accounts::EnrollmentOutcome;
-pub use documents::{ChangeBatch, ChangeLog, LoggedChange};
+pub use documents::{ChangeLog, LoggedChange};
 mod entities;
 mod fanout;
 pub use fanout::{CHANNEL, Heard, MAX_NOTICE_BYTES, Notice, PlanCatchUp, Subscription};
@@ -26,6 +26,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlErr};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::crypto::{CryptoError, DataKey, Keyring};
+use crate::domain::ChangeBatch;
 
 /// Why a storage call failed.
 #[derive(Debug, thiserror::Error)]

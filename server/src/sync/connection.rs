@@ -11,7 +11,7 @@ use cairn_shared::protocol::{self, Message, PeerId, PeerMetadata};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use super::document::{ConnId, Input, Origin};
-use crate::services::Caller;
+use crate::domain::Caller;
 
 /// The protocol version Cairn speaks.
 pub const PROTOCOL_VERSION: &str = "1";

@@ -22,8 +22,8 @@ use cairn_shared::protocol::{Message, PeerId};
 use cairn_shared::{PlanId, UserId};
 
 use super::shortcut::{self, Received, Recent};
+use crate::domain::ChangeBatch;
 use crate::domain::StoredChange;
-use crate::store::ChangeBatch;
 
 /// Identifies one WebSocket connection (or one HTTP sync call) within this process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -37,8 +37,8 @@ use uuid::Uuid;
 
 use super::connection::{Action, Connection, Limits, PROTOCOL_VERSION};
 use super::document::{ConnId, DocumentCore, Effects, Existence, Input, Origin};
+use crate::domain::Caller;
 use crate::domain::{StoredChange, User};
-use crate::services::Caller;
 
 const SERVER: &str = "cairn-test-server";
 const STORAGE: &str = "test-storage-id";

@@ -589,8 +589,8 @@ fn a_change_hidden_by_a_bloom_false_positive_reaches_the_member_who_asks_for_it(
     }
 }
 
-fn caller(user: UserId) -> crate::services::Caller {
-    crate::services::Caller {
+fn caller(user: UserId) -> crate::domain::Caller {
+    crate::domain::Caller {
         user: crate::domain::User {
             id: user,
             username: "maria".into(),

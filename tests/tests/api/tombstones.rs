@@ -206,7 +206,7 @@ async fn a_plan_created_offline_and_deleted_cannot_be_created_again() {
         matches!(refused, Err(StoreError::PlanDeleted)),
         "{refused:?}"
     );
-    let batch = cairn_server::store::ChangeBatch {
+    let batch = cairn_server::domain::ChangeBatch {
         create_owner: Some(maria.user_id()),
         new_bindings: vec![(first.actor.clone(), maria.user_id())],
         changes: vec![first],
@@ -320,7 +320,7 @@ async fn http_sync_to_a_deleted_plan_is_not_found() {
 
 #[tokio::test]
 async fn batches_committed_together_are_kept_or_refused_one_by_one() {
-    use cairn_server::store::ChangeBatch;
+    use cairn_server::domain::ChangeBatch;
     // On SQLite the batches of plans that arrive together share one commit; a refused one (the
     // offline re-creation of a deleted plan's id) must not take the others down with it.
     let app = TestApp::spawn().await;
@@ -390,7 +390,7 @@ async fn batches_committed_together_are_kept_or_refused_one_by_one() {
 
 #[tokio::test]
 async fn plain_batches_committed_together_are_kept_or_refused_one_by_one() {
-    use cairn_server::store::ChangeBatch;
+    use cairn_server::domain::ChangeBatch;
     // Batches that only add changes share one INSERT on SQLite. A plan deleted by another
     // instance (so this one still holds its data key) makes that statement fail: the other
     // batches must still be stored, and only the deleted plan's batch refused.
@@ -463,7 +463,7 @@ async fn a_change_sent_again_is_stored_once_and_is_not_an_error() {
     // A phone whose instance died after storing its edit, but before saying so, sends the edit
     // again to another instance (and later perhaps to the first one): each resend must succeed
     // and store nothing more, on the plain one-statement path and in a transaction alike.
-    use cairn_server::store::ChangeBatch;
+    use cairn_server::domain::ChangeBatch;
     let app = TestApp::spawn().await;
     let other = TestApp::spawn_beside(&app).await;
     let maria = app.register("maria").await;
