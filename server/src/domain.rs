@@ -1,6 +1,6 @@
 //! Plain records the services work with, free of database and web types.
 
-use cairn_shared::api::{Account, AccountKind, PlanRole};
+use cairn_shared::api::{AccessKind, Account, AccountKind, PlanRole};
 use cairn_shared::{PlanId, SessionId, UserId};
 use chrono::{DateTime, Utc};
 
@@ -190,4 +190,77 @@ pub struct Caller {
     pub user: User,
     /// The device session (active).
     pub session_id: SessionId,
+}
+
+/// One access to a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessRecord {
+    /// What happened.
+    pub kind: AccessKind,
+    /// The account that did it.
+    pub account: UserId,
+    /// The device session it came from, where there is one.
+    pub session: Option<SessionId>,
+    /// For a removal: the supporter removed.
+    pub member: Option<UserId>,
+    /// For an export: its format.
+    pub format: Option<String>,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+}
+
+/// Something that happened to a plan, for its access log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessEvent {
+    /// The plan was created.
+    PlanCreated,
+    /// A connection started syncing the plan.
+    SyncOpened,
+    /// The plan was read over REST.
+    PlanRead,
+    /// The plan was exported in this format (`json`, `markdown`, `fhir`; at most 32 characters).
+    Export {
+        /// The export format.
+        format: String,
+    },
+    /// The owner created an invitation (its code is never recorded).
+    Invited,
+    /// A supporter joined with an invitation.
+    Joined,
+    /// The owner removed this supporter.
+    Removed {
+        /// The supporter removed.
+        member: UserId,
+    },
+    /// A supporter left.
+    Left,
+}
+
+impl AccessEvent {
+    /// The event done by `account`, from `session` where there is one, at `at`.
+    pub fn by(
+        self,
+        account: UserId,
+        session: Option<SessionId>,
+        at: DateTime<Utc>,
+    ) -> AccessRecord {
+        let (kind, member, format) = match self {
+            AccessEvent::PlanCreated => (AccessKind::PlanCreated, None, None),
+            AccessEvent::SyncOpened => (AccessKind::SyncOpened, None, None),
+            AccessEvent::PlanRead => (AccessKind::PlanRead, None, None),
+            AccessEvent::Export { format } => (AccessKind::Exported, None, Some(format)),
+            AccessEvent::Invited => (AccessKind::Invited, None, None),
+            AccessEvent::Joined => (AccessKind::Joined, None, None),
+            AccessEvent::Removed { member } => (AccessKind::Removed, Some(member), None),
+            AccessEvent::Left => (AccessKind::Left, None, None),
+        };
+        AccessRecord {
+            kind,
+            account,
+            session,
+            member,
+            format,
+            at,
+        }
+    }
 }

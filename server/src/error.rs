@@ -11,7 +11,10 @@ use cairn_shared::{ErrorBody, ErrorCode, ErrorDetail};
 use crate::auth::limits::RateLimited;
 use crate::services::accounts::AccountError;
 use crate::services::admin::AdminError;
+use crate::services::http_sync::HttpSyncError;
 use crate::services::plans::PlanError;
+use crate::sync::HubError;
+use crate::sync::core::document::UploadError;
 
 /// An HTTP error answer.
 #[derive(Debug)]
@@ -166,5 +169,48 @@ impl From<AdminError> for AppError {
             },
         };
         AppError::new(status, code, err.to_string())
+    }
+}
+
+impl From<HttpSyncError> for AppError {
+    fn from(err: HttpSyncError) -> Self {
+        match err {
+            HttpSyncError::Plan(err) => err.into(),
+            HttpSyncError::BadHeads => AppError::bad_request(err.to_string()),
+            HttpSyncError::Hub(err) => err.into(),
+        }
+    }
+}
+
+impl From<HubError> for AppError {
+    fn from(err: HubError) -> Self {
+        match err {
+            HubError::NotFound | HubError::Upload(UploadError::NotAMember) => AppError::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::PlanNotFound,
+                "plan not found",
+            ),
+            HubError::Upload(UploadError::Unreadable) => AppError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadRequest,
+                "the body is not a sequence of Automerge changes",
+            ),
+            HubError::Upload(UploadError::NotYourActor) => AppError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::ForeignAuthor,
+                "refused: a change's author is another account",
+            ),
+            HubError::Upload(UploadError::TooLarge) => AppError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::PayloadTooLarge,
+                "refused: the plan would grow past its size limit",
+            ),
+            HubError::Upload(UploadError::TooManyOperations(limit)) => AppError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::PayloadTooLarge,
+                format!("refused: the plan would grow past its limit of {limit} operations"),
+            ),
+            HubError::Unavailable => AppError::internal(&err),
+        }
     }
 }

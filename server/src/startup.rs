@@ -223,6 +223,7 @@ impl Application {
             settings: Arc::new(settings),
             hub,
             metrics,
+            http_syncs: Default::default(),
         });
 
         let listener = TcpListener::bind(services.settings.listen)?;

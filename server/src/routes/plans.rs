@@ -8,9 +8,7 @@ use cairn_shared::{ErrorCode, PlanId, UserId};
 use super::extract::client_address;
 use crate::domain::Caller;
 use crate::error::AppError;
-use crate::services::{Services, access_log, export, history, plans};
-use crate::sync::HubError;
-use crate::sync::document::UploadError;
+use crate::services::{Services, access_log, export, history, http_sync, plans};
 
 /// `max_upload`: the largest HTTP sync upload, in bytes (the same limit as a WebSocket message).
 pub fn configure(cfg: &mut web::ServiceConfig, max_upload: usize) {
@@ -171,37 +169,6 @@ struct SinceQuery {
     since: Option<String>,
 }
 
-fn hub_error(err: HubError) -> AppError {
-    match err {
-        HubError::NotFound | HubError::Upload(UploadError::NotAMember) => AppError::new(
-            StatusCode::NOT_FOUND,
-            ErrorCode::PlanNotFound,
-            "plan not found",
-        ),
-        HubError::Upload(UploadError::Unreadable) => AppError::new(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::BadRequest,
-            "the body is not a sequence of Automerge changes",
-        ),
-        HubError::Upload(UploadError::NotYourActor) => AppError::new(
-            StatusCode::FORBIDDEN,
-            ErrorCode::ForeignAuthor,
-            "refused: a change's author is another account",
-        ),
-        HubError::Upload(UploadError::TooLarge) => AppError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::PayloadTooLarge,
-            "refused: the plan would grow past its size limit",
-        ),
-        HubError::Upload(UploadError::TooManyOperations(limit)) => AppError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::PayloadTooLarge,
-            format!("refused: the plan would grow past its limit of {limit} operations"),
-        ),
-        HubError::Unavailable => AppError::internal(&err),
-    }
-}
-
 fn hex_heads(heads: &[automerge::ChangeHash]) -> Vec<String> {
     heads.iter().map(ToString::to_string).collect()
 }
@@ -215,30 +182,8 @@ async fn changes_since(
     query: web::Query<SinceQuery>,
 ) -> Result<HttpResponse, AppError> {
     let plan = plan_id(&path)?;
-    plans::role_on(&services, &caller, plan).await?;
-    access_log::record_http_sync(&services, &caller, plan).await?;
-    let mut since = Vec::new();
-    for hex in query
-        .since
-        .as_deref()
-        .unwrap_or_default()
-        .split(',')
-        .filter(|h| !h.is_empty())
-    {
-        let hash = hex.parse::<automerge::ChangeHash>().map_err(|_| {
-            AppError::new(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::BadRequest,
-                "since must be comma-separated hex change hashes",
-            )
-        })?;
-        since.push(hash);
-    }
-    let (changes, heads) = services
-        .hub
-        .changes_since(plan, caller.user.id, since)
-        .await
-        .map_err(hub_error)?;
+    let since = query.since.as_deref().unwrap_or_default();
+    let (changes, heads) = http_sync::changes_since(&services, &caller, plan, since).await?;
     Ok(HttpResponse::Ok()
         .content_type("application/octet-stream")
         .insert_header(("X-Automerge-Heads", hex_heads(&heads).join(",")))
@@ -255,13 +200,7 @@ async fn upload_changes(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let plan = plan_id(&path)?;
-    plans::role_on(&services, &caller, plan).await?;
-    access_log::record_http_sync(&services, &caller, plan).await?;
-    let heads = services
-        .hub
-        .upload(plan, caller.user.id, body.to_vec())
-        .await
-        .map_err(hub_error)?;
+    let heads = http_sync::upload(&services, &caller, plan, body.to_vec()).await?;
     Ok(HttpResponse::Ok().json(cairn_shared::api::Heads {
         heads: hex_heads(&heads),
     }))

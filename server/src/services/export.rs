@@ -23,10 +23,9 @@ use serde_json::{Map, Value};
 use tracing::instrument;
 
 use super::Services;
-use super::access_log::{self, AccessEvent};
+use super::access_log;
 use super::plans::{PlanError, read_document, role_on};
-use crate::domain::Caller;
-use crate::domain::Plan;
+use crate::domain::{AccessEvent, Caller, Plan};
 
 /// A format a plan can be exported in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod admin;
 pub mod export;
 pub mod history;
+pub mod http_sync;
 pub mod keys;
 pub mod plans;
 
@@ -35,6 +36,8 @@ pub struct Services {
     pub hub: SyncHub,
     /// Operational metrics.
     pub metrics: crate::metrics::Metrics,
+    /// Which device sessions synced which plans over HTTP lately (for the access log).
+    pub http_syncs: http_sync::HttpSyncSessions,
 }
 
 impl Services {

@@ -13,12 +13,13 @@ use chrono::Utc;
 use tracing::instrument;
 
 use super::Services;
-use super::access_log::{AccessEvent, record, record_done};
+use super::access_log::{record, record_done};
 use crate::auth::limits::RateLimited;
 use crate::auth::secrets::{CODE_LENGTH, human_code, normalize_code};
-use crate::domain::Caller;
-use crate::domain::{InvitationOutcome, Membership, Plan, PlanTitle, StoredChange};
-use crate::store::{Store, StoreError};
+use crate::domain::{
+    AccessEvent, Caller, InvitationOutcome, Membership, Plan, PlanTitle, StoredChange,
+};
+use crate::store::StoreError;
 use crate::sync::HubError;
 
 /// Why a plan operation was refused.
@@ -102,52 +103,6 @@ async fn require_owner(
             Err(PlanError::OwnerOnly)
         }
     }
-}
-
-/// Load a plan's document from storage: its snapshot followed by every change since.
-pub async fn load_document(store: &Store, plan: PlanId) -> Result<Automerge, PlanError> {
-    Ok(load_document_counted(store, plan).await?.document)
-}
-
-/// A plan's document as loaded, with what the sync worker needs to know about its storage.
-#[derive(Debug)]
-pub struct LoadedDocument {
-    /// The document.
-    pub document: Automerge,
-    /// How many changes are stored outside the snapshot.
-    pub uncompacted: usize,
-    /// The size of the stored snapshot and changes, in bytes.
-    pub stored_bytes: usize,
-    /// The generation of the snapshot it includes (0 for none).
-    pub snapshot_generation: i64,
-    /// The highest change row id it includes every change up to.
-    pub last_change_id: i64,
-}
-
-/// Like [`load_document`], also saying how it is stored.
-pub async fn load_document_counted(
-    store: &Store,
-    plan: PlanId,
-) -> Result<LoadedDocument, PlanError> {
-    let stored = store.stored_bytes(plan).await?;
-    let bytes = stored.bytes;
-    if bytes.is_empty() {
-        return Err(PlanError::Document("no stored snapshot or changes".into()));
-    }
-    let stored_bytes = bytes.len();
-    // Reading a large plan takes a while (a second or more at 100,000 changes): off the thread
-    // that serves everyone else's connections.
-    let document = tokio::task::spawn_blocking(move || Automerge::load(&bytes))
-        .await
-        .map_err(|_| PlanError::Document("reading the stored plan failed".into()))?
-        .map_err(|err| PlanError::Document(err.to_string()))?;
-    Ok(LoadedDocument {
-        document,
-        uncompacted: stored.changes,
-        stored_bytes,
-        snapshot_generation: stored.snapshot_generation,
-        last_change_id: stored.last_change_id,
-    })
 }
 
 fn summary(plan: &Plan, role: PlanRole, members: Vec<Membership>) -> PlanSummary {

@@ -5,29 +5,12 @@ use std::collections::{HashMap, HashSet};
 
 use cairn_shared::api::AccessKind;
 use cairn_shared::{PlanId, SessionId, UserId};
-use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use uuid::Uuid;
 
 use super::entities::{access_log, users};
 use super::{Store, StoreError};
-
-/// One access to a plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccessRecord {
-    /// What happened.
-    pub kind: AccessKind,
-    /// The account that did it.
-    pub account: UserId,
-    /// The device session it came from, where there is one.
-    pub session: Option<SessionId>,
-    /// For a removal: the supporter removed.
-    pub member: Option<UserId>,
-    /// For an export: its format.
-    pub format: Option<String>,
-    /// When it happened.
-    pub at: DateTime<Utc>,
-}
+use crate::domain::AccessRecord;
 
 /// A stored access, with its accounts' display names as they are now.
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@
 mod access_log;
 mod accounts;
 mod documents;
-pub use access_log::{AccessRecord, LoggedAccess};
+pub use access_log::LoggedAccess;
 pub use accounts::EnrollmentOutcome;
 pub use documents::{ChangeLog, LoggedChange};
 mod entities;

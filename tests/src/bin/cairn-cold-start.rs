@@ -21,7 +21,7 @@ use automerge::sync::{self, SyncDoc};
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, AutoSerde, Automerge, ChangeHash, ObjId, ObjType, ROOT, ReadDoc};
 use cairn_server::Settings;
-use cairn_server::services::plans::load_document_counted;
+use cairn_server::sync::load_document_counted;
 use cairn_shared::PlanId;
 use cairn_shared::plan::{CheckIn, Goal, GoalStatus, Step, StepWho, Support, SupportKind, write};
 use cairn_shared::protocol::Message;
