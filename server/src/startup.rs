@@ -3,14 +3,10 @@
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_cors::Cors;
-use actix_http::{HttpService, KeepAlive};
-use actix_service::{IntoServiceFactory, ServiceFactory, fn_factory, fn_service, map_config};
-use actix_web::dev::AppConfig;
 use actix_web::dev::Server;
 use actix_web::http::{Method, header};
 use actix_web::middleware::{Condition, DefaultHeaders};
@@ -176,7 +172,7 @@ impl Application {
     /// Connect, migrate, load or generate the signing key, and bind `settings.listen`.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.validate()?;
-        let store = open_store(&settings).await?;
+        let mut store = open_store(&settings).await?;
         let secret = match &settings.jwt_secret {
             Some(secret) => secret.clone(),
             None => load_or_create_secret(&settings.data_dir.join("jwt-secret"))?,
@@ -193,6 +189,8 @@ impl Application {
         let max_upload = settings.max_frame_bytes;
         let background = TaskTracker::new();
         let shutdown = CancellationToken::new();
+        // SQLite's group commit, tracked and drained on shutdown with the other background work.
+        store.start_group_commit(&background, shutdown.clone());
         let storage_id = store.storage_id().await?;
         let metrics = crate::metrics::Metrics::new();
         let hub = SyncHub::new(
@@ -246,69 +244,7 @@ impl Application {
                 .configure(|cfg| routes::configure(cfg, max_json, max_upload, &settings.web_dir))
                 .default_service(web::to(routes::not_found))
         };
-        let workers = match services.settings.http_workers {
-            0 => default_http_workers(),
-            workers => workers,
-        };
-        let addr = listener.local_addr()?;
-        // What actix-web's `HttpServer` builds (its defaults: keep-alive, request and disconnect
-        // timeouts, graceful shutdown), with one addition: an upgrade service, which hands an
-        // accepted WebSocket's stream to its socket (`routes::serve_upgrade`). A macro, as the
-        // stream's type differs with TLS. The app's config is the default one: its host and
-        // scheme are only what `connection_info` falls back to, and Cairn reads nothing but
-        // the client's address from that.
-        let server = actix_server::Server::build()
-            .workers(workers)
-            .shutdown_timeout(10);
-        // On shutdown, idle keep-alive connections are closed at once rather than waited for.
-        let stopping = server.graceful_shutdown_signal();
-        macro_rules! http_service {
-            ($make_app:expr) => {{
-                let make_app = $make_app;
-                let upgrade_app = make_app.clone();
-                let stopping = stopping.clone();
-                HttpService::build()
-                    .graceful_shutdown_signal(move || {
-                        let stopping = stopping.clone();
-                        async move { stopping.notified().await }
-                    })
-                    // Small writes go out at once (no Nagle): actix-web's `HttpServer` leaves
-                    // this unset now too, and with it an acknowledgement followed closely by a
-                    // partner's change waited for the phone's delayed ACK (p99 61 ms against
-                    // 34 ms at 100 editing pairs).
-                    .tcp_nodelay(true)
-                    .keep_alive(KeepAlive::default())
-                    .client_request_timeout(Duration::from_secs(5))
-                    .client_disconnect_timeout(Duration::from_secs(1))
-                    .local_addr(addr)
-                    .upgrade(fn_factory(move || {
-                        let app = upgrade_app().into_factory();
-                        async move {
-                            let app = Rc::new(app.new_service(AppConfig::default()).await?);
-                            Ok::<_, ()>(fn_service(move |(req, framed)| {
-                                let app = app.clone();
-                                async move { routes::serve_upgrade(&*app, req, framed).await }
-                            }))
-                        }
-                    }))
-                    .finish(map_config(make_app(), |()| AppConfig::default()))
-            }};
-        }
-        let server = match (
-            &services.settings.tls_cert_path,
-            &services.settings.tls_key_path,
-        ) {
-            (Some(cert), Some(key)) => {
-                let tls = tls_config(cert, key)?;
-                server.listen("cairn-tls", listener, move || {
-                    http_service!(make_app.clone()).rustls_0_23(tls.clone())
-                })?
-            }
-            _ => server.listen("cairn", listener, move || {
-                http_service!(make_app.clone()).tcp()
-            })?,
-        }
-        .run();
+        let server = crate::transport::server(listener, &services.settings, make_app)?;
 
         background.spawn(forget_idle_login_counters(
             services.clone(),
@@ -384,28 +320,6 @@ fn security_headers(settings: &Settings) -> DefaultHeaders {
     headers
 }
 
-/// The TLS set-up for built-in HTTPS: the PEM certificate chain and private key, with ring (the
-/// provider already linked for the database driver) and rustls' safe defaults.
-fn tls_config(cert: &Path, key: &Path) -> anyhow::Result<rustls::ServerConfig> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-
-    let chain = CertificateDer::pem_file_iter(cert)
-        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
-        .with_context(|| format!("reading the TLS certificate {}", cert.display()))?;
-    anyhow::ensure!(!chain.is_empty(), "no certificate in {}", cert.display());
-    let key = PrivateKeyDer::from_pem_file(key)
-        .with_context(|| format!("reading the TLS key {}", key.display()))?;
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_no_client_auth()
-    .with_single_cert(chain, key)
-    .context("the TLS certificate and key do not fit together")?;
-    Ok(config)
-}
-
 /// Cross-origin access for the configured origins only (validated by `Settings::validate`).
 /// Bearer tokens, not cookies, so no credentials.
 fn cors(settings: &Settings) -> Cors {
@@ -432,16 +346,6 @@ async fn forget_idle_login_counters(services: web::Data<Services>, shutdown: Can
             _ = every.tick() => services.limits.forget_idle(),
         }
     }
-}
-
-/// One HTTP worker per two CPUs, at least one. A worker runs its connections and the plans they
-/// open; the two members of a plan often sit on different workers, and every message between
-/// them then crosses threads (a wake-up each way). Storage and password hashing run on threads
-/// of their own, so one worker per CPU leaves those two contending for the same cores. Measured
-/// on 2 cores at 100 editing pairs: one worker takes 13 % less CPU per edit than two, and answers
-/// sooner.
-fn default_http_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |cpus| (cpus.get() / 2).max(1))
 }
 
 #[cfg(test)]

@@ -19,7 +19,6 @@ use cairn_shared::ErrorCode;
 use crate::error::AppError;
 
 pub use extract::client_address;
-pub use sync::serve_upgrade;
 
 /// Register every route, and the JSON error answers for unreadable input.
 pub fn configure(

@@ -1,28 +1,16 @@
-//! Several Cairn instances on one Postgres: notices between them (`LISTEN/NOTIFY`), and what a
-//! plan's worker reads to catch up with what another instance stored.
+//! Several Cairn instances on one Postgres: notices between them (`LISTEN/NOTIFY`). What a plan's
+//! worker then reads to catch up is in `changes` ([`Store::plan_catch_up`]).
 //!
 //! A notice only says *what* to look at again (a plan, an account, a device session); the facts
 //! are always read from the tables, so a notice that is lost (a listener reconnecting) costs a
 //! re-read, never a wrong state: the listener reports the gap and every loaded plan is re-read.
-//!
-//! Catching up relies on one ordering rule: the changes of one plan are appended under a lock
-//! on the plan's row (Postgres), so their row ids are handed out in commit order. Once a worker
-//! has read the plan's changes up to id N, no change with a smaller id can appear later, and
-//! "the changes after N" is exactly what it lacks. On SQLite (one instance) writes are serial
-//! anyway and nothing is published.
-
-use std::collections::{HashMap, HashSet};
 
 use cairn_shared::{PlanId, SessionId, UserId};
 use sea_orm::sqlx::postgres::PgListener;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement,
-};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
-use super::entities::{plan_changes, plan_snapshots, plans};
 use super::{Store, StoreError};
 
 /// The Postgres channel Cairn's instances talk on.
@@ -125,23 +113,6 @@ impl Subscription {
     }
 }
 
-/// What changed in a plan's storage since a worker last looked.
-#[derive(Debug, Default)]
-pub struct PlanCatchUp {
-    /// Whether the plan still exists.
-    pub exists: bool,
-    /// Its members now.
-    pub members: HashSet<UserId>,
-    /// Its actor bindings now (hex actor id → account).
-    pub bindings: HashMap<String, UserId>,
-    /// The snapshot, when it is newer than the one the worker has: (generation, bytes).
-    pub snapshot: Option<(i64, Vec<u8>)>,
-    /// The changes stored after the worker's mark that still have their bytes.
-    pub changes: Vec<Vec<u8>>,
-    /// The new mark: the highest change row id read.
-    pub last_change_id: i64,
-}
-
 impl Store {
     /// Whether other instances may share this database (Postgres), so notices are published.
     pub fn is_shared(&self) -> bool {
@@ -197,96 +168,5 @@ impl Store {
             listener,
             instance: self.instance,
         }))
-    }
-
-    /// Take the plan's append lock for the rest of the transaction (Postgres; see the module
-    /// comment). Another instance appending to the same plan waits for the commit.
-    pub(super) async fn lock_plan_for_append<C: ConnectionTrait>(
-        &self,
-        txn: &C,
-        plan: PlanId,
-    ) -> Result<(), StoreError> {
-        if !self.is_shared() {
-            return Ok(());
-        }
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT 1 FROM plans WHERE id = $1 FOR NO KEY UPDATE",
-            [plan.0.into()],
-        ))
-        .await?;
-        Ok(())
-    }
-
-    /// The highest change row id of the plan (0 when it has none).
-    pub(super) async fn last_change_id<C: ConnectionTrait>(
-        &self,
-        conn: &C,
-        plan: PlanId,
-    ) -> Result<i64, StoreError> {
-        let last: Option<i64> = plan_changes::Entity::find()
-            .select_only()
-            .column(plan_changes::Column::Id)
-            .filter(plan_changes::Column::PlanId.eq(plan.0))
-            .order_by_desc(plan_changes::Column::Id)
-            .limit(1)
-            .into_tuple()
-            .one(conn)
-            .await?;
-        Ok(last.unwrap_or(0))
-    }
-
-    /// What a worker that has read the plan's changes up to `after` and its snapshot of
-    /// `generation` lacks. The changes are read before the snapshot: a compaction committed in
-    /// between empties rows that the newer snapshot then holds.
-    pub async fn plan_catch_up(
-        &self,
-        plan: PlanId,
-        after: i64,
-        generation: i64,
-    ) -> Result<PlanCatchUp, StoreError> {
-        if plans::Entity::find_by_id(plan.0)
-            .one(&self.db)
-            .await?
-            .is_none()
-        {
-            return Ok(PlanCatchUp::default());
-        }
-        let members = self.member_ids(plan).await?;
-        let bindings = self.actor_bindings(plan).await?;
-        let rows = plan_changes::Entity::find()
-            .filter(plan_changes::Column::PlanId.eq(plan.0))
-            .filter(plan_changes::Column::Id.gt(after))
-            .order_by_asc(plan_changes::Column::Id)
-            .all(&self.db)
-            .await?;
-        let snapshot = plan_snapshots::Entity::find_by_id(plan.0)
-            .filter(plan_snapshots::Column::Generation.ne(generation))
-            .one(&self.db)
-            .await?;
-        let last_change_id = rows.last().map_or(after, |row| row.id);
-        let key = if rows.is_empty() && snapshot.is_none() {
-            None
-        } else {
-            Some(self.plan_key(&self.db, plan).await?)
-        };
-        let mut changes = Vec::with_capacity(rows.len());
-        let mut snapshot_bytes = None;
-        if let Some(key) = key {
-            for row in rows.iter().filter(|row| !row.data.is_empty()) {
-                changes.push(key.open_change(plan, &row.hash, &row.data)?);
-            }
-            if let Some(row) = snapshot {
-                snapshot_bytes = Some((row.generation, key.open_snapshot(plan, &row.data)?));
-            }
-        }
-        Ok(PlanCatchUp {
-            exists: true,
-            members,
-            bindings,
-            snapshot: snapshot_bytes,
-            changes,
-            last_change_id,
-        })
     }
 }

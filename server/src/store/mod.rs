@@ -3,15 +3,15 @@
 
 mod access_log;
 mod accounts;
-mod documents;
+mod changes;
 pub use access_log::LoggedAccess;
 pub use accounts::EnrollmentOutcome;
-pub use documents::{ChangeLog, LoggedChange};
+pub use changes::{ChangeLog, LoggedChange, PlanCatchUp, StoredBytes, StoredDocument};
 mod entities;
+use entities::server_settings;
 mod fanout;
-pub use fanout::{CHANNEL, Heard, MAX_NOTICE_BYTES, Notice, PlanCatchUp, Subscription};
+pub use fanout::{CHANNEL, Heard, MAX_NOTICE_BYTES, Notice, Subscription};
 mod plans;
-pub use plans::{StoredBytes, StoredDocument};
 mod sealing;
 pub use sealing::RewrapReport;
 
@@ -21,12 +21,12 @@ use std::time::Duration;
 
 use cairn_migrations::{Migrator, MigratorTrait};
 use cairn_shared::PlanId;
+use sea_orm::sea_query::OnConflict;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlErr};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, EntityTrait, Set, SqlErr};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::crypto::{CryptoError, DataKey, Keyring};
-use crate::domain::ChangeBatch;
 
 /// Why a storage call failed.
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +76,7 @@ pub struct Store {
     url: SecretString,
     /// SQLite: the queue of change batches that one task commits together (see
     /// [`commit_appends`]); `None` on Postgres, where concurrent commits do not queue up.
-    committer: Option<tokio::sync::mpsc::Sender<AppendJob>>,
+    committer: Option<tokio::sync::mpsc::Sender<changes::AppendJob>>,
     /// What that task writes through. On SQLite, a connection of its own: a connection drops
     /// its whole page cache whenever another one has written, so group commits taking turns
     /// over the pool read back every page they touch (many reads per change) before writing.
@@ -85,137 +85,6 @@ pub struct Store {
     /// How many plans one account may own; checked in the transaction that creates a plan,
     /// whichever way it is created.
     plans_per_account: u64,
-}
-
-/// A batch of changes waiting for the SQLite commit task.
-#[derive(Debug)]
-pub(crate) struct AppendJob {
-    plan: PlanId,
-    batch: ChangeBatch,
-    now: chrono::DateTime<chrono::Utc>,
-    reply: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
-}
-
-/// How many plans' batches one SQLite transaction commits at most.
-const APPENDS_PER_COMMIT: usize = 64;
-
-/// How long the commit task waits for more batches before a commit, when the last one took
-/// several (a quiet plan's edit is committed at once).
-const GATHER_WHEN_BUSY: Duration = Duration::from_millis(1);
-
-/// SQLite has one writer and every commit waits for an `fsync`: with a transaction per batch,
-/// busy plans queued behind each other's `fsync`s. This task commits every batch waiting at
-/// that moment in one transaction, each in a savepoint (a refused batch, a deleted plan's id
-/// say, is rolled back alone), and answers each batch once the transaction is durable.
-async fn commit_appends(store: Store, mut queue: tokio::sync::mpsc::Receiver<AppendJob>) {
-    let mut busy = false;
-    while let Some(first) = queue.recv().await {
-        if busy {
-            // Batches are arriving together (the last commit took several): give the others
-            // of this moment a little time to arrive too, so that they share one commit.
-            tokio::time::sleep(GATHER_WHEN_BUSY).await;
-        }
-        let mut jobs = vec![first];
-        while jobs.len() < APPENDS_PER_COMMIT {
-            match queue.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
-        }
-        busy = jobs.len() > 1;
-        store.commit_jobs(jobs).await;
-    }
-}
-
-impl Store {
-    async fn commit_jobs(&self, jobs: Vec<AppendJob>) {
-        if self.append_plain(&jobs).await {
-            for job in jobs {
-                let _ = job.reply.send(Ok(()));
-            }
-            return;
-        }
-        let txn = match begin_write(&self.appends).await {
-            Ok(txn) => txn,
-            Err(err) => {
-                let message = err.to_string();
-                for job in jobs {
-                    let _ = job
-                        .reply
-                        .send(Err(StoreError::Database(DbErr::Custom(message.clone()))));
-                }
-                return;
-            }
-        };
-        let mut appended = Vec::with_capacity(jobs.len());
-        if let [_] = jobs.as_slice() {
-            // One batch alone (a quiet moment) needs no savepoint: its own transaction is enough.
-            for job in jobs {
-                match self.append_in(&txn, job.plan, &job.batch, job.now).await {
-                    Ok(key) => appended.push((job, key)),
-                    Err(err) => {
-                        let _ = txn.rollback().await;
-                        let _ = job.reply.send(Err(err));
-                        return;
-                    }
-                }
-            }
-        } else {
-            self.append_each(&txn, jobs, &mut appended).await;
-        }
-        match txn.commit().await {
-            Ok(()) => {
-                for (job, key) in appended {
-                    if let Some(key) = key {
-                        self.remember_key(job.plan, key);
-                    }
-                    let _ = job.reply.send(Ok(()));
-                }
-            }
-            Err(err) => {
-                let message = err.to_string();
-                for (job, _) in appended {
-                    let _ = job
-                        .reply
-                        .send(Err(StoreError::Database(DbErr::Custom(message.clone()))));
-                }
-            }
-        }
-    }
-
-    /// Append each batch in a savepoint of its own inside `txn`: a refused one is rolled back
-    /// and answered at once; the others wait in `appended` for the commit.
-    async fn append_each(
-        &self,
-        txn: &sea_orm::DatabaseTransaction,
-        jobs: Vec<AppendJob>,
-        appended: &mut Vec<(AppendJob, Option<DataKey>)>,
-    ) {
-        use sea_orm::TransactionTrait;
-        for job in jobs {
-            let outcome = match txn.begin().await {
-                Ok(savepoint) => {
-                    match self
-                        .append_in(&savepoint, job.plan, &job.batch, job.now)
-                        .await
-                    {
-                        Ok(key) => savepoint.commit().await.map(|()| key).map_err(Into::into),
-                        Err(err) => {
-                            let _ = savepoint.rollback().await;
-                            Err(err)
-                        }
-                    }
-                }
-                Err(err) => Err(err.into()),
-            };
-            match outcome {
-                Ok(key) => appended.push((job, key)),
-                Err(err) => {
-                    let _ = job.reply.send(Err(err));
-                }
-            }
-        }
-    }
 }
 
 impl Store {
@@ -265,7 +134,7 @@ impl Store {
         } else {
             db.clone()
         };
-        let mut store = Self {
+        let store = Self {
             db,
             keyring,
             plan_keys: Arc::default(),
@@ -273,15 +142,8 @@ impl Store {
             url: url.clone(),
             committer: None,
             appends,
-            // Set here, before the commit task below takes its own copy of the store.
             plans_per_account,
         };
-        if store.db.get_database_backend() == sea_orm::DbBackend::Sqlite {
-            let (queue, jobs) = tokio::sync::mpsc::channel(1024);
-            // The task's own handle has no queue, so the task ends with the last handle that has.
-            tokio::spawn(commit_appends(store.clone(), jobs));
-            store.committer = Some(queue);
-        }
         Ok(store)
     }
 
@@ -305,6 +167,36 @@ impl Store {
             return false;
         }
         matches!(Migrator::get_pending_migrations(&self.db).await, Ok(pending) if pending.is_empty())
+    }
+
+    /// The storage id this installation announces to automerge-repo clients, created once and
+    /// shared by every instance on the same database.
+    pub async fn storage_id(&self) -> Result<String, StoreError> {
+        const KEY: &str = "storage_id";
+        if let Some(row) = server_settings::Entity::find_by_id(KEY)
+            .one(&self.db)
+            .await?
+        {
+            return Ok(row.value);
+        }
+        let fresh = uuid::Uuid::new_v4().to_string();
+        let inserted = server_settings::Entity::insert(server_settings::ActiveModel {
+            key: Set(KEY.to_owned()),
+            value: Set(fresh),
+        })
+        .on_conflict(
+            OnConflict::column(server_settings::Column::Key)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&self.db)
+        .await;
+        inserted?;
+        server_settings::Entity::find_by_id(KEY)
+            .one(&self.db)
+            .await?
+            .map(|row| row.value)
+            .ok_or_else(|| StoreError::Corrupt("storage id missing after insert".into()))
     }
 
     /// Close the pool.

@@ -1,6 +1,6 @@
 //! Plans, their members and invitations, and each plan's stored Automerge changes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use cairn_shared::api::PlanRole;
 use cairn_shared::{PlanId, UserId};
@@ -17,8 +17,8 @@ use super::entities::{
     plan_tombstones, plans, users,
 };
 use super::{Store, StoreError};
-use crate::crypto::DataKey;
-use crate::domain::{InvitationOutcome, Membership, Plan, PlanTitle, StoredChange};
+use crate::crypto::NewDataKey;
+use crate::domain::{InvitationOutcome, Membership, Plan, PlanTitle};
 
 pub(super) fn role_text(role: PlanRole) -> &'static str {
     match role {
@@ -65,7 +65,7 @@ fn member_row(
 /// Inside a transaction that creates plan `id`: refuse it if the id has a tombstone. The delete
 /// writes the tombstone in the same transaction that removes the plan row, so a creation racing a
 /// delete either conflicts on the plan's primary key (the row is still there) or sees the tombstone.
-pub(super) async fn refuse_tombstoned(
+async fn refuse_tombstoned(
     txn: &sea_orm::DatabaseTransaction,
     id: PlanId,
 ) -> Result<(), StoreError> {
@@ -104,21 +104,20 @@ impl Store {
         Ok(())
     }
 
-    /// Create a plan owned by `owner` with its first document change, in one transaction: the
-    /// plan, the owner's membership, the change and the binding of the change's actor to the owner.
-    /// The id of a deleted plan is refused ([`StoreError::PlanDeleted`]), and so is a plan beyond
-    /// the owner's limit ([`StoreError::PlanLimitReached`]).
-    pub async fn insert_plan(
+    /// Inside a transaction: create plan `id` owned by `owner`, with its data key `key`: the plan
+    /// row and the owner's membership, after refusing the id of a deleted plan and a plan beyond
+    /// the owner's limit. Every plan is created here (see `changes::append`).
+    pub(super) async fn create_plan_in(
         &self,
+        txn: &sea_orm::DatabaseTransaction,
         id: PlanId,
         owner: UserId,
-        first_change: &StoredChange,
+        key: &NewDataKey,
         now: DateTime<Utc>,
     ) -> Result<Plan, StoreError> {
-        let key = self.new_plan_key(id)?;
-        let txn = self.begin_write().await?;
-        refuse_tombstoned(&txn, id).await?;
-        self.refuse_over_plan_limit(&txn, owner).await?;
+        // A deleted plan's id is never created again (a stale replica syncing it).
+        refuse_tombstoned(txn, id).await?;
+        self.refuse_over_plan_limit(txn, owner).await?;
         let plan = plans::ActiveModel {
             id: Set(id.0),
             owner_id: Set(owner.0),
@@ -128,25 +127,12 @@ impl Store {
             last_changed_at: sea_orm::ActiveValue::NotSet,
             last_changed_by: sea_orm::ActiveValue::NotSet,
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
         member_row(id, owner, PlanRole::Owner, now)
-            .insert(&txn)
+            .insert(txn)
             .await?;
-        actor_bindings::ActiveModel {
-            plan_id: Set(id.0),
-            actor: Set(first_change.actor.clone()),
-            user_id: Set(owner.0),
-            created_at: Set(now),
-        }
-        .insert(&txn)
-        .await?;
-        Self::insert_plan_key(&txn, id, &key, now).await?;
-        let first =
-            super::documents::change_rows(id, &key.key, std::slice::from_ref(first_change), now)?;
-        super::documents::insert_changes(&txn, first).await?;
-        txn.commit().await?;
-        self.remember_key(id, key.key);
+        Self::insert_plan_key(txn, id, key, now).await?;
         Ok(plan.into())
     }
 
@@ -437,115 +423,37 @@ impl Store {
         Ok(InvitationOutcome::Joined(plan_id))
     }
 
-    /// A plan's snapshot (if it was ever compacted) and the changes stored since, opened with
-    /// the plan's data key. A plan with nothing stored (deleted, say) has neither.
-    pub async fn plan_document(
+    /// The account ids of a plan's members.
+    pub async fn member_ids(&self, plan: PlanId) -> Result<HashSet<UserId>, StoreError> {
+        Ok(plan_members::Entity::find()
+            .filter(plan_members::Column::PlanId.eq(plan.0))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| UserId(row.user_id))
+            .collect())
+    }
+
+    /// Which account each Automerge actor of the plan is bound to (hex actor id → account).
+    pub async fn actor_bindings(
         &self,
         plan: PlanId,
-    ) -> Result<(Option<Vec<u8>>, Vec<StoredChange>), StoreError> {
-        let stored = self.stored_document(plan).await?;
-        Ok((stored.snapshot, stored.changes))
-    }
-
-    /// Like [`Store::plan_document`], with the marks a sync worker needs to catch up later.
-    /// The mark is read first and the snapshot last: a change stored meanwhile is read again
-    /// later (harmless), and a compaction committed meanwhile empties rows that the snapshot
-    /// read after it holds.
-    pub async fn stored_document(&self, plan: PlanId) -> Result<StoredDocument, StoreError> {
-        let last_change_id = self.last_change_id(&self.db, plan).await?;
-        let rows = plan_changes::Entity::find()
-            .filter(plan_changes::Column::PlanId.eq(plan.0))
-            .filter(plan_changes::Column::Compacted.eq(false))
-            .order_by_asc(plan_changes::Column::Id)
+    ) -> Result<HashMap<String, UserId>, StoreError> {
+        Ok(actor_bindings::Entity::find()
+            .filter(actor_bindings::Column::PlanId.eq(plan.0))
             .all(&self.db)
-            .await?;
-        let snapshot = plan_snapshots::Entity::find_by_id(plan.0)
-            .one(&self.db)
-            .await?;
-        if snapshot.is_none() && rows.is_empty() {
-            return Ok(StoredDocument::default());
-        }
-        let key = self.plan_key(&self.db, plan).await?;
-        let generation = snapshot.as_ref().map_or(0, |row| row.generation);
-        let snapshot = snapshot
-            .map(|row| key.open_snapshot(plan, &row.data))
-            .transpose()?;
-        let changes = rows
+            .await?
             .into_iter()
-            .map(|row| {
-                // The row names the change by keyed id: its hash comes from its bytes.
-                let data = key.open_change(plan, &row.hash, &row.data)?;
-                Ok(StoredChange {
-                    hash: super::documents::change_hash(&data)?,
-                    data,
-                    actor: row.actor,
-                    author_id: UserId(row.author_id),
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
-        Ok(StoredDocument {
-            snapshot,
-            changes,
-            snapshot_generation: generation,
-            last_change_id,
-        })
+            .map(|row| (row.actor, UserId(row.user_id)))
+            .collect())
     }
 
-    /// A plan as the sync engine loads it: the snapshot and every change stored outside it, as
-    /// one byte string for `Automerge::load`, with the marks of [`Store::stored_document`]. Only
-    /// each row's hash and bytes are read, one row at a time, and opened straight into the
-    /// output: a plan of 100,000 changes is never held as 100,000 decoded rows.
-    pub async fn stored_bytes(&self, plan: PlanId) -> Result<StoredBytes, StoreError> {
-        use futures_util::TryStreamExt;
-        let last_change_id = self.last_change_id(&self.db, plan).await?;
-        // The key is fetched before the rows stream (which holds a connection until it ends),
-        // so a load never waits for a second connection while holding one. A plan with no
-        // change rows has nothing stored (compaction keeps the rows).
-        let mut key: Option<DataKey> = None;
-        if last_change_id > 0 {
-            key = Some(self.plan_key(&self.db, plan).await?);
-        }
-        let mut changes = Vec::new();
-        let mut count = 0usize;
-        if let Some(opener) = &key {
-            let mut rows = plan_changes::Entity::find()
-                .select_only()
-                .column(plan_changes::Column::Hash)
-                .column(plan_changes::Column::Data)
-                .filter(plan_changes::Column::PlanId.eq(plan.0))
-                .filter(plan_changes::Column::Compacted.eq(false))
-                .order_by_asc(plan_changes::Column::Id)
-                .into_tuple::<(String, Vec<u8>)>()
-                .stream(&self.db)
-                .await?;
-            while let Some((hash, sealed)) = rows.try_next().await? {
-                changes.extend_from_slice(&opener.open_change(plan, &hash, &sealed)?);
-                count += 1;
-            }
-        }
-        let snapshot = plan_snapshots::Entity::find_by_id(plan.0)
-            .one(&self.db)
-            .await?;
-        let Some(snapshot) = snapshot else {
-            return Ok(StoredBytes {
-                bytes: changes,
-                changes: count,
-                snapshot_generation: 0,
-                last_change_id,
-            });
-        };
-        let opener = match &key {
-            Some(key) => key,
-            None => key.insert(self.plan_key(&self.db, plan).await?),
-        };
-        let mut bytes = opener.open_snapshot(plan, &snapshot.data)?;
-        bytes.extend_from_slice(&changes);
-        Ok(StoredBytes {
-            bytes,
-            changes: count,
-            snapshot_generation: snapshot.generation,
-            last_change_id,
-        })
+    /// How many plans the account owns.
+    pub async fn count_owned_plans(&self, owner: UserId) -> Result<u64, StoreError> {
+        Ok(plans::Entity::find()
+            .filter(plans::Column::OwnerId.eq(owner.0))
+            .count(&self.db)
+            .await?)
     }
 
     /// How many plans exist.
@@ -562,28 +470,27 @@ impl Store {
     }
 }
 
-/// A plan as stored, with the marks a sync worker catches up from (see [`Store::plan_catch_up`]).
-#[derive(Debug, Default)]
-pub struct StoredDocument {
-    /// The snapshot, if the plan was ever compacted.
-    pub snapshot: Option<Vec<u8>>,
-    /// The changes stored outside the snapshot.
-    pub changes: Vec<StoredChange>,
-    /// The snapshot's generation (0 for none).
-    pub snapshot_generation: i64,
-    /// The highest change row id when it was read.
-    pub last_change_id: i64,
-}
+impl Store {
+    /// Record whether the plan's document fits the schema (`None`) or where it does not.
+    pub async fn set_schema_issue(
+        &self,
+        plan: PlanId,
+        issue: Option<String>,
+    ) -> Result<(), StoreError> {
+        use sea_orm::sea_query::Expr;
+        plans::Entity::update_many()
+            .col_expr(plans::Column::SchemaIssue, Expr::value(issue))
+            .filter(plans::Column::Id.eq(plan.0))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
 
-/// A plan's stored snapshot and changes as one byte string (see [`Store::stored_bytes`]).
-#[derive(Debug, Default)]
-pub struct StoredBytes {
-    /// The snapshot (if any), then every change stored outside it.
-    pub bytes: Vec<u8>,
-    /// How many changes are stored outside the snapshot.
-    pub changes: usize,
-    /// The snapshot's generation (0 for none).
-    pub snapshot_generation: i64,
-    /// The highest change row id when it was read.
-    pub last_change_id: i64,
+    /// How many plans are flagged as not fitting the schema.
+    pub async fn count_plans_not_fitting(&self) -> Result<u64, StoreError> {
+        Ok(plans::Entity::find()
+            .filter(plans::Column::SchemaIssue.is_not_null())
+            .count(&self.db)
+            .await?)
+    }
 }
