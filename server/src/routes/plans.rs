@@ -10,7 +10,7 @@ use crate::domain::Caller;
 use crate::error::AppError;
 use crate::services::{Services, access_log, export, history, plans};
 use crate::sync::HubError;
-use crate::sync::document::UploadError;
+use crate::sync::core::document::UploadError;
 
 /// `max_upload`: the largest HTTP sync upload, in bytes (the same limit as a WebSocket message).
 pub fn configure(cfg: &mut web::ServiceConfig, max_upload: usize) {

@@ -28,8 +28,8 @@ use tracing::Instrument;
 use crate::domain::Caller;
 use crate::error::AppError;
 use crate::services::{Services, accounts};
-use crate::sync::connection::{Action, Connection, Limits};
-use crate::sync::document::ConnId;
+use crate::sync::core::connection::{Action, Connection, Limits};
+use crate::sync::core::document::ConnId;
 use crate::sync::{Outbox, Outgoing, SyncHub};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

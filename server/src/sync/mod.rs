@@ -12,11 +12,7 @@
 //! connection syncs a plan as a member, the worker records `sync-opened` in the plan's access
 //! log, in a tracked task off the sync path.
 
-pub mod connection;
-pub mod document;
-pub mod document_ops;
-mod shortcut;
-mod upload;
+pub mod core;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -35,7 +31,9 @@ use tokio_util::task::TaskTracker;
 use crate::domain::PlanTitle;
 use crate::services::access_log::{self, AccessEvent};
 use crate::store::{AccessRecord, Heard, Notice, Store};
-use document::{ConnId, DocumentCore, Effects, Existence, Input, StoredElsewhere, UploadError};
+use crate::sync::core::document::{
+    ConnId, DocumentCore, Effects, Existence, Input, StoredElsewhere, UploadError,
+};
 
 /// What goes out on one connection, in order. Workers put protocol messages here directly; the
 /// connection's task writes the queue to the socket.
@@ -1695,11 +1693,6 @@ async fn load(
     };
     Ok((core, loaded.uncompacted, marks))
 }
-
-#[cfg(test)]
-mod proptests;
-#[cfg(test)]
-mod tests;
 
 /// The most presence bytes a notice carries (base64 and the envelope take the rest).
 fn store_notice_room() -> usize {

@@ -1280,7 +1280,7 @@ fn advertises_undurable(
         Ok(message) => message,
         Err(err) => return Some(format!("an undecodable sync message: {err}")),
     };
-    let carried = match super::document::changes_in(&message) {
+    let carried = match super::changes::changes_in(&message) {
         Ok(carried) => carried,
         Err(err) => return Some(format!("a sync message with unreadable changes: {err}")),
     };
@@ -1304,7 +1304,7 @@ fn advertises_undurable(
 fn carried_by(data: &[u8]) -> Vec<ChangeHash> {
     sync::Message::decode(data)
         .ok()
-        .and_then(|message| super::document::changes_in(&message).ok())
+        .and_then(|message| super::changes::changes_in(&message).ok())
         .map(|carried| carried.into_iter().map(|carried| carried.hash).collect())
         .unwrap_or_default()
 }
