@@ -24,7 +24,8 @@ pub struct UnreadableChanges;
 /// Automerge storage chunks start with these magic bytes, then a 4-byte checksum, a type byte
 /// and the LEB128 length of the body (the Automerge binary format, "Chunk container").
 const CHUNK_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
-const CHUNK_TYPE_DOCUMENT: u8 = 0;
+/// The chunk type of a whole document.
+pub(super) const CHUNK_TYPE_DOCUMENT: u8 = 0;
 
 /// How many operations the changes in `bytes` (concatenated change chunks) hold; a whole
 /// document among them counts as none here (automerge takes its changes one by one after).
@@ -65,7 +66,7 @@ pub(super) fn documents_within<'a>(
 }
 
 /// Split concatenated storage chunks into (type, whole chunk) pairs.
-fn split_chunks(mut bytes: &[u8]) -> Result<Vec<(u8, &[u8])>, UnreadableChanges> {
+pub(super) fn split_chunks(mut bytes: &[u8]) -> Result<Vec<(u8, &[u8])>, UnreadableChanges> {
     let mut chunks = Vec::new();
     while !bytes.is_empty() {
         if bytes.len() < 9 || bytes[..4] != CHUNK_MAGIC {

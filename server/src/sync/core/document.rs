@@ -555,13 +555,6 @@ impl DocumentCore {
                 return;
             }
         };
-        for actor in new_actors {
-            self.actors.insert(actor.clone(), from.user);
-            effects
-                .batch
-                .new_bindings
-                .push((actor.to_hex_string(), from.user));
-        }
         let changed = !applied.is_empty();
         for change in &applied {
             self.held_back.remove(&change.hash());
@@ -569,15 +562,7 @@ impl DocumentCore {
         if changed {
             self.ops = self.doc.stats().num_ops;
         }
-        for change in applied {
-            self.stored_bytes = self.stored_bytes.saturating_add(change.raw_bytes().len());
-            let author = self
-                .actors
-                .get(change.actor_id())
-                .copied()
-                .unwrap_or(from.user);
-            effects.batch.changes.push(StoredChange::of(change, author));
-        }
+        self.store_accepted(from.user, &new_actors, applied, effects);
         if changed && self.existence == Existence::Unclaimed {
             // The first changes to an unknown document: it becomes this account's plan.
             self.existence = Existence::Stored;
@@ -716,6 +701,22 @@ impl DocumentCore {
         }
         self.doc = scratch;
         self.ops = self.doc.stats().num_ops;
+        self.store_accepted(user, &new_actors, &uploaded, effects);
+        if !effects.batch.changes.is_empty() {
+            self.announce_changes(effects);
+        }
+        Ok(self.doc.get_heads())
+    }
+
+    /// Bind `new_actors` to `user`, then hand `changes` (applied to the document) to the store,
+    /// each with the account its actor is bound to.
+    fn store_accepted<'c>(
+        &mut self,
+        user: UserId,
+        new_actors: &[ActorId],
+        changes: impl IntoIterator<Item = &'c Change>,
+        effects: &mut Effects,
+    ) {
         for actor in new_actors {
             self.actors.insert(actor.clone(), user);
             effects
@@ -723,18 +724,11 @@ impl DocumentCore {
                 .new_bindings
                 .push((actor.to_hex_string(), user));
         }
-        for change in uploaded {
+        for change in changes {
             self.stored_bytes = self.stored_bytes.saturating_add(change.raw_bytes().len());
             let author = self.actors.get(change.actor_id()).copied().unwrap_or(user);
-            effects
-                .batch
-                .changes
-                .push(StoredChange::of(&change, author));
+            effects.batch.changes.push(StoredChange::of(change, author));
         }
-        if !effects.batch.changes.is_empty() {
-            self.announce_changes(effects);
-        }
-        Ok(self.doc.get_heads())
     }
 
     fn relay_ephemeral(
