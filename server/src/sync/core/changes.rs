@@ -1,7 +1,7 @@
 //! What a sync message or a document carries: the storage chunks in a message's change list
 //! (single changes, or a whole document) and the changes in them, read without applying any;
 //! how many operations they hold; which of them a document lacks; and whether automerge would
-//! have anything to tell a peer. [`super::document`] and [`super::shortcut`] both read changes
+//! have anything to tell a peer. [`super::document`] and `super::shortcut` both read changes
 //! this way.
 
 use std::collections::{HashMap, HashSet};
