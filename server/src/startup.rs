@@ -244,7 +244,7 @@ impl Application {
                 .configure(|cfg| routes::configure(cfg, max_json, max_upload, &settings.web_dir))
                 .default_service(web::to(routes::not_found))
         };
-        let server = crate::transport::server(listener, &services.settings, make_app)?;
+        let server = crate::transport::http_server(listener, &services.settings, make_app)?;
 
         background.spawn(forget_idle_login_counters(
             services.clone(),

@@ -75,7 +75,8 @@ pub struct Store {
     /// Where the database is, for the notice listener's own connection.
     url: SecretString,
     /// SQLite: the queue of change batches that one task commits together (see
-    /// [`commit_appends`]); `None` on Postgres, where concurrent commits do not queue up.
+    /// [`Store::start_group_commit`]); `None` on Postgres, where concurrent commits do not queue
+    /// up, and until the task is started.
     committer: Option<tokio::sync::mpsc::Sender<changes::AppendJob>>,
     /// What that task writes through. On SQLite, a connection of its own: a connection drops
     /// its whole page cache whenever another one has written, so group commits taking turns

@@ -246,7 +246,7 @@ impl SyncHub {
     }
 
     /// Record the titles of plans stored before titles were kept beside the plan row, in the
-    /// background (see [`start_title_backfill`]).
+    /// background, one plan at a time under the bound on concurrent loads.
     pub fn start_title_backfill(&self) {
         let handles = &self.0.handles;
         start_title_backfill(

@@ -17,15 +17,7 @@
 //! only then sends anything whose heads include them. A worker with no connections for the idle
 //! time is evicted, so memory follows active plans, not stored plans.
 
-pub mod connection;
-pub mod document;
-pub mod document_ops;
-mod shortcut;
-mod upload;
-/// The sans-IO core (its own folder once the core's files move).
-pub mod core {
-    pub use super::{connection, document, document_ops};
-}
+pub mod core;
 
 mod fanout;
 mod hub;
@@ -74,8 +66,3 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 fn gauge_value(bytes: usize) -> i64 {
     i64::try_from(bytes).unwrap_or(i64::MAX)
 }
-
-#[cfg(test)]
-mod proptests;
-#[cfg(test)]
-mod tests;

@@ -110,7 +110,7 @@ pub(super) fn throw_away(queue: &mut mpsc::Receiver<Outgoing>) -> usize {
     bytes
 }
 
-/// What the connection's [`Outbox`] queues, as WebSocket frames, until the close frame.
+/// What the connection's [`crate::sync::Outbox`] queues, as WebSocket frames, until the close frame.
 pub(super) struct Outflow {
     codec: Codec,
     buf: BytesMut,

@@ -12,5 +12,5 @@ pub mod server;
 mod socket;
 pub mod upgrade;
 
-pub use server::server;
+pub use server::http_server;
 pub use upgrade::{UpgradedSocket, serve_upgrade};

@@ -19,7 +19,7 @@ use crate::config::Settings;
 
 /// Serve the app `make_app` builds (one per HTTP worker) on `listener`, over TLS when the
 /// settings name a certificate and key. The returned server runs once awaited.
-pub fn server<F, I, S, B>(
+pub fn http_server<F, I, S, B>(
     listener: TcpListener,
     settings: &Settings,
     make_app: F,

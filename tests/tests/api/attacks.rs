@@ -823,7 +823,7 @@ async fn operations_are_counted_from_a_document_as_automerge_builds_it() {
     let mut body = &saved[9..];
     let _ = leb128::read::unsigned(&mut body).expect("chunk length");
     assert_eq!(
-        cairn_server::sync::document_ops::ops_in_document(body, u64::MAX - 1),
+        cairn_server::sync::core::document_ops::ops_in_document(body, u64::MAX - 1),
         Ok(automerge::ReadDoc::stats(&loaded).num_ops)
     );
 }

@@ -58,7 +58,7 @@ impl Store {
     ///
     /// On SQLite, batches of different plans that arrive together are committed by one
     /// transaction (one `fsync`), each in a savepoint of its own so that one refused batch
-    /// leaves the others; see [`super::commit_appends`].
+    /// leaves the others; see `group_commit`.
     pub async fn append_changes(
         &self,
         plan: PlanId,

@@ -195,31 +195,21 @@ impl Connection {
             peer: peer.clone(),
             user: self.caller.user.id,
         };
+        let is_request = matches!(message, Message::Request { .. });
         match message {
             Message::Sync {
                 document_id, data, ..
-            } => self.route(document_id, |plan| {
-                (
-                    plan,
-                    Input::Sync {
-                        from,
-                        data,
-                        is_request: false,
-                    },
-                )
-            }),
-            Message::Request {
+            }
+            | Message::Request {
                 document_id, data, ..
-            } => self.route(document_id, |plan| {
-                (
-                    plan,
-                    Input::Sync {
-                        from,
-                        data,
-                        is_request: true,
-                    },
-                )
-            }),
+            } => self.route(
+                document_id,
+                Input::Sync {
+                    from,
+                    data,
+                    is_request,
+                },
+            ),
             Message::Ephemeral {
                 document_id,
                 count,
@@ -231,17 +221,15 @@ impl Connection {
                     Ok(data) => data,
                     Err(reason) => return Action::Fail(reason),
                 };
-                self.route(document_id, |plan| {
-                    (
-                        plan,
-                        Input::Ephemeral {
-                            from,
-                            count,
-                            session_id,
-                            data,
-                        },
-                    )
-                })
+                self.route(
+                    document_id,
+                    Input::Ephemeral {
+                        from,
+                        count,
+                        session_id,
+                        data,
+                    },
+                )
             }
             Message::Leave { .. } => Action::Leave,
             // The client telling us it lacks a document, optional subscription and heads
@@ -277,11 +265,8 @@ impl Connection {
         Ok(protocol::presence_with_account(data, &self.account))
     }
 
-    fn route(
-        &mut self,
-        document_id: String,
-        input: impl FnOnce(PlanId) -> (PlanId, Input),
-    ) -> Action {
+    /// Send `input` to the plan `document_id` names, once the id is read and within the limits.
+    fn route(&mut self, document_id: String, input: Input) -> Action {
         let plan = match &self.last_document {
             Some((last, plan)) if *last == document_id => *plan,
             _ => match document_id.parse::<cairn_shared::DocumentId>() {
@@ -307,7 +292,6 @@ impl Connection {
                 }
             },
         };
-        let (plan, input) = input(plan);
         Action::Route(plan, input)
     }
 }

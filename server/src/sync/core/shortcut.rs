@@ -30,7 +30,7 @@ use std::collections::VecDeque;
 use automerge::sync::{self, BloomFilter, Capability, Have, MessageVersion};
 use automerge::{Automerge, AutomergeError, Change, ChangeHash, ReadDoc};
 
-use super::document::{Carried, FastSet, lacking, lacks_any, nothing_queued};
+use super::changes::{Carried, FastSet, lacking, lacks_any, nothing_queued};
 
 /// How many recent changes are remembered (a peer more than this far behind is served by
 /// automerge).
@@ -243,7 +243,7 @@ fn heads_after(heads: &[ChangeHash], change: &Change) -> Vec<ChangeHash> {
 /// form one line, each on top of the one before and the first on top of changes held (so
 /// that automerge can only apply them in this order), from a peer whose heads the record can
 /// then place. `carried` and `absent` describe the message's changes (see
-/// [`super::document::changes_in`]). Any other message is handed back untouched.
+/// [`super::changes::changes_in`]). Any other message is handed back untouched.
 pub fn receive<'a>(
     doc: &mut Automerge,
     recent: &mut Recent,
@@ -519,7 +519,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::sync::document::{changes_in, surely_quiet};
+    use crate::sync::core::changes::{changes_in, surely_quiet};
 
     const CLIENTS: usize = 3;
 

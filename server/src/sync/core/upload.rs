@@ -10,70 +10,38 @@
 
 use automerge::{Automerge, Change, LoadOptions, OnPartialLoad};
 
-/// The bytes every Automerge chunk starts with.
-const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+use super::changes::{CHUNK_TYPE_DOCUMENT, split_chunks};
 
-/// Chunk types (automerge's storage format).
-const DOCUMENT: u8 = 0;
+/// Change chunk types (automerge's storage format).
 const CHANGE: u8 = 1;
 const COMPRESSED_CHANGE: u8 = 2;
 
 /// Whether `bytes` is nothing but whole, well-formed chunks (changes, compressed changes or
 /// documents) whose checksums hold. Changes may depend on changes not in `bytes`.
-pub(super) fn well_formed(mut bytes: &[u8]) -> bool {
-    while !bytes.is_empty() {
-        let Some((kind, length)) = chunk_header(bytes) else {
-            return false;
-        };
-        let (chunk, rest) = bytes.split_at(length);
-        let fits = match kind {
-            CHANGE | COMPRESSED_CHANGE => match Change::try_from(chunk) {
-                // The checksum is the start of the (uncompressed) change's hash.
-                Ok(change) => change.hash().0[..4] == chunk[4..8],
-                Err(_) => false,
-            },
-            DOCUMENT => {
-                // A whole document: its load says nothing to the log either way (a damaged one
-                // is the uploader's bad input, refused as unreadable).
-                let load = || {
-                    Automerge::load_with_options(
-                        chunk,
-                        LoadOptions::new().on_partial_load(OnPartialLoad::Error),
-                    )
-                };
-                tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::new(), load)
-                    .is_ok()
-            }
-            _ => false,
-        };
-        if !fits {
-            return false;
+pub(super) fn well_formed(bytes: &[u8]) -> bool {
+    let Ok(chunks) = split_chunks(bytes) else {
+        return false;
+    };
+    chunks.into_iter().all(|(kind, chunk)| match kind {
+        CHANGE | COMPRESSED_CHANGE => match Change::try_from(chunk) {
+            // The checksum is the start of the (uncompressed) change's hash.
+            Ok(change) => change.hash().0[..4] == chunk[4..8],
+            Err(_) => false,
+        },
+        CHUNK_TYPE_DOCUMENT => {
+            // A whole document: its load says nothing to the log either way (a damaged one
+            // is the uploader's bad input, refused as unreadable).
+            let load = || {
+                Automerge::load_with_options(
+                    chunk,
+                    LoadOptions::new().on_partial_load(OnPartialLoad::Error),
+                )
+            };
+            tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::new(), load)
+                .is_ok()
         }
-        bytes = rest;
-    }
-    true
-}
-
-/// The type and whole length (header included) of the chunk at the start of `bytes`, if its
-/// header is whole and the chunk fits in `bytes`.
-fn chunk_header(bytes: &[u8]) -> Option<(u8, usize)> {
-    if bytes.get(..4)? != MAGIC {
-        return None;
-    }
-    let kind = *bytes.get(8)?;
-    // The data length: unsigned LEB128, at most 10 bytes for a u64.
-    let mut length: u64 = 0;
-    let mut at = 9;
-    for shift in (0..64).step_by(7) {
-        let byte = *bytes.get(at)?;
-        at += 1;
-        length |= u64::from(byte & 0x7f).checked_shl(shift)?;
-        if byte & 0x80 == 0 {
-            let total = usize::try_from(length).ok()?.checked_add(at)?;
-            return (total <= bytes.len()).then_some((kind, total));
-        }
-    }
-    None
+        _ => false,
+    })
 }
 
 #[cfg(test)]
