@@ -14,7 +14,6 @@ mod attacks_sync;
 mod bad_input;
 mod export;
 mod health;
-mod load;
 mod migrations;
 mod plans;
 mod presence;

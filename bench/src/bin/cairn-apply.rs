@@ -7,7 +7,7 @@
 //! items), or the changes overwrite the same 50 keys (a plan's `lastCheckIn`, or any field
 //! edited again and again).
 //!
-//!   cargo run --release -p cairn-tests --bin cairn-apply [-- --changes 500]
+//!   cargo run --release -p cairn-bench --bin cairn-apply [-- --changes 500]
 
 use std::time::Instant;
 

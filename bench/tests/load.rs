@@ -1,5 +1,7 @@
 //! `cairn-load` (the benchmark's load generator) against a real Cairn, kept small: every edit of
 //! every editor reaches its partner, and the figures it prints are there.
+// Tests may panic on a broken set-up; the no-unwrap rule is for request paths.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use cairn_tests::TestApp;
 
