@@ -419,6 +419,23 @@ fn tokens_for(
     })
 }
 
+/// A refresh token was presented a second time: the whole device session ends (the token may
+/// have been stolen), its sync connections included.
+async fn end_reused_session(
+    services: &Services,
+    session: &DeviceSession,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), AccountError> {
+    services
+        .store
+        .revoke_session(session.user_id, session.id, now)
+        .await?;
+    services
+        .hub
+        .close_session(session.id, "this device session has ended");
+    Ok(())
+}
+
 /// Trade a refresh token for new tokens. The old refresh token stops working; presenting it
 /// again ends the whole device session (it may have been stolen).
 #[instrument(skip_all)]
@@ -427,13 +444,7 @@ pub async fn refresh(services: &Services, refresh_token: &str) -> Result<AuthTok
     let old_hash = sha256_hex(refresh_token);
     let Some(session) = services.store.session_by_token(&old_hash).await? else {
         if let Some(session) = services.store.session_by_previous_token(&old_hash).await? {
-            services
-                .store
-                .revoke_session(session.user_id, session.id, now)
-                .await?;
-            services
-                .hub
-                .close_session(session.id, "this device session has ended");
+            end_reused_session(services, &session, now).await?;
             tracing::warn!(session.id = %session.id, "refresh token reused: device session ended");
             return Err(AccountError::RefreshTokenReused);
         }
@@ -464,13 +475,7 @@ pub async fn refresh(services: &Services, refresh_token: &str) -> Result<AuthTok
         .await?;
     if !rotated {
         // Another request rotated this token a moment ago: that is a second use.
-        services
-            .store
-            .revoke_session(session.user_id, session.id, now)
-            .await?;
-        services
-            .hub
-            .close_session(session.id, "this device session has ended");
+        end_reused_session(services, &session, now).await?;
         return Err(AccountError::RefreshTokenReused);
     }
     let session = DeviceSession {

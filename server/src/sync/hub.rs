@@ -21,7 +21,7 @@ use super::fanout::{self, Fanout};
 use super::loading::start_title_backfill;
 use super::mailbox::{Command, HubError, Reader};
 use super::outbox::{Outbox, Outgoing};
-use super::registry::Registry;
+use super::registry::{ConnEntry, Registry};
 use super::worker::{Handles, Worker};
 use crate::metrics::Metrics;
 use crate::store::{Notice, Store};
@@ -279,27 +279,28 @@ impl SyncHub {
 
     /// Close every sync connection of the account (it was disabled), on every instance.
     pub fn close_account(&self, user: UserId, reason: &str) {
-        self.0
-            .handles
-            .registry
-            .close_where(|entry| entry.user == user, reason);
-        self.0
-            .handles
-            .fanout
-            .publish(Notice::AccountDisabled { user });
+        self.close_everywhere(
+            |entry| entry.user == user,
+            reason,
+            Notice::AccountDisabled { user },
+        );
     }
 
     /// Close every sync connection of one device session (logged out or ended), on every
     /// instance.
     pub fn close_session(&self, session: SessionId, reason: &str) {
-        self.0
-            .handles
-            .registry
-            .close_where(|entry| entry.session == session, reason);
-        self.0
-            .handles
-            .fanout
-            .publish(Notice::SessionEnded { session });
+        self.close_everywhere(
+            |entry| entry.session == session,
+            reason,
+            Notice::SessionEnded { session },
+        );
+    }
+
+    /// Close the connections `which` picks here, and tell the other instances with `notice`.
+    fn close_everywhere(&self, which: impl Fn(&ConnEntry) -> bool, reason: &str, notice: Notice) {
+        let handles = &self.0.handles;
+        handles.registry.close_where(which, reason);
+        handles.fanout.publish(notice);
     }
 
     async fn ensure_loaded(

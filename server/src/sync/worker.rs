@@ -25,7 +25,7 @@ use super::registry::Registry;
 use super::{SyncConfig, gauge_value};
 use crate::domain::{AccessEvent, AccessRecord, PlanTitle};
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// What every plan's worker works with, shared by the workers and the hub that starts them.
 pub(super) struct Handles {
@@ -232,146 +232,31 @@ impl Worker {
         if self.must_catch_up(&batch) {
             self.catch_up(&mut effects).await;
         }
-        let mut uploads: Vec<(UploadReply, Result<Vec<ChangeHash>, HubError>)> = Vec::new();
-        let mut reads: Vec<(UserId, Vec<ChangeHash>, ChangesReply)> = Vec::new();
-        let mut document_reads: Vec<(UserId, Reader)> = Vec::new();
-        // Connections syncing this plan as a member for the first time: (account, session).
-        let mut opened: Vec<(UserId, SessionId)> = Vec::new();
-        for command in batch {
-            match command {
-                Command::Input(input, outbox) => {
-                    if let (Some(outbox), Some(conn)) = (outbox, input_conn(&input)) {
-                        self.outboxes.entry(conn).or_insert(outbox);
-                    }
-                    if let Input::Disconnected(conn) = &input {
-                        self.outboxes.remove(conn);
-                        self.synced.remove(conn);
-                    }
-                    let syncing = match &input {
-                        Input::Sync { from, .. } => Some((from.conn, from.user)),
-                        _ => None,
-                    };
-                    if let Input::Ephemeral { from, .. } = &input
-                        && self.handles.store.is_shared()
-                        && self.core.is_member(from.user)
-                    {
-                        self.handles.fanout.publish_presence(self.plan, &input);
-                    }
-                    let core = &mut self.core;
-                    let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        core.handle(input, &mut effects)
-                    }));
-                    if handled.is_err() {
-                        // The document may be half-changed: drop it unsaved and unadvertised.
-                        tracing::error!(plan.id = %self.plan, "sync: a message made the plan's worker fail");
-                        self.fail_all(
-                            &mut effects,
-                            "the server could not process a message; reconnect to try again",
-                        );
-                        return false;
-                    }
-                    if let Some((conn, user)) = syncing
-                        && let Some(session) = self.first_sync(conn, user)
-                    {
-                        opened.push((user, session));
-                    }
-                }
-                Command::Upload { user, bytes, reply } => {
-                    let result = self
-                        .core
-                        .apply_uploaded(user, &bytes, &mut effects)
-                        .map_err(HubError::from);
-                    uploads.push((reply, result));
-                }
-                Command::Changes { user, since, reply } => reads.push((user, since, reply)),
-                Command::Read { user, read } => document_reads.push((user, read)),
-                Command::CatchUp => {}
-            }
-        }
-
-        let batch = std::mem::take(&mut effects.batch);
-        let created_by = batch.create_owner;
-        let stored_count = batch.changes.len();
+        let Some(taken) = self.take_in(batch, &mut effects) else {
+            return false;
+        };
+        let created_by = effects.batch.create_owner;
+        let stored_count = effects.batch.changes.len();
         let stored = self
             .handles
             .store
-            .append_changes(self.plan, batch, chrono::Utc::now())
+            .append_changes(
+                self.plan,
+                std::mem::take(&mut effects.batch),
+                chrono::Utc::now(),
+            )
             .await;
-        if let Err(crate::store::StoreError::PlanDeleted) = stored {
-            // An offline creation of a deleted plan's id (a stale replica; the delete happened
-            // after this document was loaded as unclaimed, on another instance say): nothing was
-            // stored, and every connection here gets `doc-unavailable`, as for a deleted plan.
-            tracing::info!(plan.id = %self.plan, "sync refused: the plan was deleted");
-            for (reply, _) in uploads {
-                let _ = reply.send(Err(HubError::NotFound));
-            }
-            effects.outgoing.clear();
-            self.core.handle(Input::PlanDeleted, &mut effects);
-            self.deliver(effects);
-            return false;
-        }
-        if let Err(crate::store::StoreError::PlanLimitReached) = stored {
-            // An offline creation beyond the owner's limit: counted in the transaction that
-            // would have created it (see `Store::append_changes`), so none slips past it.
-            tracing::info!(plan.id = %self.plan, "sync refused: the owner has reached the plan limit");
-            for (reply, _) in uploads {
-                let _ = reply.send(Err(HubError::Unavailable));
-            }
-            self.fail_all(
-                &mut effects,
-                "refused: this account has reached its limit of plans",
-            );
-            return false;
-        }
         if let Err(err) = stored {
-            // Nothing of this batch may be advertised: drop the in-memory document entirely.
-            tracing::error!(plan.id = %self.plan, error = %err, "sync: could not store changes");
-            for (reply, _) in uploads {
-                let _ = reply.send(Err(HubError::Unavailable));
-            }
-            self.fail_all(
-                &mut effects,
-                "the server could not store your changes; reconnect to try again",
-            );
+            self.not_stored(err, taken.uploads, effects);
             return false;
         }
         if created_by.is_some() {
             tracing::info!(plan.id = %self.plan, "plan created by offline sync");
             self.record_title().await;
         }
-        self.record_accesses(created_by, opened);
-
-        for (reply, result) in uploads {
-            let _ = reply.send(result);
-        }
-        for (user, since, reply) in reads {
-            if self.core.is_member(user) {
-                let doc = self.core.doc();
-                let changes: Vec<u8> = doc
-                    .get_changes(&since)
-                    .into_iter()
-                    .flat_map(|change| change.raw_bytes().to_vec())
-                    .collect();
-                let _ = reply.send((changes, doc.get_heads()));
-            }
-            // Dropping the reply tells a non-member "not found".
-        }
-        for (user, read) in document_reads {
-            if self.core.is_member(user) {
-                read(Ok(self.core.doc()));
-            }
-        }
-        self.handles
-            .metrics
-            .changes_stored
-            .inc_by(stored_count as u64);
-        self.handles
-            .metrics
-            .sync_refusals
-            .inc_by(effects.close.len() as u64);
-        let (shortcut, general) = self.core.take_steps();
-        self.handles.metrics.sync_shortcut_steps.inc_by(shortcut);
-        self.handles.metrics.sync_general_steps.inc_by(general);
+        self.record_accesses(created_by, taken.opened);
+        self.answer(taken.uploads, taken.reads, taken.document_reads);
+        self.count(stored_count, &effects);
         if stored_count > 0 {
             self.changed();
             // The plan list shows the recorded title: a new one is recorded with the change
@@ -387,6 +272,135 @@ impl Worker {
             self.compact().await;
         }
         true
+    }
+
+    /// Hand each command of the batch to the document core (its effects gathered in `effects`)
+    /// and keep what must wait for the commit: uploads' answers, reads, first syncs. `None` when
+    /// a message made the core panic: the document may be half-changed, so it is dropped unsaved
+    /// and unadvertised, and every connection is closed.
+    fn take_in(&mut self, batch: Vec<Command>, effects: &mut Effects) -> Option<Taken> {
+        let mut taken = Taken::default();
+        for command in batch {
+            match command {
+                Command::Input(input, outbox) => {
+                    if let (Some(outbox), Some(conn)) = (outbox, input_conn(&input)) {
+                        self.outboxes.entry(conn).or_insert(outbox);
+                    }
+                    if let Input::Disconnected(conn) = &input {
+                        self.outboxes.remove(conn);
+                        self.synced.remove(conn);
+                    }
+                    let syncing = match &input {
+                        Input::Sync { from, .. } => Some((from.conn, from.user)),
+                        _ => None,
+                    };
+                    if let Input::Ephemeral { from, .. } = &input
+                        && self.handles.fanout.is_shared()
+                        && self.core.is_member(from.user)
+                    {
+                        self.handles.fanout.publish_presence(self.plan, &input);
+                    }
+                    let core = &mut self.core;
+                    let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        core.handle(input, effects)
+                    }));
+                    if handled.is_err() {
+                        tracing::error!(plan.id = %self.plan, "sync: a message made the plan's worker fail");
+                        self.fail_all(
+                            effects,
+                            "the server could not process a message; reconnect to try again",
+                        );
+                        return None;
+                    }
+                    if let Some((conn, user)) = syncing
+                        && let Some(session) = self.first_sync(conn, user)
+                    {
+                        taken.opened.push((user, session));
+                    }
+                }
+                Command::Upload { user, bytes, reply } => {
+                    let result = self
+                        .core
+                        .apply_uploaded(user, &bytes, effects)
+                        .map_err(HubError::from);
+                    taken.uploads.push((reply, result));
+                }
+                Command::Changes { user, since, reply } => taken.reads.push((user, since, reply)),
+                Command::Read { user, read } => taken.document_reads.push((user, read)),
+                Command::CatchUp => {}
+            }
+        }
+        Some(taken)
+    }
+
+    /// The batch could not be stored: nothing of it is advertised, and the worker stops.
+    fn not_stored(&mut self, err: StoreError, uploads: Vec<Upload>, mut effects: Effects) {
+        let reason = match err {
+            StoreError::PlanDeleted => {
+                // An offline creation of a deleted plan's id (a stale replica; the delete
+                // happened after this document was loaded as unclaimed, on another instance
+                // say): nothing was stored, and every connection here gets `doc-unavailable`,
+                // as for a deleted plan.
+                tracing::info!(plan.id = %self.plan, "sync refused: the plan was deleted");
+                refuse_uploads(uploads, || HubError::NotFound);
+                effects.outgoing.clear();
+                self.core.handle(Input::PlanDeleted, &mut effects);
+                self.deliver(effects);
+                return;
+            }
+            StoreError::PlanLimitReached => {
+                // An offline creation beyond the owner's limit: counted in the transaction that
+                // would have created it (see `Store::append_changes`), so none slips past it.
+                tracing::info!(plan.id = %self.plan, "sync refused: the owner has reached the plan limit");
+                "refused: this account has reached its limit of plans"
+            }
+            err => {
+                // Drop the in-memory document entirely.
+                tracing::error!(plan.id = %self.plan, error = %err, "sync: could not store changes");
+                "the server could not store your changes; reconnect to try again"
+            }
+        };
+        refuse_uploads(uploads, || HubError::Unavailable);
+        self.fail_all(&mut effects, reason);
+    }
+
+    /// Once the batch is stored: answer uploads, HTTP reads of changes and REST reads of the
+    /// document (a non-member's reply is dropped: "not found").
+    fn answer(
+        &self,
+        uploads: Vec<Upload>,
+        reads: Vec<(UserId, Vec<ChangeHash>, ChangesReply)>,
+        document_reads: Vec<(UserId, Reader)>,
+    ) {
+        for (reply, result) in uploads {
+            let _ = reply.send(result);
+        }
+        for (user, since, reply) in reads {
+            if self.core.is_member(user) {
+                let doc = self.core.doc();
+                let changes: Vec<u8> = doc
+                    .get_changes(&since)
+                    .into_iter()
+                    .flat_map(|change| change.raw_bytes().to_vec())
+                    .collect();
+                let _ = reply.send((changes, doc.get_heads()));
+            }
+        }
+        for (user, read) in document_reads {
+            if self.core.is_member(user) {
+                read(Ok(self.core.doc()));
+            }
+        }
+    }
+
+    /// Count the batch in the metrics.
+    fn count(&mut self, stored: usize, effects: &Effects) {
+        let metrics = &self.handles.metrics;
+        metrics.changes_stored.inc_by(stored as u64);
+        metrics.sync_refusals.inc_by(effects.close.len() as u64);
+        let (shortcut, general) = self.core.take_steps();
+        metrics.sync_shortcut_steps.inc_by(shortcut);
+        metrics.sync_general_steps.inc_by(general);
     }
 
     /// Whether the batch needs what other instances stored first: they said so, or (with other
@@ -715,6 +729,28 @@ impl Worker {
             gauge.sub(gauge_value(self.presence_counted));
             self.presence_counted = presence;
         }
+    }
+}
+
+/// An upload's reply, and its answer once the batch is stored.
+type Upload = (UploadReply, Result<Vec<ChangeHash>, HubError>);
+
+/// What a batch leaves to do once it is stored.
+#[derive(Default)]
+struct Taken {
+    uploads: Vec<Upload>,
+    /// HTTP reads of changes: (account, the heads it has, reply).
+    reads: Vec<(UserId, Vec<ChangeHash>, ChangesReply)>,
+    /// REST reads of the document.
+    document_reads: Vec<(UserId, Reader)>,
+    /// Connections syncing this plan as a member for the first time: (account, session).
+    opened: Vec<(UserId, SessionId)>,
+}
+
+/// Answer every upload of a batch that was not stored with the error `error` makes.
+fn refuse_uploads(uploads: Vec<Upload>, error: fn() -> HubError) {
+    for (reply, _) in uploads {
+        let _ = reply.send(Err(error()));
     }
 }
 
