@@ -7,15 +7,11 @@ use std::collections::BTreeMap;
 use ciborium::Value;
 
 use super::limits::check_structure;
-use super::plain_sync::plain_sync;
+use super::plain_sync::{TAG_UINT8_ARRAY, TAG_UINT8_CLAMPED_ARRAY, plain_sync};
 use super::{
     MAX_DEPTH, MAX_ITEMS, MAX_TOP_LEVEL_ENTRIES, Message, PeerId, PeerMetadata, RemoteHeads,
 };
 
-/// CBOR tag that cbor-x puts on a `Uint8Array` when it tags typed arrays (RFC 8746).
-pub(super) const TAG_UINT8_ARRAY: u64 = 64;
-/// CBOR tag for a `Uint8ClampedArray` (RFC 8746); its content is plain bytes too.
-pub(super) const TAG_UINT8_CLAMPED_ARRAY: u64 = 68;
 /// 2^64 as a float: the first integral float that does not fit in a `u64`.
 const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
 

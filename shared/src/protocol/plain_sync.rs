@@ -6,8 +6,12 @@
 
 use ciborium_ll::{Decoder, Header, simple};
 
-use super::decode::{TAG_UINT8_ARRAY, TAG_UINT8_CLAMPED_ARRAY};
 use super::{MAX_TOP_LEVEL_ENTRIES, Message, PeerId};
+
+/// CBOR tag that cbor-x puts on a `Uint8Array` when it tags typed arrays (RFC 8746).
+pub(super) const TAG_UINT8_ARRAY: u64 = 64;
+/// CBOR tag for a `Uint8ClampedArray` (RFC 8746); its content is plain bytes too.
+pub(super) const TAG_UINT8_CLAMPED_ARRAY: u64 = 68;
 
 /// The message nearly every frame carries, `sync` or `request`, read straight from the frame when
 /// it comes in the plain shape automerge-repo clients write: one definite-length map, each of
