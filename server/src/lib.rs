@@ -32,7 +32,7 @@
 //! - [`transport`]: the sync WebSocket's bytes to and from the sync engine; no services.
 //! - [`services`]: what users can do (accounts, plans, HTTP sync, exports, history, access log,
 //!   admin, key rotation); no web types.
-//! - [`sync`]: the sync engine; it imports only `store`, `domain`, `metrics` and `config`'s types,
+//! - [`sync`]: the sync engine; it imports only `store`, `domain` and `metrics`,
 //!   and its [`sync::core`] imports no I/O at all (no store, no tokio, no actix).
 //! - [`store`]: sea-orm over SQLite or Postgres; returns plain records of [`domain`].
 //! - [`domain`]: plain records two or more layers share (accounts, plans, changes, accesses).

@@ -770,3 +770,135 @@ async fn an_ordinary_incremental_upload_logs_no_error() {
         .collect();
     assert!(errors.is_empty(), "no ERROR line: {errors:#?}");
 }
+
+/// The changes of one upload: a new step written on the device `device` (its own actor), on top
+/// of `base`.
+fn step_upload(base: &[u8], device: u8, words: &str) -> Vec<u8> {
+    use automerge::transaction::Transactable;
+    let mut doc = automerge::AutoCommit::load(base)
+        .expect("load")
+        .with_actor(automerge::ActorId::from([device; 16]));
+    let before = doc.get_heads();
+    doc.put(automerge::ROOT, format!("note{device}"), words)
+        .expect("put");
+    doc.commit();
+    doc.get_changes(&before)
+        .iter()
+        .flat_map(|change| change.raw_bytes().to_vec())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_server_told_to_stop_has_stored_every_change_it_acknowledged_and_exits() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let data_dir = data.path().join("data");
+    let database_url = database_for(data.path()).await;
+    let db = database_url.as_deref();
+    let open = [("CAIRN_REGISTRATION", "open")];
+    let mut server = serve_with(&data_dir, db, &data.path().join("first.log"), &open).await;
+    let token = open_member(&server, "maria").await;
+    let (status, plan) = call(
+        reqwest::Method::POST,
+        format!("{}/api/v1/plans", server.address),
+        Some(&token),
+        Some(json!({"title": PLAN_TITLE})),
+    )
+    .await;
+    assert_eq!(status, 201, "{plan}");
+    let url = format!(
+        "{}/api/v1/plans/{}/changes",
+        server.address,
+        plan["id"].as_str().unwrap_or_default()
+    );
+    let client = reqwest::Client::new();
+    let base = client
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get changes")
+        .bytes()
+        .await
+        .expect("body")
+        .to_vec();
+
+    // One upload well before the stop...
+    let first = client
+        .post(&url)
+        .bearer_auth(&token)
+        .header("content-type", "application/octet-stream")
+        .body(step_upload(&base, 99, "Written before the stop"))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(first.status(), 200);
+    // ...then uploads from several devices at once, and the stop signal while they are on their way:
+    // on SQLite they wait for the one task that commits them together, which must commit what
+    // it holds before it stops, and let the server stop.
+    let uploads: Vec<_> = (1..=12u8)
+        .map(|device| {
+            let (client, url, token) = (client.clone(), url.clone(), token.clone());
+            let changes = step_upload(&base, device, &format!("Written on device {device}"));
+            tokio::spawn(async move {
+                let answer = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .header("content-type", "application/octet-stream")
+                    .body(changes)
+                    .send()
+                    .await;
+                (
+                    device,
+                    matches!(answer, Ok(answer) if answer.status() == 200),
+                )
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let pid = server.child.id().expect("running").to_string();
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(signalled.success());
+    let mut acknowledged = vec![99];
+    for upload in uploads {
+        let (device, ok) = upload.await.expect("upload task");
+        if ok {
+            acknowledged.push(device);
+        }
+    }
+    let exited = tokio::time::timeout(Duration::from_secs(30), server.child.wait())
+        .await
+        .expect("the server stops within 30 s of being told to")
+        .expect("wait");
+    assert!(exited.success(), "a stop is a clean exit: {exited}");
+
+    let server = serve_with(&data_dir, db, &data.path().join("second.log"), &open).await;
+    let token = login(&server, "maria", MEMBER_PASSWORD).await["accessToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let url = url.replace(
+        url.split("/api/").next().unwrap_or_default(),
+        &server.address,
+    );
+    let stored = client
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get changes")
+        .bytes()
+        .await
+        .expect("body");
+    let doc = automerge::AutoCommit::load(&stored).expect("the plan loads after the restart");
+    for device in acknowledged {
+        let note =
+            automerge::ReadDoc::get(&doc, automerge::ROOT, format!("note{device}")).expect("read");
+        assert!(
+            note.is_some(),
+            "device {device}'s upload was acknowledged before the stop, and is stored"
+        );
+    }
+}
