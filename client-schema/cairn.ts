@@ -186,6 +186,91 @@ export interface Account {
  */
 export type AccountKind = "member" | "admin";
 
+/**
+ * One entry of the caller's account activity (`GET /api/v1/me/activity`), newest first. It
+ * holds no secrets and no plan content; client addresses only where the agency records them.
+ */
+export interface ActivityEntry {
+  /** The client's address, only when the agency turned that on (`CAIRN_ACTIVITY_ADDRESSES`). */
+  address: string | null;
+  /** When it happened. */
+  at: string;
+  /** Who did it, when it was not the account itself (an admin). */
+  byId: UserId | null;
+  /** That account's display name. */
+  byName: string | null;
+  /** More about it: a passkey's name, a second factor's kind. */
+  detail: string | null;
+  /** The device it happened on, where there is one (a sign-in). */
+  deviceName: string | null;
+  /** What happened. */
+  kind: ActivityKind;
+}
+
+/**
+ * What an entry of an account's activity records.
+ *
+ * - `signed-in`: A device signed in (a new device session): `deviceName` says which.
+ * - `password-changed`: The password was changed by the account itself.
+ * - `password-reset`: The password was set anew with a recovery code or an admin's reset code.
+ * - `recovery-codes-created`: A new set of recovery codes was made (the old set no longer works).
+ * - `recovery-code-used`: A recovery code was used.
+ * - `passkey-added`: A passkey was added; `detail` is its name.
+ * - `passkey-removed`: A passkey was removed; `detail` is its name.
+ * - `second-factor-added`: A second factor was added; `detail` says which kind.
+ * - `second-factor-removed`: A second factor was removed; `detail` says which kind.
+ * - `account-created`: An admin (`byId`, `byName`) created this account.
+ * - `account-disabled`: An admin disabled this account.
+ * - `account-enabled`: An admin enabled this account again.
+ * - `reset-code-issued`: An admin issued a password reset code for this account.
+ * - `second-factor-reset`: An admin reset this account's second factor.
+ */
+export type ActivityKind = "signed-in" | "password-changed" | "password-reset" | "recovery-codes-created" | "recovery-code-used" | "passkey-added" | "passkey-removed" | "second-factor-added" | "second-factor-removed" | "account-created" | "account-disabled" | "account-enabled" | "reset-code-issued" | "second-factor-reset";
+
+/**
+ * What an admin did, in the admin audit.
+ *
+ * - `account-created`: Created an account (`targetId`).
+ * - `account-disabled`: Disabled an account.
+ * - `account-enabled`: Enabled an account again.
+ * - `reset-code-issued`: Issued a password reset code for an account (never the code).
+ * - `enrollment-code-issued`: Issued an enrollment code (never the code); `detail` says how many uses.
+ * - `second-factor-reset`: Reset an account's second factor.
+ * - `keys-rotated`: Rotated the master key from the server's command line.
+ */
+export type AdminAction = "account-created" | "account-disabled" | "account-enabled" | "reset-code-issued" | "enrollment-code-issued" | "second-factor-reset" | "keys-rotated";
+
+/**
+ * One act of an admin (`GET /api/v1/admin/audit`), newest first. Append-only; it holds no plan
+ * content and no secrets.
+ */
+export interface AuditEntry {
+  /** What was done. */
+  action: AdminAction;
+  /** The admin who did it; none for an act from the server's command line. */
+  adminId: UserId | null;
+  /** That admin's display name. */
+  adminName: string | null;
+  /** When. */
+  at: string;
+  /** More about it (an enrollment code's number of uses). */
+  detail: string | null;
+  /** Its place in the audit (for paging: `?before=`). */
+  id: number;
+  /** The account it was done to, where there is one. */
+  targetId: UserId | null;
+  /** That account's display name. */
+  targetName: string | null;
+}
+
+/** A page of the admin audit, newest first. */
+export interface AuditPage {
+  /** The entries. */
+  entries: AuditEntry[];
+  /** Ask with `?before=` this for the next (older) page; none at the end. */
+  nextBefore: number | null;
+}
+
 /** The answer to register, login and refresh: a short-lived access token and the next refresh token. */
 export interface AuthTokens {
   /** A JWT to send as `Authorization: Bearer <token>`. */
@@ -591,6 +676,13 @@ export interface Operations {
     response: DeviceSession[];
     errors: "unauthenticated" | "invalid_token" | "account_disabled" | "internal";
   };
+  /** What happened to the caller's account. */
+  "GET /api/v1/me/activity": {
+    request: undefined;
+    status: 200;
+    response: ActivityEntry[];
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "bad_request" | "internal";
+  };
   /** End one of the caller's device sessions. */
   "DELETE /api/v1/me/sessions/{id}": {
     request: undefined;
@@ -744,6 +836,13 @@ export interface Operations {
     status: 200;
     response: Counts;
     errors: "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "internal";
+  };
+  /** Every act of an admin. */
+  "GET /api/v1/admin/audit": {
+    request: undefined;
+    status: 200;
+    response: AuditPage;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "bad_request" | "admin_only" | "internal";
   };
   /** Alive. */
   "GET /healthz": {

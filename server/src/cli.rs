@@ -7,12 +7,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use cairn_shared::api::AccountKind;
+use cairn_shared::api::{AccountKind, AdminAction};
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 
 use crate::config::Settings;
 use crate::services::accounts::create_account;
+use crate::services::activity::admin_act;
 use crate::startup::{Application, open_store};
 
 /// Cairn: a self-hostable sync server for shared recovery plans.
@@ -109,6 +110,16 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             )
             .await
             .context("could not create the admin account")?;
+            // The command line on the server is an admin act of its own (no admin account).
+            admin_act(
+                &store,
+                None,
+                AdminAction::AccountCreated,
+                Some(user.id),
+                None,
+            )
+            .await
+            .context("could not record the act in the admin audit")?;
             println!("Created admin account '{}' ({})", user.username, user.id);
             store.close().await?;
             Ok(())
@@ -120,6 +131,18 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             let report = crate::services::keys::rotate(&store, Duration::from_secs(settle_secs))
                 .await
                 .context("key rotation failed")?;
+            admin_act(
+                &store,
+                None,
+                AdminAction::KeysRotated,
+                None,
+                Some(format!(
+                    "{} plan keys re-wrapped under master key {}",
+                    report.rewrapped, report.current_key_id
+                )),
+            )
+            .await
+            .context("could not record the rotation in the admin audit")?;
             println!(
                 "Re-wrapped {} plan keys under master key {}.",
                 report.rewrapped, report.current_key_id

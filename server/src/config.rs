@@ -123,6 +123,9 @@ pub struct Settings {
     pub max_unclaimed_plans_per_connection: usize,
     /// Distinct document ids one sync connection may name.
     pub max_plans_per_connection: usize,
+    /// Whether account activity (sign-ins) records the client's address. Off: a person's
+    /// activity says which device and when, never from where.
+    pub activity_addresses: bool,
     /// Browser origins (`https://host[:port]`) allowed to call the API cross-origin. Empty means
     /// same-origin only: no CORS headers at all. The environment variable takes a
     /// comma-separated list.
@@ -236,6 +239,7 @@ impl Default for Settings {
             max_outbox_bytes: 16 * 1024 * 1024,
             max_unclaimed_plans_per_connection: 16,
             max_plans_per_connection: 100,
+            activity_addresses: false,
             cors_allowed_origins: Vec::new(),
             content_security_policy: API_CONTENT_SECURITY_POLICY.into(),
             hsts_max_age_secs: 365 * 24 * 60 * 60,

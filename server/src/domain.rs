@@ -264,3 +264,49 @@ impl AccessEvent {
         }
     }
 }
+
+/// An entry for an account's activity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityRecord {
+    /// What happened.
+    pub kind: cairn_shared::api::ActivityKind,
+    /// Who did it when not the account itself (an admin).
+    pub by: Option<UserId>,
+    /// The device, for a sign-in.
+    pub device_name: Option<String>,
+    /// The client's address, where the agency records addresses.
+    pub address: Option<String>,
+    /// A passkey's name, a second factor's kind.
+    pub detail: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+impl ActivityRecord {
+    /// `kind`, done by the account itself now.
+    pub fn now(kind: cairn_shared::api::ActivityKind) -> Self {
+        Self {
+            kind,
+            by: None,
+            device_name: None,
+            address: None,
+            detail: None,
+            at: Utc::now(),
+        }
+    }
+}
+
+/// An act of an admin, for the admin audit (and the target account's activity).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminAct {
+    /// What was done.
+    pub action: cairn_shared::api::AdminAction,
+    /// The admin; `None` for the server's command line.
+    pub admin: Option<UserId>,
+    /// The account it was done to.
+    pub target: Option<UserId>,
+    /// More about it (never a secret).
+    pub detail: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+}

@@ -220,6 +220,18 @@ async fn an_operator_sets_up_cairn_and_a_restart_keeps_everything() {
 
     let admin = login(&server, "agency", ADMIN_PASSWORD).await;
     let admin_token = admin["accessToken"].as_str().unwrap_or_default().to_owned();
+    // The command line's act is in the admin audit, done by no admin account.
+    let (status, audit) = call(
+        reqwest::Method::GET,
+        format!("{}/api/v1/admin/audit", server.address),
+        Some(&admin_token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{audit}");
+    assert_eq!(audit["entries"][0]["action"], "account-created");
+    assert_eq!(audit["entries"][0]["targetName"], "Agency Admin");
+    assert!(audit["entries"][0]["adminId"].is_null());
     let (_, code) = call(
         reqwest::Method::POST,
         format!("{}/api/v1/admin/enrollment-codes", server.address),

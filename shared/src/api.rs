@@ -375,3 +375,111 @@ pub struct AccessLogEntry {
     /// For `exported`: the export format (`json`, `markdown`, `fhir`).
     pub format: Option<String>,
 }
+
+/// What an entry of an account's activity records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActivityKind {
+    /// A device signed in (a new device session): `deviceName` says which.
+    SignedIn,
+    /// The password was changed by the account itself.
+    PasswordChanged,
+    /// The password was set anew with a recovery code or an admin's reset code.
+    PasswordReset,
+    /// A new set of recovery codes was made (the old set no longer works).
+    RecoveryCodesCreated,
+    /// A recovery code was used.
+    RecoveryCodeUsed,
+    /// A passkey was added; `detail` is its name.
+    PasskeyAdded,
+    /// A passkey was removed; `detail` is its name.
+    PasskeyRemoved,
+    /// A second factor was added; `detail` says which kind.
+    SecondFactorAdded,
+    /// A second factor was removed; `detail` says which kind.
+    SecondFactorRemoved,
+    /// An admin (`byId`, `byName`) created this account.
+    AccountCreated,
+    /// An admin disabled this account.
+    AccountDisabled,
+    /// An admin enabled this account again.
+    AccountEnabled,
+    /// An admin issued a password reset code for this account.
+    ResetCodeIssued,
+    /// An admin reset this account's second factor.
+    SecondFactorReset,
+}
+
+/// One entry of the caller's account activity (`GET /api/v1/me/activity`), newest first. It
+/// holds no secrets and no plan content; client addresses only where the agency records them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivityEntry {
+    /// What happened.
+    pub kind: ActivityKind,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// The device it happened on, where there is one (a sign-in).
+    pub device_name: Option<String>,
+    /// Who did it, when it was not the account itself (an admin).
+    pub by_id: Option<UserId>,
+    /// That account's display name.
+    pub by_name: Option<String>,
+    /// The client's address, only when the agency turned that on (`CAIRN_ACTIVITY_ADDRESSES`).
+    pub address: Option<String>,
+    /// More about it: a passkey's name, a second factor's kind.
+    pub detail: Option<String>,
+}
+
+/// What an admin did, in the admin audit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum AdminAction {
+    /// Created an account (`targetId`).
+    AccountCreated,
+    /// Disabled an account.
+    AccountDisabled,
+    /// Enabled an account again.
+    AccountEnabled,
+    /// Issued a password reset code for an account (never the code).
+    ResetCodeIssued,
+    /// Issued an enrollment code (never the code); `detail` says how many uses.
+    EnrollmentCodeIssued,
+    /// Reset an account's second factor.
+    SecondFactorReset,
+    /// Rotated the master key from the server's command line.
+    KeysRotated,
+}
+
+/// One act of an admin (`GET /api/v1/admin/audit`), newest first. Append-only; it holds no plan
+/// content and no secrets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    /// Its place in the audit (for paging: `?before=`).
+    pub id: i64,
+    /// What was done.
+    pub action: AdminAction,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The admin who did it; none for an act from the server's command line.
+    pub admin_id: Option<UserId>,
+    /// That admin's display name.
+    pub admin_name: Option<String>,
+    /// The account it was done to, where there is one.
+    pub target_id: Option<UserId>,
+    /// That account's display name.
+    pub target_name: Option<String>,
+    /// More about it (an enrollment code's number of uses).
+    pub detail: Option<String>,
+}
+
+/// A page of the admin audit, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPage {
+    /// The entries.
+    pub entries: Vec<AuditEntry>,
+    /// Ask with `?before=` this for the next (older) page; none at the end.
+    pub next_before: Option<i64>,
+}

@@ -7,7 +7,7 @@ use cairn_shared::{ErrorCode, UserId};
 
 use crate::domain::Caller;
 use crate::error::AppError;
-use crate::services::{Services, admin};
+use crate::services::{Services, activity, admin};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -18,7 +18,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/admin/accounts/{id}/disable").route(web::post().to(disable)))
     .service(web::resource("/admin/accounts/{id}/enable").route(web::post().to(enable)))
     .service(web::resource("/admin/enrollment-codes").route(web::post().to(create_enrollment_code)))
-    .service(web::resource("/admin/counts").route(web::get().to(counts)));
+    .service(web::resource("/admin/counts").route(web::get().to(counts)))
+    .service(web::resource("/admin/audit").route(web::get().to(audit)));
 }
 
 fn account_id(raw: &str) -> Result<UserId, AppError> {
@@ -83,4 +84,29 @@ async fn create_enrollment_code(
 
 async fn counts(services: web::Data<Services>, caller: Caller) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::Ok().json(admin::counts(&services, &caller).await?))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct AuditQuery {
+    before: Option<i64>,
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/admin/audit?before=&limit=`: every admin act, newest first, a page at a time.
+async fn audit(
+    services: web::Data<Services>,
+    caller: Caller,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, AppError> {
+    let limit = query.limit.unwrap_or(activity::DEFAULT_LIMIT);
+    if !(1..=activity::MAX_LIMIT).contains(&limit) {
+        return Err(AppError::bad_request(format!(
+            "limit must be between 1 and {}",
+            activity::MAX_LIMIT
+        )));
+    }
+    let page = admin::audit(&services, &caller, query.before, limit).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(page))
 }

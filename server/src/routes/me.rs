@@ -7,10 +7,11 @@ use cairn_shared::{ErrorCode, SessionId};
 
 use crate::domain::Caller;
 use crate::error::AppError;
-use crate::services::{Services, accounts};
+use crate::services::{Services, accounts, activity as account_activity};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/me").route(web::get().to(me)))
+        .service(web::resource("/me/activity").route(web::get().to(activity)))
         .service(web::resource("/me/sessions").route(web::get().to(sessions)))
         .service(
             web::resource("/me/sessions/{id}")
@@ -55,4 +56,30 @@ async fn rename_session(
     let id = session_id(&id)?;
     let renamed = accounts::rename_session(&services, &caller, id, &body.device_name).await?;
     Ok(HttpResponse::Ok().json(renamed))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct LimitQuery {
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/me/activity?limit=`: what happened to my account, newest first.
+async fn activity(
+    services: web::Data<Services>,
+    caller: Caller,
+    query: web::Query<LimitQuery>,
+) -> Result<HttpResponse, AppError> {
+    let limit = query.limit.unwrap_or(account_activity::DEFAULT_LIMIT);
+    if !(1..=account_activity::MAX_LIMIT).contains(&limit) {
+        return Err(AppError::bad_request(format!(
+            "limit must be between 1 and {}",
+            account_activity::MAX_LIMIT
+        )));
+    }
+    let entries = account_activity::my_activity(&services, &caller, limit)
+        .await
+        .map_err(|err| AppError::internal(&err))?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(entries))
 }

@@ -340,7 +340,7 @@ pub async fn register(
         },
     };
     tracing::info!(user.id = %user.id, "member registered");
-    start_session(services, user, request.device_name.as_deref()).await
+    start_session(services, user, request.device_name.as_deref(), address).await
 }
 
 /// Check a username and password and open a device session.
@@ -376,13 +376,15 @@ pub async fn login(
         tracing::info!(user.id = %user.id, "login refused: account disabled");
         return Err(AccountError::AccountDisabled);
     }
-    start_session(services, user, request.device_name.as_deref()).await
+    start_session(services, user, request.device_name.as_deref(), address).await
 }
 
-async fn start_session(
+/// Open a device session for `user` (a sign-in, recorded in the account's activity).
+pub(crate) async fn start_session(
     services: &Services,
     user: User,
     device: Option<&str>,
+    address: Option<IpAddr>,
 ) -> Result<AuthTokens, AccountError> {
     let now = Utc::now();
     let refresh_token = random_token();
@@ -398,6 +400,7 @@ async fn start_session(
         )
         .await?;
     tracing::info!(user.id = %user.id, session.id = %session.id, "device session started");
+    super::activity::signed_in(services, user.id, &session.device_name, address).await;
     tokens_for(services, &user, &session, refresh_token)
 }
 

@@ -2,13 +2,15 @@
 //! counts. Nothing here reads or returns plan content.
 
 use cairn_shared::UserId;
-use cairn_shared::api::{Account, AccountKind, Counts, CreateAccountRequest, EnrollmentCode};
+use cairn_shared::api::{
+    Account, AccountKind, AdminAction, AuditPage, Counts, CreateAccountRequest, EnrollmentCode,
+};
 use chrono::Utc;
 use secrecy::SecretString;
 use tracing::instrument;
 
-use super::Services;
 use super::accounts::{AccountError, create_account};
+use super::{Services, activity};
 use crate::auth::secrets::{CODE_LENGTH, human_code, normalize_code};
 use crate::domain::Caller;
 use crate::store::StoreError;
@@ -73,6 +75,14 @@ pub async fn create(
         request.kind.unwrap_or(AccountKind::Member),
     )
     .await?;
+    activity::admin_act(
+        &services.store,
+        Some(caller.user.id),
+        AdminAction::AccountCreated,
+        Some(user.id),
+        None,
+    )
+    .await?;
     Ok(user.to_account())
 }
 
@@ -100,6 +110,19 @@ pub async fn set_disabled(
             .close_account(account, "this account has been disabled");
     }
     tracing::info!("account {}", if disabled { "disabled" } else { "enabled" });
+    let action = if disabled {
+        AdminAction::AccountDisabled
+    } else {
+        AdminAction::AccountEnabled
+    };
+    activity::admin_act(
+        &services.store,
+        Some(caller.user.id),
+        action,
+        Some(account),
+        None,
+    )
+    .await?;
     let user = services
         .store
         .user(account)
@@ -145,6 +168,14 @@ pub async fn create_enrollment_code(
         )
         .await?;
     tracing::info!(max_uses, "enrollment code issued");
+    activity::admin_act(
+        &services.store,
+        Some(caller.user.id),
+        AdminAction::EnrollmentCodeIssued,
+        None,
+        Some(format!("{max_uses} uses, {hours} h")),
+    )
+    .await?;
     Ok(EnrollmentCode {
         code,
         max_uses,
@@ -163,4 +194,15 @@ pub async fn counts(services: &Services, caller: &Caller) -> Result<Counts, Admi
         plans: store.count_plans().await?,
         supporter_memberships: store.count_supporters().await?,
     })
+}
+
+/// A page of the admin audit, newest first: at most `limit` acts older than `before`.
+pub async fn audit(
+    services: &Services,
+    caller: &Caller,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<AuditPage, AdminError> {
+    require_admin(caller)?;
+    Ok(activity::audit_page(&services.store, before, limit).await?)
 }

@@ -3,6 +3,7 @@
 
 pub mod access_log;
 pub mod accounts;
+pub mod activity;
 pub mod admin;
 pub mod export;
 pub mod history;

@@ -2,6 +2,8 @@
 //! Everything it returns is a plain record from `crate::domain`.
 
 mod access_log;
+mod activity;
+pub use activity::{LoggedActivity, LoggedAdminAct};
 mod accounts;
 mod changes;
 pub use access_log::LoggedAccess;

@@ -5,6 +5,7 @@
 
 mod access_log;
 mod accounts;
+mod activity;
 mod admin;
 mod at_rest;
 mod attacks;

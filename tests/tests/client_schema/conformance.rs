@@ -364,6 +364,8 @@ async fn the_real_server_answers_as_openapi_json_says() {
     w.expect(200, get(ME).token(&maria_token)).await;
     w.expect(401, get(ME)).await;
     w.expect(401, get(ME).token("not.a.token")).await;
+    w.expect(200, get("/api/v1/me/activity").token(&maria_token))
+        .await;
     w.expect(200, get("/api/v1/me/sessions").token(&maria_token))
         .await;
     let other = w
@@ -556,6 +558,10 @@ async fn the_real_server_answers_as_openapi_json_says() {
     )
     .await;
     w.expect(200, get("/api/v1/admin/counts").token(&admin_token))
+        .await;
+    w.expect(200, get("/api/v1/admin/audit").token(&admin_token))
+        .await;
+    w.expect(403, get("/api/v1/admin/audit").token(&maria_token))
         .await;
     w.expect(403, get(PLANS).token(&admin_token)).await;
 

@@ -324,6 +324,25 @@ pub fn operations() -> Vec<Operation> {
         )
         .answers(Success::List("DeviceSession")),
         op(
+            "get",
+            "/api/v1/me/activity",
+            "getActivity",
+            "me",
+            "What happened to the caller's account",
+            "Newest first: sign-ins (device and time; the address only where the agency turned \
+             that on), password, passkey and code changes, and every act an admin did to the \
+             account, with who did it. No secrets, no plan content.",
+        )
+        .params(&[Param {
+            name: "limit",
+            place: "query",
+            required: false,
+            description: "How many entries, newest first.",
+            schema: r#"{"type": "integer", "minimum": 1, "maximum": 200, "default": 50}"#,
+        }])
+        .answers(Success::List("ActivityEntry"))
+        .errors(&[E::BadRequest]),
+        op(
             "delete",
             "/api/v1/me/sessions/{id}",
             "endSession",
@@ -669,6 +688,34 @@ pub fn operations() -> Vec<Operation> {
         )
         .answers(Success::Json(200, "Counts"))
         .errors(&[E::AdminOnly]),
+        op(
+            "get",
+            "/api/v1/admin/audit",
+            "getAudit",
+            "admin",
+            "Every act of an admin",
+            "Admins only. Newest first, a page at a time: accounts created, disabled and \
+             enabled, reset, enrollment and second-factor acts, key rotations from the command \
+             line; who, what, whom and when. Append-only; no plan content, no codes.",
+        )
+        .params(&[
+            Param {
+                name: "before",
+                place: "query",
+                required: false,
+                description: "The `nextBefore` of the previous page; left out, the newest.",
+                schema: r#"{"type": "integer"}"#,
+            },
+            Param {
+                name: "limit",
+                place: "query",
+                required: false,
+                description: "How many acts on a page.",
+                schema: r#"{"type": "integer", "minimum": 1, "maximum": 200, "default": 50}"#,
+            },
+        ])
+        .answers(Success::Json(200, "AuditPage"))
+        .errors(&[E::BadRequest, E::AdminOnly]),
         op("get", "/healthz", "healthz", "operations", "Alive", "")
             .anyone()
             .answers(Success::Json(200, "Health")),

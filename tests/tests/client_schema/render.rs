@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use cairn_shared::ErrorBody;
 use cairn_shared::api::{
-    AccessLogEntry, Account, AuthTokens, Counts, CreateAccountRequest, CreateEnrollmentCodeRequest,
-    CreatePlanRequest, DeviceSession, EnrollmentCode, Heads, Health, HistoryEntry, Invitation,
-    LoginRequest, PlanDetail, PlanMember, PlanSummary, RefreshRequest, RegisterRequest,
-    RenameSessionRequest,
+    AccessLogEntry, Account, ActivityEntry, AuditPage, AuthTokens, Counts, CreateAccountRequest,
+    CreateEnrollmentCodeRequest, CreatePlanRequest, DeviceSession, EnrollmentCode, Heads, Health,
+    HistoryEntry, Invitation, LoginRequest, PlanDetail, PlanMember, PlanSummary, RefreshRequest,
+    RegisterRequest, RenameSessionRequest,
 };
 use cairn_shared::plan::PlanDocument;
 use schemars::Schema;
@@ -97,6 +97,8 @@ pub fn components() -> Map<String, Value> {
     responses.subschema_for::<EnrollmentCode>();
     responses.subschema_for::<Counts>();
     responses.subschema_for::<Health>();
+    responses.subschema_for::<ActivityEntry>();
+    responses.subschema_for::<AuditPage>();
 
     let mut all = requests.take_definitions(true);
     for (name, schema) in responses.take_definitions(true) {

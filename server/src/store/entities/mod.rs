@@ -2,7 +2,9 @@
 //! plain records in `crate::domain`.
 
 pub mod access_log;
+pub mod account_activity;
 pub mod actor_bindings;
+pub mod admin_audit;
 pub mod device_sessions;
 pub mod enrollment_codes;
 pub mod invitations;
