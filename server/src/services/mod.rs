@@ -4,6 +4,7 @@
 pub mod access_log;
 pub mod accounts;
 pub mod admin;
+pub mod credentials;
 pub mod export;
 pub mod history;
 pub mod http_sync;

@@ -4,9 +4,11 @@
 mod access_log;
 mod accounts;
 mod changes;
+mod credentials;
 pub use access_log::LoggedAccess;
 pub use accounts::EnrollmentOutcome;
 pub use changes::{ChangeLog, LoggedChange, PlanCatchUp, StoredBytes, StoredDocument};
+pub use credentials::{CodeKind, RecoveryCodeSet};
 mod entities;
 use entities::server_settings;
 mod fanout;

@@ -140,7 +140,9 @@ pub fn status_of(code: ErrorCode) -> u16 {
         | E::InvalidToken
         | E::InvalidCredentials
         | E::InvalidRefreshToken
-        | E::RefreshTokenReused => 401,
+        | E::RefreshTokenReused
+        | E::RecoveryCodeInvalid
+        | E::ResetCodeInvalid => 401,
         E::AccountDisabled
         | E::RegistrationClosed
         | E::EnrollmentCodeInvalid
@@ -148,7 +150,8 @@ pub fn status_of(code: ErrorCode) -> u16 {
         | E::AdminCannotUsePlans
         | E::OwnerOnly
         | E::PlanLimitReached
-        | E::ForeignAuthor => 403,
+        | E::ForeignAuthor
+        | E::WrongPassword => 403,
         E::PlanNotFound
         | E::AccountNotFound
         | E::MemberNotFound
