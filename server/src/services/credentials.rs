@@ -84,6 +84,16 @@ fn close_sessions(services: &Services, sessions: &[SessionId], reason: &str) {
     }
 }
 
+/// The registration rules for a new password, the message naming the field.
+fn validate_new_password(password: &str) -> Result<(), AccountError> {
+    validate_password(password).map_err(|err| match err {
+        AccountError::InvalidInput(message) => {
+            AccountError::InvalidInput(format!("newPassword: {message}"))
+        }
+        other => other,
+    })
+}
+
 /// Change the caller's password, knowing the current one. Wrong guesses are limited like
 /// logins; on success every other device session of the account ends (its sync connections
 /// closed at once) and this one continues.
@@ -94,12 +104,7 @@ pub async fn change_password(
     request: ChangePasswordRequest,
     address: Option<IpAddr>,
 ) -> Result<(), CredentialError> {
-    validate_password(&request.new_password).map_err(|err| match err {
-        AccountError::InvalidInput(message) => {
-            AccountError::InvalidInput(format!("newPassword: {message}"))
-        }
-        other => other,
-    })?;
+    validate_new_password(&request.new_password)?;
     let attempt = services
         .limits
         .login(&caller.user.username, address)
@@ -192,12 +197,7 @@ async fn redeem(
         CodeKind::Recovery => CredentialError::RecoveryCodeInvalid,
         CodeKind::Reset => CredentialError::ResetCodeInvalid,
     };
-    validate_password(&request.new_password).map_err(|err| match err {
-        AccountError::InvalidInput(message) => {
-            AccountError::InvalidInput(format!("newPassword: {message}"))
-        }
-        other => other,
-    })?;
+    validate_new_password(&request.new_password)?;
     let username = fold_username(&request.username);
     let attempt = services
         .limits

@@ -4,7 +4,7 @@
 use cairn_shared::ErrorCode;
 use cairn_shared::api::{AuthTokens, RecoveryCodeStatus, ResetCode};
 use cairn_tests::sync_client::{SyncClient, WAIT};
-use cairn_tests::{Answer, PASSWORD, Session, TestApp, display_name};
+use cairn_tests::{Answer, PASSWORD, Session, TestApp};
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::json;
@@ -13,32 +13,13 @@ const NEW_PASSWORD: &str = "purple kettle on the windowsill";
 
 /// Register `username` and return its session and the recovery codes shown once.
 async fn register_with_codes(app: &TestApp, username: &str) -> (Session, Vec<String>) {
-    let answer = app
-        .request(
-            Method::POST,
-            "/api/v1/auth/register",
-            None,
-            Some(&json!({
-                "username": username,
-                "displayName": display_name(username),
-                "password": PASSWORD,
-                "deviceName": "phone",
-            })),
-        )
-        .await;
-    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
-    let tokens: AuthTokens = answer.json();
-    let codes = tokens
+    let session = app.register(username).await;
+    let codes = session
+        .tokens
         .recovery_codes
         .clone()
         .expect("codes at registration");
-    (
-        Session {
-            username: username.to_owned(),
-            tokens,
-        },
-        codes,
-    )
+    (session, codes)
 }
 
 async fn redeem(app: &TestApp, route: &str, username: &str, code: &str, password: &str) -> Answer {
