@@ -279,6 +279,11 @@ export interface AuthTokens {
   account: Account;
   /** Seconds until the access token expires. */
   expiresIn: number;
+  /**
+   * Only in the answer to registration: the account's recovery codes, shown this once
+   * (stored only as hashes). Each sets a new password once with `POST /api/v1/auth/recover`.
+   */
+  recoveryCodes?: string[] | null;
   /** When the refresh token (and with it this device session) expires unless used. */
   refreshExpiresAt: string;
   /** An opaque single-use token to get the next access token with. */
@@ -287,6 +292,14 @@ export interface AuthTokens {
   sessionId: SessionId;
   /** Always `Bearer`. */
   tokenType: "Bearer";
+}
+
+/** `POST /api/v1/me/password`: change the caller's password, knowing the current one. */
+export interface ChangePasswordRequest {
+  /** The password the account has now. */
+  currentPassword: string;
+  /** The new password: the same rules as at registration. */
+  newPassword: string;
 }
 
 /** `GET /api/v1/admin/counts`: numbers only, never content. */
@@ -398,8 +411,11 @@ export interface ErrorBody {
  * - `method_not_allowed`: The route exists but not with this method.
  * - `not_ready`: The server is not ready (database unreachable or migrations pending).
  * - `internal`: Something went wrong on the server; the details are in its log, not in this response.
+ * - `wrong_password`: The current password given to change it is wrong.
+ * - `recovery_code_invalid`: The username and recovery code do not match an unused recovery code.
+ * - `reset_code_invalid`: The username and reset code do not match an unused, unexpired reset code.
  */
-export type ErrorCode = "bad_request" | "validation_failed" | "payload_too_large" | "unauthenticated" | "invalid_token" | "invalid_credentials" | "account_disabled" | "rate_limited" | "invalid_refresh_token" | "refresh_token_reused" | "registration_closed" | "enrollment_code_invalid" | "username_taken" | "admin_only" | "admin_cannot_use_plans" | "owner_only" | "plan_limit_reached" | "plan_not_found" | "account_not_found" | "member_not_found" | "session_not_found" | "invitation_not_found" | "invitation_expired" | "invitation_used" | "already_member" | "owner_cannot_leave" | "foreign_author" | "not_found" | "method_not_allowed" | "not_ready" | "internal";
+export type ErrorCode = "bad_request" | "validation_failed" | "payload_too_large" | "unauthenticated" | "invalid_token" | "invalid_credentials" | "account_disabled" | "rate_limited" | "invalid_refresh_token" | "refresh_token_reused" | "registration_closed" | "enrollment_code_invalid" | "username_taken" | "admin_only" | "admin_cannot_use_plans" | "owner_only" | "plan_limit_reached" | "plan_not_found" | "account_not_found" | "member_not_found" | "session_not_found" | "invitation_not_found" | "invitation_expired" | "invitation_used" | "already_member" | "owner_cannot_leave" | "foreign_author" | "not_found" | "method_not_allowed" | "not_ready" | "internal" | "wrong_password" | "recovery_code_invalid" | "reset_code_invalid";
 
 /** What went wrong: a stable code and a human-readable message. */
 export interface ErrorDetail {
@@ -580,6 +596,41 @@ export interface PlanSummary {
   url: string;
 }
 
+/**
+ * What is known about the caller's recovery codes (`GET /api/v1/me/recovery-codes`); never
+ * the codes themselves.
+ */
+export interface RecoveryCodeStatus {
+  /** When the current set was made; `null` if the account has none. */
+  createdAt: string | null;
+  /** Codes of the current set not used yet. */
+  remaining: number;
+}
+
+/**
+ * A new set of recovery codes (`POST /api/v1/me/recovery-codes`), shown this once: each sets
+ * a new password once with `POST /api/v1/auth/recover`. The server keeps only their hashes.
+ */
+export interface RecoveryCodes {
+  /** The codes, like `K7QM-3XPA-Z9RT` (dashes, spaces and case do not matter when typed). */
+  codes: string[];
+}
+
+/**
+ * `POST /api/v1/auth/recover` (with a recovery code) and `POST /api/v1/auth/reset` (with a
+ * reset code from an admin): choose a new password and sign in.
+ */
+export interface RedeemCodeRequest {
+  /** The code (dashes, spaces and case do not matter). */
+  code: string;
+  /** A name for this device's session, shown in the session list. */
+  deviceName?: string | null;
+  /** The new password: the same rules as at registration. */
+  newPassword: string;
+  /** The account's username (not case-sensitive). */
+  username: string;
+}
+
 /** `POST /api/v1/auth/refresh`. */
 export interface RefreshRequest {
   /**
@@ -618,6 +669,17 @@ export interface RenameSessionRequest {
    * trimmed, no control characters.
    */
   deviceName: string;
+}
+
+/**
+ * A reset code an admin issued for an account (`POST /api/v1/admin/accounts/{id}/reset-code`),
+ * shown this once: the person uses it with `POST /api/v1/auth/reset` to choose a new password.
+ */
+export interface ResetCode {
+  /** The code, like `K7QM-3XPA-Z9RT`, to read aloud or hand over. */
+  code: string;
+  /** When it stops working. */
+  expiresAt: string;
 }
 
 /** A device session: one login on one device, holding one rotating refresh token. */
@@ -843,6 +905,48 @@ export interface Operations {
     status: 200;
     response: AuditPage;
     errors: "unauthenticated" | "invalid_token" | "account_disabled" | "bad_request" | "admin_only" | "internal";
+  };
+  /** Change the caller's password. */
+  "POST /api/v1/me/password": {
+    request: ChangePasswordRequest;
+    status: 204;
+    response: undefined;
+    errors: "bad_request" | "payload_too_large" | "unauthenticated" | "invalid_token" | "account_disabled" | "wrong_password" | "validation_failed" | "rate_limited" | "internal";
+  };
+  /** How many recovery codes the caller has left. */
+  "GET /api/v1/me/recovery-codes": {
+    request: undefined;
+    status: 200;
+    response: RecoveryCodeStatus;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "internal";
+  };
+  /** A new set of recovery codes. */
+  "POST /api/v1/me/recovery-codes": {
+    request: undefined;
+    status: 201;
+    response: RecoveryCodes;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "internal";
+  };
+  /** Set a new password with a recovery code, and sign in. */
+  "POST /api/v1/auth/recover": {
+    request: RedeemCodeRequest;
+    status: 200;
+    response: AuthTokens;
+    errors: "bad_request" | "payload_too_large" | "recovery_code_invalid" | "validation_failed" | "account_disabled" | "rate_limited" | "internal";
+  };
+  /** Set a new password with a reset code from an admin, and sign in. */
+  "POST /api/v1/auth/reset": {
+    request: RedeemCodeRequest;
+    status: 200;
+    response: AuthTokens;
+    errors: "bad_request" | "payload_too_large" | "reset_code_invalid" | "validation_failed" | "account_disabled" | "rate_limited" | "internal";
+  };
+  /** Issue a password reset code for an account. */
+  "POST /api/v1/admin/accounts/{id}/reset-code": {
+    request: undefined;
+    status: 201;
+    response: ResetCode;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "account_not_found" | "validation_failed" | "internal";
   };
   /** Alive. */
   "GET /healthz": {

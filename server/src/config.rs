@@ -140,6 +140,8 @@ pub struct Settings {
     pub tls_cert_path: Option<PathBuf>,
     /// PEM private key for `tls_cert_path`.
     pub tls_key_path: Option<PathBuf>,
+    /// Lifetime of a password reset code an admin issues, in hours (1 to 24).
+    pub reset_code_ttl_hours: i64,
 }
 
 /// The default `Content-Security-Policy`: an API serves no active content and is never framed.
@@ -245,6 +247,7 @@ impl Default for Settings {
             hsts_max_age_secs: 365 * 24 * 60 * 60,
             tls_cert_path: None,
             tls_key_path: None,
+            reset_code_ttl_hours: 24,
         }
     }
 }
@@ -346,6 +349,11 @@ impl Settings {
             return Err(SettingsError::Rejected(format!(
                 "cors_allowed_origins: {origin:?} is not an origin like https://plans.example.org (no path, no wildcard)"
             )));
+        }
+        if !(1..=24).contains(&self.reset_code_ttl_hours) {
+            return Err(SettingsError::Rejected(
+                "reset_code_ttl_hours must be between 1 and 24".into(),
+            ));
         }
         if self.tls_cert_path.is_some() != self.tls_key_path.is_some() {
             return Err(SettingsError::Rejected(

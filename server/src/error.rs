@@ -11,6 +11,7 @@ use cairn_shared::{ErrorBody, ErrorCode, ErrorDetail};
 use crate::auth::limits::RateLimited;
 use crate::services::accounts::AccountError;
 use crate::services::admin::AdminError;
+use crate::services::credentials::CredentialError;
 use crate::services::http_sync::HttpSyncError;
 use crate::services::plans::PlanError;
 use crate::sync::HubError;
@@ -212,5 +213,22 @@ impl From<HubError> for AppError {
             ),
             HubError::Unavailable => AppError::internal(&err),
         }
+    }
+}
+
+impl From<CredentialError> for AppError {
+    fn from(err: CredentialError) -> Self {
+        let (status, code) = match err {
+            CredentialError::WrongPassword => (StatusCode::FORBIDDEN, ErrorCode::WrongPassword),
+            CredentialError::RecoveryCodeInvalid => {
+                (StatusCode::UNAUTHORIZED, ErrorCode::RecoveryCodeInvalid)
+            }
+            CredentialError::ResetCodeInvalid => {
+                (StatusCode::UNAUTHORIZED, ErrorCode::ResetCodeInvalid)
+            }
+            CredentialError::Account(inner) => return inner.into(),
+            CredentialError::Admin(inner) => return inner.into(),
+        };
+        AppError::new(status, code, err.to_string())
     }
 }

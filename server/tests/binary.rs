@@ -914,3 +914,111 @@ async fn a_server_told_to_stop_has_stored_every_change_it_acknowledged_and_exits
         );
     }
 }
+
+/// A string field of a JSON answer.
+fn text(body: &Value, pointer: &str) -> String {
+    body.pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no {pointer} in {body}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn recovery_and_reset_codes_and_passwords_never_reach_the_debug_log() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let data_dir = data.path().join("data");
+    let database_url = database_for(data.path()).await;
+    let db = database_url.as_deref();
+    let created = admin_create(
+        &data_dir,
+        db,
+        "agency",
+        Some(&format!("{ADMIN_PASSWORD}\n")),
+    )
+    .await;
+    assert!(created.status.success());
+    let log = data.path().join("serve.log");
+    let server = serve_with(&data_dir, db, &log, &[("CAIRN_REGISTRATION", "open")]).await;
+    let api = |path: &str| format!("{}/api/v1{path}", server.address);
+    let post = reqwest::Method::POST;
+
+    let (status, maria) = call(
+        post.clone(),
+        api("/auth/register"),
+        None,
+        Some(json!({"username": "maria", "displayName": "Maria", "password": MEMBER_PASSWORD})),
+    )
+    .await;
+    assert_eq!(status, 201, "{maria}");
+    let mut secrets: Vec<String> = maria["recoveryCodes"]
+        .as_array()
+        .expect("codes")
+        .iter()
+        .filter_map(|code| code.as_str().map(str::to_owned))
+        .collect();
+    let token = text(&maria, "/accessToken");
+    let changed = "a changed password for maria";
+    let (status, _) = call(
+        post.clone(),
+        api("/me/password"),
+        Some(&token),
+        Some(json!({"currentPassword": MEMBER_PASSWORD, "newPassword": changed})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, renewed) = call(post.clone(), api("/me/recovery-codes"), Some(&token), None).await;
+    assert_eq!(status, 201, "{renewed}");
+    secrets.extend(
+        renewed["codes"]
+            .as_array()
+            .expect("codes")
+            .iter()
+            .filter_map(|code| code.as_str().map(str::to_owned)),
+    );
+    let recovered_password = "recovered with a code of mine";
+    let (status, recovered) = call(
+        post.clone(),
+        api("/auth/recover"),
+        None,
+        Some(json!({"username": "maria", "code": secrets[10], "newPassword": recovered_password})),
+    )
+    .await;
+    assert_eq!(status, 200, "{recovered}");
+
+    let admin = login(&server, "agency", ADMIN_PASSWORD).await;
+    let (status, issued) = call(
+        post.clone(),
+        api(&format!(
+            "/admin/accounts/{}/reset-code",
+            text(&maria, "/account/id")
+        )),
+        Some(&text(&admin, "/accessToken")),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{issued}");
+    let reset_code = text(&issued, "/code");
+    let reset_password = "chosen after the agency helped";
+    let (status, reset) = call(
+        post,
+        api("/auth/reset"),
+        None,
+        Some(json!({"username": "maria", "code": reset_code, "newPassword": reset_password})),
+    )
+    .await;
+    assert_eq!(status, 200, "{reset}");
+    secrets.push(reset_code);
+
+    let logged = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        logged.contains("reset code issued"),
+        "the debug log: {logged}"
+    );
+    for secret in secrets
+        .iter()
+        .flat_map(|code| [code.clone(), code.replace('-', "")])
+        .chain([changed, recovered_password, reset_password, MEMBER_PASSWORD].map(str::to_owned))
+    {
+        assert!(!logged.contains(&secret), "{secret} is in the log");
+    }
+}

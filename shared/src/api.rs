@@ -102,6 +102,10 @@ pub struct AuthTokens {
     pub session_id: SessionId,
     /// The account.
     pub account: Account,
+    /// Only in the answer to registration: the account's recovery codes, shown this once
+    /// (stored only as hashes). Each sets a new password once with `POST /api/v1/auth/recover`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_codes: Option<Vec<String>>,
 }
 
 /// An account as its owner and admins see it.
@@ -482,4 +486,61 @@ pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
     /// Ask with `?before=` this for the next (older) page; none at the end.
     pub next_before: Option<i64>,
+}
+
+/// `POST /api/v1/me/password`: change the caller's password, knowing the current one.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    /// The password the account has now.
+    pub current_password: String,
+    /// The new password: the same rules as at registration.
+    pub new_password: String,
+}
+
+/// A new set of recovery codes (`POST /api/v1/me/recovery-codes`), shown this once: each sets
+/// a new password once with `POST /api/v1/auth/recover`. The server keeps only their hashes.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryCodes {
+    /// The codes, like `K7QM-3XPA-Z9RT` (dashes, spaces and case do not matter when typed).
+    pub codes: Vec<String>,
+}
+
+/// What is known about the caller's recovery codes (`GET /api/v1/me/recovery-codes`); never
+/// the codes themselves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryCodeStatus {
+    /// Codes of the current set not used yet.
+    pub remaining: u64,
+    /// When the current set was made; `null` if the account has none.
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// `POST /api/v1/auth/recover` (with a recovery code) and `POST /api/v1/auth/reset` (with a
+/// reset code from an admin): choose a new password and sign in.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RedeemCodeRequest {
+    /// The account's username (not case-sensitive).
+    pub username: String,
+    /// The code (dashes, spaces and case do not matter).
+    pub code: String,
+    /// The new password: the same rules as at registration.
+    pub new_password: String,
+    /// A name for this device's session, shown in the session list.
+    #[serde(default)]
+    pub device_name: Option<String>,
+}
+
+/// A reset code an admin issued for an account (`POST /api/v1/admin/accounts/{id}/reset-code`),
+/// shown this once: the person uses it with `POST /api/v1/auth/reset` to choose a new password.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResetCode {
+    /// The code, like `K7QM-3XPA-Z9RT`, to read aloud or hand over.
+    pub code: String,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
 }

@@ -70,6 +70,12 @@ pub enum ErrorCode {
     NotReady,
     /// Something went wrong on the server; the details are in its log, not in this response.
     Internal,
+    /// The current password given to change it is wrong.
+    WrongPassword,
+    /// The username and recovery code do not match an unused recovery code.
+    RecoveryCodeInvalid,
+    /// The username and reset code do not match an unused, unexpired reset code.
+    ResetCodeInvalid,
 }
 
 /// The body of every error response.

@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod credentials;
 mod extract;
 mod health;
 mod me;
@@ -72,7 +73,8 @@ pub fn configure(
             .configure(auth::configure)
             .configure(me::configure)
             .configure(|cfg| plans::configure(cfg, max_upload_bytes))
-            .configure(admin::configure),
+            .configure(admin::configure)
+            .configure(credentials::configure),
     )
     .configure(|cfg| web_app::configure(cfg, web_dir));
 }

@@ -81,7 +81,7 @@ const MAX_USERNAME_INPUT_BYTES: usize = 256;
 
 /// A username as compared: NFKC, lower case, NFKC again (lower-casing can undo a composition),
 /// without surrounding spaces. Login and the rate limits use it too, valid or not.
-fn fold_username(username: &str) -> String {
+pub(crate) fn fold_username(username: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
     let composed: String = username.trim().nfkc().collect();
     composed.to_lowercase().nfkc().collect()
@@ -176,7 +176,7 @@ fn validate_display_name(name: &str) -> Result<String, AccountError> {
     Ok(name.to_owned())
 }
 
-fn validate_password(password: &str) -> Result<(), AccountError> {
+pub(crate) fn validate_password(password: &str) -> Result<(), AccountError> {
     if password.chars().count() < MIN_PASSWORD_CHARS || password.len() > MAX_PASSWORD_BYTES {
         return Err(AccountError::InvalidInput(format!(
             "password must be at least {MIN_PASSWORD_CHARS} characters (and at most {MAX_PASSWORD_BYTES} bytes)"
@@ -340,7 +340,12 @@ pub async fn register(
         },
     };
     tracing::info!(user.id = %user.id, "member registered");
-    start_session(services, user, request.device_name.as_deref(), address).await
+    let recovery_codes = super::credentials::new_recovery_codes(services, user.id).await?;
+    let tokens = start_session(services, user, request.device_name.as_deref(), address).await?;
+    Ok(AuthTokens {
+        recovery_codes: Some(recovery_codes),
+        ..tokens
+    })
 }
 
 /// Check a username and password and open a device session.
@@ -419,6 +424,7 @@ fn tokens_for(
         refresh_expires_at: session.expires_at,
         session_id: session.id,
         account: user.to_account(),
+        recovery_codes: None,
     })
 }
 

@@ -35,7 +35,7 @@ pub enum AdminError {
     Store(#[from] StoreError),
 }
 
-fn require_admin(caller: &Caller) -> Result<(), AdminError> {
+pub(crate) fn require_admin(caller: &Caller) -> Result<(), AdminError> {
     if caller.user.kind == AccountKind::Admin {
         Ok(())
     } else {

@@ -26,7 +26,11 @@ async fn my_activity_shows_each_sign_in_with_its_device_and_no_address() {
 
     let activity = app.get("/api/v1/me/activity", maria.token()).await;
     assert_eq!(activity.status, 200, "{}", activity.body);
-    assert_eq!(kinds(&activity.body), ["signed-in", "signed-in"]);
+    // Registration also made the first set of recovery codes.
+    assert_eq!(
+        kinds(&activity.body),
+        ["signed-in", "signed-in", "recovery-codes-created"]
+    );
     // Newest first: the login ("laptop") after the registration ("test phone").
     assert_eq!(activity.body[0]["deviceName"], "laptop");
     assert_eq!(activity.body[1]["deviceName"], "test phone");
@@ -39,7 +43,7 @@ async fn my_activity_shows_each_sign_in_with_its_device_and_no_address() {
     // Another person's sign-ins are not in mine.
     let sam = app.register("sam").await;
     let mine = app.get("/api/v1/me/activity", maria.token()).await;
-    assert_eq!(kinds(&mine.body).len(), 2);
+    assert_eq!(kinds(&mine.body).len(), 3);
     let theirs = app.get("/api/v1/me/activity?limit=1", sam.token()).await;
     assert_eq!(kinds(&theirs.body), ["signed-in"]);
 
@@ -213,4 +217,95 @@ async fn acts_from_the_servers_command_line_are_in_the_audit_without_an_admin() 
     let newest = &audit.body["entries"][0];
     assert_eq!(newest["action"], "keys-rotated");
     assert!(newest["adminId"].is_null() && newest["adminName"].is_null());
+}
+
+#[tokio::test]
+async fn a_reset_by_the_agency_can_never_happen_without_the_person_knowing() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin("agency").await;
+    let maria = app.register("maria").await;
+    let issued = app
+        .post(
+            &format!("/api/v1/admin/accounts/{}/reset-code", maria.user_id()),
+            admin.token(),
+            json!({}),
+        )
+        .await;
+    assert_eq!(issued.status, 201, "{}", issued.body);
+    let code = issued.body["code"].as_str().unwrap_or_default().to_owned();
+    let reset = app
+        .request(
+            reqwest::Method::POST,
+            "/api/v1/auth/reset",
+            None,
+            Some(&json!({"username": "maria", "code": code, "newPassword": "a new kettle for the allotment", "deviceName": "new phone"})),
+        )
+        .await;
+    assert_eq!(reset.status, 200, "{}", reset.body);
+    let token = reset.body["accessToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    let activity = app.get("/api/v1/me/activity", &token).await;
+    assert_eq!(
+        kinds(&activity.body)[..3],
+        ["signed-in", "password-reset", "reset-code-issued"]
+    );
+    for entry in &activity.body.as_array().cloned().unwrap_or_default()[1..3] {
+        assert_eq!(entry["byId"], admin.user_id().to_string(), "{entry}");
+        assert_eq!(entry["byName"], cairn_tests::display_name("agency"));
+    }
+    assert!(!activity.body.to_string().contains(&code), "never the code");
+    let audit = app.get("/api/v1/admin/audit", admin.token()).await;
+    assert_eq!(audit.body["entries"][0]["action"], "reset-code-issued");
+    assert_eq!(
+        audit.body["entries"][0]["targetId"],
+        maria.user_id().to_string()
+    );
+    assert!(!audit.body.to_string().contains(&code), "never the code");
+}
+
+#[tokio::test]
+async fn password_changes_and_recovery_codes_show_in_my_activity() {
+    let app = TestApp::spawn().await;
+    let maria = app.register("maria").await;
+    let codes = maria.tokens.recovery_codes.clone().unwrap_or_default();
+    assert_eq!(codes.len(), 10, "registration hands out the first set");
+    let changed = app
+        .post(
+            "/api/v1/me/password",
+            maria.token(),
+            json!({"currentPassword": PASSWORD, "newPassword": "a new kettle for the allotment"}),
+        )
+        .await;
+    assert_eq!(changed.status, 204, "{}", changed.body);
+    let recovered = app
+        .request(
+            reqwest::Method::POST,
+            "/api/v1/auth/recover",
+            None,
+            Some(&json!({"username": "maria", "code": codes[0], "newPassword": "another kettle, another allotment", "deviceName": "borrowed phone"})),
+        )
+        .await;
+    assert_eq!(recovered.status, 200, "{}", recovered.body);
+    let token = recovered.body["accessToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let activity = app.get("/api/v1/me/activity", &token).await;
+    assert_eq!(
+        kinds(&activity.body),
+        [
+            "signed-in",
+            "recovery-code-used",
+            "password-changed",
+            "signed-in",
+            "recovery-codes-created",
+        ]
+    );
+    assert_eq!(activity.body[0]["deviceName"], "borrowed phone");
+    for code in &codes {
+        assert!(!activity.body.to_string().contains(code.as_str()));
+    }
 }

@@ -18,6 +18,7 @@ mod health;
 mod migrations;
 mod plans;
 mod presence;
+mod recovery;
 mod samod;
 mod scale_out;
 mod schema_check;

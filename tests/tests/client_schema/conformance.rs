@@ -290,6 +290,12 @@ const CHANGES: &str = "/api/v1/plans/{plan}/changes";
 const ACCOUNTS: &str = "/api/v1/admin/accounts";
 const DISABLE: &str = "/api/v1/admin/accounts/{id}/disable";
 const ENROLLMENT_CODES: &str = "/api/v1/admin/enrollment-codes";
+const CHANGE_PASSWORD: &str = "/api/v1/me/password";
+const RECOVERY_CODES: &str = "/api/v1/me/recovery-codes";
+const RECOVER: &str = "/api/v1/auth/recover";
+const RESET: &str = "/api/v1/auth/reset";
+const RESET_CODE: &str = "/api/v1/admin/accounts/{id}/reset-code";
+const NEW_PASSWORD: &str = "purple kettle on the windowsill";
 const BINARY: &str = "application/octet-stream";
 /// A well-formed id that names nothing.
 const NOBODY: &str = "00000000-0000-4000-8000-000000000000";
@@ -563,6 +569,57 @@ async fn the_real_server_answers_as_openapi_json_says() {
         .await;
     w.expect(403, get("/api/v1/admin/audit").token(&maria_token))
         .await;
+
+    // Passwords, recovery codes and reset codes.
+    let dora_again = w
+        .expect(200, post(LOGIN).json(login("dora", cairn_tests::PASSWORD)))
+        .await;
+    let dora_token = dora_again.text("/accessToken");
+    let change = |current: &str, new: &str| {
+        post(CHANGE_PASSWORD)
+            .token(&dora_token)
+            .json(json!({ "currentPassword": current, "newPassword": new }))
+    };
+    w.expect(403, change("not her password", NEW_PASSWORD))
+        .await;
+    w.expect(422, change(cairn_tests::PASSWORD, "short")).await;
+    w.expect(204, change(cairn_tests::PASSWORD, NEW_PASSWORD))
+        .await;
+    w.expect(200, get(RECOVERY_CODES).token(&dora_token)).await;
+    let codes = w.expect(201, post(RECOVERY_CODES).token(&dora_token)).await;
+    let redeem = |code: &str| json!({ "username": "dora", "code": code, "newPassword": NEW_PASSWORD, "deviceName": "x" });
+    let recovery = redeem(&codes.text("/codes/0"));
+    w.expect(200, post(RECOVER).json(recovery.clone())).await;
+    w.expect(401, post(RECOVER).json(recovery)).await;
+    w.expect(
+        422,
+        post(RECOVER).json(
+            redeem("ABCD-EFGH")
+                .as_object()
+                .map(|body| {
+                    let mut body = body.clone();
+                    body.insert("newPassword".into(), json!("short"));
+                    Value::Object(body)
+                })
+                .unwrap_or_default(),
+        ),
+    )
+    .await;
+    let issued = w
+        .expect(201, post(RESET_CODE).at("id", &dora_id).token(&admin_token))
+        .await;
+    w.expect(403, post(RESET_CODE).at("id", &dora_id).token(&sam_token))
+        .await;
+    w.expect(
+        422,
+        post(RESET_CODE).at("id", &admin_id).token(&admin_token),
+    )
+    .await;
+    w.expect(404, post(RESET_CODE).at("id", NOBODY).token(&admin_token))
+        .await;
+    let reset = redeem(&issued.text("/code"));
+    w.expect(200, post(RESET).json(reset.clone())).await;
+    w.expect(401, post(RESET).json(reset)).await;
     w.expect(403, get(PLANS).token(&admin_token)).await;
 
     // The owner deletes the plan; logging out ends the session.

@@ -140,7 +140,9 @@ pub fn status_of(code: ErrorCode) -> u16 {
         | E::InvalidToken
         | E::InvalidCredentials
         | E::InvalidRefreshToken
-        | E::RefreshTokenReused => 401,
+        | E::RefreshTokenReused
+        | E::RecoveryCodeInvalid
+        | E::ResetCodeInvalid => 401,
         E::AccountDisabled
         | E::RegistrationClosed
         | E::EnrollmentCodeInvalid
@@ -148,7 +150,8 @@ pub fn status_of(code: ErrorCode) -> u16 {
         | E::AdminCannotUsePlans
         | E::OwnerOnly
         | E::PlanLimitReached
-        | E::ForeignAuthor => 403,
+        | E::ForeignAuthor
+        | E::WrongPassword => 403,
         E::PlanNotFound
         | E::AccountNotFound
         | E::MemberNotFound
@@ -716,6 +719,93 @@ pub fn operations() -> Vec<Operation> {
         ])
         .answers(Success::Json(200, "AuditPage"))
         .errors(&[E::BadRequest, E::AdminOnly]),
+        op(
+            "post",
+            "/api/v1/me/password",
+            "changePassword",
+            "me",
+            "Change the caller's password",
+            "Needs the current password (a wrong one is 403 `wrong_password`; guesses are rate \
+             limited like logins). The new password follows the registration rules (422). Every \
+             other device session of the account ends at once, its sync connections closed; \
+             this one continues.",
+        )
+        .request(Request::Json("ChangePasswordRequest"))
+        .errors(&[E::WrongPassword, E::ValidationFailed, E::RateLimited]),
+        op(
+            "get",
+            "/api/v1/me/recovery-codes",
+            "getRecoveryCodeStatus",
+            "me",
+            "How many recovery codes the caller has left",
+            "How many codes of the current set are unused and when the set was made; never the \
+             codes.",
+        )
+        .answers(Success::Json(200, "RecoveryCodeStatus")),
+        op(
+            "post",
+            "/api/v1/me/recovery-codes",
+            "newRecoveryCodes",
+            "me",
+            "A new set of recovery codes",
+            "Ten one-time codes like `K7QM-3XPA`, shown this once (the server keeps only their \
+             hashes); the previous set stops working. The body is ignored.",
+        )
+        .answers(Success::Json(201, "RecoveryCodes")),
+        op(
+            "post",
+            "/api/v1/auth/recover",
+            "recover",
+            "auth",
+            "Set a new password with a recovery code, and sign in",
+            "The code is used up and every device session of the account ends (sync \
+             connections closed); answers tokens for a new session. A used code, another \
+             account's code and an unknown username get the same 401 \
+             `recovery_code_invalid`. Guesses are rate limited per account and per address.",
+        )
+        .anyone()
+        .request(Request::Json("RedeemCodeRequest"))
+        .answers(Success::Json(200, "AuthTokens"))
+        .errors(&[
+            E::RecoveryCodeInvalid,
+            E::ValidationFailed,
+            E::AccountDisabled,
+            E::RateLimited,
+        ]),
+        op(
+            "post",
+            "/api/v1/auth/reset",
+            "resetPassword",
+            "auth",
+            "Set a new password with a reset code from an admin, and sign in",
+            "As `recover`, with a reset code an admin issued (one-time, expires within a day). \
+             A used, expired, voided or another account's code and an unknown username get the \
+             same 401 `reset_code_invalid`.",
+        )
+        .anyone()
+        .request(Request::Json("RedeemCodeRequest"))
+        .answers(Success::Json(200, "AuthTokens"))
+        .errors(&[
+            E::ResetCodeInvalid,
+            E::ValidationFailed,
+            E::AccountDisabled,
+            E::RateLimited,
+        ]),
+        op(
+            "post",
+            "/api/v1/admin/accounts/{id}/reset-code",
+            "issueResetCode",
+            "admin",
+            "Issue a password reset code for an account",
+            "Admins only, for another account (member or admin; never their own: 422), not a \
+             disabled one (422). A one-time code like `K7QM-3XPA` to hand to the person, who \
+             chooses a new password with it; it expires after `CAIRN_RESET_CODE_TTL_HOURS` \
+             (default 24) and a new one voids the previous one. The admin never learns the \
+             password. The body is ignored.",
+        )
+        .params(&[ACCOUNT])
+        .answers(Success::Json(201, "ResetCode"))
+        .errors(&[E::AdminOnly, E::AccountNotFound, E::ValidationFailed]),
         op("get", "/healthz", "healthz", "operations", "Alive", "")
             .anyone()
             .answers(Success::Json(200, "Health")),

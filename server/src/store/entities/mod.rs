@@ -14,5 +14,7 @@ pub mod plan_members;
 pub mod plan_snapshots;
 pub mod plan_tombstones;
 pub mod plans;
+pub mod recovery_codes;
+pub mod reset_codes;
 pub mod server_settings;
 pub mod users;
