@@ -12,6 +12,7 @@ use crate::auth::limits::RateLimited;
 use crate::services::accounts::AccountError;
 use crate::services::admin::AdminError;
 use crate::services::http_sync::HttpSyncError;
+use crate::services::leaving::LeavingError;
 use crate::services::plans::PlanError;
 use crate::sync::HubError;
 use crate::sync::core::document::UploadError;
@@ -212,5 +213,23 @@ impl From<HubError> for AppError {
             ),
             HubError::Unavailable => AppError::internal(&err),
         }
+    }
+}
+
+impl From<LeavingError> for AppError {
+    fn from(err: LeavingError) -> Self {
+        use LeavingError as E;
+        let (status, code) = match &err {
+            E::InvalidInput(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::ValidationFailed,
+            ),
+            E::WrongPassword => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidCredentials),
+            E::RateLimited(limited) => return AppError::rate_limited(limited),
+            E::SoleAdmin => (StatusCode::CONFLICT, ErrorCode::SoleAdmin),
+            E::Gone => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidToken),
+            E::Plan(_) | E::Store(_) | E::Password(_) => return AppError::internal(&err),
+        };
+        AppError::new(status, code, err.to_string())
     }
 }

@@ -70,6 +70,8 @@ pub enum ErrorCode {
     NotReady,
     /// Something went wrong on the server; the details are in its log, not in this response.
     Internal,
+    /// The only enabled admin account cannot be deleted: the server would have no admin left.
+    SoleAdmin,
 }
 
 /// The body of every error response.

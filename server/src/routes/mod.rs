@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod extract;
 mod health;
+mod leaving;
 mod me;
 mod plans;
 mod sync;
@@ -71,6 +72,7 @@ pub fn configure(
         web::scope("/api/v1")
             .configure(auth::configure)
             .configure(me::configure)
+            .configure(leaving::configure)
             .configure(|cfg| plans::configure(cfg, max_upload_bytes))
             .configure(admin::configure),
     )

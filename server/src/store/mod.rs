@@ -10,7 +10,9 @@ pub use changes::{ChangeLog, LoggedChange, PlanCatchUp, StoredBytes, StoredDocum
 mod entities;
 use entities::server_settings;
 mod fanout;
+mod leaving;
 pub use fanout::{CHANNEL, Heard, MAX_NOTICE_BYTES, Notice, Subscription};
+pub use leaving::Leaving;
 mod plans;
 mod sealing;
 pub use sealing::RewrapReport;

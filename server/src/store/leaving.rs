@@ -1,0 +1,95 @@
+//! Leaving Cairn: an account its person deleted becomes a tombstone row. Its id stays (history,
+//! actor bindings and other people's access logs point to it), its personal data goes, and
+//! every name read from it is [`FORMER_MEMBER`].
+
+use cairn_shared::UserId;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+
+use super::entities::{device_sessions, users};
+use super::{Store, StoreError};
+use crate::domain::FORMER_MEMBER;
+
+/// The name others see for an account row: its display name, or [`FORMER_MEMBER`] once the
+/// account is deleted. Every place the store reads a name from `users` goes through here.
+pub(super) fn shown_name(row: &users::Model) -> String {
+    if row.deleted_at.is_some() {
+        FORMER_MEMBER.to_owned()
+    } else {
+        row.display_name.clone()
+    }
+}
+
+/// The username and look-alike key a deleted account keeps: never a valid username (longer
+/// than any, with its id), so the person's name is free again and cannot collide.
+fn tombstone_username(id: UserId) -> String {
+    format!("deleted-{}", id.0)
+}
+
+/// What [`Store::close_account`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leaving {
+    /// The account is now a tombstone and all its device sessions have ended.
+    Closed,
+    /// It is the only enabled admin account: nothing changed.
+    SoleAdmin,
+    /// There is no such account, or it was already deleted: nothing changed.
+    Gone,
+}
+
+impl Store {
+    /// Turn the account into a tombstone, in one transaction: `deleted_at` set, display name and
+    /// password hash wiped, the username replaced (freeing it), every device session ended. An
+    /// admin is refused when no other enabled admin would remain: the enabled admins' rows are
+    /// locked first (`FOR UPDATE` on Postgres; SQLite's write transaction holds the whole
+    /// database), so two admins leaving at once cannot both go.
+    pub async fn close_account(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Leaving, StoreError> {
+        let txn = self.begin_write().await?;
+        let Some(row) = users::Entity::find_by_id(user.0)
+            .lock_exclusive()
+            .one(&txn)
+            .await?
+            .filter(|row| row.deleted_at.is_none())
+        else {
+            return Ok(Leaving::Gone);
+        };
+        if row.kind == "admin" {
+            let admins: Vec<uuid::Uuid> = users::Entity::find()
+                .select_only()
+                .column(users::Column::Id)
+                .filter(users::Column::Kind.eq("admin"))
+                .filter(users::Column::DisabledAt.is_null())
+                .filter(users::Column::DeletedAt.is_null())
+                .lock_exclusive()
+                .into_tuple()
+                .all(&txn)
+                .await?;
+            if !admins.iter().any(|id| *id != user.0) {
+                return Ok(Leaving::SoleAdmin);
+            }
+        }
+        let tombstone = tombstone_username(user);
+        users::Entity::update_many()
+            .col_expr(users::Column::DeletedAt, Expr::value(Some(now)))
+            .col_expr(users::Column::DisplayName, Expr::value(""))
+            .col_expr(users::Column::PasswordHash, Expr::value(""))
+            .col_expr(users::Column::Username, Expr::value(tombstone.clone()))
+            .col_expr(users::Column::UsernameKey, Expr::value(Some(tombstone)))
+            .filter(users::Column::Id.eq(user.0))
+            .exec(&txn)
+            .await?;
+        device_sessions::Entity::update_many()
+            .col_expr(device_sessions::Column::RevokedAt, Expr::value(Some(now)))
+            .filter(device_sessions::Column::UserId.eq(user.0))
+            .filter(device_sessions::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(Leaving::Closed)
+    }
+}
