@@ -10,6 +10,7 @@ use cairn_shared::api::{
     LoginRequest, PlanDetail, PlanMember, PlanSummary, RefreshRequest, RegisterRequest,
     RenameSessionRequest,
 };
+use cairn_shared::api::{DeleteAccountRequest, LeavingPreview};
 use cairn_shared::plan::PlanDocument;
 use schemars::Schema;
 use schemars::generate::SchemaSettings;
@@ -76,6 +77,7 @@ pub fn components() -> Map<String, Value> {
     requests.subschema_for::<RenameSessionRequest>();
     requests.subschema_for::<CreateAccountRequest>();
     requests.subschema_for::<CreateEnrollmentCodeRequest>();
+    requests.subschema_for::<DeleteAccountRequest>();
     // The plan document is only ever read (over REST it is answered as it is stored), so it has
     // the one contract, the same as in plan.schema.json.
     requests.subschema_for::<PlanDocument>();
@@ -97,6 +99,7 @@ pub fn components() -> Map<String, Value> {
     responses.subschema_for::<EnrollmentCode>();
     responses.subschema_for::<Counts>();
     responses.subschema_for::<Health>();
+    responses.subschema_for::<LeavingPreview>();
 
     let mut all = requests.take_definitions(true);
     for (name, schema) in responses.take_definitions(true) {
