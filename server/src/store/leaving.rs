@@ -5,7 +5,7 @@
 use cairn_shared::UserId;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::entities::{device_sessions, users};
 use super::{Store, StoreError};
@@ -43,7 +43,8 @@ impl Store {
     /// password hash wiped, the username replaced (freeing it), every device session ended. An
     /// admin is refused when no other enabled admin would remain: the enabled admins' rows are
     /// locked first (`FOR UPDATE` on Postgres; SQLite's write transaction holds the whole
-    /// database), so two admins leaving at once cannot both go.
+    /// database), so two admins leaving at once cannot both go. `Gone` when another request
+    /// deleted it first.
     pub async fn close_account(
         &self,
         user: UserId,
@@ -51,7 +52,6 @@ impl Store {
     ) -> Result<Leaving, StoreError> {
         let txn = self.begin_write().await?;
         let Some(row) = users::Entity::find_by_id(user.0)
-            .lock_exclusive()
             .one(&txn)
             .await?
             .filter(|row| row.deleted_at.is_none())
@@ -59,12 +59,15 @@ impl Store {
             return Ok(Leaving::Gone);
         };
         if row.kind == "admin" {
+            // Locked in one order (by id), so two admins leaving at once wait, not deadlock; the
+            // second then sees the first gone (Postgres re-checks a locked row's conditions).
             let admins: Vec<uuid::Uuid> = users::Entity::find()
                 .select_only()
                 .column(users::Column::Id)
                 .filter(users::Column::Kind.eq("admin"))
                 .filter(users::Column::DisabledAt.is_null())
                 .filter(users::Column::DeletedAt.is_null())
+                .order_by_asc(users::Column::Id)
                 .lock_exclusive()
                 .into_tuple()
                 .all(&txn)
@@ -74,15 +77,20 @@ impl Store {
             }
         }
         let tombstone = tombstone_username(user);
-        users::Entity::update_many()
+        let closed = users::Entity::update_many()
             .col_expr(users::Column::DeletedAt, Expr::value(Some(now)))
             .col_expr(users::Column::DisplayName, Expr::value(""))
             .col_expr(users::Column::PasswordHash, Expr::value(""))
             .col_expr(users::Column::Username, Expr::value(tombstone.clone()))
             .col_expr(users::Column::UsernameKey, Expr::value(Some(tombstone)))
             .filter(users::Column::Id.eq(user.0))
+            .filter(users::Column::DeletedAt.is_null())
             .exec(&txn)
             .await?;
+        if closed.rows_affected != 1 {
+            // Deleted a moment ago by another request (the transaction is rolled back on drop).
+            return Ok(Leaving::Gone);
+        }
         device_sessions::Entity::update_many()
             .col_expr(device_sessions::Column::RevokedAt, Expr::value(Some(now)))
             .filter(device_sessions::Column::UserId.eq(user.0))

@@ -381,3 +381,42 @@ async fn a_sole_admin_cannot_leave_but_one_of_two_can() {
         .assert_error(409, ErrorCode::SoleAdmin);
     assert_eq!(app.get("/api/v1/me", second.token()).await.status, 200);
 }
+
+#[tokio::test]
+async fn of_two_admins_leaving_at_once_one_stays() {
+    let app = TestApp::spawn().await;
+    let first = app.admin("agency").await;
+    let second = app.admin("deputy").await;
+    let confirmed = json!({ "password": PASSWORD });
+    let (a, b) = tokio::join!(
+        leave(&app, &first, confirmed.clone()),
+        leave(&app, &second, confirmed.clone())
+    );
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [204, 409], "{} / {}", a.body, b.body);
+    let refused = if a.status == 409 { &a } else { &b };
+    refused.assert_error(409, ErrorCode::SoleAdmin);
+    let stayed = if a.status == 409 { &first } else { &second };
+    assert_eq!(app.get("/api/v1/me", stayed.token()).await.status, 200);
+}
+
+#[tokio::test]
+async fn leaving_twice_at_once_deletes_once() {
+    let app = TestApp::spawn().await;
+    let maria = app.register("maria").await;
+    app.create_plan(&maria, "Maria's plan").await;
+    let confirmed = json!({ "password": PASSWORD });
+    let (a, b) = tokio::join!(
+        leave(&app, &maria, confirmed.clone()),
+        leave(&app, &maria, confirmed.clone())
+    );
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [204, 401], "{} / {}", a.body, b.body);
+    let refused = if a.status == 401 { &a } else { &b };
+    refused.assert_error(401, ErrorCode::InvalidToken);
+    app.get("/api/v1/me", maria.token())
+        .await
+        .assert_error(401, ErrorCode::InvalidToken);
+}
