@@ -24,8 +24,8 @@ use super::Services;
 use super::plans::{self, PlanError};
 use crate::auth::limits::RateLimited;
 use crate::auth::password::{PasswordError, verify_password};
-use crate::domain::Caller;
-use crate::store::{Leaving, StoreError};
+use crate::domain::{AccessEvent, Caller};
+use crate::store::{Leaving, Store, StoreError};
 
 /// Why leaving was refused.
 #[derive(Debug, thiserror::Error)]
@@ -194,4 +194,28 @@ pub async fn delete_account(
         None => Ok(()),
         Some(err) => Err(err.into()),
     }
+}
+
+/// At start-up, before any connection: finish what a departure left undone (Cairn stopped after
+/// closing an account but before all its plans were deleted or left). Plans a deleted account
+/// owns are deleted as a deletion does (shredded, tombstoned); its supporter memberships end,
+/// logged as its leaving. Returns how many memberships were ended.
+pub async fn finish_departures(store: &Store) -> Result<usize, StoreError> {
+    let now = Utc::now();
+    let left = store.departed_memberships().await?;
+    for &(plan, user, role) in &left {
+        match role {
+            PlanRole::Owner => {
+                store.delete_plan(plan, now).await?;
+            }
+            PlanRole::Supporter => {
+                if store.remove_supporter(plan, user).await? {
+                    let record = AccessEvent::Left.by(user, None, now);
+                    store.insert_accesses(plan, &[record]).await?;
+                }
+            }
+        }
+        tracing::info!(plan.id = %plan, user.id = %user, "a departed account's plan deleted or left");
+    }
+    Ok(left.len())
 }

@@ -2,12 +2,14 @@
 //! actor bindings and other people's access logs point to it), its personal data goes, and
 //! every name read from it is [`FORMER_MEMBER`].
 
-use cairn_shared::UserId;
+use cairn_shared::api::PlanRole;
+use cairn_shared::{PlanId, UserId};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::entities::{device_sessions, users};
+use super::entities::{device_sessions, plan_members, users};
+use super::plans::role_text;
 use super::{Store, StoreError};
 use crate::domain::FORMER_MEMBER;
 
@@ -99,5 +101,28 @@ impl Store {
             .await?;
         txn.commit().await?;
         Ok(Leaving::Closed)
+    }
+
+    /// Memberships deleted accounts still hold, (plan, account, role): what a departure left
+    /// undone if Cairn stopped between closing the account and ending its plans.
+    pub async fn departed_memberships(
+        &self,
+    ) -> Result<Vec<(PlanId, UserId, PlanRole)>, StoreError> {
+        let rows = plan_members::Entity::find()
+            .inner_join(users::Entity)
+            .filter(users::Column::DeletedAt.is_not_null())
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let role = if row.role == role_text(PlanRole::Owner) {
+                    PlanRole::Owner
+                } else {
+                    PlanRole::Supporter
+                };
+                (PlanId(row.plan_id), UserId(row.user_id), role)
+            })
+            .collect())
     }
 }

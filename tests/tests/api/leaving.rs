@@ -420,3 +420,70 @@ async fn leaving_twice_at_once_deletes_once() {
         .await
         .assert_error(401, ErrorCode::InvalidToken);
 }
+
+#[tokio::test]
+async fn a_departure_cut_short_is_finished_at_start_up() {
+    let app = TestApp::spawn().await;
+    let maria = app.register("maria").await;
+    let sam = app.register("sam").await;
+    let mine = app.create_plan(&maria, "Maria's plan").await;
+    app.add_supporter(&maria, &mine, &sam).await;
+    let sams = app.create_plan(&sam, "Sam's plan").await;
+    app.add_supporter(&sam, &sams, &maria).await;
+    // Cairn stops right after closing the account, before its plans are dealt with.
+    let closed = app
+        .store
+        .close_account(maria.user_id(), chrono::Utc::now())
+        .await
+        .expect("store");
+    assert_eq!(closed, cairn_server::store::Leaving::Closed);
+    assert_eq!(
+        app.get("/api/v1/plans", sam.token())
+            .await
+            .body
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+
+    let database_url = app.database_url.clone();
+    let restarted = TestApp::spawn_with(move |s| {
+        s.database_url = Some(secrecy::SecretString::from(database_url));
+    })
+    .await;
+    let sam = restarted.login("sam").await;
+    assert_eq!(
+        ids(&restarted.get("/api/v1/plans", sam.token()).await.body),
+        vec![sams.clone()]
+    );
+    let members = restarted
+        .get(&format!("/api/v1/plans/{sams}/members"), sam.token())
+        .await;
+    assert_eq!(
+        members.body.as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        members.body
+    );
+    let log = restarted
+        .get(&format!("/api/v1/plans/{sams}/access-log"), sam.token())
+        .await;
+    let left = log
+        .body
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| e["kind"] == "left")
+        .cloned();
+    assert_eq!(
+        left.map(|e| e["accountName"].clone()),
+        Some(json!(FORMER_MEMBER))
+    );
+    assert!(
+        restarted
+            .store
+            .is_tombstoned(PlanId(mine.parse().expect("uuid")))
+            .await
+            .expect("store")
+    );
+}
