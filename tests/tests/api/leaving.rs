@@ -55,18 +55,43 @@ async fn history(app: &TestApp, session: &Session, plan: &str) -> Vec<HistoryEnt
     answer.json()
 }
 
+/// Of two answers to requests sent at once, exactly one is 204 and the other `status` `code`:
+/// whether the first was the one refused.
+#[track_caller]
+fn one_refused(
+    a: &cairn_tests::Answer,
+    b: &cairn_tests::Answer,
+    status: u16,
+    code: ErrorCode,
+) -> bool {
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort_unstable();
+    let mut expected = [204, status];
+    expected.sort_unstable();
+    assert_eq!(statuses, expected, "{} / {}", a.body, b.body);
+    let first_refused = a.status.as_u16() == status;
+    (if first_refused { a } else { b }).assert_error(status, code);
+    first_refused
+}
+
+/// Maria supports Sam's plan and Sam supports hers: (maria, sam, her plan, his plan).
+async fn each_in_the_others_plan(app: &TestApp) -> (Session, Session, String, String) {
+    let maria = app.register("maria").await;
+    let sam = app.register("sam").await;
+    let mine = app.create_plan(&maria, "Maria's plan").await;
+    app.add_supporter(&maria, &mine, &sam).await;
+    let sams = app.create_plan(&sam, "Sam's plan").await;
+    app.add_supporter(&sam, &sams, &maria).await;
+    (maria, sam, mine, sams)
+}
+
 #[tokio::test]
 async fn the_preview_lists_what_will_go() {
     let app = TestApp::spawn().await;
-    let maria = app.register("maria").await;
-    let sam = app.register("sam").await;
+    let (maria, sam, mine, sams) = each_in_the_others_plan(&app).await;
     let lee = app.register("lee").await;
-    let mine = app.create_plan(&maria, "Maria's plan").await;
-    app.add_supporter(&maria, &mine, &sam).await;
     app.add_supporter(&maria, &mine, &lee).await;
     let quiet = app.create_plan(&maria, "Nobody sees this yet").await;
-    let sams = app.create_plan(&sam, "Sam's plan").await;
-    app.add_supporter(&sam, &sams, &maria).await;
     app.login("maria").await;
 
     let answer = app.get("/api/v1/me/leaving", maria.token()).await;
@@ -392,12 +417,11 @@ async fn of_two_admins_leaving_at_once_one_stays() {
         leave(&app, &first, confirmed.clone()),
         leave(&app, &second, confirmed.clone())
     );
-    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
-    statuses.sort_unstable();
-    assert_eq!(statuses, [204, 409], "{} / {}", a.body, b.body);
-    let refused = if a.status == 409 { &a } else { &b };
-    refused.assert_error(409, ErrorCode::SoleAdmin);
-    let stayed = if a.status == 409 { &first } else { &second };
+    let stayed = if one_refused(&a, &b, 409, ErrorCode::SoleAdmin) {
+        &first
+    } else {
+        &second
+    };
     assert_eq!(app.get("/api/v1/me", stayed.token()).await.status, 200);
 }
 
@@ -411,11 +435,7 @@ async fn leaving_twice_at_once_deletes_once() {
         leave(&app, &maria, confirmed.clone()),
         leave(&app, &maria, confirmed.clone())
     );
-    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
-    statuses.sort_unstable();
-    assert_eq!(statuses, [204, 401], "{} / {}", a.body, b.body);
-    let refused = if a.status == 401 { &a } else { &b };
-    refused.assert_error(401, ErrorCode::InvalidToken);
+    one_refused(&a, &b, 401, ErrorCode::InvalidToken);
     app.get("/api/v1/me", maria.token())
         .await
         .assert_error(401, ErrorCode::InvalidToken);
@@ -424,12 +444,7 @@ async fn leaving_twice_at_once_deletes_once() {
 #[tokio::test]
 async fn a_departure_cut_short_is_finished_at_start_up() {
     let app = TestApp::spawn().await;
-    let maria = app.register("maria").await;
-    let sam = app.register("sam").await;
-    let mine = app.create_plan(&maria, "Maria's plan").await;
-    app.add_supporter(&maria, &mine, &sam).await;
-    let sams = app.create_plan(&sam, "Sam's plan").await;
-    app.add_supporter(&sam, &sams, &maria).await;
+    let (maria, sam, mine, sams) = each_in_the_others_plan(&app).await;
     // Cairn stops right after closing the account, before its plans are dealt with.
     let closed = app
         .store
