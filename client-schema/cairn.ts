@@ -342,6 +342,16 @@ export interface CreatePlanRequest {
   title?: string | null;
 }
 
+/**
+ * `DELETE /api/v1/me`: delete the caller's account, confirmed by the person. Today the only
+ * confirmation is the account's password; a passkey confirmation will be another optional
+ * field beside it (exactly one of them given).
+ */
+export interface DeleteAccountRequest {
+  /** The account's password (required until other confirmations exist). */
+  password?: string | null;
+}
+
 /** One device session of the caller (`GET /api/v1/me/sessions`). */
 export interface DeviceSession {
   /** When the device logged in. */
@@ -414,8 +424,9 @@ export interface ErrorBody {
  * - `wrong_password`: The current password given to change it is wrong.
  * - `recovery_code_invalid`: The username and recovery code do not match an unused recovery code.
  * - `reset_code_invalid`: The username and reset code do not match an unused, unexpired reset code.
+ * - `sole_admin`: The only enabled admin account cannot be deleted: the server would have no admin left.
  */
-export type ErrorCode = "bad_request" | "validation_failed" | "payload_too_large" | "unauthenticated" | "invalid_token" | "invalid_credentials" | "account_disabled" | "rate_limited" | "invalid_refresh_token" | "refresh_token_reused" | "registration_closed" | "enrollment_code_invalid" | "username_taken" | "admin_only" | "admin_cannot_use_plans" | "owner_only" | "plan_limit_reached" | "plan_not_found" | "account_not_found" | "member_not_found" | "session_not_found" | "invitation_not_found" | "invitation_expired" | "invitation_used" | "already_member" | "owner_cannot_leave" | "foreign_author" | "not_found" | "method_not_allowed" | "not_ready" | "internal" | "wrong_password" | "recovery_code_invalid" | "reset_code_invalid";
+export type ErrorCode = "bad_request" | "validation_failed" | "payload_too_large" | "unauthenticated" | "invalid_token" | "invalid_credentials" | "account_disabled" | "rate_limited" | "invalid_refresh_token" | "refresh_token_reused" | "registration_closed" | "enrollment_code_invalid" | "username_taken" | "admin_only" | "admin_cannot_use_plans" | "owner_only" | "plan_limit_reached" | "plan_not_found" | "account_not_found" | "member_not_found" | "session_not_found" | "invitation_not_found" | "invitation_expired" | "invitation_used" | "already_member" | "owner_cannot_leave" | "foreign_author" | "not_found" | "method_not_allowed" | "not_ready" | "internal" | "wrong_password" | "recovery_code_invalid" | "reset_code_invalid" | "sole_admin";
 
 /** What went wrong: a stable code and a human-readable message. */
 export interface ErrorDetail {
@@ -468,6 +479,19 @@ export interface Invitation {
   planId: PlanId;
 }
 
+/**
+ * `GET /api/v1/me/leaving`: everything deleting the caller's account would delete or end, so
+ * the person can see it before they confirm.
+ */
+export interface LeavingPreview {
+  /** How many device sessions end (every signed-in device). */
+  deviceSessions: number;
+  /** The plans the caller owns: each is deleted for everyone (its supporters lose it). */
+  ownedPlans: OwnedPlanLeaving[];
+  /** The plans the caller supports: they leave each; the plan stays with its owner. */
+  supportedPlans: SupportedPlanLeaving[];
+}
+
 /** `POST /api/v1/auth/login`. */
 export interface LoginRequest {
   /** A name for this device's session, shown in the session list. */
@@ -476,6 +500,16 @@ export interface LoginRequest {
   password: string;
   /** The account's username (not case-sensitive). */
   username: string;
+}
+
+/** A plan the caller owns, deleted with their account. */
+export interface OwnedPlanLeaving {
+  /** The plan id. */
+  id: PlanId;
+  /** How many supporters lose the plan. */
+  supporters: number;
+  /** The plan's title as last recorded (empty if none was written, or it cannot be read). */
+  title: string;
 }
 
 /** One plan with its current content (`GET /api/v1/plans/{id}`). */
@@ -685,6 +719,16 @@ export interface ResetCode {
 /** A device session: one login on one device, holding one rotating refresh token. */
 export type SessionId = string;
 
+/** A plan the caller supports, which they leave with their account. */
+export interface SupportedPlanLeaving {
+  /** The plan id. */
+  id: PlanId;
+  /** The display name of the person whose plan it is. */
+  ownerName: string;
+  /** The plan's title as last recorded (empty if none was written, or it cannot be read). */
+  title: string;
+}
+
 /** An account (a member or an admin). */
 export type UserId = string;
 
@@ -730,6 +774,20 @@ export interface Operations {
     status: 200;
     response: Account;
     errors: "unauthenticated" | "invalid_token" | "account_disabled" | "internal";
+  };
+  /** What deleting the caller's account would delete. */
+  "GET /api/v1/me/leaving": {
+    request: undefined;
+    status: 200;
+    response: LeavingPreview;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "internal";
+  };
+  /** Delete the caller's account ("Leave Cairn"). */
+  "DELETE /api/v1/me": {
+    request: DeleteAccountRequest;
+    status: 204;
+    response: undefined;
+    errors: "bad_request" | "payload_too_large" | "unauthenticated" | "invalid_token" | "account_disabled" | "validation_failed" | "invalid_credentials" | "rate_limited" | "sole_admin" | "internal";
   };
   /** The caller's device sessions. */
   "GET /api/v1/me/sessions": {

@@ -21,7 +21,14 @@ pub struct User {
     pub disabled_at: Option<DateTime<Utc>>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// Set when the person deleted their account ("Leave Cairn"): a tombstone, never signed in
+    /// again, shown to others as [`FORMER_MEMBER`].
+    pub deleted_at: Option<DateTime<Utc>>,
 }
+
+/// How a deleted account is named wherever others see it (history, access logs, members,
+/// exports): its display name is wiped, and its id is never given to anyone else.
+pub const FORMER_MEMBER: &str = "a former member";
 
 impl User {
     /// The account as the API shows it (no password hash).

@@ -13,6 +13,7 @@ use crate::services::accounts::AccountError;
 use crate::services::admin::AdminError;
 use crate::services::credentials::CredentialError;
 use crate::services::http_sync::HttpSyncError;
+use crate::services::leaving::LeavingError;
 use crate::services::plans::PlanError;
 use crate::sync::HubError;
 use crate::sync::core::document::UploadError;
@@ -228,6 +229,24 @@ impl From<CredentialError> for AppError {
             }
             CredentialError::Account(inner) => return inner.into(),
             CredentialError::Admin(inner) => return inner.into(),
+        };
+        AppError::new(status, code, err.to_string())
+    }
+}
+
+impl From<LeavingError> for AppError {
+    fn from(err: LeavingError) -> Self {
+        use LeavingError as E;
+        let (status, code) = match &err {
+            E::InvalidInput(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::ValidationFailed,
+            ),
+            E::WrongPassword => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidCredentials),
+            E::RateLimited(limited) => return AppError::rate_limited(limited),
+            E::SoleAdmin => (StatusCode::CONFLICT, ErrorCode::SoleAdmin),
+            E::Gone => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidToken),
+            E::Plan(_) | E::Store(_) | E::Password(_) => return AppError::internal(&err),
         };
         AppError::new(status, code, err.to_string())
     }

@@ -70,6 +70,13 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
             "keyed usernames stored before look-alike checks"
         );
     }
+    let finished = crate::services::leaving::finish_departures(&store).await?;
+    if finished > 0 {
+        tracing::info!(
+            memberships = finished,
+            "finished departures left undone (deleted accounts' plans)"
+        );
+    }
     let sealed = store.prepare_plans_at_rest().await?;
     if sealed > 0 {
         tracing::info!(

@@ -544,3 +544,51 @@ pub struct ResetCode {
     /// When it stops working.
     pub expires_at: DateTime<Utc>,
 }
+
+/// `GET /api/v1/me/leaving`: everything deleting the caller's account would delete or end, so
+/// the person can see it before they confirm.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LeavingPreview {
+    /// The plans the caller owns: each is deleted for everyone (its supporters lose it).
+    pub owned_plans: Vec<OwnedPlanLeaving>,
+    /// The plans the caller supports: they leave each; the plan stays with its owner.
+    pub supported_plans: Vec<SupportedPlanLeaving>,
+    /// How many device sessions end (every signed-in device).
+    pub device_sessions: u64,
+}
+
+/// A plan the caller owns, deleted with their account.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OwnedPlanLeaving {
+    /// The plan id.
+    pub id: PlanId,
+    /// The plan's title as last recorded (empty if none was written, or it cannot be read).
+    pub title: String,
+    /// How many supporters lose the plan.
+    pub supporters: u64,
+}
+
+/// A plan the caller supports, which they leave with their account.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SupportedPlanLeaving {
+    /// The plan id.
+    pub id: PlanId,
+    /// The plan's title as last recorded (empty if none was written, or it cannot be read).
+    pub title: String,
+    /// The display name of the person whose plan it is.
+    pub owner_name: String,
+}
+
+/// `DELETE /api/v1/me`: delete the caller's account, confirmed by the person. Today the only
+/// confirmation is the account's password; a passkey confirmation will be another optional
+/// field beside it (exactly one of them given).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteAccountRequest {
+    /// The account's password (required until other confirmations exist).
+    #[serde(default)]
+    pub password: Option<String>,
+}

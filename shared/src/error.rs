@@ -76,6 +76,8 @@ pub enum ErrorCode {
     RecoveryCodeInvalid,
     /// The username and reset code do not match an unused, unexpired reset code.
     ResetCodeInvalid,
+    /// The only enabled admin account cannot be deleted: the server would have no admin left.
+    SoleAdmin,
 }
 
 /// The body of every error response.

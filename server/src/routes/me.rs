@@ -10,14 +10,18 @@ use crate::error::AppError;
 use crate::services::{Services, accounts, activity as account_activity};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/me").route(web::get().to(me)))
-        .service(web::resource("/me/activity").route(web::get().to(activity)))
-        .service(web::resource("/me/sessions").route(web::get().to(sessions)))
-        .service(
-            web::resource("/me/sessions/{id}")
-                .route(web::delete().to(end_session))
-                .route(web::patch().to(rename_session)),
-        );
+    cfg.service(
+        web::resource("/me")
+            .route(web::get().to(me))
+            .route(web::delete().to(super::leaving::delete_account)),
+    )
+    .service(web::resource("/me/activity").route(web::get().to(activity)))
+    .service(web::resource("/me/sessions").route(web::get().to(sessions)))
+    .service(
+        web::resource("/me/sessions/{id}")
+            .route(web::delete().to(end_session))
+            .route(web::patch().to(rename_session)),
+    );
 }
 
 async fn me(caller: Caller) -> HttpResponse {

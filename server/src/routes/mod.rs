@@ -6,6 +6,7 @@ mod auth;
 mod credentials;
 mod extract;
 mod health;
+mod leaving;
 mod me;
 mod plans;
 mod sync;
@@ -72,6 +73,7 @@ pub fn configure(
         web::scope("/api/v1")
             .configure(auth::configure)
             .configure(me::configure)
+            .configure(leaving::configure)
             .configure(|cfg| plans::configure(cfg, max_upload_bytes))
             .configure(admin::configure)
             .configure(credentials::configure),

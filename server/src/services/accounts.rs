@@ -466,6 +466,7 @@ pub async fn refresh(services: &Services, refresh_token: &str) -> Result<AuthTok
         .store
         .user(session.user_id)
         .await?
+        .filter(|user| user.deleted_at.is_none())
         .ok_or(AccountError::InvalidRefreshToken)?;
     if user.disabled_at.is_some() {
         return Err(AccountError::AccountDisabled);
@@ -512,6 +513,7 @@ pub async fn authenticate(services: &Services, access_token: &str) -> Result<Cal
         .store
         .user(UserId(claims.sub))
         .await?
+        .filter(|user| user.deleted_at.is_none())
         .ok_or(AccountError::InvalidToken)?;
     if user.disabled_at.is_some() {
         return Err(AccountError::AccountDisabled);

@@ -10,6 +10,7 @@ pub mod export;
 pub mod history;
 pub mod http_sync;
 pub mod keys;
+pub mod leaving;
 pub mod plans;
 
 use std::sync::Arc;

@@ -104,7 +104,7 @@ impl Store {
                 .all(&self.db)
                 .await?
                 .into_iter()
-                .map(|user| (user.id, user.display_name))
+                .map(|user| (user.id, super::leaving::shown_name(&user)))
                 .collect()
         };
         rows.into_iter()

@@ -28,14 +28,16 @@ impl TryFrom<users::Model> for User {
             "admin" => AccountKind::Admin,
             other => return Err(StoreError::Corrupt(format!("account kind {other:?}"))),
         };
+        let display_name = super::leaving::shown_name(&row);
         Ok(User {
             id: UserId(row.id),
             username: row.username,
-            display_name: row.display_name,
+            display_name,
             password_hash: row.password_hash,
             kind,
             disabled_at: row.disabled_at,
             created_at: row.created_at,
+            deleted_at: row.deleted_at,
         })
     }
 }
@@ -64,6 +66,7 @@ fn user_row(user: NewUser, now: DateTime<Utc>) -> users::ActiveModel {
         kind: Set(kind_text(user.kind).to_owned()),
         disabled_at: Set(None),
         created_at: Set(now),
+        deleted_at: Set(None),
     }
 }
 
@@ -174,9 +177,10 @@ impl Store {
             .transpose()
     }
 
-    /// Every account, oldest first.
+    /// Every account, oldest first (not those deleted by their person: they are tombstones).
     pub async fn users(&self) -> Result<Vec<User>, StoreError> {
         users::Entity::find()
+            .filter(users::Column::DeletedAt.is_null())
             .order_by_asc(users::Column::CreatedAt)
             .all(&self.db)
             .await?
@@ -214,6 +218,7 @@ impl Store {
     pub async fn count_users(&self, kind: AccountKind) -> Result<u64, StoreError> {
         Ok(users::Entity::find()
             .filter(users::Column::Kind.eq(kind_text(kind)))
+            .filter(users::Column::DeletedAt.is_null())
             .count(&self.db)
             .await?)
     }
@@ -222,6 +227,7 @@ impl Store {
     pub async fn count_disabled_users(&self) -> Result<u64, StoreError> {
         Ok(users::Entity::find()
             .filter(users::Column::DisabledAt.is_not_null())
+            .filter(users::Column::DeletedAt.is_null())
             .count(&self.db)
             .await?)
     }

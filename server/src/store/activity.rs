@@ -204,6 +204,6 @@ async fn display_names<C: ConnectionTrait>(
         .all(db)
         .await?
         .into_iter()
-        .map(|user| (user.id, user.display_name))
+        .map(|user| (user.id, super::leaving::shown_name(&user)))
         .collect())
 }

@@ -240,7 +240,7 @@ impl Store {
         let mut by_plan: HashMap<PlanId, Vec<Membership>> = HashMap::new();
         for (member, user) in rows {
             let (display_name, disabled) = user
-                .map(|u| (u.display_name, u.disabled_at.is_some()))
+                .map(|u| (super::leaving::shown_name(&u), u.disabled_at.is_some()))
                 .unwrap_or_default();
             let plan_id = PlanId(member.plan_id);
             by_plan.entry(plan_id).or_default().push(Membership {

@@ -15,6 +15,7 @@ mod attacks_sync;
 mod bad_input;
 mod export;
 mod health;
+mod leaving;
 mod migrations;
 mod plans;
 mod presence;

@@ -622,6 +622,21 @@ async fn the_real_server_answers_as_openapi_json_says() {
     w.expect(401, post(RESET).json(reset)).await;
     w.expect(403, get(PLANS).token(&admin_token)).await;
 
+    // Leaving Cairn: Sam looks first, then confirms with his password; the only admin cannot.
+    w.expect(200, get("/api/v1/me/leaving").token(&sam_token))
+        .await;
+    let wrong = json!({ "password": "not his password" });
+    w.expect(401, delete(ME).token(&sam_token).json(wrong))
+        .await;
+    w.expect(422, delete(ME).token(&sam_token).json(json!({})))
+        .await;
+    let confirmed = json!({ "password": cairn_tests::PASSWORD });
+    w.expect(409, delete(ME).token(&admin_token).json(confirmed.clone()))
+        .await;
+    w.expect(204, delete(ME).token(&sam_token).json(confirmed))
+        .await;
+    w.expect(401, get(ME).token(&sam_token)).await;
+
     // The owner deletes the plan; logging out ends the session.
     w.expect(204, delete(PLAN).plan(id).token(&maria_token))
         .await;

@@ -159,7 +159,7 @@ pub fn status_of(code: ErrorCode) -> u16 {
         | E::InvitationNotFound
         | E::NotFound => 404,
         E::MethodNotAllowed => 405,
-        E::UsernameTaken | E::AlreadyMember | E::OwnerCannotLeave => 409,
+        E::UsernameTaken | E::AlreadyMember | E::OwnerCannotLeave | E::SoleAdmin => 409,
         E::InvitationExpired | E::InvitationUsed => 410,
         E::PayloadTooLarge => 413,
         E::ValidationFailed => 422,
@@ -317,6 +317,40 @@ pub fn operations() -> Vec<Operation> {
             "",
         )
         .answers(Success::Json(200, "Account")),
+        op(
+            "get",
+            "/api/v1/me/leaving",
+            "previewLeaving",
+            "me",
+            "What deleting the caller's account would delete",
+            "Before \"Leave Cairn\": the plans the caller owns (each deleted for everyone, with \
+             how many supporters lose it), the plans they support (they leave each; it stays \
+             with its owner) and how many device sessions end. Nothing changes.",
+        )
+        .answers(Success::Json(200, "LeavingPreview")),
+        op(
+            "delete",
+            "/api/v1/me",
+            "deleteAccount",
+            "me",
+            "Delete the caller's account (\"Leave Cairn\")",
+            "Confirmed by the account's password (a wrong one is 401 `invalid_credentials`, \
+             limited as logins are, and changes nothing). Every plan the caller owns is deleted \
+             as `DELETE /api/v1/plans/{id}` deletes it (members' devices lose it at once); they \
+             leave every plan they support; every device session and sync connection ends at \
+             once and the account never signs in again. Its id stays, so what it wrote in other \
+             people's plans stays attributed to it, shown everywhere as \"a former member\"; \
+             its display name and password are wiped and its username is free again. The only \
+             enabled admin account cannot leave (409 `sole_admin`). Answers 204.",
+        )
+        .request(Request::Json("DeleteAccountRequest"))
+        .answers(Success::NoContent)
+        .errors(&[
+            E::ValidationFailed,
+            E::InvalidCredentials,
+            E::RateLimited,
+            E::SoleAdmin,
+        ]),
         op(
             "get",
             "/api/v1/me/sessions",

@@ -13,6 +13,7 @@ use cairn_shared::api::{
 use cairn_shared::api::{
     ChangePasswordRequest, RecoveryCodeStatus, RecoveryCodes, RedeemCodeRequest, ResetCode,
 };
+use cairn_shared::api::{DeleteAccountRequest, LeavingPreview};
 use cairn_shared::plan::PlanDocument;
 use schemars::Schema;
 use schemars::generate::SchemaSettings;
@@ -81,6 +82,7 @@ pub fn components() -> Map<String, Value> {
     requests.subschema_for::<CreateEnrollmentCodeRequest>();
     requests.subschema_for::<ChangePasswordRequest>();
     requests.subschema_for::<RedeemCodeRequest>();
+    requests.subschema_for::<DeleteAccountRequest>();
     // The plan document is only ever read (over REST it is answered as it is stored), so it has
     // the one contract, the same as in plan.schema.json.
     requests.subschema_for::<PlanDocument>();
@@ -107,6 +109,7 @@ pub fn components() -> Map<String, Value> {
     responses.subschema_for::<RecoveryCodes>();
     responses.subschema_for::<RecoveryCodeStatus>();
     responses.subschema_for::<ResetCode>();
+    responses.subschema_for::<LeavingPreview>();
 
     let mut all = requests.take_definitions(true);
     for (name, schema) in responses.take_definitions(true) {

@@ -18,6 +18,8 @@ pub struct Model {
     pub kind: String,
     pub disabled_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    /// Set when the person deleted their account (migration 18): a tombstone from then on.
+    pub deleted_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

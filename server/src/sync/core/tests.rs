@@ -599,6 +599,7 @@ fn caller(user: UserId) -> crate::domain::Caller {
             kind: cairn_shared::api::AccountKind::Member,
             disabled_at: None,
             created_at: chrono::DateTime::UNIX_EPOCH,
+            deleted_at: None,
         },
         session_id: cairn_shared::SessionId::new_random(),
     }

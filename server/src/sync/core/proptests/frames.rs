@@ -28,6 +28,7 @@ fn member_caller() -> Caller {
             kind: AccountKind::Member,
             disabled_at: None,
             created_at: chrono::DateTime::UNIX_EPOCH,
+            deleted_at: None,
         },
         session_id: SessionId(Uuid::from_u128(0x5e55)),
     }
