@@ -17,6 +17,7 @@ mod m20261207_000012_plan_titles;
 mod m20261207_000013_keyed_change_ids;
 mod m20261207_000014_username_keys;
 mod m20261207_000015_plan_last_change;
+mod m20261208_000017_passkeys;
 
 /// Every migration Cairn has, oldest first. Never edit or reorder one that has shipped: add a new one.
 #[derive(Debug)]
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000013_keyed_change_ids::Migration),
             Box::new(m20261207_000014_username_keys::Migration),
             Box::new(m20261207_000015_plan_last_change::Migration),
+            Box::new(m20261208_000017_passkeys::Migration),
         ]
     }
 }

@@ -70,6 +70,11 @@ pub enum ErrorCode {
     NotReady,
     /// Something went wrong on the server; the details are in its log, not in this response.
     Internal,
+    /// No passkey with that id on this account.
+    PasskeyNotFound,
+    /// The passkey registration could not be finished: the ceremony is unknown, expired or
+    /// already used, or the browser's credential did not verify. Start again.
+    PasskeyRegistrationFailed,
 }
 
 /// The body of every error response.

@@ -6,6 +6,7 @@ mod auth;
 mod extract;
 mod health;
 mod me;
+mod passkeys;
 mod plans;
 mod sync;
 pub mod web_app;
@@ -72,7 +73,8 @@ pub fn configure(
             .configure(auth::configure)
             .configure(me::configure)
             .configure(|cfg| plans::configure(cfg, max_upload_bytes))
-            .configure(admin::configure),
+            .configure(admin::configure)
+            .configure(passkeys::configure),
     )
     .configure(|cfg| web_app::configure(cfg, web_dir));
 }

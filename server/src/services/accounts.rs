@@ -81,7 +81,7 @@ const MAX_USERNAME_INPUT_BYTES: usize = 256;
 
 /// A username as compared: NFKC, lower case, NFKC again (lower-casing can undo a composition),
 /// without surrounding spaces. Login and the rate limits use it too, valid or not.
-fn fold_username(username: &str) -> String {
+pub(crate) fn fold_username(username: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
     let composed: String = username.trim().nfkc().collect();
     composed.to_lowercase().nfkc().collect()
@@ -379,7 +379,7 @@ pub async fn login(
     start_session(services, user, request.device_name.as_deref()).await
 }
 
-async fn start_session(
+pub(crate) async fn start_session(
     services: &Services,
     user: User,
     device: Option<&str>,

@@ -11,6 +11,8 @@ mod entities;
 use entities::server_settings;
 mod fanout;
 pub use fanout::{CHANNEL, Heard, MAX_NOTICE_BYTES, Notice, Subscription};
+mod passkeys;
+pub use passkeys::{PasskeyCeremony, StoredPasskey};
 mod plans;
 mod sealing;
 pub use sealing::RewrapReport;

@@ -15,6 +15,7 @@ mod bad_input;
 mod export;
 mod health;
 mod migrations;
+mod passkeys;
 mod plans;
 mod presence;
 mod samod;

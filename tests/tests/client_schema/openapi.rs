@@ -135,7 +135,7 @@ impl Operation {
 pub fn status_of(code: ErrorCode) -> u16 {
     use ErrorCode as E;
     match code {
-        E::BadRequest => 400,
+        E::BadRequest | E::PasskeyRegistrationFailed => 400,
         E::Unauthenticated
         | E::InvalidToken
         | E::InvalidCredentials
@@ -154,7 +154,8 @@ pub fn status_of(code: ErrorCode) -> u16 {
         | E::MemberNotFound
         | E::SessionNotFound
         | E::InvitationNotFound
-        | E::NotFound => 404,
+        | E::NotFound
+        | E::PasskeyNotFound => 404,
         E::MethodNotAllowed => 405,
         E::UsernameTaken | E::AlreadyMember | E::OwnerCannotLeave => 409,
         E::InvitationExpired | E::InvitationUsed => 410,
