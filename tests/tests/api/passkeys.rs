@@ -474,3 +474,72 @@ async fn passkey_sign_in_attempts_are_rate_limited_like_logins() {
     limited.assert_error(429, ErrorCode::RateLimited);
     assert!(limited.headers.contains_key("retry-after"));
 }
+
+#[tokio::test]
+async fn a_ceremony_started_on_one_instance_finishes_on_another() {
+    let first = TestApp::spawn().await;
+    let public_url = format!("http://localhost:{}", first.port);
+    let second = TestApp::spawn_beside_with(&first, |settings| {
+        settings.public_url = Some(public_url);
+    })
+    .await;
+    let maria = first.register("maria").await;
+    let mut maria_phone = phone();
+
+    let started = first
+        .post("/api/v1/me/passkeys/registration", maria.token(), json!({}))
+        .await;
+    let options = serde_json::from_value(started.body["options"].clone()).expect("options");
+    let credential = maria_phone
+        .do_registration(origin(&first), options)
+        .expect("the authenticator registers");
+    let registered = second
+        .post(
+            "/api/v1/me/passkeys",
+            maria.token(),
+            json!({"ceremonyId": started.body["ceremonyId"], "credential": credential}),
+        )
+        .await;
+    assert_eq!(registered.status, 201, "{}", registered.body);
+
+    let mut seen = Seen::default();
+    let (ceremony, options) = start_sign_in(&second, "maria", &mut seen).await;
+    let signed = sign(&first, &mut maria_phone, &options);
+    let signed_in = finish_sign_in(&first, &ceremony, &signed).await;
+    assert_eq!(signed_in.status, 200, "{}", signed_in.body);
+    // Used once, on whichever instance.
+    finish_sign_in(&second, &ceremony, &signed)
+        .await
+        .assert_error(401, ErrorCode::InvalidCredentials);
+}
+
+#[test]
+fn public_url_is_checked_at_start_up() {
+    use cairn_server::Settings;
+    for bad in [
+        "not a url",
+        "ftp://plans.example.org",
+        "http://plans.example.org",
+        "https://192.0.2.7",
+        "https://plans.example.org/cairn",
+        "https://user:pw@plans.example.org",
+    ] {
+        let settings = Settings {
+            public_url: Some(bad.into()),
+            ..Settings::default()
+        };
+        let err = settings.validate().expect_err(bad).to_string();
+        assert!(err.contains("public_url"), "{bad}: {err}");
+    }
+    for good in [
+        "https://plans.example.org",
+        "https://plans.example.org:8443/",
+        "http://localhost:8080",
+    ] {
+        let settings = Settings {
+            public_url: Some(good.into()),
+            ..Settings::default()
+        };
+        assert!(settings.validate().is_ok(), "{good}");
+    }
+}

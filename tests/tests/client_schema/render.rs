@@ -10,6 +10,9 @@ use cairn_shared::api::{
     LoginRequest, PlanDetail, PlanMember, PlanSummary, RefreshRequest, RegisterRequest,
     RenameSessionRequest,
 };
+use cairn_shared::api::{
+    PasskeyChallenge, PasskeyInfo, PasskeySignInFinish, PasskeySignInStart, RegisterPasskeyRequest,
+};
 use cairn_shared::plan::PlanDocument;
 use schemars::Schema;
 use schemars::generate::SchemaSettings;
@@ -76,6 +79,9 @@ pub fn components() -> Map<String, Value> {
     requests.subschema_for::<RenameSessionRequest>();
     requests.subschema_for::<CreateAccountRequest>();
     requests.subschema_for::<CreateEnrollmentCodeRequest>();
+    requests.subschema_for::<RegisterPasskeyRequest>();
+    requests.subschema_for::<PasskeySignInStart>();
+    requests.subschema_for::<PasskeySignInFinish>();
     // The plan document is only ever read (over REST it is answered as it is stored), so it has
     // the one contract, the same as in plan.schema.json.
     requests.subschema_for::<PlanDocument>();
@@ -97,6 +103,8 @@ pub fn components() -> Map<String, Value> {
     responses.subschema_for::<EnrollmentCode>();
     responses.subschema_for::<Counts>();
     responses.subschema_for::<Health>();
+    responses.subschema_for::<PasskeyChallenge>();
+    responses.subschema_for::<PasskeyInfo>();
 
     let mut all = requests.take_definitions(true);
     for (name, schema) in responses.take_definitions(true) {
