@@ -167,6 +167,11 @@ pub async fn start_registration(
         .map_err(internal)?;
     let state = serde_json::to_string(&state).map_err(internal)?;
     let now = Utc::now();
+    // One registration in progress per account: a new one replaces the one before.
+    services
+        .store
+        .drop_passkey_ceremonies(user.id, REGISTRATION)
+        .await?;
     let ceremony_id = services
         .store
         .insert_passkey_ceremony(
@@ -303,6 +308,8 @@ fn made_up_options(rp: &RelyingParty, username: &str) -> Result<serde_json::Valu
         .map_err(internal)?;
     let allow: Vec<serde_json::Value> = ids
         .iter()
+        // No transports: webauthn-rs keeps them only from packed or TPM attestation, and
+        // passkeys are registered without attestation, so real options carry none either.
         .map(|id| serde_json::json!({"type": "public-key", "id": URL_SAFE_NO_PAD.encode(id)}))
         .collect();
     let timeout = u32::try_from(DEFAULT_AUTHENTICATOR_TIMEOUT.as_millis()).unwrap_or(u32::MAX);

@@ -165,6 +165,20 @@ impl Store {
         Ok(id)
     }
 
+    /// Forget the account's ceremonies of this kind (a new registration replaces the one before).
+    pub async fn drop_passkey_ceremonies(
+        &self,
+        user_id: UserId,
+        kind: &str,
+    ) -> Result<(), StoreError> {
+        passkey_ceremonies::Entity::delete_many()
+            .filter(passkey_ceremonies::Column::UserId.eq(user_id.0))
+            .filter(passkey_ceremonies::Column::Kind.eq(kind))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
     /// Take a ceremony: it is deleted here, so only one caller ever gets it (whether or not what
     /// it finishes with verifies). Expired ones are deleted too and not returned.
     pub async fn take_passkey_ceremony(

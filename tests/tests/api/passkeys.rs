@@ -397,6 +397,23 @@ async fn registration_is_refused_for_an_unknown_or_another_accounts_ceremony() {
     )
     .await
     .assert_error(422, ErrorCode::ValidationFailed);
+    // A registration started again replaces the one before.
+    let first = app
+        .post("/api/v1/me/passkeys/registration", maria.token(), json!({}))
+        .await;
+    let options = serde_json::from_value(first.body["options"].clone()).expect("options");
+    let credential = maria_phone
+        .do_registration(origin(&app), options)
+        .expect("the authenticator registers");
+    app.post("/api/v1/me/passkeys/registration", maria.token(), json!({}))
+        .await;
+    app.post(
+        "/api/v1/me/passkeys",
+        maria.token(),
+        json!({"ceremonyId": first.body["ceremonyId"], "credential": credential}),
+    )
+    .await
+    .assert_error(400, ErrorCode::PasskeyRegistrationFailed);
     // Without a token.
     app.request(Method::POST, "/api/v1/me/passkeys/registration", None, None)
         .await
