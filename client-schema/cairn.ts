@@ -425,8 +425,11 @@ export interface ErrorBody {
  * - `recovery_code_invalid`: The username and recovery code do not match an unused recovery code.
  * - `reset_code_invalid`: The username and reset code do not match an unused, unexpired reset code.
  * - `sole_admin`: The only enabled admin account cannot be deleted: the server would have no admin left.
+ * - `passkey_not_found`: No passkey with that id on this account.
+ * - `passkey_registration_failed`: The passkey registration could not be finished: the ceremony is unknown, expired or
+ * already used, or the browser's credential did not verify. Start again.
  */
-export type ErrorCode = "bad_request" | "validation_failed" | "payload_too_large" | "unauthenticated" | "invalid_token" | "invalid_credentials" | "account_disabled" | "rate_limited" | "invalid_refresh_token" | "refresh_token_reused" | "registration_closed" | "enrollment_code_invalid" | "username_taken" | "admin_only" | "admin_cannot_use_plans" | "owner_only" | "plan_limit_reached" | "plan_not_found" | "account_not_found" | "member_not_found" | "session_not_found" | "invitation_not_found" | "invitation_expired" | "invitation_used" | "already_member" | "owner_cannot_leave" | "foreign_author" | "not_found" | "method_not_allowed" | "not_ready" | "internal" | "wrong_password" | "recovery_code_invalid" | "reset_code_invalid" | "sole_admin";
+export type ErrorCode = "bad_request" | "validation_failed" | "payload_too_large" | "unauthenticated" | "invalid_token" | "invalid_credentials" | "account_disabled" | "rate_limited" | "invalid_refresh_token" | "refresh_token_reused" | "registration_closed" | "enrollment_code_invalid" | "username_taken" | "admin_only" | "admin_cannot_use_plans" | "owner_only" | "plan_limit_reached" | "plan_not_found" | "account_not_found" | "member_not_found" | "session_not_found" | "invitation_not_found" | "invitation_expired" | "invitation_used" | "already_member" | "owner_cannot_leave" | "foreign_author" | "not_found" | "method_not_allowed" | "not_ready" | "internal" | "wrong_password" | "recovery_code_invalid" | "reset_code_invalid" | "sole_admin" | "passkey_not_found" | "passkey_registration_failed";
 
 /** What went wrong: a stable code and a human-readable message. */
 export interface ErrorDetail {
@@ -510,6 +513,56 @@ export interface OwnedPlanLeaving {
   supporters: number;
   /** The plan's title as last recorded (empty if none was written, or it cannot be read). */
   title: string;
+}
+
+/**
+ * The answer to `POST /api/v1/me/passkeys/registration` and `POST /api/v1/auth/passkey/start`:
+ * a passkey ceremony begun, for the browser to carry on.
+ */
+export interface PasskeyChallenge {
+  /** Names this ceremony when finishing it; it can be finished once, within five minutes. */
+  ceremonyId: string;
+  /**
+   * The WebAuthn options, as webauthn-rs writes them: for registration a
+   * `CreationChallengeResponse` (`{publicKey: …}` for `navigator.credentials.create`), for
+   * sign-in a `RequestChallengeResponse` (`{publicKey: …}` for `navigator.credentials.get`).
+   * Binary fields (`challenge`, `user.id`, credential ids) are base64url without padding.
+   */
+  options: unknown;
+}
+
+/** A passkey of the caller's account. Its key material is never sent. */
+export interface PasskeyInfo {
+  /** When it was registered. */
+  createdAt: string;
+  /** The passkey's id (for removing it). */
+  id: string;
+  /** When it last signed in, if ever. */
+  lastUsedAt: string | null;
+  /** The name given when it was registered. */
+  name: string;
+}
+
+/** `POST /api/v1/auth/passkey/finish`: sign in with the passkey's answer. */
+export interface PasskeySignInFinish {
+  /** From the sign-in's `PasskeyChallenge`. */
+  ceremonyId: string;
+  /**
+   * The browser's `PublicKeyCredential` from `navigator.credentials.get`, with binary
+   * fields in base64url (webauthn-rs's `PublicKeyCredential`).
+   */
+  credential: unknown;
+  /** A name for this device's session, shown in the session list. */
+  deviceName?: string | null;
+}
+
+/** `POST /api/v1/auth/passkey/start`: begin signing in with a passkey. */
+export interface PasskeySignInStart {
+  /**
+   * The account's username (not case-sensitive). The answer looks the same whether or not
+   * it exists or has passkeys.
+   */
+  username: string;
 }
 
 /** One plan with its current content (`GET /api/v1/plans/{id}`). */
@@ -672,6 +725,19 @@ export interface RefreshRequest {
    * replacement, and using it again ends the whole device session.
    */
   refreshToken: string;
+}
+
+/** `POST /api/v1/me/passkeys`: finish registering a passkey. */
+export interface RegisterPasskeyRequest {
+  /** From the registration's `PasskeyChallenge`. */
+  ceremonyId: string;
+  /**
+   * The browser's `PublicKeyCredential` from `navigator.credentials.create`, with binary
+   * fields in base64url (webauthn-rs's `RegisterPublicKeyCredential`).
+   */
+  credential: unknown;
+  /** A name for the passkey (the device or password manager holding it); default "Passkey". */
+  name?: string | null;
 }
 
 /** `POST /api/v1/auth/register`. */
@@ -1026,5 +1092,47 @@ export interface Operations {
     status: 200;
     response: string;
     errors: "internal";
+  };
+  /** Begin registering a passkey. */
+  "POST /api/v1/me/passkeys/registration": {
+    request: undefined;
+    status: 200;
+    response: PasskeyChallenge;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "validation_failed" | "internal";
+  };
+  /** Finish registering a passkey. */
+  "POST /api/v1/me/passkeys": {
+    request: RegisterPasskeyRequest;
+    status: 201;
+    response: PasskeyInfo;
+    errors: "bad_request" | "payload_too_large" | "unauthenticated" | "invalid_token" | "account_disabled" | "passkey_registration_failed" | "validation_failed" | "internal";
+  };
+  /** The caller's passkeys. */
+  "GET /api/v1/me/passkeys": {
+    request: undefined;
+    status: 200;
+    response: PasskeyInfo[];
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "internal";
+  };
+  /** Remove one of the caller's passkeys. */
+  "DELETE /api/v1/me/passkeys/{id}": {
+    request: undefined;
+    status: 204;
+    response: undefined;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "passkey_not_found" | "internal";
+  };
+  /** Begin signing in with a passkey. */
+  "POST /api/v1/auth/passkey/start": {
+    request: PasskeySignInStart;
+    status: 200;
+    response: PasskeyChallenge;
+    errors: "bad_request" | "payload_too_large" | "internal";
+  };
+  /** Sign in with a passkey: a new device session. */
+  "POST /api/v1/auth/passkey/finish": {
+    request: PasskeySignInFinish;
+    status: 200;
+    response: AuthTokens;
+    errors: "bad_request" | "payload_too_large" | "invalid_credentials" | "account_disabled" | "rate_limited" | "internal";
   };
 }

@@ -142,6 +142,10 @@ pub struct Settings {
     pub tls_key_path: Option<PathBuf>,
     /// Lifetime of a password reset code an admin issues, in hours (1 to 24).
     pub reset_code_ttl_hours: i64,
+    /// The address people open Cairn at (`https://plans.example.org`): passkeys are bound to its
+    /// host (the WebAuthn relying party id) and only this origin may use them. Unset means
+    /// `http://localhost:<port>`, for development on one machine.
+    pub public_url: Option<String>,
 }
 
 /// The default `Content-Security-Policy`: an API serves no active content and is never framed.
@@ -248,6 +252,7 @@ impl Default for Settings {
             tls_cert_path: None,
             tls_key_path: None,
             reset_code_ttl_hours: 24,
+            public_url: None,
         }
     }
 }
@@ -365,7 +370,51 @@ impl Settings {
                 "content_security_policy must be one line of visible ASCII".into(),
             ));
         }
+        self.public_origin(self.listen.port())?;
         Ok(())
+    }
+
+    /// The origin passkeys are bound to: `public_url`, or `http://localhost:<port>` when unset.
+    pub fn public_origin(&self, port: u16) -> Result<webauthn_rs::prelude::Url, SettingsError> {
+        use webauthn_rs::prelude::Url;
+        let Some(public_url) = &self.public_url else {
+            return Url::parse(&format!("http://localhost:{port}")).map_err(|err| {
+                SettingsError::Rejected(format!("public_url: the default is not valid: {err}"))
+            });
+        };
+        let rejected = |why: &str| {
+            SettingsError::Rejected(format!(
+                "public_url: {public_url:?} {why}; it should be the address people open Cairn \
+                 at, like https://plans.example.org"
+            ))
+        };
+        let url = Url::parse(public_url.trim()).map_err(|_| rejected("is not a URL"))?;
+        if !matches!(url.scheme(), "https" | "http") {
+            return Err(rejected(
+                "must start with https:// (or http:// for localhost)",
+            ));
+        }
+        if url.domain().is_none() {
+            return Err(rejected(
+                "must name a host by its domain name (passkeys cannot be bound to an IP address)",
+            ));
+        }
+        if url.scheme() == "http" && url.domain() != Some("localhost") {
+            return Err(rejected(
+                "must use https:// (browsers allow passkeys over http only on localhost)",
+            ));
+        }
+        if !matches!(url.path(), "" | "/")
+            || url.query().is_some()
+            || url.fragment().is_some()
+            || !url.username().is_empty()
+            || url.password().is_some()
+        {
+            return Err(rejected(
+                "must be just an origin (no path, query or credentials)",
+            ));
+        }
+        Ok(url)
     }
 
     /// Whether Cairn serves HTTPS itself.

@@ -14,6 +14,7 @@ use crate::services::admin::AdminError;
 use crate::services::credentials::CredentialError;
 use crate::services::http_sync::HttpSyncError;
 use crate::services::leaving::LeavingError;
+use crate::services::passkeys::PasskeyError;
 use crate::services::plans::PlanError;
 use crate::sync::HubError;
 use crate::sync::core::document::UploadError;
@@ -125,6 +126,32 @@ impl From<AccountError> for AppError {
             E::RefreshTokenReused => (StatusCode::UNAUTHORIZED, ErrorCode::RefreshTokenReused),
             E::SessionNotFound => (StatusCode::NOT_FOUND, ErrorCode::SessionNotFound),
             E::Store(_) | E::Password(_) | E::Token(_) => return AppError::internal(&err),
+        };
+        AppError::new(status, code, err.to_string())
+    }
+}
+
+impl From<PasskeyError> for AppError {
+    fn from(err: PasskeyError) -> Self {
+        use PasskeyError as E;
+        let (status, code) = match &err {
+            E::InvalidInput(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::ValidationFailed,
+            ),
+            E::NotFound => (StatusCode::NOT_FOUND, ErrorCode::PasskeyNotFound),
+            E::RegistrationFailed(_) => (
+                StatusCode::BAD_REQUEST,
+                ErrorCode::PasskeyRegistrationFailed,
+            ),
+            E::InvalidCredentials => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidCredentials),
+            E::AccountDisabled => (StatusCode::FORBIDDEN, ErrorCode::AccountDisabled),
+            E::RateLimited(limited) => return AppError::rate_limited(limited),
+            E::Account(_) => match err {
+                E::Account(inner) => return inner.into(),
+                _ => return AppError::internal(&err),
+            },
+            E::Store(_) | E::Internal(_) => return AppError::internal(&err),
         };
         AppError::new(status, code, err.to_string())
     }

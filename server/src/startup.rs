@@ -175,6 +175,20 @@ pub fn load_keyring(settings: &Settings) -> anyhow::Result<Keyring> {
     Ok(keyring)
 }
 
+/// The WebAuthn relying party for `public_url` (or `http://localhost:<port>`), with the key that
+/// makes up credential ids for names without passkeys derived from the server secret.
+fn relying_party(
+    settings: &Settings,
+    codes: &CodeHasher,
+    port: u16,
+) -> anyhow::Result<crate::services::passkeys::RelyingParty> {
+    let origin = settings.public_origin(port)?;
+    let fake_key = const_hex::decode(codes.hash("passkey: made-up credential ids"))
+        .context("the made-up credential key")?;
+    crate::services::passkeys::RelyingParty::new(&origin, &fake_key)
+        .map_err(|err| anyhow::anyhow!("public_url {origin}: passkeys cannot use it: {err}"))
+}
+
 impl Application {
     /// Connect, migrate, load or generate the signing key, and bind `settings.listen`.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
@@ -220,6 +234,9 @@ impl Application {
         // Several instances on one Postgres: changes, removals and sign-outs from the others.
         hub.start_fanout();
         hub.start_title_backfill();
+        let listener = TcpListener::bind(settings.listen)?;
+        let port = listener.local_addr()?.port();
+        let passkeys = relying_party(&settings, &codes, port)?;
         let services = web::Data::new(Services {
             store,
             tokens,
@@ -229,10 +246,9 @@ impl Application {
             hub,
             metrics,
             http_syncs: Default::default(),
+            passkeys,
         });
 
-        let listener = TcpListener::bind(services.settings.listen)?;
-        let port = listener.local_addr()?.port();
         let app_services = services.clone();
         let make_app = move || {
             let settings = &app_services.settings;

@@ -592,3 +592,68 @@ pub struct DeleteAccountRequest {
     #[serde(default)]
     pub password: Option<String>,
 }
+
+/// The answer to `POST /api/v1/me/passkeys/registration` and `POST /api/v1/auth/passkey/start`:
+/// a passkey ceremony begun, for the browser to carry on.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyChallenge {
+    /// Names this ceremony when finishing it; it can be finished once, within five minutes.
+    pub ceremony_id: uuid::Uuid,
+    /// The WebAuthn options, as webauthn-rs writes them: for registration a
+    /// `CreationChallengeResponse` (`{publicKey: …}` for `navigator.credentials.create`), for
+    /// sign-in a `RequestChallengeResponse` (`{publicKey: …}` for `navigator.credentials.get`).
+    /// Binary fields (`challenge`, `user.id`, credential ids) are base64url without padding.
+    pub options: serde_json::Value,
+}
+
+/// `POST /api/v1/me/passkeys`: finish registering a passkey.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegisterPasskeyRequest {
+    /// From the registration's [`PasskeyChallenge`].
+    pub ceremony_id: uuid::Uuid,
+    /// A name for the passkey (the device or password manager holding it); default "Passkey".
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The browser's `PublicKeyCredential` from `navigator.credentials.create`, with binary
+    /// fields in base64url (webauthn-rs's `RegisterPublicKeyCredential`).
+    pub credential: serde_json::Value,
+}
+
+/// A passkey of the caller's account. Its key material is never sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyInfo {
+    /// The passkey's id (for removing it).
+    pub id: uuid::Uuid,
+    /// The name given when it was registered.
+    pub name: String,
+    /// When it was registered.
+    pub created_at: DateTime<Utc>,
+    /// When it last signed in, if ever.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// `POST /api/v1/auth/passkey/start`: begin signing in with a passkey.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PasskeySignInStart {
+    /// The account's username (not case-sensitive). The answer looks the same whether or not
+    /// it exists or has passkeys.
+    pub username: String,
+}
+
+/// `POST /api/v1/auth/passkey/finish`: sign in with the passkey's answer.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PasskeySignInFinish {
+    /// From the sign-in's [`PasskeyChallenge`].
+    pub ceremony_id: uuid::Uuid,
+    /// The browser's `PublicKeyCredential` from `navigator.credentials.get`, with binary
+    /// fields in base64url (webauthn-rs's `PublicKeyCredential`).
+    pub credential: serde_json::Value,
+    /// A name for this device's session, shown in the session list.
+    #[serde(default)]
+    pub device_name: Option<String>,
+}

@@ -78,6 +78,11 @@ pub enum ErrorCode {
     ResetCodeInvalid,
     /// The only enabled admin account cannot be deleted: the server would have no admin left.
     SoleAdmin,
+    /// No passkey with that id on this account.
+    PasskeyNotFound,
+    /// The passkey registration could not be finished: the ceremony is unknown, expired or
+    /// already used, or the browser's credential did not verify. Start again.
+    PasskeyRegistrationFailed,
 }
 
 /// The body of every error response.

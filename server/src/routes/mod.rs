@@ -8,6 +8,7 @@ mod extract;
 mod health;
 mod leaving;
 mod me;
+mod passkeys;
 mod plans;
 mod sync;
 pub mod web_app;
@@ -76,7 +77,8 @@ pub fn configure(
             .configure(leaving::configure)
             .configure(|cfg| plans::configure(cfg, max_upload_bytes))
             .configure(admin::configure)
-            .configure(credentials::configure),
+            .configure(credentials::configure)
+            .configure(passkeys::configure),
     )
     .configure(|cfg| web_app::configure(cfg, web_dir));
 }

@@ -11,6 +11,7 @@ pub mod history;
 pub mod http_sync;
 pub mod keys;
 pub mod leaving;
+pub mod passkeys;
 pub mod plans;
 
 use std::sync::Arc;
@@ -41,6 +42,8 @@ pub struct Services {
     pub metrics: crate::metrics::Metrics,
     /// Which device sessions synced which plans over HTTP lately (for the access log).
     pub http_syncs: http_sync::HttpSyncSessions,
+    /// Passkeys: the WebAuthn relying party.
+    pub passkeys: passkeys::RelyingParty,
 }
 
 impl Services {

@@ -9,7 +9,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::entities::{
-    account_activity, device_sessions, plan_members, recovery_codes, reset_codes, users,
+    account_activity, device_sessions, passkeys, plan_members, recovery_codes, reset_codes, users,
 };
 use super::plans::role_text;
 use super::{Store, StoreError};
@@ -113,6 +113,10 @@ impl Store {
             .await?;
         account_activity::Entity::delete_many()
             .filter(account_activity::Column::UserId.eq(user.0))
+            .exec(&txn)
+            .await?;
+        passkeys::Entity::delete_many()
+            .filter(passkeys::Column::UserId.eq(user.0))
             .exec(&txn)
             .await?;
         txn.commit().await?;

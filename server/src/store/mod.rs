@@ -17,6 +17,8 @@ mod fanout;
 mod leaving;
 pub use fanout::{CHANNEL, Heard, MAX_NOTICE_BYTES, Notice, Subscription};
 pub use leaving::Leaving;
+mod passkeys;
+pub use passkeys::{PasskeyCeremony, StoredPasskey};
 mod plans;
 mod sealing;
 pub use sealing::RewrapReport;

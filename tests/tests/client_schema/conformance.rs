@@ -636,6 +636,45 @@ async fn the_real_server_answers_as_openapi_json_says() {
     w.expect(204, delete(ME).token(&sam_token).json(confirmed))
         .await;
     w.expect(401, get(ME).token(&sam_token)).await;
+    // Passkeys: register one with a software authenticator, sign in with it, remove it.
+    {
+        use webauthn_authenticator_rs::WebauthnAuthenticator;
+        use webauthn_authenticator_rs::prelude::Url;
+        const REGISTRATION: &str = "/api/v1/me/passkeys/registration";
+        const PASSKEYS: &str = "/api/v1/me/passkeys";
+        const PASSKEY: &str = "/api/v1/me/passkeys/{id}";
+        const FINISH: &str = "/api/v1/auth/passkey/finish";
+        let origin = Url::parse(&format!("http://localhost:{}", w.app.port)).unwrap();
+        let mut phone = webauthn_authenticator_rs::softpasskey::SoftPasskey::new(true);
+        let started = w.expect(200, post(REGISTRATION).token(&maria_token)).await;
+        let options = serde_json::from_value(started.json["options"].clone()).unwrap();
+        let credential = phone.do_registration(origin.clone(), options).unwrap();
+        let body = json!({
+            "ceremonyId": started.json["ceremonyId"],
+            "name": "Maria's phone",
+            "credential": credential,
+        });
+        let passkey = w
+            .expect(201, post(PASSKEYS).token(&maria_token).json(body.clone()))
+            .await;
+        w.expect(400, post(PASSKEYS).token(&maria_token).json(body))
+            .await;
+        w.expect(200, get(PASSKEYS).token(&maria_token)).await;
+        let start = json!({ "username": "maria" });
+        let started = w
+            .expect(200, post("/api/v1/auth/passkey/start").json(start))
+            .await;
+        let options = serde_json::from_value(started.json["options"].clone()).unwrap();
+        let assertion = phone.do_authentication(origin, options).unwrap();
+        let body = json!({ "ceremonyId": started.json["ceremonyId"], "credential": assertion });
+        w.expect(200, post(FINISH).json(body.clone())).await;
+        w.expect(401, post(FINISH).json(body)).await;
+        w.expect(404, delete(PASSKEY).at("id", NOBODY).token(&maria_token))
+            .await;
+        let id = passkey.text("/id");
+        w.expect(204, delete(PASSKEY).at("id", &id).token(&maria_token))
+            .await;
+    }
 
     // The owner deletes the plan; logging out ends the session.
     w.expect(204, delete(PLAN).plan(id).token(&maria_token))

@@ -374,13 +374,14 @@ fn openapi_json_is_valid_openapi_3_1_and_its_references_resolve() {
 }
 
 /// Route modules registered inside `web::scope("/api/v1")` in `server/src/routes/mod.rs`.
-const SCOPED: [&str; 6] = [
+const SCOPED: [&str; 7] = [
     "auth.rs",
     "me.rs",
     "plans.rs",
     "admin.rs",
     "credentials.rs",
     "leaving.rs",
+    "passkeys.rs",
 ];
 /// Route modules registered at the root.
 const ROOT: [&str; 4] = ["mod.rs", "health.rs", "sync.rs", "extract.rs"];

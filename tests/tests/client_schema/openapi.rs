@@ -135,7 +135,7 @@ impl Operation {
 pub fn status_of(code: ErrorCode) -> u16 {
     use ErrorCode as E;
     match code {
-        E::BadRequest => 400,
+        E::BadRequest | E::PasskeyRegistrationFailed => 400,
         E::Unauthenticated
         | E::InvalidToken
         | E::InvalidCredentials
@@ -157,7 +157,8 @@ pub fn status_of(code: ErrorCode) -> u16 {
         | E::MemberNotFound
         | E::SessionNotFound
         | E::InvitationNotFound
-        | E::NotFound => 404,
+        | E::NotFound
+        | E::PasskeyNotFound => 404,
         E::MethodNotAllowed => 405,
         E::UsernameTaken | E::AlreadyMember | E::OwnerCannotLeave | E::SoleAdmin => 409,
         E::InvitationExpired | E::InvitationUsed => 410,
@@ -864,6 +865,80 @@ pub fn operations() -> Vec<Operation> {
         )
         .anyone()
         .answers(Success::Metrics),
+        op(
+            "post",
+            "/api/v1/me/passkeys/registration",
+            "startPasskeyRegistration",
+            "me",
+            "Begin registering a passkey",
+            "Answers a ceremony id and the options for `navigator.credentials.create` (binary \
+             fields base64url). Finish within five minutes with `POST /api/v1/me/passkeys`.",
+        )
+        .answers(Success::Json(200, "PasskeyChallenge"))
+        .errors(&[E::ValidationFailed]),
+        op(
+            "post",
+            "/api/v1/me/passkeys",
+            "registerPasskey",
+            "me",
+            "Finish registering a passkey",
+            "The browser's new credential for the registration's ceremony; the ceremony is used \
+             up whether or not it verifies (`400 passkey_registration_failed`: start again).",
+        )
+        .request(Request::Json("RegisterPasskeyRequest"))
+        .answers(Success::Json(201, "PasskeyInfo"))
+        .errors(&[E::PasskeyRegistrationFailed, E::ValidationFailed]),
+        op(
+            "get",
+            "/api/v1/me/passkeys",
+            "listPasskeys",
+            "me",
+            "The caller's passkeys",
+            "Names and dates only; key material is never sent.",
+        )
+        .answers(Success::List("PasskeyInfo")),
+        op(
+            "delete",
+            "/api/v1/me/passkeys/{id}",
+            "removePasskey",
+            "me",
+            "Remove one of the caller's passkeys",
+            "It can no longer sign in. Another account's passkey is 404 `passkey_not_found`.",
+        )
+        .params(&[Param {
+            name: "id",
+            place: "path",
+            required: true,
+            description: "The passkey's id (UUID).",
+            schema: r#"{"type": "string", "format": "uuid"}"#,
+        }])
+        .errors(&[E::PasskeyNotFound]),
+        op(
+            "post",
+            "/api/v1/auth/passkey/start",
+            "startPasskeySignIn",
+            "auth",
+            "Begin signing in with a passkey",
+            "Answers a ceremony id and the options for `navigator.credentials.get`. The answer \
+             looks the same whether or not the username exists or has passkeys.",
+        )
+        .anyone()
+        .request(Request::Json("PasskeySignInStart"))
+        .answers(Success::Json(200, "PasskeyChallenge")),
+        op(
+            "post",
+            "/api/v1/auth/passkey/finish",
+            "finishPasskeySignIn",
+            "auth",
+            "Sign in with a passkey: a new device session",
+            "The browser's signed answer for the sign-in's ceremony; the same tokens as a \
+             password login. The ceremony is used up whether or not it verifies. Attempts are \
+             rate limited like logins.",
+        )
+        .anyone()
+        .request(Request::Json("PasskeySignInFinish"))
+        .answers(Success::Json(200, "AuthTokens"))
+        .errors(&[E::InvalidCredentials, E::AccountDisabled, E::RateLimited]),
     ]
 }
 

@@ -14,6 +14,9 @@ use cairn_shared::api::{
     ChangePasswordRequest, RecoveryCodeStatus, RecoveryCodes, RedeemCodeRequest, ResetCode,
 };
 use cairn_shared::api::{DeleteAccountRequest, LeavingPreview};
+use cairn_shared::api::{
+    PasskeyChallenge, PasskeyInfo, PasskeySignInFinish, PasskeySignInStart, RegisterPasskeyRequest,
+};
 use cairn_shared::plan::PlanDocument;
 use schemars::Schema;
 use schemars::generate::SchemaSettings;
@@ -83,6 +86,9 @@ pub fn components() -> Map<String, Value> {
     requests.subschema_for::<ChangePasswordRequest>();
     requests.subschema_for::<RedeemCodeRequest>();
     requests.subschema_for::<DeleteAccountRequest>();
+    requests.subschema_for::<RegisterPasskeyRequest>();
+    requests.subschema_for::<PasskeySignInStart>();
+    requests.subschema_for::<PasskeySignInFinish>();
     // The plan document is only ever read (over REST it is answered as it is stored), so it has
     // the one contract, the same as in plan.schema.json.
     requests.subschema_for::<PlanDocument>();
@@ -110,6 +116,8 @@ pub fn components() -> Map<String, Value> {
     responses.subschema_for::<RecoveryCodeStatus>();
     responses.subschema_for::<ResetCode>();
     responses.subschema_for::<LeavingPreview>();
+    responses.subschema_for::<PasskeyChallenge>();
+    responses.subschema_for::<PasskeyInfo>();
 
     let mut all = requests.take_definitions(true);
     for (name, schema) in responses.take_definitions(true) {

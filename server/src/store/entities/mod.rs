@@ -8,6 +8,8 @@ pub mod admin_audit;
 pub mod device_sessions;
 pub mod enrollment_codes;
 pub mod invitations;
+pub mod passkey_ceremonies;
+pub mod passkeys;
 pub mod plan_changes;
 pub mod plan_keys;
 pub mod plan_members;
