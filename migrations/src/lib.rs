@@ -18,6 +18,7 @@ mod m20261207_000013_keyed_change_ids;
 mod m20261207_000014_username_keys;
 mod m20261207_000015_plan_last_change;
 mod m20261208_000016_account_activity;
+mod m20261208_000020_second_factors;
 
 /// Every migration Cairn has, oldest first. Never edit or reorder one that has shipped: add a new one.
 #[derive(Debug)]
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000014_username_keys::Migration),
             Box::new(m20261207_000015_plan_last_change::Migration),
             Box::new(m20261208_000016_account_activity::Migration),
+            Box::new(m20261208_000020_second_factors::Migration),
         ]
     }
 }

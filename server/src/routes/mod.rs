@@ -7,6 +7,7 @@ mod extract;
 mod health;
 mod me;
 mod plans;
+mod second_factor;
 mod sync;
 pub mod web_app;
 
@@ -72,7 +73,8 @@ pub fn configure(
             .configure(auth::configure)
             .configure(me::configure)
             .configure(|cfg| plans::configure(cfg, max_upload_bytes))
-            .configure(admin::configure),
+            .configure(admin::configure)
+            .configure(second_factor::configure),
     )
     .configure(|cfg| web_app::configure(cfg, web_dir));
 }

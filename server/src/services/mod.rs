@@ -10,6 +10,7 @@ pub mod history;
 pub mod http_sync;
 pub mod keys;
 pub mod plans;
+pub mod second_factor;
 
 use std::sync::Arc;
 

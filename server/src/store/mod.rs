@@ -15,6 +15,7 @@ mod fanout;
 pub use fanout::{CHANNEL, Heard, MAX_NOTICE_BYTES, Notice, Subscription};
 mod plans;
 mod sealing;
+mod second_factor;
 pub use sealing::RewrapReport;
 
 use std::collections::HashMap;

@@ -21,6 +21,7 @@ mod presence;
 mod samod;
 mod scale_out;
 mod schema_check;
+mod second_factor;
 mod security_headers;
 mod sync;
 mod tokens;

@@ -14,5 +14,7 @@ pub mod plan_members;
 pub mod plan_snapshots;
 pub mod plan_tombstones;
 pub mod plans;
+pub mod second_factor_challenges;
+pub mod second_factors;
 pub mod server_settings;
 pub mod users;

@@ -601,6 +601,7 @@ fn caller(user: UserId) -> crate::domain::Caller {
             created_at: chrono::DateTime::UNIX_EPOCH,
         },
         session_id: cairn_shared::SessionId::new_random(),
+        second_factor_passed: false,
     }
 }
 

@@ -30,6 +30,7 @@ fn member_caller() -> Caller {
             created_at: chrono::DateTime::UNIX_EPOCH,
         },
         session_id: SessionId(Uuid::from_u128(0x5e55)),
+        second_factor_passed: false,
     }
 }
 
