@@ -439,8 +439,13 @@ impl TestApp {
     /// Add a TOTP second factor to `session`'s account and confirm it from that session (which
     /// then counts as having passed it); returns the base32 seed.
     pub async fn enrol_totp(&self, session: &Session) -> String {
+        self.enrol_totp_with(session.token()).await
+    }
+
+    /// [`Self::enrol_totp`] for the session of an access token.
+    pub async fn enrol_totp_with(&self, token: &str) -> String {
         let answer = self
-            .post("/api/v1/me/second-factor/totp", session.token(), json!({}))
+            .post("/api/v1/me/second-factor/totp", token, json!({}))
             .await;
         assert_eq!(answer.status, StatusCode::CREATED, "enrol: {}", answer.body);
         let secret = answer.body["secret"]
@@ -450,7 +455,7 @@ impl TestApp {
         let answer = self
             .post(
                 "/api/v1/me/second-factor/totp/confirm",
-                session.token(),
+                token,
                 json!({ "code": totp_code(&secret, 0) }),
             )
             .await;

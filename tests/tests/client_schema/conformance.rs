@@ -565,6 +565,39 @@ async fn the_real_server_answers_as_openapi_json_says() {
         .await;
     w.expect(403, get(PLANS).token(&admin_token)).await;
 
+    // Second factors: Maria adds an authenticator app and signs in with it; Sam removes his;
+    // an admin resets Dora's lost one.
+    const SECOND_FACTOR: &str = "/api/v1/me/second-factor";
+    const TOTP: &str = "/api/v1/me/second-factor/totp";
+    const CONFIRM: &str = "/api/v1/me/second-factor/totp/confirm";
+    w.expect(200, get(SECOND_FACTOR).token(&maria_token)).await;
+    let enrolment = w.expect(201, post(TOTP).token(&maria_token)).await;
+    let secret = enrolment.text("/secret");
+    let wrong = json!({ "code": "000000" });
+    w.expect(403, post(CONFIRM).token(&maria_token).json(wrong))
+        .await;
+    let code = json!({ "code": cairn_tests::totp_code(&secret, 0) });
+    w.expect(204, post(CONFIRM).token(&maria_token).json(code))
+        .await;
+    w.expect(409, post(TOTP).token(&maria_token)).await;
+    let needed = w
+        .expect(200, post(LOGIN).json(login("maria", cairn_tests::PASSWORD)))
+        .await;
+    let answer = json!({
+        "challenge": needed.text("/secondFactor/challenge"),
+        "code": cairn_tests::totp_code(&secret, 1),
+    });
+    w.expect(200, post("/api/v1/auth/second-factor").json(answer))
+        .await;
+    let sam_secret = w.app.enrol_totp_with(&sam_token).await;
+    let sam_code = json!({ "code": cairn_tests::totp_code(&sam_secret, 1) });
+    w.expect(204, delete(TOTP).token(&sam_token).json(sam_code))
+        .await;
+    let dora = w.app.login("dora").await;
+    w.app.enrol_totp(&dora).await;
+    let reset = post("/api/v1/admin/accounts/{id}/second-factor/reset").at("id", &dora_id);
+    w.expect(204, reset.token(&admin_token)).await;
+
     // The owner deletes the plan; logging out ends the session.
     w.expect(204, delete(PLAN).plan(id).token(&maria_token))
         .await;

@@ -374,7 +374,13 @@ fn openapi_json_is_valid_openapi_3_1_and_its_references_resolve() {
 }
 
 /// Route modules registered inside `web::scope("/api/v1")` in `server/src/routes/mod.rs`.
-const SCOPED: [&str; 4] = ["auth.rs", "me.rs", "plans.rs", "admin.rs"];
+const SCOPED: [&str; 5] = [
+    "auth.rs",
+    "me.rs",
+    "plans.rs",
+    "admin.rs",
+    "second_factor.rs",
+];
 /// Route modules registered at the root.
 const ROOT: [&str; 4] = ["mod.rs", "health.rs", "sync.rs", "extract.rs"];
 /// Route modules that serve the reference PWA's files (`/`, `/sw.js`, `/assets/…`): the app,

@@ -10,6 +10,9 @@ use cairn_shared::api::{
     HistoryEntry, Invitation, LoginRequest, PlanDetail, PlanMember, PlanSummary, RefreshRequest,
     RegisterRequest, RenameSessionRequest,
 };
+use cairn_shared::api::{
+    LoginResponse, SecondFactorCode, SecondFactorSignIn, SecondFactorStatus, TotpEnrolment,
+};
 use cairn_shared::plan::PlanDocument;
 use schemars::Schema;
 use schemars::generate::SchemaSettings;
@@ -76,6 +79,8 @@ pub fn components() -> Map<String, Value> {
     requests.subschema_for::<RenameSessionRequest>();
     requests.subschema_for::<CreateAccountRequest>();
     requests.subschema_for::<CreateEnrollmentCodeRequest>();
+    requests.subschema_for::<SecondFactorCode>();
+    requests.subschema_for::<SecondFactorSignIn>();
     // The plan document is only ever read (over REST it is answered as it is stored), so it has
     // the one contract, the same as in plan.schema.json.
     requests.subschema_for::<PlanDocument>();
@@ -99,6 +104,9 @@ pub fn components() -> Map<String, Value> {
     responses.subschema_for::<Health>();
     responses.subschema_for::<ActivityEntry>();
     responses.subschema_for::<AuditPage>();
+    responses.subschema_for::<LoginResponse>();
+    responses.subschema_for::<SecondFactorStatus>();
+    responses.subschema_for::<TotpEnrolment>();
 
     let mut all = requests.take_definitions(true);
     for (name, schema) in responses.take_definitions(true) {
