@@ -370,6 +370,19 @@ async fn an_operator_sets_up_cairn_and_a_restart_keeps_everything() {
     let needed = login(&server, "agency", ADMIN_PASSWORD).await;
     assert!(needed["secondFactor"]["challenge"].is_string(), "{needed}");
     drop(server);
+    // The last admin lost their phone: the operator resets the second factor on the server.
+    let reset = cairn(&data_dir, db)
+        .args(["admin", "reset-second-factor", "--username", "agency"])
+        .output()
+        .await
+        .expect("cairn exits");
+    assert!(reset.status.success(), "{reset:?}");
+    let again = cairn(&data_dir, db)
+        .args(["admin", "reset-second-factor", "--username", "agency"])
+        .output()
+        .await
+        .expect("cairn exits");
+    assert!(!again.status.success(), "nothing left to reset: {again:?}");
 
     let mut secrets = vec![
         ADMIN_PASSWORD,
