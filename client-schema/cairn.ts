@@ -428,8 +428,14 @@ export interface ErrorBody {
  * - `passkey_not_found`: No passkey with that id on this account.
  * - `passkey_registration_failed`: The passkey registration could not be finished: the ceremony is unknown, expired or
  * already used, or the browser's credential did not verify. Start again.
+ * - `second_factor_required`: Admin routes need a second factor, on the account and passed by this session: add one at
+ * `/api/v1/me/second-factor/totp`, or sign in again with it.
+ * - `second_factor_code_invalid`: The second factor's code is wrong, or was already used.
+ * - `second_factor_challenge_invalid`: The sign-in challenge is unknown, used or expired: sign in again with the password.
+ * - `second_factor_not_found`: There is no such second factor (none enabled, or no enrolment waiting to be confirmed).
+ * - `second_factor_already_enabled`: A second factor is already enabled; remove it before adding another.
  */
-export type ErrorCode = "bad_request" | "validation_failed" | "payload_too_large" | "unauthenticated" | "invalid_token" | "invalid_credentials" | "account_disabled" | "rate_limited" | "invalid_refresh_token" | "refresh_token_reused" | "registration_closed" | "enrollment_code_invalid" | "username_taken" | "admin_only" | "admin_cannot_use_plans" | "owner_only" | "plan_limit_reached" | "plan_not_found" | "account_not_found" | "member_not_found" | "session_not_found" | "invitation_not_found" | "invitation_expired" | "invitation_used" | "already_member" | "owner_cannot_leave" | "foreign_author" | "not_found" | "method_not_allowed" | "not_ready" | "internal" | "wrong_password" | "recovery_code_invalid" | "reset_code_invalid" | "sole_admin" | "passkey_not_found" | "passkey_registration_failed";
+export type ErrorCode = "bad_request" | "validation_failed" | "payload_too_large" | "unauthenticated" | "invalid_token" | "invalid_credentials" | "account_disabled" | "rate_limited" | "invalid_refresh_token" | "refresh_token_reused" | "registration_closed" | "enrollment_code_invalid" | "username_taken" | "admin_only" | "admin_cannot_use_plans" | "owner_only" | "plan_limit_reached" | "plan_not_found" | "account_not_found" | "member_not_found" | "session_not_found" | "invitation_not_found" | "invitation_expired" | "invitation_used" | "already_member" | "owner_cannot_leave" | "foreign_author" | "not_found" | "method_not_allowed" | "not_ready" | "internal" | "wrong_password" | "recovery_code_invalid" | "reset_code_invalid" | "sole_admin" | "passkey_not_found" | "passkey_registration_failed" | "second_factor_required" | "second_factor_code_invalid" | "second_factor_challenge_invalid" | "second_factor_not_found" | "second_factor_already_enabled";
 
 /** What went wrong: a stable code and a human-readable message. */
 export interface ErrorDetail {
@@ -504,6 +510,12 @@ export interface LoginRequest {
   /** The account's username (not case-sensitive). */
   username: string;
 }
+
+/**
+ * The answer to `POST /api/v1/auth/login` (200): tokens, or, for an account with a second
+ * factor, `{"secondFactor": {...}}` (tell them apart by that key).
+ */
+export type LoginResponse = AuthTokens | SecondFactorNeeded;
 
 /** A plan the caller owns, deleted with their account. */
 export interface OwnedPlanLeaving {
@@ -782,6 +794,64 @@ export interface ResetCode {
   expiresAt: string;
 }
 
+/**
+ * What a right password opens for an account with a second factor: a challenge to answer at
+ * `POST /api/v1/auth/second-factor`.
+ */
+export interface SecondFactorChallenge {
+  /** The challenge (single use, bound to the account). */
+  challenge: string;
+  /** When the challenge stops working (5 minutes after the password). */
+  expiresAt: string;
+  /** The second factors the account can answer with. */
+  methods: SecondFactorMethod[];
+}
+
+/**
+ * `POST /api/v1/me/second-factor/totp/confirm` and `DELETE /api/v1/me/second-factor/totp`:
+ * a current code from the authenticator app.
+ */
+export interface SecondFactorCode {
+  /** The six digits the app shows now (spaces are ignored). */
+  code: string;
+}
+
+/**
+ * A kind of second factor.
+ *
+ * - `totp`: A six-digit code from an authenticator app (TOTP: SHA-1, 30 s steps).
+ */
+export type SecondFactorMethod = "totp";
+
+/**
+ * The answer to a right password for an account with a second factor:
+ * `{"secondFactor": {...}}` instead of tokens.
+ */
+export interface SecondFactorNeeded {
+  /** The challenge to answer. */
+  secondFactor: SecondFactorChallenge;
+}
+
+/** `POST /api/v1/auth/second-factor`: the login's challenge and a code; answers with tokens. */
+export interface SecondFactorSignIn {
+  /** The challenge from the login answer. */
+  challenge: string;
+  /** The six digits the authenticator app shows now. */
+  code: string;
+  /** A name for this device's session, shown in the session list. */
+  deviceName?: string | null;
+}
+
+/** `GET /api/v1/me/second-factor`: which second factors the account has (never a secret). */
+export interface SecondFactorStatus {
+  /** When the enabled TOTP factor was confirmed. */
+  enabledAt: string | null;
+  /** The enabled second factors; empty if none. */
+  methods: SecondFactorMethod[];
+  /** Whether a TOTP enrolment waits for its confirming code. */
+  pending: boolean;
+}
+
 /** A device session: one login on one device, holding one rotating refresh token. */
 export type SessionId = string;
 
@@ -793,6 +863,17 @@ export interface SupportedPlanLeaving {
   ownerName: string;
   /** The plan's title as last recorded (empty if none was written, or it cannot be read). */
   title: string;
+}
+
+/**
+ * The answer to `POST /api/v1/me/second-factor/totp`: the new seed, shown this once. It is
+ * pending until `POST /api/v1/me/second-factor/totp/confirm` with a code from the app.
+ */
+export interface TotpEnrolment {
+  /** `otpauth://totp/...` (to show as a QR code for the app to scan). */
+  otpauthUri: string;
+  /** The seed, base32 (to type into the app). */
+  secret: string;
 }
 
 /** An account (a member or an admin). */
@@ -817,7 +898,7 @@ export interface Operations {
   "POST /api/v1/auth/login": {
     request: LoginRequest;
     status: 200;
-    response: AuthTokens;
+    response: LoginResponse;
     errors: "bad_request" | "payload_too_large" | "invalid_credentials" | "account_disabled" | "rate_limited" | "internal";
   };
   /** Trade a refresh token for new tokens. */
@@ -986,49 +1067,49 @@ export interface Operations {
     request: undefined;
     status: 200;
     response: Account[];
-    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "internal";
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "second_factor_required" | "internal";
   };
   /** Create an account. */
   "POST /api/v1/admin/accounts": {
     request: CreateAccountRequest;
     status: 201;
     response: Account;
-    errors: "bad_request" | "payload_too_large" | "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "validation_failed" | "username_taken" | "internal";
+    errors: "bad_request" | "payload_too_large" | "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "validation_failed" | "username_taken" | "second_factor_required" | "internal";
   };
   /** Disable an account. */
   "POST /api/v1/admin/accounts/{id}/disable": {
     request: undefined;
     status: 200;
     response: Account;
-    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "account_not_found" | "validation_failed" | "internal";
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "account_not_found" | "validation_failed" | "second_factor_required" | "internal";
   };
   /** Enable an account again. */
   "POST /api/v1/admin/accounts/{id}/enable": {
     request: undefined;
     status: 200;
     response: Account;
-    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "account_not_found" | "internal";
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "account_not_found" | "second_factor_required" | "internal";
   };
   /** Issue an enrollment code. */
   "POST /api/v1/admin/enrollment-codes": {
     request: CreateEnrollmentCodeRequest | undefined;
     status: 201;
     response: EnrollmentCode;
-    errors: "bad_request" | "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "validation_failed" | "internal";
+    errors: "bad_request" | "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "validation_failed" | "second_factor_required" | "internal";
   };
   /** Numbers of accounts, plans and memberships. */
   "GET /api/v1/admin/counts": {
     request: undefined;
     status: 200;
     response: Counts;
-    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "internal";
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "second_factor_required" | "internal";
   };
   /** Every act of an admin. */
   "GET /api/v1/admin/audit": {
     request: undefined;
     status: 200;
     response: AuditPage;
-    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "bad_request" | "admin_only" | "internal";
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "bad_request" | "admin_only" | "second_factor_required" | "internal";
   };
   /** Change the caller's password. */
   "POST /api/v1/me/password": {
@@ -1058,6 +1139,41 @@ export interface Operations {
     response: AuthTokens;
     errors: "bad_request" | "payload_too_large" | "recovery_code_invalid" | "validation_failed" | "account_disabled" | "rate_limited" | "internal";
   };
+  /** Answer a login's second-factor challenge. */
+  "POST /api/v1/auth/second-factor": {
+    request: SecondFactorSignIn;
+    status: 200;
+    response: AuthTokens;
+    errors: "bad_request" | "payload_too_large" | "second_factor_challenge_invalid" | "second_factor_code_invalid" | "account_disabled" | "rate_limited" | "internal";
+  };
+  /** The caller's second factors. */
+  "GET /api/v1/me/second-factor": {
+    request: undefined;
+    status: 200;
+    response: SecondFactorStatus;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "internal";
+  };
+  /** Add an authenticator app (TOTP). */
+  "POST /api/v1/me/second-factor/totp": {
+    request: undefined;
+    status: 201;
+    response: TotpEnrolment;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "second_factor_already_enabled" | "internal";
+  };
+  /** Confirm the authenticator app with a code. */
+  "POST /api/v1/me/second-factor/totp/confirm": {
+    request: SecondFactorCode;
+    status: 204;
+    response: undefined;
+    errors: "bad_request" | "payload_too_large" | "unauthenticated" | "invalid_token" | "account_disabled" | "second_factor_code_invalid" | "second_factor_not_found" | "rate_limited" | "internal";
+  };
+  /** Remove the authenticator app. */
+  "DELETE /api/v1/me/second-factor/totp": {
+    request: SecondFactorCode;
+    status: 204;
+    response: undefined;
+    errors: "bad_request" | "payload_too_large" | "unauthenticated" | "invalid_token" | "account_disabled" | "second_factor_code_invalid" | "second_factor_not_found" | "rate_limited" | "internal";
+  };
   /** Set a new password with a reset code from an admin, and sign in. */
   "POST /api/v1/auth/reset": {
     request: RedeemCodeRequest;
@@ -1070,7 +1186,14 @@ export interface Operations {
     request: undefined;
     status: 201;
     response: ResetCode;
-    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "account_not_found" | "validation_failed" | "internal";
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "account_not_found" | "validation_failed" | "second_factor_required" | "internal";
+  };
+  /** Reset an account's lost second factor. */
+  "POST /api/v1/admin/accounts/{id}/second-factor/reset": {
+    request: undefined;
+    status: 204;
+    response: undefined;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "account_not_found" | "validation_failed" | "second_factor_not_found" | "second_factor_required" | "internal";
   };
   /** Alive. */
   "GET /healthz": {

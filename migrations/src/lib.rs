@@ -21,6 +21,7 @@ mod m20261208_000016_account_activity;
 mod m20261208_000017_passkeys;
 mod m20261208_000018_leaving;
 mod m20261208_000019_credential_codes;
+mod m20261208_000020_second_factors;
 
 /// Every migration Cairn has, oldest first. Never edit or reorder one that has shipped: add a new one.
 #[derive(Debug)]
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000017_passkeys::Migration),
             Box::new(m20261208_000018_leaving::Migration),
             Box::new(m20261208_000019_credential_codes::Migration),
+            Box::new(m20261208_000020_second_factors::Migration),
         ]
     }
 }

@@ -69,6 +69,14 @@ pub enum AdminCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Remove an account's second factor and end its sessions: the way back for the last admin
+    /// who lost their authenticator app (another admin can do it over the API). Recorded in the
+    /// admin audit and the account's activity.
+    ResetSecondFactor {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+    },
 }
 
 /// Master key commands.
@@ -121,6 +129,41 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             .await
             .context("could not record the act in the admin audit")?;
             println!("Created admin account '{}' ({})", user.username, user.id);
+            store.close().await?;
+            Ok(())
+        }
+        Command::Admin {
+            command: AdminCommand::ResetSecondFactor { username },
+        } => {
+            let store = open_store(&settings).await?;
+            let user = match crate::services::accounts::normalize_username(&username) {
+                Ok(name) => store.user_by_username(&name).await?,
+                Err(_) => None,
+            };
+            let Some(user) = user else {
+                bail!("no account is named '{username}'");
+            };
+            if !store.remove_second_factor(user.id).await? {
+                bail!("'{}' has no second factor", user.username);
+            }
+            let now = chrono::Utc::now();
+            for session in store.active_sessions(user.id, now).await? {
+                store.revoke_session(user.id, session.id, now).await?;
+            }
+            admin_act(
+                &store,
+                None,
+                AdminAction::SecondFactorReset,
+                Some(user.id),
+                Some("totp".into()),
+            )
+            .await
+            .context("could not record the act in the admin audit")?;
+            println!(
+                "Removed the second factor of '{}' and ended its sessions; they can add a new \
+                 one after signing in with their password.",
+                user.username
+            );
             store.close().await?;
             Ok(())
         }

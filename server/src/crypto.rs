@@ -243,7 +243,11 @@ fn snapshot_context(plan: PlanId) -> Vec<u8> {
     aad
 }
 
-fn seal(cipher: &Aes256Gcm, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+pub(crate) fn seal(
+    cipher: &Aes256Gcm,
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
     // A fresh random nonce from the thread's CSPRNG (ChaCha, seeded and reseeded from the
     // operating system): a system call for every stored change was measurable.
     let nonce = Aes256Gcm::generate_nonce(&mut rand::thread_rng());
@@ -265,7 +269,7 @@ fn seal(cipher: &Aes256Gcm, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, Cry
     Ok(blob)
 }
 
-fn open(cipher: &Aes256Gcm, aad: &[u8], blob: &[u8]) -> Result<Vec<u8>, CryptoError> {
+pub(crate) fn open(cipher: &Aes256Gcm, aad: &[u8], blob: &[u8]) -> Result<Vec<u8>, CryptoError> {
     let Some((&SEALED_V1, rest)) = blob.split_first() else {
         return Err(CryptoError::Unreadable);
     };

@@ -76,6 +76,8 @@ pub struct DeviceSession {
     pub expires_at: DateTime<Utc>,
     /// Set when logged out, ended from another device, or ended for refresh-token reuse.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When this session passed a second factor (signed in with one, or confirmed one).
+    pub second_factor_at: Option<DateTime<Utc>>,
 }
 
 impl DeviceSession {
@@ -197,6 +199,8 @@ pub struct Caller {
     pub user: User,
     /// The device session (active).
     pub session_id: SessionId,
+    /// Whether this session passed a second factor (admin routes need one that did).
+    pub second_factor_passed: bool,
 }
 
 /// One access to a plan.
@@ -316,4 +320,20 @@ pub struct AdminAct {
     pub detail: Option<String>,
     /// When.
     pub at: DateTime<Utc>,
+}
+
+/// An account's stored second factor (TOTP): its sealed seed, whether it is confirmed, and the
+/// last time step a code was accepted for.
+#[derive(Debug, Clone)]
+pub struct StoredSecondFactor {
+    /// `"totp"`.
+    pub method: String,
+    /// The seed, sealed (never the clear seed).
+    pub sealed_secret: String,
+    /// When it was added (the enrolment started).
+    pub created_at: DateTime<Utc>,
+    /// When a first code confirmed it; `None` while pending.
+    pub confirmed_at: Option<DateTime<Utc>>,
+    /// The last TOTP time step accepted.
+    pub last_used_step: Option<i64>,
 }

@@ -192,12 +192,37 @@ impl From<AdminError> for AppError {
                 ErrorCode::ValidationFailed,
             ),
             AdminError::Store(inner) => return AppError::internal(inner),
+            AdminError::SecondFactorRequired => {
+                (StatusCode::FORBIDDEN, ErrorCode::SecondFactorRequired)
+            }
             AdminError::Account(_) => match err {
                 AdminError::Account(inner) => return inner.into(),
                 _ => unreachable!("matched just above"),
             },
         };
         AppError::new(status, code, err.to_string())
+    }
+}
+
+impl From<crate::services::second_factor::SecondFactorError> for AppError {
+    fn from(err: crate::services::second_factor::SecondFactorError) -> Self {
+        use crate::services::second_factor::SecondFactorError as E;
+        let message = err.to_string();
+        let (status, code) = match err {
+            E::CodeInvalid => (StatusCode::FORBIDDEN, ErrorCode::SecondFactorCodeInvalid),
+            E::ChallengeInvalid => (
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::SecondFactorChallengeInvalid,
+            ),
+            E::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::SecondFactorNotFound),
+            E::AlreadyEnabled => (StatusCode::CONFLICT, ErrorCode::SecondFactorAlreadyEnabled),
+            E::RateLimited(limited) => return AppError::rate_limited(&limited),
+            E::Admin(inner) => return inner.into(),
+            E::Account(inner) => return inner.into(),
+            E::Crypto(inner) => return AppError::internal(&inner),
+            E::Store(inner) => return AppError::internal(&inner),
+        };
+        AppError::new(status, code, message)
     }
 }
 

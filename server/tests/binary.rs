@@ -220,6 +220,33 @@ async fn an_operator_sets_up_cairn_and_a_restart_keeps_everything() {
 
     let admin = login(&server, "agency", ADMIN_PASSWORD).await;
     let admin_token = admin["accessToken"].as_str().unwrap_or_default().to_owned();
+    // Admin routes need a second factor: the operator adds an authenticator app first.
+    let (status, refused) = call(
+        reqwest::Method::GET,
+        format!("{}/api/v1/admin/audit", server.address),
+        Some(&admin_token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "{refused}");
+    assert_eq!(refused["error"]["code"], "second_factor_required");
+    let (status, enrolment) = call(
+        reqwest::Method::POST,
+        format!("{}/api/v1/me/second-factor/totp", server.address),
+        Some(&admin_token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{enrolment}");
+    let totp_secret = enrolment["secret"].as_str().unwrap_or_default().to_owned();
+    let (status, confirmed) = call(
+        reqwest::Method::POST,
+        format!("{}/api/v1/me/second-factor/totp/confirm", server.address),
+        Some(&admin_token),
+        Some(json!({ "code": cairn_tests::totp_code(&totp_secret, 0) })),
+    )
+    .await;
+    assert_eq!(status, 204, "{confirmed}");
     // The command line's act is in the admin audit, done by no admin account.
     let (status, audit) = call(
         reqwest::Method::GET,
@@ -339,8 +366,23 @@ async fn an_operator_sets_up_cairn_and_a_restart_keeps_everything() {
     assert_eq!(status, 200, "{plans}");
     assert_eq!(plans[0]["title"], PLAN_TITLE);
     assert_eq!(plans[0]["id"], plan["id"]);
-    login(&server, "agency", ADMIN_PASSWORD).await;
+    // After the restart the password alone opens a second-factor challenge, not a session.
+    let needed = login(&server, "agency", ADMIN_PASSWORD).await;
+    assert!(needed["secondFactor"]["challenge"].is_string(), "{needed}");
     drop(server);
+    // The last admin lost their phone: the operator resets the second factor on the server.
+    let reset = cairn(&data_dir, db)
+        .args(["admin", "reset-second-factor", "--username", "agency"])
+        .output()
+        .await
+        .expect("cairn exits");
+    assert!(reset.status.success(), "{reset:?}");
+    let again = cairn(&data_dir, db)
+        .args(["admin", "reset-second-factor", "--username", "agency"])
+        .output()
+        .await
+        .expect("cairn exits");
+    assert!(!again.status.success(), "nothing left to reset: {again:?}");
 
     let mut secrets = vec![
         ADMIN_PASSWORD,
@@ -351,6 +393,7 @@ async fn an_operator_sets_up_cairn_and_a_restart_keeps_everything() {
         &member_refresh,
         &code,
         &forged_token,
+        &totp_secret,
     ];
     let database_password = db
         .and_then(|url| url.split(':').nth(2))
@@ -986,13 +1029,33 @@ async fn recovery_and_reset_codes_and_passwords_never_reach_the_debug_log() {
     assert_eq!(status, 200, "{recovered}");
 
     let admin = login(&server, "agency", ADMIN_PASSWORD).await;
+    let admin_token = text(&admin, "/accessToken");
+    // Admin routes need the admin's second factor first (its seed must not be logged either).
+    let (status, enrolment) = call(
+        post.clone(),
+        api("/me/second-factor/totp"),
+        Some(&admin_token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{enrolment}");
+    let seed = text(&enrolment, "/secret");
+    let (status, confirmed) = call(
+        post.clone(),
+        api("/me/second-factor/totp/confirm"),
+        Some(&admin_token),
+        Some(json!({ "code": cairn_tests::totp_code(&seed, 0) })),
+    )
+    .await;
+    assert_eq!(status, 204, "{confirmed}");
+    secrets.push(seed);
     let (status, issued) = call(
         post.clone(),
         api(&format!(
             "/admin/accounts/{}/reset-code",
             text(&maria, "/account/id")
         )),
-        Some(&text(&admin, "/accessToken")),
+        Some(&admin_token),
         None,
     )
     .await;

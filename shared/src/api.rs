@@ -657,3 +657,89 @@ pub struct PasskeySignInFinish {
     #[serde(default)]
     pub device_name: Option<String>,
 }
+
+/// A kind of second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecondFactorMethod {
+    /// A six-digit code from an authenticator app (TOTP: SHA-1, 30 s steps).
+    Totp,
+}
+
+/// The answer to `POST /api/v1/me/second-factor/totp`: the new seed, shown this once. It is
+/// pending until `POST /api/v1/me/second-factor/totp/confirm` with a code from the app.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TotpEnrolment {
+    /// The seed, base32 (to type into the app).
+    pub secret: String,
+    /// `otpauth://totp/...` (to show as a QR code for the app to scan).
+    pub otpauth_uri: String,
+}
+
+/// `POST /api/v1/me/second-factor/totp/confirm` and `DELETE /api/v1/me/second-factor/totp`:
+/// a current code from the authenticator app.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecondFactorCode {
+    /// The six digits the app shows now (spaces are ignored).
+    pub code: String,
+}
+
+/// `GET /api/v1/me/second-factor`: which second factors the account has (never a secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecondFactorStatus {
+    /// The enabled second factors; empty if none.
+    pub methods: Vec<SecondFactorMethod>,
+    /// When the enabled TOTP factor was confirmed.
+    pub enabled_at: Option<DateTime<Utc>>,
+    /// Whether a TOTP enrolment waits for its confirming code.
+    pub pending: bool,
+}
+
+/// What a right password opens for an account with a second factor: a challenge to answer at
+/// `POST /api/v1/auth/second-factor`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecondFactorChallenge {
+    /// The challenge (single use, bound to the account).
+    pub challenge: String,
+    /// The second factors the account can answer with.
+    pub methods: Vec<SecondFactorMethod>,
+    /// When the challenge stops working (5 minutes after the password).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The answer to a right password for an account with a second factor:
+/// `{"secondFactor": {...}}` instead of tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecondFactorNeeded {
+    /// The challenge to answer.
+    pub second_factor: SecondFactorChallenge,
+}
+
+/// The answer to `POST /api/v1/auth/login` (200): tokens, or, for an account with a second
+/// factor, `{"secondFactor": {...}}` (tell them apart by that key).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum LoginResponse {
+    /// Signed in.
+    Tokens(AuthTokens),
+    /// The password was right; the second factor is needed.
+    SecondFactor(SecondFactorNeeded),
+}
+
+/// `POST /api/v1/auth/second-factor`: the login's challenge and a code; answers with tokens.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecondFactorSignIn {
+    /// The challenge from the login answer.
+    pub challenge: String,
+    /// The six digits the authenticator app shows now.
+    pub code: String,
+    /// A name for this device's session, shown in the session list.
+    #[serde(default)]
+    pub device_name: Option<String>,
+}

@@ -83,6 +83,17 @@ pub enum ErrorCode {
     /// The passkey registration could not be finished: the ceremony is unknown, expired or
     /// already used, or the browser's credential did not verify. Start again.
     PasskeyRegistrationFailed,
+    /// Admin routes need a second factor, on the account and passed by this session: add one at
+    /// `/api/v1/me/second-factor/totp`, or sign in again with it.
+    SecondFactorRequired,
+    /// The second factor's code is wrong, or was already used.
+    SecondFactorCodeInvalid,
+    /// The sign-in challenge is unknown, used or expired: sign in again with the password.
+    SecondFactorChallengeInvalid,
+    /// There is no such second factor (none enabled, or no enrolment waiting to be confirmed).
+    SecondFactorNotFound,
+    /// A second factor is already enabled; remove it before adding another.
+    SecondFactorAlreadyEnabled,
 }
 
 /// The body of every error response.

@@ -430,7 +430,42 @@ impl TestApp {
         )
         .await;
         assert!(created.is_ok(), "admin create: {created:?}");
-        self.login(username).await
+        let session = self.login(username).await;
+        // Admin routes need a second factor passed in the session: add one, as an admin would.
+        self.enrol_totp(&session).await;
+        session
+    }
+
+    /// Add a TOTP second factor to `session`'s account and confirm it from that session (which
+    /// then counts as having passed it); returns the base32 seed.
+    pub async fn enrol_totp(&self, session: &Session) -> String {
+        self.enrol_totp_with(session.token()).await
+    }
+
+    /// [`Self::enrol_totp`] for the session of an access token.
+    pub async fn enrol_totp_with(&self, token: &str) -> String {
+        let answer = self
+            .post("/api/v1/me/second-factor/totp", token, json!({}))
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "enrol: {}", answer.body);
+        let secret = answer.body["secret"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let answer = self
+            .post(
+                "/api/v1/me/second-factor/totp/confirm",
+                token,
+                json!({ "code": totp_code(&secret, 0) }),
+            )
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::NO_CONTENT,
+            "confirm: {}",
+            answer.body
+        );
+        secret
     }
 
     /// Create a plan as `owner` and return its id.
@@ -481,6 +516,13 @@ impl TestApp {
             .await;
         assert_eq!(accepted.status, StatusCode::OK, "accept: {}", accepted.body);
     }
+}
+
+/// The TOTP code for a base32 seed `steps` time steps (30 s) from now, as an app shows it.
+pub fn totp_code(secret: &str, steps: i64) -> String {
+    let now = chrono::Utc::now().timestamp() + steps * 30;
+    cairn_server::auth::totp::code_for_base32(secret, u64::try_from(now).unwrap_or_default())
+        .unwrap_or_default()
 }
 
 /// "maria" → "Maria": a display name for a test account.

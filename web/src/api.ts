@@ -211,10 +211,18 @@ export async function register(
 }
 
 export async function login(username: string, password: string): Promise<Session> {
-  const tokens = await read<AuthTokens>(
+  const answer = await read<AuthTokens | { secondFactor: unknown }>(
     await send("POST", "/api/v1/auth/login", { username: typedName(username), password, deviceName: deviceName() })
   )
-  return saveSession(tokens)
+  if ("secondFactor" in answer) {
+    // The password was right but the account has a second factor; this app cannot ask for it yet.
+    throw new ApiError(
+      200,
+      "second_factor_required",
+      "This account needs its second factor; sign in from an app that supports it."
+    )
+  }
+  return saveSession(answer)
 }
 
 /** The API for a signed-in account; refreshes the access token when it runs out. */

@@ -5,3 +5,4 @@ pub mod limits;
 pub mod password;
 pub mod secrets;
 pub mod tokens;
+pub mod totp;

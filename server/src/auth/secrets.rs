@@ -81,6 +81,14 @@ impl CodeHasher {
     pub fn lookup_hashes(&self, code: &str) -> Vec<String> {
         vec![self.hash(code), sha256_hex(code)]
     }
+
+    /// Another 32-byte key for a separate use (`info` tells them apart), derived (HKDF-SHA256)
+    /// from this one and so, like it, from the server secret: TOTP seeds are sealed under one.
+    pub fn derive_key(&self, info: &[u8]) -> [u8; 32] {
+        let mut key = [0u8; 32];
+        let _ = Hkdf::<Sha256>::new(None, &self.key).expand(info, &mut key);
+        key
+    }
 }
 
 /// A code of `length` characters from [`CODE_ALPHABET`], in groups of four: `K7QM-3XPA`.

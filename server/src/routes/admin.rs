@@ -22,7 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/admin/audit").route(web::get().to(audit)));
 }
 
-fn account_id(raw: &str) -> Result<UserId, AppError> {
+pub(super) fn account_id(raw: &str) -> Result<UserId, AppError> {
     raw.parse().map_err(|_| {
         AppError::new(
             StatusCode::NOT_FOUND,

@@ -10,6 +10,7 @@ mod leaving;
 mod me;
 mod passkeys;
 mod plans;
+mod second_factor;
 mod sync;
 pub mod web_app;
 
@@ -78,7 +79,8 @@ pub fn configure(
             .configure(|cfg| plans::configure(cfg, max_upload_bytes))
             .configure(admin::configure)
             .configure(credentials::configure)
-            .configure(passkeys::configure),
+            .configure(passkeys::configure)
+            .configure(second_factor::configure),
     )
     .configure(|cfg| web_app::configure(cfg, web_dir));
 }

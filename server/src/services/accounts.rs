@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use cairn_shared::api::{
-    self, AccountKind, AuthTokens, LoginRequest, RegisterRequest, RegistrationMode,
+    self, AccountKind, AuthTokens, LoginRequest, LoginResponse, RegisterRequest, RegistrationMode,
 };
 use cairn_shared::{SessionId, UserId};
 use chrono::Utc;
@@ -348,13 +348,14 @@ pub async fn register(
     })
 }
 
-/// Check a username and password and open a device session.
+/// Check a username and password and open a device session, or, for an account with a second
+/// factor, a challenge to answer with it (`second_factor::sign_in`).
 #[instrument(skip_all)]
 pub async fn login(
     services: &Services,
     request: LoginRequest,
     address: Option<IpAddr>,
-) -> Result<AuthTokens, AccountError> {
+) -> Result<LoginResponse, AccountError> {
     let username = fold_username(&request.username);
     let attempt = services
         .limits
@@ -381,7 +382,12 @@ pub async fn login(
         tracing::info!(user.id = %user.id, "login refused: account disabled");
         return Err(AccountError::AccountDisabled);
     }
-    start_session(services, user, request.device_name.as_deref(), address).await
+    if let Some(needed) = super::second_factor::challenge(services, &user).await? {
+        return Ok(LoginResponse::SecondFactor(needed));
+    }
+    start_session(services, user, request.device_name.as_deref(), address)
+        .await
+        .map(LoginResponse::Tokens)
 }
 
 /// Open a device session for `user` (a sign-in, recorded in the account's activity).
@@ -521,6 +527,7 @@ pub async fn authenticate(services: &Services, access_token: &str) -> Result<Cal
     Ok(Caller {
         user,
         session_id: session.id,
+        second_factor_passed: session.second_factor_at.is_some(),
     })
 }
 

@@ -33,15 +33,27 @@ pub enum AdminError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The admin has no second factor, or this session did not pass it.
+    #[error(
+        "admin routes need a second factor: add one at /api/v1/me/second-factor/totp (and \
+         confirm it from this session), or sign in again with it"
+    )]
+    SecondFactorRequired,
 }
 
+/// The one check in front of every admin act: an admin account, in a session that passed a
+/// second factor (which the account therefore has: removing a factor clears it from every
+/// session).
 pub(crate) fn require_admin(caller: &Caller) -> Result<(), AdminError> {
-    if caller.user.kind == AccountKind::Admin {
-        Ok(())
-    } else {
+    if caller.user.kind != AccountKind::Admin {
         tracing::warn!(user.id = %caller.user.id, "admin action refused for a member");
-        Err(AdminError::AdminOnly)
+        return Err(AdminError::AdminOnly);
     }
+    if !caller.second_factor_passed {
+        tracing::warn!(user.id = %caller.user.id, "admin action refused: no second factor passed");
+        return Err(AdminError::SecondFactorRequired);
+    }
+    Ok(())
 }
 
 /// Every account (no plan content).

@@ -263,7 +263,16 @@ async fn redeem(
     };
     activity::record(services, user.id, used).await;
     tracing::info!(user.id = %user.id, code.kind = ?kind, sessions.ended = ended.len(), "password set with a code");
-    Ok(start_session(services, user, request.device_name.as_deref(), address).await?)
+    let tokens = start_session(services, user, request.device_name.as_deref(), address).await?;
+    if kind == CodeKind::Recovery {
+        // Recovery codes are the way back from a lost second factor too: the new session
+        // counts as having passed it (a reset code from an admin does not).
+        services
+            .store
+            .set_session_second_factor(tokens.session_id, Utc::now())
+            .await?;
+    }
+    Ok(tokens)
 }
 
 /// Set a new password with one of the account's recovery codes.

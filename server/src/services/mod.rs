@@ -13,6 +13,7 @@ pub mod keys;
 pub mod leaving;
 pub mod passkeys;
 pub mod plans;
+pub mod second_factor;
 
 use std::sync::Arc;
 

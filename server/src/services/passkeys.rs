@@ -396,7 +396,15 @@ pub async fn finish_sign_in(
         .passkey_used(passkey_id, &updated, now)
         .await?;
     tracing::info!(user.id = %user.id, passkey.id = %passkey_id, "signed in with a passkey");
-    Ok(accounts::start_session(services, user, request.device_name.as_deref(), address).await?)
+    let tokens =
+        accounts::start_session(services, user, request.device_name.as_deref(), address).await?;
+    // A passkey is itself two factors (the device, and its lock): an admin signed in with one
+    // may use the admin routes.
+    services
+        .store
+        .set_session_second_factor(tokens.session_id, now)
+        .await?;
+    Ok(tokens)
 }
 
 /// Check the signed answer against the ceremony's state and the account's passkeys; the

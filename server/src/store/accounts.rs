@@ -52,6 +52,7 @@ impl From<device_sessions::Model> for DeviceSession {
             last_used_at: row.last_used_at,
             expires_at: row.expires_at,
             revoked_at: row.revoked_at,
+            second_factor_at: row.second_factor_at,
         }
     }
 }
@@ -251,6 +252,7 @@ impl Store {
             last_used_at: Set(now),
             expires_at: Set(expires_at),
             revoked_at: Set(None),
+            second_factor_at: Set(None),
         };
         Ok(row.insert(&self.db).await?.into())
     }

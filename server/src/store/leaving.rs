@@ -9,7 +9,8 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::entities::{
-    account_activity, device_sessions, passkeys, plan_members, recovery_codes, reset_codes, users,
+    account_activity, device_sessions, passkeys, plan_members, recovery_codes, reset_codes,
+    second_factor_challenges, second_factors, users,
 };
 use super::plans::role_text;
 use super::{Store, StoreError};
@@ -117,6 +118,14 @@ impl Store {
             .await?;
         passkeys::Entity::delete_many()
             .filter(passkeys::Column::UserId.eq(user.0))
+            .exec(&txn)
+            .await?;
+        second_factor_challenges::Entity::delete_many()
+            .filter(second_factor_challenges::Column::UserId.eq(user.0))
+            .exec(&txn)
+            .await?;
+        second_factors::Entity::delete_many()
+            .filter(second_factors::Column::UserId.eq(user.0))
             .exec(&txn)
             .await?;
         txn.commit().await?;

@@ -21,6 +21,7 @@ mod passkeys;
 pub use passkeys::{PasskeyCeremony, StoredPasskey};
 mod plans;
 mod sealing;
+mod second_factor;
 pub use sealing::RewrapReport;
 
 use std::collections::HashMap;

@@ -24,6 +24,7 @@ mod recovery;
 mod samod;
 mod scale_out;
 mod schema_check;
+mod second_factor;
 mod security_headers;
 mod sync;
 mod tokens;

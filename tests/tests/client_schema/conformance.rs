@@ -622,20 +622,6 @@ async fn the_real_server_answers_as_openapi_json_says() {
     w.expect(401, post(RESET).json(reset)).await;
     w.expect(403, get(PLANS).token(&admin_token)).await;
 
-    // Leaving Cairn: Sam looks first, then confirms with his password; the only admin cannot.
-    w.expect(200, get("/api/v1/me/leaving").token(&sam_token))
-        .await;
-    let wrong = json!({ "password": "not his password" });
-    w.expect(401, delete(ME).token(&sam_token).json(wrong))
-        .await;
-    w.expect(422, delete(ME).token(&sam_token).json(json!({})))
-        .await;
-    let confirmed = json!({ "password": cairn_tests::PASSWORD });
-    w.expect(409, delete(ME).token(&admin_token).json(confirmed.clone()))
-        .await;
-    w.expect(204, delete(ME).token(&sam_token).json(confirmed))
-        .await;
-    w.expect(401, get(ME).token(&sam_token)).await;
     // Passkeys: register one with a software authenticator, sign in with it, remove it.
     {
         use webauthn_authenticator_rs::WebauthnAuthenticator;
@@ -675,6 +661,59 @@ async fn the_real_server_answers_as_openapi_json_says() {
         w.expect(204, delete(PASSKEY).at("id", &id).token(&maria_token))
             .await;
     }
+    // Second factors: Maria adds an authenticator app and signs in with it; Sam removes his;
+    // an admin resets Dora's lost one.
+    const SECOND_FACTOR: &str = "/api/v1/me/second-factor";
+    const TOTP: &str = "/api/v1/me/second-factor/totp";
+    const CONFIRM: &str = "/api/v1/me/second-factor/totp/confirm";
+    w.expect(200, get(SECOND_FACTOR).token(&maria_token)).await;
+    let enrolment = w.expect(201, post(TOTP).token(&maria_token)).await;
+    let secret = enrolment.text("/secret");
+    let wrong = json!({ "code": "000000" });
+    w.expect(403, post(CONFIRM).token(&maria_token).json(wrong))
+        .await;
+    let code = json!({ "code": cairn_tests::totp_code(&secret, 0) });
+    w.expect(204, post(CONFIRM).token(&maria_token).json(code))
+        .await;
+    w.expect(409, post(TOTP).token(&maria_token)).await;
+    let needed = w
+        .expect(200, post(LOGIN).json(login("maria", cairn_tests::PASSWORD)))
+        .await;
+    let answer = json!({
+        "challenge": needed.text("/secondFactor/challenge"),
+        "code": cairn_tests::totp_code(&secret, 1),
+    });
+    w.expect(200, post("/api/v1/auth/second-factor").json(answer))
+        .await;
+    let sam_secret = w.app.enrol_totp_with(&sam_token).await;
+    let sam_code = json!({ "code": cairn_tests::totp_code(&sam_secret, 1) });
+    w.expect(204, delete(TOTP).token(&sam_token).json(sam_code))
+        .await;
+    // Dora's password is the one she set with her reset code.
+    let dora = w.app.login_answer("dora", NEW_PASSWORD).await;
+    assert_eq!(dora.status, 200, "{}", dora.body);
+    let dora_token = dora.body["accessToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    w.app.enrol_totp_with(&dora_token).await;
+    let reset = post("/api/v1/admin/accounts/{id}/second-factor/reset").at("id", &dora_id);
+    w.expect(204, reset.token(&admin_token)).await;
+
+    // Leaving Cairn: Sam looks first, then confirms with his password; the only admin cannot.
+    w.expect(200, get("/api/v1/me/leaving").token(&sam_token))
+        .await;
+    let wrong = json!({ "password": "not his password" });
+    w.expect(401, delete(ME).token(&sam_token).json(wrong))
+        .await;
+    w.expect(422, delete(ME).token(&sam_token).json(json!({})))
+        .await;
+    let confirmed = json!({ "password": cairn_tests::PASSWORD });
+    w.expect(409, delete(ME).token(&admin_token).json(confirmed.clone()))
+        .await;
+    w.expect(204, delete(ME).token(&sam_token).json(confirmed))
+        .await;
+    w.expect(401, get(ME).token(&sam_token)).await;
 
     // The owner deletes the plan; logging out ends the session.
     w.expect(204, delete(PLAN).plan(id).token(&maria_token))

@@ -117,6 +117,10 @@ impl Operation {
             ]);
         }
         codes.extend(self.errors.iter().copied());
+        // Every admin route needs a second factor passed in the session (`require_admin`).
+        if self.path.starts_with("/api/v1/admin/") {
+            codes.push(ErrorCode::SecondFactorRequired);
+        }
         // Everything that touches the database can fail there; only `/healthz` does not.
         if self.path != "/healthz" && self.path != "/readyz" {
             codes.push(ErrorCode::Internal);
@@ -142,7 +146,8 @@ pub fn status_of(code: ErrorCode) -> u16 {
         | E::InvalidRefreshToken
         | E::RefreshTokenReused
         | E::RecoveryCodeInvalid
-        | E::ResetCodeInvalid => 401,
+        | E::ResetCodeInvalid
+        | E::SecondFactorChallengeInvalid => 401,
         E::AccountDisabled
         | E::RegistrationClosed
         | E::EnrollmentCodeInvalid
@@ -151,16 +156,23 @@ pub fn status_of(code: ErrorCode) -> u16 {
         | E::OwnerOnly
         | E::PlanLimitReached
         | E::ForeignAuthor
-        | E::WrongPassword => 403,
+        | E::WrongPassword
+        | E::SecondFactorRequired
+        | E::SecondFactorCodeInvalid => 403,
         E::PlanNotFound
         | E::AccountNotFound
         | E::MemberNotFound
         | E::SessionNotFound
         | E::InvitationNotFound
         | E::NotFound
-        | E::PasskeyNotFound => 404,
+        | E::PasskeyNotFound
+        | E::SecondFactorNotFound => 404,
         E::MethodNotAllowed => 405,
-        E::UsernameTaken | E::AlreadyMember | E::OwnerCannotLeave | E::SoleAdmin => 409,
+        E::UsernameTaken
+        | E::AlreadyMember
+        | E::OwnerCannotLeave
+        | E::SoleAdmin
+        | E::SecondFactorAlreadyEnabled => 409,
         E::InvitationExpired | E::InvitationUsed => 410,
         E::PayloadTooLarge => 413,
         E::ValidationFailed => 422,
@@ -278,11 +290,14 @@ pub fn operations() -> Vec<Operation> {
             "Log in: a new device session",
             "A short-lived access token (JWT) and a single-use refresh token bound to a new \
              device session. Attempts are rate limited per account and client address, per \
-             client address, and by a ceiling per account.",
+             client address, and by a ceiling per account. For an account with a second \
+             factor, a right password answers `{\"secondFactor\": {challenge, methods, \
+             expiresAt}}` instead: answer it at `POST /api/v1/auth/second-factor` within 5 \
+             minutes.",
         )
         .anyone()
         .request(Request::Json("LoginRequest"))
-        .answers(Success::Json(200, "AuthTokens"))
+        .answers(Success::Json(200, "LoginResponse"))
         .errors(&[E::InvalidCredentials, E::AccountDisabled, E::RateLimited]),
         op(
             "post",
@@ -809,6 +824,75 @@ pub fn operations() -> Vec<Operation> {
         ]),
         op(
             "post",
+            "/api/v1/auth/second-factor",
+            "signInSecondFactor",
+            "auth",
+            "Answer a login's second-factor challenge",
+            "The challenge from the login answer and a current code from the authenticator \
+             app: a new device session that passed the second factor. The challenge is single \
+             use and lasts 5 minutes; a code is accepted once; wrong codes are rate limited per \
+             account and client address.",
+        )
+        .anyone()
+        .request(Request::Json("SecondFactorSignIn"))
+        .answers(Success::Json(200, "AuthTokens"))
+        .errors(&[
+            E::SecondFactorChallengeInvalid,
+            E::SecondFactorCodeInvalid,
+            E::AccountDisabled,
+            E::RateLimited,
+        ]),
+        op(
+            "get",
+            "/api/v1/me/second-factor",
+            "getSecondFactor",
+            "me",
+            "The caller's second factors",
+            "Which are enabled, and whether an enrolment waits for its code; never a secret.",
+        )
+        .answers(Success::Json(200, "SecondFactorStatus")),
+        op(
+            "post",
+            "/api/v1/me/second-factor/totp",
+            "startTotp",
+            "me",
+            "Add an authenticator app (TOTP)",
+            "A new seed (base32, and as an `otpauth://` URI for a QR code), shown this once; \
+             pending until confirmed with a code. A new start replaces a pending one.",
+        )
+        .answers(Success::Json(201, "TotpEnrolment"))
+        .errors(&[E::SecondFactorAlreadyEnabled]),
+        op(
+            "post",
+            "/api/v1/me/second-factor/totp/confirm",
+            "confirmTotp",
+            "me",
+            "Confirm the authenticator app with a code",
+            "Enables the pending TOTP factor; this session counts as having passed it (admin \
+             routes need that). Wrong codes are rate limited.",
+        )
+        .request(Request::Json("SecondFactorCode"))
+        .errors(&[
+            E::SecondFactorCodeInvalid,
+            E::SecondFactorNotFound,
+            E::RateLimited,
+        ]),
+        op(
+            "delete",
+            "/api/v1/me/second-factor/totp",
+            "removeTotp",
+            "me",
+            "Remove the authenticator app",
+            "Needs a current code. No session counts as having passed a second factor after.",
+        )
+        .request(Request::Json("SecondFactorCode"))
+        .errors(&[
+            E::SecondFactorCodeInvalid,
+            E::SecondFactorNotFound,
+            E::RateLimited,
+        ]),
+        op(
+            "post",
             "/api/v1/auth/reset",
             "resetPassword",
             "auth",
@@ -841,6 +925,23 @@ pub fn operations() -> Vec<Operation> {
         .params(&[ACCOUNT])
         .answers(Success::Json(201, "ResetCode"))
         .errors(&[E::AdminOnly, E::AccountNotFound, E::ValidationFailed]),
+        op(
+            "post",
+            "/api/v1/admin/accounts/{id}/second-factor/reset",
+            "resetSecondFactor",
+            "admin",
+            "Reset an account's lost second factor",
+            "Admins only. Removes the account's second factor and ends its sessions; recorded \
+             in the audit and the account's activity. Not one's own (422): another admin does \
+             that.",
+        )
+        .params(&[ACCOUNT])
+        .errors(&[
+            E::AdminOnly,
+            E::AccountNotFound,
+            E::ValidationFailed,
+            E::SecondFactorNotFound,
+        ]),
         op("get", "/healthz", "healthz", "operations", "Alive", "")
             .anyone()
             .answers(Success::Json(200, "Health")),

@@ -15,6 +15,9 @@ use cairn_shared::api::{
 };
 use cairn_shared::api::{DeleteAccountRequest, LeavingPreview};
 use cairn_shared::api::{
+    LoginResponse, SecondFactorCode, SecondFactorSignIn, SecondFactorStatus, TotpEnrolment,
+};
+use cairn_shared::api::{
     PasskeyChallenge, PasskeyInfo, PasskeySignInFinish, PasskeySignInStart, RegisterPasskeyRequest,
 };
 use cairn_shared::plan::PlanDocument;
@@ -89,6 +92,8 @@ pub fn components() -> Map<String, Value> {
     requests.subschema_for::<RegisterPasskeyRequest>();
     requests.subschema_for::<PasskeySignInStart>();
     requests.subschema_for::<PasskeySignInFinish>();
+    requests.subschema_for::<SecondFactorCode>();
+    requests.subschema_for::<SecondFactorSignIn>();
     // The plan document is only ever read (over REST it is answered as it is stored), so it has
     // the one contract, the same as in plan.schema.json.
     requests.subschema_for::<PlanDocument>();
@@ -118,6 +123,9 @@ pub fn components() -> Map<String, Value> {
     responses.subschema_for::<LeavingPreview>();
     responses.subschema_for::<PasskeyChallenge>();
     responses.subschema_for::<PasskeyInfo>();
+    responses.subschema_for::<LoginResponse>();
+    responses.subschema_for::<SecondFactorStatus>();
+    responses.subschema_for::<TotpEnrolment>();
 
     let mut all = requests.take_definitions(true);
     for (name, schema) in responses.take_definitions(true) {

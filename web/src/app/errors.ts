@@ -19,6 +19,7 @@ const t = catalogue(
     rateLimited: "Too many tries for now. Please wait {count} minute and try again.|Too many tries for now. Please wait {count} minutes and try again.",
     rateLimitedSoon: "Too many tries for now. Please wait a little and try again.",
     accountDisabled: "This account has been switched off. If you think that's a mistake, talk to your agency.",
+    secondFactorRequired: "This account needs its second factor; sign in from an app that supports it.",
     sessionEnded: "Your session has ended. Please log in again.",
     invitationNotFound: "That invitation code doesn't match any plan. Check it with the person who gave it to you.",
     invitationExpired: "That invitation code has run out. Ask the person for a new one.",
@@ -58,6 +59,7 @@ const t = catalogue(
       "Demasiados intentos por ahora. Espera {count} minuto y vuelve a intentarlo.|Demasiados intentos por ahora. Espera {count} minutos y vuelve a intentarlo.",
     rateLimitedSoon: "Demasiados intentos por ahora. Espera un poco y vuelve a intentarlo.",
     accountDisabled: "Esta cuenta está desactivada. Si crees que es un error, habla con tu organización.",
+    secondFactorRequired: "Esta cuenta necesita su segundo factor; inicia sesión desde una aplicación que lo admita.",
     sessionEnded: "Tu sesión ha terminado. Vuelve a iniciar sesión.",
     invitationNotFound: "Ese código de invitación no corresponde a ningún plan. Compruébalo con la persona que te lo dio.",
     invitationExpired: "Ese código de invitación ya caducó. Pide uno nuevo a la persona.",
@@ -96,6 +98,7 @@ const byCode: Partial<Record<ErrorCode, (err: ApiError) => string>> = {
   rate_limited: err =>
     err.retryAfter ? t("rateLimited", { count: Math.max(1, Math.ceil(err.retryAfter / 60)) }) : t("rateLimitedSoon"),
   account_disabled: () => t("accountDisabled"),
+  second_factor_required: () => t("secondFactorRequired"),
   unauthenticated: () => t("sessionEnded"),
   invalid_token: () => t("sessionEnded"),
   invalid_refresh_token: () => t("sessionEnded"),

@@ -18,5 +18,7 @@ pub mod plan_tombstones;
 pub mod plans;
 pub mod recovery_codes;
 pub mod reset_codes;
+pub mod second_factor_challenges;
+pub mod second_factors;
 pub mod server_settings;
 pub mod users;

@@ -602,6 +602,7 @@ fn caller(user: UserId) -> crate::domain::Caller {
             deleted_at: None,
         },
         session_id: cairn_shared::SessionId::new_random(),
+        second_factor_passed: false,
     }
 }
 

@@ -31,6 +31,7 @@ fn member_caller() -> Caller {
             deleted_at: None,
         },
         session_id: SessionId(Uuid::from_u128(0x5e55)),
+        second_factor_passed: false,
     }
 }
 
