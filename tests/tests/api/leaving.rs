@@ -502,3 +502,81 @@ async fn a_departure_cut_short_is_finished_at_start_up() {
             .expect("store")
     );
 }
+
+#[tokio::test]
+async fn a_departed_account_keeps_no_codes_second_factor_or_activity() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin("agency").await;
+    let maria = app.register("maria").await;
+    app.enrol_totp(&maria).await;
+    let issued = app
+        .post(
+            &format!("/api/v1/admin/accounts/{}/reset-code", maria.user_id()),
+            admin.token(),
+            json!({}),
+        )
+        .await;
+    assert_eq!(issued.status, 201, "{}", issued.body);
+    let store = &app.store;
+    assert_eq!(
+        store
+            .recovery_code_set(maria.user_id())
+            .await
+            .expect("codes")
+            .remaining,
+        10
+    );
+    assert!(
+        store
+            .second_factor(maria.user_id())
+            .await
+            .expect("factor")
+            .is_some()
+    );
+    assert!(
+        !store
+            .activity(maria.user_id(), 50)
+            .await
+            .expect("activity")
+            .is_empty()
+    );
+
+    let left = leave(&app, &maria, json!({ "password": PASSWORD })).await;
+    assert_eq!(left.status, 204, "{}", left.body);
+    assert_eq!(
+        store
+            .recovery_code_set(maria.user_id())
+            .await
+            .expect("codes")
+            .remaining,
+        0
+    );
+    assert!(
+        store
+            .second_factor(maria.user_id())
+            .await
+            .expect("factor")
+            .is_none()
+    );
+    assert!(
+        store
+            .activity(maria.user_id(), 50)
+            .await
+            .expect("activity")
+            .is_empty()
+    );
+    // The reset code an admin issued for her is gone too: nobody can take the name back with it.
+    let reset = app
+        .request(
+            Method::POST,
+            "/api/v1/auth/reset",
+            None,
+            Some(&json!({"username": "maria", "code": issued.body["code"], "newPassword": "someone else's kettle now"})),
+        )
+        .await;
+    reset.assert_error(401, ErrorCode::ResetCodeInvalid);
+    // What the admin did stays in the audit, naming "a former member".
+    let audit = app.get("/api/v1/admin/audit", admin.token()).await;
+    assert_eq!(audit.body["entries"][0]["action"], "reset-code-issued");
+    assert_eq!(audit.body["entries"][0]["targetName"], "a former member");
+}

@@ -560,3 +560,37 @@ fn public_url_is_checked_at_start_up() {
         assert!(settings.validate().is_ok(), "{good}");
     }
 }
+
+#[tokio::test]
+async fn an_admin_signed_in_with_a_passkey_may_use_the_admin_routes() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin("agency").await;
+    let mut staff_key = phone();
+    let mut seen = Seen::default();
+    let registered = register_passkey(&app, &admin, &mut staff_key, None, &mut seen).await;
+    assert_eq!(registered.status, 201, "{}", registered.body);
+
+    // The password alone is not enough for admin routes (the admin has a second factor)...
+    let password = app.login_answer("agency", cairn_tests::PASSWORD).await;
+    assert!(password.body["accessToken"].is_null(), "{}", password.body);
+    // ...a passkey is: the device and its lock are two factors.
+    let signed_in = sign_in(&app, "agency", &mut staff_key, &mut seen).await;
+    assert_eq!(signed_in.status, 200, "{}", signed_in.body);
+    let token = signed_in.body["accessToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let counts = app.get("/api/v1/admin/counts", &token).await;
+    assert_eq!(counts.status, 200, "{}", counts.body);
+
+    let activity = app.get("/api/v1/me/activity", &token).await;
+    let kinds: Vec<&str> = activity
+        .body
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry["kind"].as_str())
+        .collect();
+    assert_eq!(kinds[..2], ["signed-in", "passkey-added"]);
+    assert_eq!(activity.body[1]["detail"], "Passkey");
+}

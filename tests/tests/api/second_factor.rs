@@ -347,3 +347,74 @@ async fn another_admin_resets_a_lost_second_factor() {
     .await
     .assert_error(404, ErrorCode::SecondFactorNotFound);
 }
+
+#[tokio::test]
+async fn a_recovery_code_is_the_way_back_from_a_lost_second_factor_and_a_reset_code_is_not() {
+    let app = TestApp::spawn().await;
+    let first = app.admin("agency").await;
+    // A second admin, with an app and recovery codes, loses the phone.
+    let created = app
+        .post(
+            "/api/v1/admin/accounts",
+            first.token(),
+            json!({"username": "staff", "displayName": "Staff", "password": cairn_tests::PASSWORD, "kind": "admin"}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let staff = app.login("staff").await;
+    app.enrol_totp(&staff).await;
+    let codes = app
+        .post("/api/v1/me/recovery-codes", staff.token(), json!({}))
+        .await;
+    assert_eq!(codes.status, 201, "{}", codes.body);
+    let code = codes.body["codes"][0]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    let recovered = app
+        .request(
+            reqwest::Method::POST,
+            "/api/v1/auth/recover",
+            None,
+            Some(&json!({"username": "staff", "code": code, "newPassword": "a kettle on the staff room shelf"})),
+        )
+        .await;
+    assert_eq!(recovered.status, 200, "{}", recovered.body);
+    let token = recovered.body["accessToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let counts = app.get("/api/v1/admin/counts", &token).await;
+    assert_eq!(
+        counts.status, 200,
+        "a recovery code passes the second factor: {}",
+        counts.body
+    );
+
+    // A reset code from another admin sets a password but does not pass the factor.
+    let issued = app
+        .post(
+            &format!("/api/v1/admin/accounts/{}/reset-code", staff.user_id()),
+            first.token(),
+            json!({}),
+        )
+        .await;
+    assert_eq!(issued.status, 201, "{}", issued.body);
+    let reset = app
+        .request(
+            reqwest::Method::POST,
+            "/api/v1/auth/reset",
+            None,
+            Some(&json!({"username": "staff", "code": issued.body["code"], "newPassword": "another kettle, same staff room"})),
+        )
+        .await;
+    assert_eq!(reset.status, 200, "{}", reset.body);
+    let token = reset.body["accessToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    app.get("/api/v1/admin/counts", &token)
+        .await
+        .assert_error(403, cairn_shared::ErrorCode::SecondFactorRequired);
+}
