@@ -97,7 +97,18 @@ export async function signUp(device, username, name) {
   await page.getByLabel("Your name, as others will see it").fill(name)
   await page.getByLabel("Password").fill(PASSWORD)
   await page.getByRole("button", { name: "Create account" }).click()
+  await keepCodes(device)
   await page.getByRole("heading", { name: `Hello, ${name}` }).waitFor({ timeout: WAIT })
+}
+
+/** After sign-up the recovery codes show once: tick "written down" and go on. Returns them. */
+export async function keepCodes(device, { ticked = "I have written them down or printed them", go = "Continue" } = {}) {
+  const { page } = device
+  await page.getByLabel(ticked).waitFor({ timeout: WAIT })
+  const codes = await page.locator(".codes code").allInnerTexts()
+  await page.getByLabel(ticked).check()
+  await page.getByRole("button", { name: go, exact: true }).click()
+  return codes
 }
 
 /** The status line: "Synced" or "Saved on this phone" (and its state for the test). */

@@ -44,6 +44,16 @@ const t = catalogue(
     passwordCommon:
       "That password is one of the common ones that attackers try first. Please choose another: a few words you'll remember work well.",
     title: "That plan name is too long. Please make it shorter.",
+    wrongPassword: "That is not your current password. Check it and try again.",
+    recoveryCodeInvalid: "That username and recovery code don't work together. Check both: each code works once.",
+    resetCodeInvalid: "That username and reset code don't work together. Check both, or ask your agency for a new code: each works once and for one day.",
+    soleAdmin: "You are the only administrator, so this account can't be deleted. Make someone else an administrator first.",
+    passkeyNotFound: "That passkey has already been removed.",
+    passkeyFailed: "Cairn could not use that passkey. Please try again.",
+    secondFactorCode: "That code doesn't work. Type the 6 digits your authenticator app shows now.",
+    secondFactorChallenge: "That took too long. Please log in again.",
+    secondFactorNotFound: "There is no authenticator app on this account.",
+    secondFactorEnabled: "An authenticator app is already set up on this account.",
     invalid: "Something in the form isn't quite right. Please check it and try again.",
   },
   {
@@ -84,6 +94,16 @@ const t = catalogue(
     passwordCommon:
       "Esa contraseña es de las más comunes, las primeras que prueban los atacantes. Elige otra: unas cuantas palabras que recuerdes funcionan muy bien.",
     title: "Ese nombre de plan es demasiado largo. Acórtalo, por favor.",
+    wrongPassword: "Esa no es tu contraseña actual. Revísala y vuelve a intentarlo.",
+    recoveryCodeInvalid: "Ese nombre de usuario y ese código de recuperación no funcionan juntos. Revisa los dos: cada código sirve una sola vez.",
+    resetCodeInvalid: "Ese nombre de usuario y ese código de restablecimiento no funcionan juntos. Revisa los dos o pide un código nuevo a tu organización: cada uno sirve una vez y durante un día.",
+    soleAdmin: "Eres la única persona administradora, así que esta cuenta no se puede borrar. Nombra antes a otra persona administradora.",
+    passkeyNotFound: "Esa llave de acceso ya se había quitado.",
+    passkeyFailed: "Cairn no pudo usar esa llave de acceso. Vuelve a intentarlo.",
+    secondFactorCode: "Ese código no funciona. Escribe las 6 cifras que muestra ahora tu app de autenticación.",
+    secondFactorChallenge: "Ha pasado demasiado tiempo. Vuelve a iniciar sesión.",
+    secondFactorNotFound: "Esta cuenta no tiene ninguna app de autenticación.",
+    secondFactorEnabled: "Esta cuenta ya tiene una app de autenticación.",
     invalid: "Algo del formulario no está del todo bien. Revísalo y vuelve a intentarlo.",
   }
 )
@@ -117,6 +137,16 @@ const byCode: Partial<Record<ErrorCode, (err: ApiError) => string>> = {
   payload_too_large: () => t("payloadTooLarge"),
   not_ready: () => t("notReady"),
   internal: () => t("internal"),
+  wrong_password: () => t("wrongPassword"),
+  recovery_code_invalid: () => t("recoveryCodeInvalid"),
+  reset_code_invalid: () => t("resetCodeInvalid"),
+  sole_admin: () => t("soleAdmin"),
+  passkey_not_found: () => t("passkeyNotFound"),
+  passkey_registration_failed: () => t("passkeyFailed"),
+  second_factor_code_invalid: () => t("secondFactorCode"),
+  second_factor_challenge_invalid: () => t("secondFactorChallenge"),
+  second_factor_not_found: () => t("secondFactorNotFound"),
+  second_factor_already_enabled: () => t("secondFactorEnabled"),
   validation_failed: err => t(refusedField(err)?.words ?? "invalid"),
 }
 
