@@ -2,6 +2,7 @@
 // Debian's Chromium (headless, driven by Playwright) with one browser context per phone at
 // 360 × 740. Each test file starts its own Cairn and browser (`startCairnAndBrowser`), so files
 // run side by side. Screenshots go to target/browser-screenshots/.
+import { createHmac } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises"
 import { createRequire } from "node:module"
@@ -246,4 +247,18 @@ export async function smallTargets(page, min = 44) {
     }
     return small
   }, min)
+}
+
+/** The authenticator app's code for a base32 secret, `steps` time steps from now (RFC 6238:
+ * SHA-1, 6 digits, 30 s). */
+export function totp(secret, steps = 0) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+  let bits = ""
+  for (const char of secret.replace(/[\s=]/g, "").toUpperCase()) bits += alphabet.indexOf(char).toString(2).padStart(5, "0")
+  const key = Buffer.from(bits.match(/.{8}/g).map(byte => parseInt(byte, 2)))
+  const counter = Buffer.alloc(8)
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30_000) + steps))
+  const mac = createHmac("sha1", key).update(counter).digest()
+  const offset = mac[mac.length - 1] & 0xf
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, "0")
 }

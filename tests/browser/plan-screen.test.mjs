@@ -27,6 +27,7 @@ import {
   smallTargets,
   startCairnAndBrowser,
   storedKeys,
+  totp,
 } from "./phones.mjs"
 
 const world = startCairnAndBrowser()
@@ -50,7 +51,12 @@ async function adminToken() {
   const code = await new Promise(resolve => child.on("exit", resolve))
   assert.equal(code, 0, "cairn admin create")
   const answer = await world.cairn.request("POST", "/api/v1/auth/login", { body: { username: "agency", password: ADMIN_PASSWORD } })
-  return answer.body.accessToken
+  // Admin routes need a second factor: an authenticator app, confirmed in this session.
+  const token = answer.body.accessToken
+  const { body } = await world.cairn.request("POST", "/api/v1/me/second-factor/totp", { token })
+  const confirmed = await world.cairn.request("POST", "/api/v1/me/second-factor/totp/confirm", { token, body: { code: totp(body.secret) } })
+  assert.equal(confirmed.status, 204, "the admin's authenticator app confirmed")
+  return token
 }
 
 /** Wait until `read()` (on a phone) gives `expected`. */
