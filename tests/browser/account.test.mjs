@@ -66,8 +66,8 @@ test("sign-up shows the recovery codes once; a forgotten password comes back wit
   await page.getByLabel("Password").fill(PASSWORD)
   await page.getByRole("button", { name: "Create account" }).click()
   await page.getByRole("heading", { name: "Your recovery codes" }).waitFor({ timeout: WAIT })
-  const codes = await page.locator(".codes code").allInnerTexts()
-  assert.equal(codes.length, 10, "ten codes shown")
+  const first = await page.locator(".codes code").allInnerTexts()
+  assert.equal(first.length, 10, "ten codes shown")
   await shot(t, ana, "account-01-codes")
   await checkScreen(ana, "the recovery codes after sign-up")
   // Going on without the tick is refused, in words.
@@ -89,6 +89,25 @@ test("sign-up shows the recovery codes once; a forgotten password comes back wit
   await checkScreen(ana, "the account deletion preview")
   await page.getByRole("button", { name: "Keep my account" }).click()
 
+  // New codes, printed: the print stylesheet shows the codes' card alone, without its buttons.
+  await page.getByRole("button", { name: "Make new codes" }).click()
+  await page.getByRole("heading", { name: "Your recovery codes" }).waitFor({ timeout: WAIT })
+  const codes = await page.locator(".codes code").allInnerTexts()
+  assert.equal(codes.length, 10)
+  assert.ok(!codes.some(code => first.includes(code)), "a new set")
+  await expectText(ana, "For the Cairn account “ana”.")
+  await page.evaluate(() => document.body.classList.add("print-codes"))
+  await page.emulateMedia({ media: "print" })
+  const printed = await page.evaluate(() =>
+    [...document.querySelectorAll("main > *, main button, main input")].filter(el => el.getClientRects().length > 0).map(el => el.className || el.tagName)
+  )
+  assert.deepEqual(printed, ["card recovery-codes"], "only the codes' card prints")
+  await shot(t, ana, "account-02b-codes-print")
+  await page.emulateMedia({ media: "screen" })
+  await page.evaluate(() => document.body.classList.remove("print-codes"))
+  await keepCodes(ana)
+  await expectText(ana, "Your new codes are ready to use. The old ones no longer work.")
+
   // Forgotten: sign out, and come back with a recovery code.
   await signOut(ana)
   await page.getByRole("button", { name: "Forgot password?" }).click()
@@ -106,6 +125,9 @@ test("sign-up shows the recovery codes once; a forgotten password comes back wit
   await page.getByLabel("New password (at least 8 characters)").fill(NEW_PASSWORD)
   await page.getByRole("button", { name: "Set my new password" }).click()
   await expectText(ana, "That username and recovery code don't work together")
+  await page.getByLabel("Recovery code").fill(first[0])
+  await page.getByRole("button", { name: "Set my new password" }).click()
+  await expectText(ana, "That username and recovery code don't work together", "an old set's code refused")
   await page.getByLabel("Recovery code").fill(codes[3].toLowerCase())
   await page.getByRole("button", { name: "Set my new password" }).click()
   await page.getByRole("heading", { name: "Hello, Ana" }).waitFor({ timeout: WAIT })

@@ -274,7 +274,7 @@ export function safetyCards(session: SignedIn): HTMLElement[] {
                 shown.replaceWith(codes)
                 codesNotice.textContent = t("codesDone")
                 void drawCodes()
-              })
+              }, { username: api.account.username })
               codes.replaceWith(shown)
               shown.querySelector<HTMLElement>("h2")?.focus()
             } catch (err) {

@@ -6,6 +6,7 @@ import { catalogue } from "../app/i18n.ts"
 const t = catalogue(
   {
     title: "Your recovery codes",
+    forAccount: "For the Cairn account “{username}”.",
     intro: "If you forget your password, one of these codes lets you choose a new one. Write these down or print them, and keep them somewhere safe. Each code works once. They replace any codes you had before. Cairn shows them only now.",
     print: "Print the codes",
     ticked: "I have written them down or printed them",
@@ -15,6 +16,7 @@ const t = catalogue(
   },
   {
     title: "Tus códigos de recuperación",
+    forAccount: "Para la cuenta de Cairn «{username}».",
     intro: "Si olvidas tu contraseña, uno de estos códigos te deja elegir otra. Anótalos o imprímelos y guárdalos en un lugar seguro. Cada código sirve una sola vez. Sustituyen a los códigos que tuvieras antes. Cairn solo los muestra ahora.",
     print: "Imprimir los códigos",
     ticked: "Los he anotado o impreso",
@@ -26,13 +28,14 @@ const t = catalogue(
 
 /** The codes, a Print button (the print stylesheet shows only this card), and the tick;
  * `done` runs once the person goes on (`later` offers to go on without the tick). */
-export function recoveryCodesCard(codes: string[], done: () => void, { later = false, heading = "h2" } = {}): HTMLElement {
+export function recoveryCodesCard(codes: string[], done: () => void, { later = false, heading = "h2", username = "" } = {}): HTMLElement {
   const tick = h("input", { type: "checkbox", id: "codes-ticked", name: "codes-ticked" }) as HTMLInputElement
   const notice = h("p", { class: "notice", role: "alert" })
   return h(
     "section",
     { class: "card recovery-codes", "aria-labelledby": "codes-title" },
     h(heading, { id: "codes-title", tabindex: "-1" }, t("title")),
+    username ? h("p", {}, t("forAccount", { username })) : null,
     h("p", {}, t("intro")),
     h("ol", { class: "codes", "aria-label": t("title") }, ...codes.map(code => h("li", {}, h("code", {}, code)))),
     h(

@@ -101,7 +101,7 @@ let typed: Record<string, string> = {}
 /** The sign-in's second-factor challenge, while the code is asked for. */
 let challenge = ""
 /** Recovery codes from sign-up, shown once before going on. */
-let freshCodes: { codes: string[]; session: Session } | null = null
+let freshCodes: { codes: string[]; session: Session; username: string } | null = null
 
 export function signInScreen(): void {
   const go = (next: Mode) => {
@@ -117,14 +117,14 @@ export function signInScreen(): void {
   }
   const render = () => {
     if (freshCodes) {
-      const { codes, session } = freshCodes
+      const { codes, session, username } = freshCodes
       const card = recoveryCodesCard(
         codes,
         () => {
           freshCodes = null
           void signedIn(session)
         },
-        { later: true, heading: "h1" }
+        { later: true, heading: "h1", username }
       )
       main.replaceChildren(card)
       card.querySelector<HTMLElement>("h1")?.focus()
@@ -208,7 +208,7 @@ export function signInScreen(): void {
             const codes = session.tokens.recoveryCodes
             delete session.tokens.recoveryCodes
             if (codes?.length) {
-              freshCodes = { codes, session }
+              freshCodes = { codes, session, username: session.tokens.account.username }
               typed = {}
               mode = "login"
               return render()
