@@ -9,7 +9,6 @@ import path from "node:path"
 import { test } from "node:test"
 import {
   PASSWORD,
-  PHONE,
   WAIT,
   axeViolations,
   contrastFailures,
@@ -17,6 +16,7 @@ import {
   expectText,
   here,
   keepCodes,
+  passkeyPhone,
   phone,
   planIdFrom,
   shot,
@@ -148,20 +148,9 @@ test("sign-up shows the recovery codes once; a forgotten password comes back wit
 })
 
 test("a passkey added from the account screen signs in after signing out", { timeout: 90_000 }, async t => {
-  // WebAuthn needs a name, not an address: the same Cairn, as http://localhost.
-  const context = await world.browser.newContext(PHONE)
+  const bo = await passkeyPhone("account-bo")
+  const { page, context, errors, origin } = bo
   try {
-    const page = await context.newPage()
-    const errors = []
-    page.on("pageerror", err => errors.push(err.message))
-    const cdp = await context.newCDPSession(page)
-    await cdp.send("WebAuthn.enable")
-    await cdp.send("WebAuthn.addVirtualAuthenticator", {
-      options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-    })
-    const origin = world.cairn.baseUrl.replace("127.0.0.1", "localhost")
-    await page.goto(origin)
-    const bo = { label: "account-bo", page, context, errors }
     await signUp(bo, "bora", "Bo")
     await page.goto(`${origin}/#/account`)
     await page.getByLabel("A name for the passkey").fill("Bo's phone")

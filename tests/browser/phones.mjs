@@ -262,3 +262,29 @@ export function totp(secret, steps = 0) {
   const offset = mac[mac.length - 1] & 0xf
   return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, "0")
 }
+
+/** A phone with a passkey authenticator (Chromium's virtual one, through CDP: `options` add to a
+ * built-in, user-verifying platform authenticator), at http://localhost: WebAuthn needs a name,
+ * not an address. Close its `context` at the end. */
+export async function passkeyPhone(label, options = {}) {
+  const context = await world.browser.newContext(PHONE)
+  const page = await context.newPage()
+  const errors = []
+  page.on("pageerror", err => errors.push(err.message))
+  const cdp = await context.newCDPSession(page)
+  await cdp.send("WebAuthn.enable")
+  await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+      ...options,
+    },
+  })
+  const origin = world.cairn.baseUrl.replace("127.0.0.1", "localhost")
+  await page.goto(origin)
+  return { label, page, context, errors, origin }
+}
