@@ -23,6 +23,7 @@ import {
   signUp,
   smallTargets,
   startCairnAndBrowser,
+  startPlan,
   totp,
 } from "./phones.mjs"
 
@@ -36,16 +37,6 @@ async function checkScreen(device, what) {
   assert.deepEqual(small, [], `${what}: tap targets under 44×44`)
   const width = await device.page.evaluate(() => document.documentElement.scrollWidth)
   assert.ok(width <= 360, `${what}: the page is ${width} px wide`)
-}
-
-async function startPlan(device, title, whatMatters) {
-  const { page } = device
-  await page.getByLabel("What would you like to call it?").fill(title)
-  await page.getByRole("button", { name: "Start my plan" }).click()
-  await page.getByLabel("Plan name").waitFor({ timeout: WAIT })
-  await page.getByLabel("What matters to me").fill(whatMatters)
-  await page.locator("#status[data-state=synced]").waitFor({ timeout: WAIT })
-  return planIdFrom(device)
 }
 
 async function signOut(device) {

@@ -288,3 +288,14 @@ export async function passkeyPhone(label, options = {}) {
   await page.goto(origin)
   return { label, page, context, errors, origin }
 }
+
+/** Start a plan from the plan list and write what matters; resolves once it is synced, with its id. */
+export async function startPlan(device, title, whatMatters) {
+  const { page } = device
+  await page.getByLabel("What would you like to call it?").fill(title)
+  await page.getByRole("button", { name: "Start my plan" }).click()
+  await page.getByLabel("Plan name").waitFor({ timeout: WAIT })
+  await page.getByLabel("What matters to me").fill(whatMatters)
+  await page.locator("#status[data-state=synced]").waitFor({ timeout: WAIT })
+  return planIdFrom(device)
+}

@@ -20,11 +20,11 @@ import {
   expectText,
   passkeyPhone,
   phone,
-  planIdFrom,
   shot,
   signUp,
   smallTargets,
   startCairnAndBrowser,
+  startPlan,
 } from "./phones.mjs"
 
 const world = startCairnAndBrowser()
@@ -48,16 +48,6 @@ async function checkPage(device, what) {
     return { width, overflowing: overflowing.slice(0, 5) }
   })
   assert.ok(wide.width <= 360, `${what}: at 200 % text the page is ${wide.width} px wide: ${wide.overflowing.join(", ")}`)
-}
-
-async function startPlan(device, title, whatMatters) {
-  const { page } = device
-  await page.getByLabel("What would you like to call it?").fill(title)
-  await page.getByRole("button", { name: "Start my plan" }).click()
-  await page.getByLabel("Plan name").waitFor({ timeout: WAIT })
-  await page.getByLabel("What matters to me").fill(whatMatters)
-  await page.locator("#status[data-state=synced]").waitFor({ timeout: WAIT })
-  return planIdFrom(device)
 }
 
 async function logIn(device, username) {
