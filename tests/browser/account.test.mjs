@@ -135,6 +135,19 @@ test("sign-up shows the recovery codes once; a forgotten password comes back wit
   await page.goto(`${world.cairn.baseUrl}/#/account`)
   await expectText(ana, "You have 9 unused recovery codes")
   await expectText(ana, "A recovery code was used to choose a new password")
+
+  // Changing the password: a wrong current one is refused in words; the right one signs out the
+  // other devices (the test's own session from the API) and keeps this one.
+  await page.getByLabel("Current password").fill("not the password")
+  await page.getByLabel("New password (at least 8 characters)").fill("yet another long password")
+  await page.getByRole("button", { name: "Change the password" }).click()
+  await expectText(ana, "That is not your current password.")
+  await page.getByLabel("Current password").fill(NEW_PASSWORD)
+  await page.getByRole("button", { name: "Change the password" }).click()
+  await expectText(ana, "Every other phone or computer signed in to your account has been signed out")
+  assert.equal((await api("GET", "/api/v1/plans", { token: tokens.body.accessToken })).status, 401, "the other session ended")
+  await page.goto(`${world.cairn.baseUrl}/#/`)
+  await page.locator(".plan-link", { hasText: "Ana's steady weeks" }).waitFor({ timeout: WAIT })
   assert.deepEqual(ana.errors, [])
 })
 
