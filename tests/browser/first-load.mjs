@@ -322,6 +322,8 @@ async function round(browser, cairn, slowLine, n) {
     await page.getByLabel("Your name, as others will see it").fill("Maria")
     await page.getByLabel("Password").fill(PASSWORD)
     await page.getByRole("button", { name: "Create account" }).click()
+    await page.getByLabel("I have written them down or printed them").check({ timeout: WAIT })
+    await page.getByRole("button", { name: "Continue", exact: true }).click()
     await page.getByLabel("What would you like to call it?").fill("Back to the allotment", { timeout: WAIT })
     await page.getByRole("button", { name: "Start my plan" }).click()
     await page.getByLabel("Plan name").waitFor({ timeout: WAIT })

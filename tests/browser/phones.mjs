@@ -2,6 +2,7 @@
 // Debian's Chromium (headless, driven by Playwright) with one browser context per phone at
 // 360 × 740. Each test file starts its own Cairn and browser (`startCairnAndBrowser`), so files
 // run side by side. Screenshots go to target/browser-screenshots/.
+import { createHmac } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises"
 import { createRequire } from "node:module"
@@ -97,7 +98,18 @@ export async function signUp(device, username, name) {
   await page.getByLabel("Your name, as others will see it").fill(name)
   await page.getByLabel("Password").fill(PASSWORD)
   await page.getByRole("button", { name: "Create account" }).click()
+  await keepCodes(device)
   await page.getByRole("heading", { name: `Hello, ${name}` }).waitFor({ timeout: WAIT })
+}
+
+/** After sign-up the recovery codes show once: tick "written down" and go on. Returns them. */
+export async function keepCodes(device, { ticked = "I have written them down or printed them", go = "Continue" } = {}) {
+  const { page } = device
+  await page.getByLabel(ticked).waitFor({ timeout: WAIT })
+  const codes = await page.locator(".codes code").allInnerTexts()
+  await page.getByLabel(ticked).check()
+  await page.getByRole("button", { name: go, exact: true }).click()
+  return codes
 }
 
 /** The status line: "Synced" or "Saved on this phone" (and its state for the test). */
@@ -235,4 +247,55 @@ export async function smallTargets(page, min = 44) {
     }
     return small
   }, min)
+}
+
+/** The authenticator app's code for a base32 secret, `steps` time steps from now (RFC 6238:
+ * SHA-1, 6 digits, 30 s). */
+export function totp(secret, steps = 0) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+  let bits = ""
+  for (const char of secret.replace(/[\s=]/g, "").toUpperCase()) bits += alphabet.indexOf(char).toString(2).padStart(5, "0")
+  const key = Buffer.from(bits.match(/.{8}/g).map(byte => parseInt(byte, 2)))
+  const counter = Buffer.alloc(8)
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30_000) + steps))
+  const mac = createHmac("sha1", key).update(counter).digest()
+  const offset = mac[mac.length - 1] & 0xf
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, "0")
+}
+
+/** A phone with a passkey authenticator (Chromium's virtual one, through CDP: `options` add to a
+ * built-in, user-verifying platform authenticator), at http://localhost: WebAuthn needs a name,
+ * not an address. Close its `context` at the end. */
+export async function passkeyPhone(label, options = {}) {
+  const context = await world.browser.newContext(PHONE)
+  const page = await context.newPage()
+  const errors = []
+  page.on("pageerror", err => errors.push(err.message))
+  const cdp = await context.newCDPSession(page)
+  await cdp.send("WebAuthn.enable")
+  await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+      ...options,
+    },
+  })
+  const origin = world.cairn.baseUrl.replace("127.0.0.1", "localhost")
+  await page.goto(origin)
+  return { label, page, context, errors, origin }
+}
+
+/** Start a plan from the plan list and write what matters; resolves once it is synced, with its id. */
+export async function startPlan(device, title, whatMatters) {
+  const { page } = device
+  await page.getByLabel("What would you like to call it?").fill(title)
+  await page.getByRole("button", { name: "Start my plan" }).click()
+  await page.getByLabel("Plan name").waitFor({ timeout: WAIT })
+  await page.getByLabel("What matters to me").fill(whatMatters)
+  await page.locator("#status[data-state=synced]").waitFor({ timeout: WAIT })
+  return planIdFrom(device)
 }

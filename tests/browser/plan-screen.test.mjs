@@ -11,7 +11,6 @@
 // plan kept) and both phones wipe it.
 import assert from "node:assert/strict"
 import { spawn } from "node:child_process"
-import { createHmac } from "node:crypto"
 import { test } from "node:test"
 import { CAIRN_BIN, PASSWORD as ADMIN_PASSWORD } from "../interop/harness.mjs"
 import {
@@ -28,6 +27,7 @@ import {
   smallTargets,
   startCairnAndBrowser,
   storedKeys,
+  totp,
 } from "./phones.mjs"
 
 const world = startCairnAndBrowser()
@@ -51,30 +51,12 @@ async function adminToken() {
   const code = await new Promise(resolve => child.on("exit", resolve))
   assert.equal(code, 0, "cairn admin create")
   const answer = await world.cairn.request("POST", "/api/v1/auth/login", { body: { username: "agency", password: ADMIN_PASSWORD } })
+  // Admin routes need a second factor: an authenticator app, confirmed in this session.
   const token = answer.body.accessToken
-  // Admin routes need a second factor passed in the session: add an authenticator app, as an
-  // admin would (the code an app shows is RFC 6238's TOTP: HMAC-SHA1, 30 s, 6 digits).
-  const enrolment = await world.cairn.request("POST", "/api/v1/me/second-factor/totp", { token })
-  assert.equal(enrolment.status, 201)
-  const confirmed = await world.cairn.request("POST", "/api/v1/me/second-factor/totp/confirm", {
-    token,
-    body: { code: totpCode(enrolment.body.secret) },
-  })
-  assert.equal(confirmed.status, 204)
+  const { body } = await world.cairn.request("POST", "/api/v1/me/second-factor/totp", { token })
+  const confirmed = await world.cairn.request("POST", "/api/v1/me/second-factor/totp/confirm", { token, body: { code: totp(body.secret) } })
+  assert.equal(confirmed.status, 204, "the admin's authenticator app confirmed")
   return token
-}
-
-/** The six digits an authenticator app shows now for a base32 `secret` (RFC 6238). */
-function totpCode(secret) {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-  let bits = ""
-  for (const letter of secret.replace(/=+$/, "").toUpperCase()) bits += alphabet.indexOf(letter).toString(2).padStart(5, "0")
-  const key = Buffer.from(bits.match(/.{8}/g).map(byte => parseInt(byte, 2)))
-  const counter = Buffer.alloc(8)
-  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30_000)))
-  const mac = createHmac("sha1", key).update(counter).digest()
-  const offset = mac[mac.length - 1] & 0xf
-  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, "0")
 }
 
 /** Wait until `read()` (on a phone) gives `expected`. */

@@ -14,17 +14,17 @@ import { readFile } from "node:fs/promises"
 import { test } from "node:test"
 import {
   PASSWORD,
-  PHONE,
   WAIT,
   axeViolations,
   eventually,
   expectText,
+  passkeyPhone,
   phone,
-  planIdFrom,
   shot,
   signUp,
   smallTargets,
   startCairnAndBrowser,
+  startPlan,
 } from "./phones.mjs"
 
 const world = startCairnAndBrowser()
@@ -48,16 +48,6 @@ async function checkPage(device, what) {
     return { width, overflowing: overflowing.slice(0, 5) }
   })
   assert.ok(wide.width <= 360, `${what}: at 200 % text the page is ${wide.width} px wide: ${wide.overflowing.join(", ")}`)
-}
-
-async function startPlan(device, title, whatMatters) {
-  const { page } = device
-  await page.getByLabel("What would you like to call it?").fill(title)
-  await page.getByRole("button", { name: "Start my plan" }).click()
-  await page.getByLabel("Plan name").waitFor({ timeout: WAIT })
-  await page.getByLabel("What matters to me").fill(whatMatters)
-  await page.locator("#status[data-state=synced]").waitFor({ timeout: WAIT })
-  return planIdFrom(device)
 }
 
 async function logIn(device, username) {
@@ -527,28 +517,10 @@ test("a phone from the version before: its plain-text plan, list and tokens move
 })
 
 test("the phone's passkey (WebAuthn PRF) opens the lock too; a forgotten PIN removes everything and a sign-in brings the plan back", { timeout: 90_000 }, async t => {
-  // WebAuthn needs a name, not an address: the same Cairn, as http://localhost.
-  const context = await world.browser.newContext(PHONE)
+  // WebAuthn's PRF extension: the authenticator's secret opens the lock.
+  const device = await passkeyPhone("safety-eli", { ctap2Version: "ctap2_1", hasPrf: true })
+  const { page, context, errors } = device
   try {
-    const page = await context.newPage()
-    const errors = []
-    page.on("pageerror", err => errors.push(err.message))
-    const cdp = await context.newCDPSession(page)
-    await cdp.send("WebAuthn.enable")
-    await cdp.send("WebAuthn.addVirtualAuthenticator", {
-      options: {
-        protocol: "ctap2",
-        ctap2Version: "ctap2_1",
-        transport: "internal",
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-        automaticPresenceSimulation: true,
-        hasPrf: true,
-      },
-    })
-    await page.goto(world.cairn.baseUrl.replace("127.0.0.1", "localhost"))
-    const device = { label: "safety-eli", page, context, errors }
     await signUp(device, "eli", "Eli")
     await startPlan(device, "Eli's plan", "Painting on Saturdays")
     await page.goto(`${new URL(page.url()).origin}/#/account`)

@@ -3,6 +3,15 @@
 import { deleteSecret, getSecret, putSecret } from "./app/vault.ts"
 import type {
   AccessLogEntry,
+  ActivityEntry,
+  LeavingPreview,
+  PasskeyChallenge,
+  PasskeyInfo,
+  RecoveryCodes,
+  RecoveryCodeStatus,
+  SecondFactorChallenge,
+  SecondFactorStatus,
+  TotpEnrolment,
   AuthTokens,
   DeviceSession,
   ErrorBody,
@@ -210,19 +219,129 @@ export async function register(
   return saveSession(tokens)
 }
 
+/** The password was right, and the account asks for its second factor: the challenge to answer
+ * with a code (`secondFactor`). */
+export class SecondFactorAsked extends Error {
+  constructor(readonly challenge: SecondFactorChallenge) {
+    super("second factor needed")
+  }
+}
+
 export async function login(username: string, password: string): Promise<Session> {
-  const answer = await read<AuthTokens | { secondFactor: unknown }>(
+  const answer = await read<AuthTokens | { secondFactor: SecondFactorChallenge }>(
     await send("POST", "/api/v1/auth/login", { username: typedName(username), password, deviceName: deviceName() })
   )
-  if ("secondFactor" in answer) {
-    // The password was right but the account has a second factor; this app cannot ask for it yet.
-    throw new ApiError(
-      200,
-      "second_factor_required",
-      "This account needs its second factor; sign in from an app that supports it."
-    )
-  }
+  if ("secondFactor" in answer) throw new SecondFactorAsked(answer.secondFactor)
   return saveSession(answer)
+}
+
+/** Answer a sign-in's second-factor challenge with a code from the authenticator app (or a
+ * recovery code, where the server takes one). */
+export async function secondFactor(challenge: string, code: string): Promise<Session> {
+  const tokens = await read<AuthTokens>(
+    await send("POST", "/api/v1/auth/second-factor", { challenge, code: code.trim(), deviceName: deviceName() })
+  )
+  return saveSession(tokens)
+}
+
+/** A new password with a recovery code (`recover`) or an agency's reset code (`reset`). */
+export async function redeemCode(way: "recover" | "reset", username: string, code: string, newPassword: string): Promise<Session> {
+  const tokens = await read<AuthTokens>(
+    await send("POST", `/api/v1/auth/${way}`, {
+      username: typedName(username),
+      code: code.trim(),
+      newPassword,
+      deviceName: deviceName(),
+    })
+  )
+  return saveSession(tokens)
+}
+
+// ---- WebAuthn: webauthn-rs writes binary fields as base64url without padding --------------------
+
+function fromBase64url(text: string): ArrayBuffer {
+  const base64 = text.replace(/-/g, "+").replace(/_/g, "/")
+  const binary = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4))
+  const bytes = new Uint8Array(binary.length)
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
+  return bytes.buffer
+}
+
+function toBase64url(buffer: ArrayBuffer | null | undefined): string | null {
+  if (!buffer) return null
+  let binary = ""
+  for (const byte of new Uint8Array(buffer)) binary += String.fromCharCode(byte)
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")
+}
+
+type Json = Record<string, unknown>
+
+function decodeCredentialList(list: unknown): PublicKeyCredentialDescriptor[] | undefined {
+  if (!Array.isArray(list)) return undefined
+  return list.map((item: Json) => ({ ...item, id: fromBase64url(item.id as string) }) as PublicKeyCredentialDescriptor)
+}
+
+/** Make a passkey with the server's creation options; the answer as webauthn-rs reads it. */
+export async function createPasskey(options: unknown): Promise<unknown> {
+  const publicKey = { ...((options as Json).publicKey as Json) }
+  const user = publicKey.user as Json
+  const made = (await navigator.credentials.create({
+    publicKey: {
+      ...publicKey,
+      challenge: fromBase64url(publicKey.challenge as string),
+      user: { ...user, id: fromBase64url(user.id as string) },
+      excludeCredentials: decodeCredentialList(publicKey.excludeCredentials),
+    } as unknown as PublicKeyCredentialCreationOptions,
+  })) as PublicKeyCredential | null
+  if (!made) throw new Error("no passkey was made")
+  const response = made.response as AuthenticatorAttestationResponse
+  return {
+    id: made.id,
+    rawId: toBase64url(made.rawId),
+    type: made.type,
+    response: {
+      attestationObject: toBase64url(response.attestationObject),
+      clientDataJSON: toBase64url(response.clientDataJSON),
+      transports: response.getTransports?.() ?? undefined,
+    },
+    extensions: {},
+  }
+}
+
+/** Sign with a passkey for the server's request options; the answer as webauthn-rs reads it. */
+export async function usePasskey(options: unknown): Promise<unknown> {
+  const publicKey = { ...((options as Json).publicKey as Json) }
+  const got = (await navigator.credentials.get({
+    publicKey: {
+      ...publicKey,
+      challenge: fromBase64url(publicKey.challenge as string),
+      allowCredentials: decodeCredentialList(publicKey.allowCredentials),
+    } as unknown as PublicKeyCredentialRequestOptions,
+  })) as PublicKeyCredential | null
+  if (!got) throw new Error("no passkey answered")
+  const response = got.response as AuthenticatorAssertionResponse
+  return {
+    id: got.id,
+    rawId: toBase64url(got.rawId),
+    type: got.type,
+    response: {
+      authenticatorData: toBase64url(response.authenticatorData),
+      clientDataJSON: toBase64url(response.clientDataJSON),
+      signature: toBase64url(response.signature),
+      userHandle: toBase64url(response.userHandle),
+    },
+    extensions: {},
+  }
+}
+
+/** Sign in with a passkey: the server's ceremony, the phone's passkey, the server's tokens. */
+export async function passkeySignIn(username: string): Promise<Session> {
+  const started = await read<PasskeyChallenge>(await send("POST", "/api/v1/auth/passkey/start", { username: typedName(username) }))
+  const credential = await usePasskey(started.options)
+  const tokens = await read<AuthTokens>(
+    await send("POST", "/api/v1/auth/passkey/finish", { ceremonyId: started.ceremonyId, credential, deviceName: deviceName() })
+  )
+  return saveSession(tokens)
 }
 
 /** The API for a signed-in account; refreshes the access token when it runs out. */
@@ -328,6 +447,60 @@ export class Api {
   /** Rename a device session (a newer server: an older one answers 404 or 405). */
   renameSession(sessionId: string, name: string): Promise<DeviceSession | undefined> {
     return this.call("PATCH", `/api/v1/me/sessions/${encodeURIComponent(sessionId)}`, { deviceName: name })
+  }
+
+  changePassword(currentPassword: string, newPassword: string): Promise<void> {
+    return this.call("POST", "/api/v1/me/password", { currentPassword, newPassword })
+  }
+
+  recoveryCodes(): Promise<RecoveryCodeStatus> {
+    return this.call("GET", "/api/v1/me/recovery-codes")
+  }
+
+  newRecoveryCodes(): Promise<RecoveryCodes> {
+    return this.call("POST", "/api/v1/me/recovery-codes")
+  }
+
+  passkeys(): Promise<PasskeyInfo[]> {
+    return this.call("GET", "/api/v1/me/passkeys")
+  }
+
+  async addPasskey(name: string): Promise<PasskeyInfo> {
+    const started = await this.call<PasskeyChallenge>("POST", "/api/v1/me/passkeys/registration")
+    const credential = await createPasskey(started.options)
+    return this.call("POST", "/api/v1/me/passkeys", { ceremonyId: started.ceremonyId, credential, name })
+  }
+
+  removePasskey(id: string): Promise<void> {
+    return this.call("DELETE", `/api/v1/me/passkeys/${encodeURIComponent(id)}`)
+  }
+
+  secondFactor(): Promise<SecondFactorStatus> {
+    return this.call("GET", "/api/v1/me/second-factor")
+  }
+
+  startTotp(): Promise<TotpEnrolment> {
+    return this.call("POST", "/api/v1/me/second-factor/totp")
+  }
+
+  confirmTotp(code: string): Promise<void> {
+    return this.call("POST", "/api/v1/me/second-factor/totp/confirm", { code: code.trim() })
+  }
+
+  removeTotp(code: string): Promise<void> {
+    return this.call("DELETE", "/api/v1/me/second-factor/totp", { code: code.trim() })
+  }
+
+  activity(): Promise<ActivityEntry[]> {
+    return this.call("GET", "/api/v1/me/activity?limit=50")
+  }
+
+  leavingPreview(): Promise<LeavingPreview> {
+    return this.call("GET", "/api/v1/me/leaving")
+  }
+
+  deleteAccount(password: string): Promise<void> {
+    return this.call("DELETE", "/api/v1/me", { password })
   }
 
   async logout(): Promise<void> {

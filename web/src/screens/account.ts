@@ -18,6 +18,7 @@ import {
   saveLockSettings,
   setPin,
 } from "../app/vault.ts"
+import { safetyCards } from "./account-safety.ts"
 import { account, loadedStore, main, planStore, showing, signOut, type SignedIn } from "../app/shell.ts"
 
 const t = catalogue(
@@ -344,6 +345,8 @@ export function accountScreen(session: SignedIn): void {
     )
   }
 
+  // Password, recovery codes, passkeys, second factor, activity; and leaving, last.
+  const safety = safetyCards(session)
   window.scrollTo(0, 0)
   main.replaceChildren(
     h(
@@ -355,13 +358,15 @@ export function accountScreen(session: SignedIn): void {
       notice
     ),
     h("section", { class: "card", "aria-labelledby": "devices-title" }, h("h2", { id: "devices-title" }, t("devices")), h("p", { class: "hint" }, t("devicesIntro")), devicesNotice, devices),
+    ...safety.slice(0, -1),
     lockCard,
     h(
       "section",
       { class: "card stack" },
       h("a", { href: "#/about" }, t("about")),
       h("button", { type: "button", onclick: () => (location.hash = "#/sign-out") }, t("signOut"))
-    )
+    ),
+    safety[safety.length - 1]
   )
   void drawSessions()
   void drawLock()
