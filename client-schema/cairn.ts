@@ -343,12 +343,13 @@ export interface CreatePlanRequest {
 }
 
 /**
- * `DELETE /api/v1/me`: delete the caller's account, confirmed by the person. Today the only
- * confirmation is the account's password; a passkey confirmation will be another optional
- * field beside it (exactly one of them given).
+ * `DELETE /api/v1/me`: delete the caller's account, confirmed by the person: with the
+ * account's password, or with one of its passkeys (exactly one of the two given).
  */
 export interface DeleteAccountRequest {
-  /** The account's password (required until other confirmations exist). */
+  /** A passkey's answer to `POST /api/v1/me/passkeys/confirmation`. */
+  passkey?: PasskeyConfirmation | null;
+  /** The account's password. */
   password?: string | null;
 }
 
@@ -528,7 +529,8 @@ export interface OwnedPlanLeaving {
 }
 
 /**
- * The answer to `POST /api/v1/me/passkeys/registration` and `POST /api/v1/auth/passkey/start`:
+ * The answer to `POST /api/v1/me/passkeys/registration`, `POST /api/v1/me/passkeys/confirmation`
+ * and `POST /api/v1/auth/passkey/start`:
  * a passkey ceremony begun, for the browser to carry on.
  */
 export interface PasskeyChallenge {
@@ -541,6 +543,17 @@ export interface PasskeyChallenge {
    * Binary fields (`challenge`, `user.id`, credential ids) are base64url without padding.
    */
   options: unknown;
+}
+
+/** A passkey's signed answer confirming an act of the caller's (deleting their account). */
+export interface PasskeyConfirmation {
+  /** From the confirmation's `PasskeyChallenge`. */
+  ceremonyId: string;
+  /**
+   * The browser's `PublicKeyCredential` from `navigator.credentials.get`, with binary
+   * fields in base64url (webauthn-rs's `PublicKeyCredential`).
+   */
+  credential: unknown;
 }
 
 /** A passkey of the caller's account. Its key material is never sent. */
@@ -1222,6 +1235,13 @@ export interface Operations {
     status: 200;
     response: PasskeyChallenge;
     errors: "unauthenticated" | "invalid_token" | "account_disabled" | "validation_failed" | "internal";
+  };
+  /** Begin confirming with a passkey. */
+  "POST /api/v1/me/passkeys/confirmation": {
+    request: undefined;
+    status: 200;
+    response: PasskeyChallenge;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "passkey_not_found" | "internal";
   };
   /** Finish registering a passkey. */
   "POST /api/v1/me/passkeys": {

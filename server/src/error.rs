@@ -146,6 +146,7 @@ impl From<PasskeyError> for AppError {
             ),
             E::InvalidCredentials => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidCredentials),
             E::AccountDisabled => (StatusCode::FORBIDDEN, ErrorCode::AccountDisabled),
+            E::NoPasskeys => (StatusCode::NOT_FOUND, ErrorCode::PasskeyNotFound),
             E::RateLimited(limited) => return AppError::rate_limited(limited),
             E::Account(_) => match err {
                 E::Account(inner) => return inner.into(),
@@ -294,7 +295,13 @@ impl From<LeavingError> for AppError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorCode::ValidationFailed,
             ),
-            E::WrongPassword => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidCredentials),
+            E::WrongPassword | E::PasskeyRefused => {
+                (StatusCode::UNAUTHORIZED, ErrorCode::InvalidCredentials)
+            }
+            E::Passkey(_) => match err {
+                E::Passkey(inner) => return inner.into(),
+                _ => return AppError::internal(&err),
+            },
             E::RateLimited(limited) => return AppError::rate_limited(limited),
             E::SoleAdmin => (StatusCode::CONFLICT, ErrorCode::SoleAdmin),
             E::Gone => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidToken),

@@ -582,18 +582,32 @@ pub struct SupportedPlanLeaving {
     pub owner_name: String,
 }
 
-/// `DELETE /api/v1/me`: delete the caller's account, confirmed by the person. Today the only
-/// confirmation is the account's password; a passkey confirmation will be another optional
-/// field beside it (exactly one of them given).
+/// `DELETE /api/v1/me`: delete the caller's account, confirmed by the person: with the
+/// account's password, or with one of its passkeys (exactly one of the two given).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeleteAccountRequest {
-    /// The account's password (required until other confirmations exist).
+    /// The account's password.
     #[serde(default)]
     pub password: Option<String>,
+    /// A passkey's answer to `POST /api/v1/me/passkeys/confirmation`.
+    #[serde(default)]
+    pub passkey: Option<PasskeyConfirmation>,
 }
 
-/// The answer to `POST /api/v1/me/passkeys/registration` and `POST /api/v1/auth/passkey/start`:
+/// A passkey's signed answer confirming an act of the caller's (deleting their account).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PasskeyConfirmation {
+    /// From the confirmation's [`PasskeyChallenge`].
+    pub ceremony_id: uuid::Uuid,
+    /// The browser's `PublicKeyCredential` from `navigator.credentials.get`, with binary
+    /// fields in base64url (webauthn-rs's `PublicKeyCredential`).
+    pub credential: serde_json::Value,
+}
+
+/// The answer to `POST /api/v1/me/passkeys/registration`, `POST /api/v1/me/passkeys/confirmation`
+/// and `POST /api/v1/auth/passkey/start`:
 /// a passkey ceremony begun, for the browser to carry on.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -14,6 +14,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/me/passkeys/registration").route(web::post().to(start_registration)),
     )
+    .service(web::resource("/me/passkeys/confirmation").route(web::post().to(start_confirmation)))
     .service(
         web::resource("/me/passkeys")
             .route(web::get().to(list))
@@ -29,6 +30,14 @@ async fn start_registration(
     caller: Caller,
 ) -> Result<HttpResponse, AppError> {
     let challenge = passkeys::start_registration(&services, &caller).await?;
+    Ok(HttpResponse::Ok().json(challenge))
+}
+
+async fn start_confirmation(
+    services: web::Data<Services>,
+    caller: Caller,
+) -> Result<HttpResponse, AppError> {
+    let challenge = passkeys::start_confirmation(&services, &caller).await?;
     Ok(HttpResponse::Ok().json(challenge))
 }
 

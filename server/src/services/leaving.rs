@@ -1,5 +1,5 @@
 //! Leaving Cairn: a person deletes their own account. First they see what goes
-//! ([`preview`]); then, confirmed by their password, [`delete_account`] deletes every plan they
+//! ([`preview`]); then, confirmed by their password or a passkey, [`delete_account`] deletes every plan they
 //! own (crypto-shredded and tombstoned, its members' devices told at once), ends their
 //! supporter memberships (as leaving a plan does), ends every device session and sync
 //! connection, and leaves the account as a tombstone: its id stays so history and other
@@ -13,14 +13,15 @@
 use std::net::IpAddr;
 
 use cairn_shared::api::{
-    AccountKind, DeleteAccountRequest, LeavingPreview, OwnedPlanLeaving, PlanRole,
-    SupportedPlanLeaving,
+    AccountKind, DeleteAccountRequest, LeavingPreview, OwnedPlanLeaving, PasskeyConfirmation,
+    PlanRole, SupportedPlanLeaving,
 };
 use chrono::Utc;
 use secrecy::SecretString;
 use tracing::instrument;
 
 use super::Services;
+use super::passkeys::{self, PasskeyError};
 use super::plans::{self, PlanError};
 use crate::auth::limits::RateLimited;
 use crate::auth::password::{PasswordError, verify_password};
@@ -36,6 +37,13 @@ pub enum LeavingError {
     /// The confirmation password is wrong. Nothing changed.
     #[error("wrong password")]
     WrongPassword,
+    /// The passkey's answer did not confirm it (another account's, replayed, expired). Nothing
+    /// changed.
+    #[error("the passkey did not confirm it; try again")]
+    PasskeyRefused,
+    /// Starting or checking the passkey confirmation failed.
+    #[error(transparent)]
+    Passkey(#[from] PasskeyError),
     /// Too many wrong passwords (the login limits).
     #[error(transparent)]
     RateLimited(#[from] RateLimited),
@@ -110,42 +118,71 @@ pub async fn preview(services: &Services, caller: &Caller) -> Result<LeavingPrev
     })
 }
 
-/// Check the person's confirmation: their password, limited as logins are (per account and
-/// per address); a right password does not count against them.
+/// Check the person's confirmation: their password or one of their passkeys (exactly one),
+/// limited as logins are (per account and per address); a right one does not count against them.
 async fn confirm(
     services: &Services,
     caller: &Caller,
     request: DeleteAccountRequest,
     address: Option<IpAddr>,
 ) -> Result<(), LeavingError> {
-    let Some(password) = request.password else {
-        return Err(LeavingError::InvalidInput(
-            "password is needed to confirm deleting the account".into(),
-        ));
+    let confirmation = match (request.password, request.passkey) {
+        (Some(password), None) => Confirmation::Password(password),
+        (None, Some(passkey)) => Confirmation::Passkey(passkey),
+        (None, None) => {
+            return Err(LeavingError::InvalidInput(
+                "confirm deleting the account with your password or a passkey".into(),
+            ));
+        }
+        (Some(_), Some(_)) => {
+            return Err(LeavingError::InvalidInput(
+                "confirm with your password or a passkey, not both".into(),
+            ));
+        }
     };
     let attempt = services
         .limits
         .login(&caller.user.username, address)
         .map_err(|limited| services.refused(limited))?;
-    let matches = if password.is_empty() || password.len() > MAX_PASSWORD_BYTES {
-        false
-    } else {
-        services.metrics.password_hashes.inc();
-        verify_password(
-            SecretString::from(password),
-            Some(caller.user.password_hash.clone()),
-        )
-        .await?
-    };
-    if !matches {
-        tracing::info!("account deletion refused: wrong password");
-        return Err(LeavingError::WrongPassword);
+    match confirmation {
+        Confirmation::Password(password) => {
+            let matches = if password.is_empty() || password.len() > MAX_PASSWORD_BYTES {
+                false
+            } else {
+                services.metrics.password_hashes.inc();
+                verify_password(
+                    SecretString::from(password),
+                    Some(caller.user.password_hash.clone()),
+                )
+                .await?
+            };
+            if !matches {
+                tracing::info!("account deletion refused: wrong password");
+                return Err(LeavingError::WrongPassword);
+            }
+        }
+        Confirmation::Passkey(passkey) => {
+            match passkeys::confirm(services, caller, passkey).await {
+                Ok(()) => {}
+                Err(PasskeyError::InvalidCredentials) => {
+                    tracing::info!("account deletion refused: the passkey did not confirm it");
+                    return Err(LeavingError::PasskeyRefused);
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
     }
     services.limits.signed_in(attempt);
     Ok(())
 }
 
-/// Delete the caller's account, confirmed by their password. The account is closed first (a
+/// How the person confirms.
+enum Confirmation {
+    Password(String),
+    Passkey(PasskeyConfirmation),
+}
+
+/// Delete the caller's account, confirmed by their password or a passkey. The account is closed first (a
 /// tombstone, every session ended, every sync connection closed), so no device of theirs can
 /// add a plan while their plans go; then each plan they own is deleted as an owner deletes it,
 /// and they leave each plan they support as a supporter leaves it.

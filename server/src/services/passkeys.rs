@@ -17,8 +17,8 @@ use std::net::IpAddr;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cairn_shared::api::{
-    ActivityKind, AuthTokens, PasskeyChallenge, PasskeyInfo, PasskeySignInFinish,
-    PasskeySignInStart, RegisterPasskeyRequest,
+    ActivityKind, AuthTokens, PasskeyChallenge, PasskeyConfirmation, PasskeyInfo,
+    PasskeySignInFinish, PasskeySignInStart, RegisterPasskeyRequest,
 };
 use chrono::{Duration, Utc};
 use rand::RngCore;
@@ -38,6 +38,8 @@ use crate::store::{StoreError, StoredPasskey};
 
 const REGISTRATION: &str = "registration";
 const AUTHENTICATION: &str = "authentication";
+/// A signed-in person confirming an act of theirs (deleting their account) with a passkey.
+const CONFIRMATION: &str = "confirmation";
 /// How long a started ceremony may be finished.
 const CEREMONY_MINUTES: i64 = 5;
 /// Passkeys one account may hold.
@@ -63,6 +65,9 @@ pub enum PasskeyError {
     /// The account is disabled.
     #[error("this account has been disabled")]
     AccountDisabled,
+    /// A confirmation by passkey was asked for by an account that has none.
+    #[error("this account has no passkey; confirm with your password")]
+    NoPasskeys,
     /// Too many attempts.
     #[error(transparent)]
     RateLimited(#[from] RateLimited),
@@ -405,6 +410,85 @@ pub async fn finish_sign_in(
         .set_session_second_factor(tokens.session_id, now)
         .await?;
     Ok(tokens)
+}
+
+/// `POST /me/passkeys/confirmation`: begin confirming an act of the caller's (deleting their
+/// account) with one of their passkeys. A new confirmation replaces the one before.
+pub async fn start_confirmation(
+    services: &Services,
+    caller: &Caller,
+) -> Result<PasskeyChallenge, PasskeyError> {
+    let user = &caller.user;
+    let passkeys = services
+        .store
+        .passkeys_of(user.id)
+        .await?
+        .iter()
+        .map(parse_passkey)
+        .collect::<Result<Vec<_>, _>>()?;
+    if passkeys.is_empty() {
+        return Err(PasskeyError::NoPasskeys);
+    }
+    let (options, state) = services
+        .passkeys
+        .webauthn
+        .start_passkey_authentication(&passkeys)
+        .map_err(internal)?;
+    let state = serde_json::to_string(&state).map_err(internal)?;
+    let now = Utc::now();
+    services
+        .store
+        .drop_passkey_ceremonies(user.id, CONFIRMATION)
+        .await?;
+    let ceremony_id = services
+        .store
+        .insert_passkey_ceremony(
+            Some(user.id),
+            CONFIRMATION,
+            Some(&state),
+            now,
+            now + Duration::minutes(CEREMONY_MINUTES),
+        )
+        .await?;
+    Ok(PasskeyChallenge {
+        ceremony_id,
+        options: serde_json::to_value(options).map_err(internal)?,
+    })
+}
+
+/// Check a passkey's answer to the caller's own confirmation ceremony: taken out once, whether
+/// it verifies or not. Another account's ceremony, a sign-in ceremony, a replayed or another
+/// account's passkey answer are [`PasskeyError::InvalidCredentials`]. The caller counts it
+/// against their limits as they do a password.
+pub async fn confirm(
+    services: &Services,
+    caller: &Caller,
+    confirmation: PasskeyConfirmation,
+) -> Result<(), PasskeyError> {
+    let now = Utc::now();
+    let ceremony = services
+        .store
+        .take_passkey_ceremony(confirmation.ceremony_id, now)
+        .await?
+        .filter(|ceremony| {
+            ceremony.kind == CONFIRMATION && ceremony.user_id == Some(caller.user.id)
+        });
+    let Some(ceremony) = ceremony else {
+        tracing::info!(user.id = %caller.user.id, "passkey confirmation refused: unknown, expired, used or another account's ceremony");
+        return Err(PasskeyError::InvalidCredentials);
+    };
+    let (passkey_id, updated) = verify(
+        services,
+        &caller.user,
+        ceremony.state.as_deref(),
+        confirmation.credential,
+    )
+    .await?;
+    services
+        .store
+        .passkey_used(passkey_id, &updated, now)
+        .await?;
+    Ok(())
 }
 
 /// Check the signed answer against the ceremony's state and the account's passkeys; the

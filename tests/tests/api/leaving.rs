@@ -580,3 +580,89 @@ async fn a_departed_account_keeps_no_codes_second_factor_or_activity() {
     assert_eq!(audit.body["entries"][0]["action"], "reset-code-issued");
     assert_eq!(audit.body["entries"][0]["targetName"], "a former member");
 }
+
+/// Start a passkey confirmation for `session`: the ceremony id and the options to sign.
+async fn start_confirmation(app: &TestApp, session: &Session) -> (Value, Value) {
+    let started = app
+        .post(
+            "/api/v1/me/passkeys/confirmation",
+            session.token(),
+            json!({}),
+        )
+        .await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    (
+        started.body["ceremonyId"].clone(),
+        started.body["options"].clone(),
+    )
+}
+
+fn with_passkey(ceremony: &Value, credential: &Value) -> Value {
+    json!({ "passkey": { "ceremonyId": ceremony, "credential": credential } })
+}
+
+#[tokio::test]
+async fn leaving_is_confirmed_with_a_passkey_never_another_accounts_or_an_old_answer() {
+    use crate::passkeys::{Seen, phone, register_passkey, sign, start_sign_in};
+    let app = TestApp::spawn().await;
+    let (maria, sam, mine, _sams) = each_in_the_others_plan(&app).await;
+    let eve = app.register("eve").await;
+    let mut seen = Seen::default();
+    let mut maria_phone = phone();
+    let mut eve_phone = phone();
+
+    // Without a passkey there is nothing to confirm with.
+    app.post("/api/v1/me/passkeys/confirmation", maria.token(), json!({}))
+        .await
+        .assert_error(404, ErrorCode::PasskeyNotFound);
+    let added = register_passkey(&app, &maria, &mut maria_phone, None, &mut seen).await;
+    assert_eq!(added.status, 201, "{}", added.body);
+    let added = register_passkey(&app, &eve, &mut eve_phone, None, &mut seen).await;
+    assert_eq!(added.status, 201, "{}", added.body);
+
+    // Eve's own confirmation, answered by her passkey, does not delete Maria's account.
+    let (eves, options) = start_confirmation(&app, &eve).await;
+    let eves_answer = sign(&app, &mut eve_phone, &options);
+    leave(&app, &maria, with_passkey(&eves, &eves_answer))
+        .await
+        .assert_error(401, ErrorCode::InvalidCredentials);
+    // Nor does Eve's passkey answering Maria's ceremony (its challenge is Maria's; the
+    // credential is not one of hers).
+    let (marias, _) = start_confirmation(&app, &maria).await;
+    leave(&app, &maria, with_passkey(&marias, &eves_answer))
+        .await
+        .assert_error(401, ErrorCode::InvalidCredentials);
+    // Nor a sign-in ceremony answered by Maria's own passkey.
+    let (sign_in, options) = start_sign_in(&app, "maria", &mut seen).await;
+    let sign_in_answer = sign(&app, &mut maria_phone, &options);
+    leave(&app, &maria, with_passkey(&sign_in, &sign_in_answer))
+        .await
+        .assert_error(401, ErrorCode::InvalidCredentials);
+    // A confirmation replaced by a newer one is void, even answered by her passkey.
+    let (older, options) = start_confirmation(&app, &maria).await;
+    let older_answer = sign(&app, &mut maria_phone, &options);
+    let (newer, options) = start_confirmation(&app, &maria).await;
+    let newer_answer = sign(&app, &mut maria_phone, &options);
+    leave(&app, &maria, with_passkey(&older, &older_answer))
+        .await
+        .assert_error(401, ErrorCode::InvalidCredentials);
+    // Both ways at once is a bad request, and does not use the confirmation up.
+    let mut both = with_passkey(&newer, &newer_answer);
+    both["password"] = json!(PASSWORD);
+    leave(&app, &maria, both)
+        .await
+        .assert_error(422, ErrorCode::ValidationFailed);
+
+    // Nothing changed so far: Maria is signed in, her plan and its supporter are there.
+    assert_eq!(app.get("/api/v1/me", maria.token()).await.status, 200);
+    assert!(ids(&app.get("/api/v1/plans", maria.token()).await.body).contains(&mine));
+    assert!(ids(&app.get("/api/v1/plans", sam.token()).await.body).contains(&mine));
+
+    // Her passkey's answer to her newest confirmation deletes the account.
+    let left = leave(&app, &maria, with_passkey(&newer, &newer_answer)).await;
+    assert_eq!(left.status, 204, "{}", left.body);
+    assert!(!ids(&app.get("/api/v1/plans", sam.token()).await.body).contains(&mine));
+    app.login_answer("maria", PASSWORD)
+        .await
+        .assert_error(401, ErrorCode::InvalidCredentials);
+}

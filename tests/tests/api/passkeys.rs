@@ -11,27 +11,27 @@ use webauthn_authenticator_rs::prelude::Url;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
 /// A phone with a passkey app that verifies its owner (a fingerprint, say).
-fn phone() -> SoftPasskey {
+pub(crate) fn phone() -> SoftPasskey {
     SoftPasskey::new(true)
 }
 
 /// The origin the test server's passkeys are bound to (`public_url` unset).
-fn origin(app: &TestApp) -> Url {
+pub(crate) fn origin(app: &TestApp) -> Url {
     Url::parse(&format!("http://localhost:{}", app.port)).expect("an origin")
 }
 
 /// Every answer a test saw, to check that no credential ever appears in one.
 #[derive(Default)]
-struct Seen(Vec<String>);
+pub(crate) struct Seen(Vec<String>);
 
 impl Seen {
-    fn keep(&mut self, answer: Answer) -> Answer {
+    pub(crate) fn keep(&mut self, answer: Answer) -> Answer {
         self.0.push(answer.body.to_string());
         answer
     }
 }
 
-async fn register_passkey(
+pub(crate) async fn register_passkey(
     app: &TestApp,
     session: &Session,
     authenticator: &mut SoftPasskey,
@@ -66,7 +66,11 @@ async fn register_passkey(
 }
 
 /// Start a sign-in as `username`: the ceremony id and the options for the authenticator.
-async fn start_sign_in(app: &TestApp, username: &str, seen: &mut Seen) -> (Value, Value) {
+pub(crate) async fn start_sign_in(
+    app: &TestApp,
+    username: &str,
+    seen: &mut Seen,
+) -> (Value, Value) {
     let started = seen.keep(
         app.request(
             Method::POST,
@@ -84,7 +88,7 @@ async fn start_sign_in(app: &TestApp, username: &str, seen: &mut Seen) -> (Value
 }
 
 /// The authenticator's signed answer to sign-in `options`.
-fn sign(app: &TestApp, authenticator: &mut SoftPasskey, options: &Value) -> Value {
+pub(crate) fn sign(app: &TestApp, authenticator: &mut SoftPasskey, options: &Value) -> Value {
     let options = serde_json::from_value(options.clone()).expect("options");
     let assertion = authenticator
         .do_authentication(origin(app), options)

@@ -655,6 +655,9 @@ async fn the_real_server_answers_as_openapi_json_says() {
         let body = json!({ "ceremonyId": started.json["ceremonyId"], "credential": assertion });
         w.expect(200, post(FINISH).json(body.clone())).await;
         w.expect(401, post(FINISH).json(body)).await;
+        const CONFIRMATION: &str = "/api/v1/me/passkeys/confirmation";
+        w.expect(200, post(CONFIRMATION).token(&maria_token)).await;
+        w.expect(404, post(CONFIRMATION).token(&sam_token)).await;
         w.expect(404, delete(PASSKEY).at("id", NOBODY).token(&maria_token))
             .await;
         let id = passkey.text("/id");

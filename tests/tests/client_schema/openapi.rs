@@ -350,8 +350,9 @@ pub fn operations() -> Vec<Operation> {
             "deleteAccount",
             "me",
             "Delete the caller's account (\"Leave Cairn\")",
-            "Confirmed by the account's password (a wrong one is 401 `invalid_credentials`, \
-             limited as logins are, and changes nothing). Every plan the caller owns is deleted \
+            "Confirmed by the account's password or by a passkey's answer to `POST \
+             /api/v1/me/passkeys/confirmation`, exactly one of them (a wrong one is 401 \
+             `invalid_credentials`, limited as logins are, and changes nothing). Every plan the caller owns is deleted \
              as `DELETE /api/v1/plans/{id}` deletes it (members' devices lose it at once); they \
              leave every plan they support; every device session and sync connection ends at \
              once and the account never signs in again. Its id stays, so what it wrote in other \
@@ -977,6 +978,19 @@ pub fn operations() -> Vec<Operation> {
         )
         .answers(Success::Json(200, "PasskeyChallenge"))
         .errors(&[E::ValidationFailed]),
+        op(
+            "post",
+            "/api/v1/me/passkeys/confirmation",
+            "startPasskeyConfirmation",
+            "me",
+            "Begin confirming with a passkey",
+            "For confirming an act of the caller's with one of their passkeys instead of their \
+             password (today: `DELETE /api/v1/me`). Answers a ceremony id and the options for \
+             `navigator.credentials.get`; the signed answer goes in the act's `passkey` field \
+             within five minutes. `404 passkey_not_found` when the account has no passkey.",
+        )
+        .answers(Success::Json(200, "PasskeyChallenge"))
+        .errors(&[E::PasskeyNotFound]),
         op(
             "post",
             "/api/v1/me/passkeys",
