@@ -44,6 +44,21 @@ async function signOut(device) {
   await device.page.getByRole("button", { name: "Log in" }).waitFor({ timeout: WAIT })
 }
 
+/** Press Tab (at most 80 times) until the focused control is the one named `name`. */
+async function tabTo(page, name) {
+  for (let i = 0; i < 80; i++) {
+    await page.keyboard.press("Tab")
+    const focused = await page.evaluate(() => {
+      const el = document.activeElement
+      if (!el || el === document.body) return ""
+      const label = el.id ? document.querySelector(`label[for="${el.id}"]`) : el.closest("label")
+      return (el.getAttribute("aria-label") || (label ? label.textContent : "") || el.textContent || "").trim()
+    })
+    if (focused === name || focused.startsWith(name)) return
+  }
+  assert.fail(`the keyboard never reached "${name}"`)
+}
+
 async function api(method, route, { token, body } = {}) {
   return world.cairn.request(method, route, { token, body })
 }
@@ -151,7 +166,7 @@ test("sign-up shows the recovery codes once; a forgotten password comes back wit
   assert.deepEqual(ana.errors, [])
 })
 
-test("a passkey added from the account screen signs in after signing out", { timeout: 90_000 }, async t => {
+test("a passkey added from the account screen signs in after signing out; from the keyboard alone, leaving is confirmed with it", { timeout: 90_000 }, async t => {
   const bo = await passkeyPhone("account-bo")
   const { page, context, errors, origin } = bo
   try {
@@ -192,6 +207,31 @@ test("a passkey added from the account screen signs in after signing out", { tim
     await page.getByLabel("Code").fill(totp(secret, 1))
     await page.getByRole("button", { name: "Continue" }).click()
     await page.getByRole("heading", { name: "Hello, Bo" }).waitFor({ timeout: WAIT })
+
+    // From the keyboard alone: change the password, add a passkey, then leave Cairn confirmed
+    // by the passkey instead of the password.
+    await page.goto(`${origin}/#/account`)
+    await page.getByRole("heading", { name: "Change my password" }).waitFor({ timeout: WAIT })
+    await tabTo(page, "Current password")
+    await page.keyboard.type(PASSWORD)
+    await tabTo(page, "New password (at least 8 characters)")
+    await page.keyboard.type(NEW_PASSWORD)
+    await page.keyboard.press("Enter")
+    await expectText(bo, "Your password is changed.")
+    await tabTo(page, "A name for the passkey")
+    await page.keyboard.type("Bo's laptop")
+    await tabTo(page, "Add a passkey")
+    await page.keyboard.press("Enter")
+    await expectText(bo, "The passkey “Bo's laptop” is added")
+    await tabTo(page, "See what deleting my account means")
+    await page.keyboard.press("Enter")
+    await expectText(bo, "Or confirm with your passkey instead of your password")
+    await checkScreen(bo, "leaving, with a passkey")
+    await tabTo(page, "Delete my account for good, with my passkey")
+    await page.keyboard.press("Enter")
+    await expectText(bo, "Your account is deleted")
+    await shot(t, bo, "account-04b-left-with-passkey")
+    assert.equal((await world.cairn.request("POST", "/api/v1/auth/login", { body: { username: "bora", password: NEW_PASSWORD } })).status, 401)
     assert.deepEqual(errors, [])
   } finally {
     await context.close()

@@ -503,6 +503,13 @@ export class Api {
     return this.call("DELETE", "/api/v1/me", { password })
   }
 
+  /** Delete the account, confirmed by one of its passkeys instead of the password. */
+  async deleteAccountWithPasskey(): Promise<void> {
+    const started = await this.call<PasskeyChallenge>("POST", "/api/v1/me/passkeys/confirmation")
+    const credential = await usePasskey(started.options)
+    return this.call("DELETE", "/api/v1/me", { passkey: { ceremonyId: started.ceremonyId, credential } })
+  }
+
   async logout(): Promise<void> {
     try {
       await this.call("POST", "/api/v1/auth/logout")

@@ -77,6 +77,8 @@ const t = catalogue(
     leaveSessions: "Every phone or computer signed in to your account is signed out ({count}). Your passkeys and recovery codes go too. In other people's plans, what you wrote stays, signed “a former member”.|Every phone or computer signed in to your account is signed out ({count}). Your passkeys and recovery codes go too. In other people's plans, what you wrote stays, signed “a former member”.",
     leavePassword: "Your password, to confirm",
     leaveConfirm: "Delete my account for good",
+    leaveWithPasskey: "Or confirm with your passkey instead of your password:",
+    leaveConfirmPasskey: "Delete my account for good, with my passkey",
     leaveCancel: "Keep my account",
     deleted: "Your account is deleted, and nothing of it is left on this phone.",
     untitled: "Untitled plan",
@@ -148,6 +150,8 @@ const t = catalogue(
     leaveSessions: "Se cierra la sesión en todos los teléfonos u ordenadores con tu cuenta ({count}). También se borran tus llaves de acceso y tus códigos de recuperación. En los planes de otras personas, lo que escribiste se queda, firmado «una persona que ya no está».|Se cierra la sesión en todos los teléfonos u ordenadores con tu cuenta ({count}). También se borran tus llaves de acceso y tus códigos de recuperación. En los planes de otras personas, lo que escribiste se queda, firmado «una persona que ya no está».",
     leavePassword: "Tu contraseña, para confirmar",
     leaveConfirm: "Borrar mi cuenta para siempre",
+    leaveWithPasskey: "O confirma con tu llave de acceso en lugar de tu contraseña:",
+    leaveConfirmPasskey: "Borrar mi cuenta para siempre, con mi llave de acceso",
     leaveCancel: "Conservar mi cuenta",
     deleted: "Tu cuenta está borrada y en este teléfono no queda nada de ella.",
     untitled: "Plan sin nombre",
@@ -470,6 +474,20 @@ export function safetyCards(session: SignedIn): HTMLElement[] {
           onclick: async () => {
             try {
               const preview = await api.leavingPreview()
+              // A passkey confirms as the password does, where the account has one and the
+              // browser can use it.
+              const hasPasskey = "PublicKeyCredential" in window && (await api.passkeys().catch(() => [])).length > 0
+              const gone = async (confirmed: () => Promise<void>, retry: HTMLElement) => {
+                try {
+                  await confirmed()
+                } catch (err) {
+                  leaveNotice.textContent = problem(err)
+                  retry.focus()
+                  return
+                }
+                // As signing out: nothing of the account stays on this phone.
+                await signOut(() => t("deleted"))
+              }
               const confirm = h("input", { type: "password", name: "leave-password", autocomplete: "current-password", required: true }) as HTMLInputElement
               leave.replaceChildren(
                 h("h2", { id: "leave-title", tabindex: "-1" }, t("leaveTitle")),
@@ -488,15 +506,7 @@ export function safetyCards(session: SignedIn): HTMLElement[] {
                   {
                     onsubmit: async (event: Event) => {
                       event.preventDefault()
-                      try {
-                        await api.deleteAccount(confirm.value)
-                      } catch (err) {
-                        leaveNotice.textContent = problem(err)
-                        confirm.focus()
-                        return
-                      }
-                      // As signing out: nothing of the account stays on this phone.
-                      await signOut(() => t("deleted"))
+                      await gone(() => api.deleteAccount(confirm.value), confirm)
                     },
                   },
                   field(t("leavePassword"), confirm),
@@ -506,7 +516,23 @@ export function safetyCards(session: SignedIn): HTMLElement[] {
                     h("button", { type: "submit", class: "danger" }, t("leaveConfirm")),
                     h("button", { type: "button", onclick: () => drawLeave() }, t("leaveCancel"))
                   )
-                )
+                ),
+                hasPasskey
+                  ? h(
+                      "div",
+                      { class: "passkey-confirm" },
+                      h("p", {}, t("leaveWithPasskey")),
+                      h(
+                        "button",
+                        {
+                          type: "button",
+                          class: "danger",
+                          onclick: (event: Event) => gone(() => api.deleteAccountWithPasskey(), event.currentTarget as HTMLElement),
+                        },
+                        t("leaveConfirmPasskey")
+                      )
+                    )
+                  : ""
               )
               leave.querySelector<HTMLElement>("h2")?.focus()
             } catch (err) {
