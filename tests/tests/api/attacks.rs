@@ -31,12 +31,12 @@ struct Stored {
 
 /// A running Cairn with one real plan: Maria owns it, Sam supports her, Eve is a member of
 /// nothing, and an admin runs the agency.
-struct Target {
-    app: TestApp,
-    maria: Session,
+pub(crate) struct Target {
+    pub(crate) app: TestApp,
+    pub(crate) maria: Session,
     sam: Session,
-    eve: Session,
-    admin: Session,
+    pub(crate) eve: Session,
+    pub(crate) admin: Session,
     plan: String,
     document: String,
     /// The Automerge actor Maria wrote her words with (bound to her account).
@@ -45,11 +45,11 @@ struct Target {
 }
 
 impl Target {
-    async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         Self::with(|_| {}).await
     }
 
-    async fn with(configure: impl FnOnce(&mut cairn_server::Settings)) -> Self {
+    pub(crate) async fn with(configure: impl FnOnce(&mut cairn_server::Settings)) -> Self {
         let app = TestApp::spawn_with(configure).await;
         let maria = app.register("maria").await;
         let sam = app.register("sam").await;
@@ -128,7 +128,7 @@ impl Target {
     }
 
     /// The plan is exactly as before the attack, and the server still serves its members.
-    async fn assert_unchanged(&self) {
+    pub(crate) async fn assert_unchanged(&self) {
         assert_eq!(self.stored().await, self.before, "the stored plan changed");
         let health = self.app.request(Method::GET, "/healthz", None, None).await;
         assert_eq!(health.status, 200);

@@ -9,6 +9,7 @@ mod activity;
 mod admin;
 mod at_rest;
 mod attacks;
+mod attacks_accounts;
 mod attacks_codes;
 mod attacks_reads;
 mod attacks_sync;
