@@ -518,6 +518,15 @@ export interface LoginRequest {
  */
 export type LoginResponse = AuthTokens | SecondFactorNeeded;
 
+/**
+ * `POST /api/v1/me/recovery-codes`: make a new set of recovery codes, confirmed by the
+ * account's password (a phone left unlocked must not be enough to take the account over).
+ */
+export interface NewRecoveryCodesRequest {
+  /** The password the account has now. */
+  password: string;
+}
+
 /** A plan the caller owns, deleted with their account. */
 export interface OwnedPlanLeaving {
   /** The plan id. */
@@ -1140,10 +1149,10 @@ export interface Operations {
   };
   /** A new set of recovery codes. */
   "POST /api/v1/me/recovery-codes": {
-    request: undefined;
+    request: NewRecoveryCodesRequest;
     status: 201;
     response: RecoveryCodes;
-    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "internal";
+    errors: "bad_request" | "payload_too_large" | "unauthenticated" | "invalid_token" | "account_disabled" | "wrong_password" | "rate_limited" | "internal";
   };
   /** Set a new password with a recovery code, and sign in. */
   "POST /api/v1/auth/recover": {

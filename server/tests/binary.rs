@@ -1009,7 +1009,13 @@ async fn recovery_and_reset_codes_and_passwords_never_reach_the_debug_log() {
     )
     .await;
     assert_eq!(status, 204);
-    let (status, renewed) = call(post.clone(), api("/me/recovery-codes"), Some(&token), None).await;
+    let (status, renewed) = call(
+        post.clone(),
+        api("/me/recovery-codes"),
+        Some(&token),
+        Some(json!({ "password": changed })),
+    )
+    .await;
     assert_eq!(status, 201, "{renewed}");
     secrets.extend(
         renewed["codes"]

@@ -498,6 +498,15 @@ pub struct ChangePasswordRequest {
     pub new_password: String,
 }
 
+/// `POST /api/v1/me/recovery-codes`: make a new set of recovery codes, confirmed by the
+/// account's password (a phone left unlocked must not be enough to take the account over).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewRecoveryCodesRequest {
+    /// The password the account has now.
+    pub password: String,
+}
+
 /// A new set of recovery codes (`POST /api/v1/me/recovery-codes`), shown this once: each sets
 /// a new password once with `POST /api/v1/auth/recover`. The server keeps only their hashes.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -96,6 +96,11 @@ test("sign-up shows the recovery codes once; a forgotten password comes back wit
   await page.getByRole("button", { name: "Keep my account" }).click()
 
   // New codes, printed: the print stylesheet shows the codes' card alone, without its buttons.
+  // (Only with the password: someone holding the unlocked phone cannot make a set of their own.)
+  await page.getByLabel("Your password, to make new codes").fill("not my password at all")
+  await page.getByRole("button", { name: "Make new codes" }).click()
+  await expectText(ana, "That is not your current password.")
+  await page.getByLabel("Your password, to make new codes").fill(PASSWORD)
   await page.getByRole("button", { name: "Make new codes" }).click()
   await page.getByRole("heading", { name: "Your recovery codes" }).waitFor({ timeout: WAIT })
   const codes = await page.locator(".codes code").allInnerTexts()

@@ -457,8 +457,8 @@ export class Api {
     return this.call("GET", "/api/v1/me/recovery-codes")
   }
 
-  newRecoveryCodes(): Promise<RecoveryCodes> {
-    return this.call("POST", "/api/v1/me/recovery-codes")
+  newRecoveryCodes(password: string): Promise<RecoveryCodes> {
+    return this.call("POST", "/api/v1/me/recovery-codes", { password })
   }
 
   passkeys(): Promise<PasskeyInfo[]> {

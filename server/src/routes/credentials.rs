@@ -4,7 +4,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use cairn_shared::api::{ChangePasswordRequest, RecoveryCodes, RedeemCodeRequest};
+use cairn_shared::api::{
+    ChangePasswordRequest, NewRecoveryCodesRequest, RecoveryCodes, RedeemCodeRequest,
+};
 use cairn_shared::{ErrorCode, UserId};
 
 use super::extract::client_address;
@@ -45,10 +47,14 @@ async fn recovery_code_status(
 }
 
 async fn renew_recovery_codes(
+    req: HttpRequest,
     services: web::Data<Services>,
     caller: Caller,
+    body: web::Json<NewRecoveryCodesRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let codes = credentials::renew_recovery_codes(&services, &caller).await?;
+    let address = client_address(&req, &services.settings);
+    let codes =
+        credentials::renew_recovery_codes(&services, &caller, body.into_inner(), address).await?;
     Ok(HttpResponse::Created().json(RecoveryCodes { codes }))
 }
 

@@ -13,8 +13,8 @@
 use std::net::IpAddr;
 
 use cairn_shared::api::{
-    ActivityKind, AdminAction, AuthTokens, ChangePasswordRequest, RecoveryCodeStatus,
-    RedeemCodeRequest, ResetCode,
+    ActivityKind, AdminAction, AuthTokens, ChangePasswordRequest, NewRecoveryCodesRequest,
+    RecoveryCodeStatus, RedeemCodeRequest, ResetCode,
 };
 use cairn_shared::{SessionId, UserId};
 use chrono::Utc;
@@ -95,6 +95,32 @@ fn validate_new_password(password: &str) -> Result<(), AccountError> {
     })
 }
 
+/// Check the caller's current password, limited as logins are (per account and per address); a
+/// right one does not count against them.
+async fn confirm_password(
+    services: &Services,
+    caller: &Caller,
+    password: String,
+    address: Option<IpAddr>,
+) -> Result<(), CredentialError> {
+    let attempt = services
+        .limits
+        .login(&caller.user.username, address)
+        .map_err(|limited| services.refused(limited))?;
+    services.metrics.password_hashes.inc();
+    let matches = verify_password(
+        SecretString::from(password),
+        Some(caller.user.password_hash.clone()),
+    )
+    .await?;
+    if !matches {
+        tracing::info!("refused: wrong current password");
+        return Err(CredentialError::WrongPassword);
+    }
+    services.limits.signed_in(attempt);
+    Ok(())
+}
+
 /// Change the caller's password, knowing the current one. Wrong guesses are limited like
 /// logins; on success every other device session of the account ends (its sync connections
 /// closed at once) and this one continues.
@@ -106,21 +132,7 @@ pub async fn change_password(
     address: Option<IpAddr>,
 ) -> Result<(), CredentialError> {
     validate_new_password(&request.new_password)?;
-    let attempt = services
-        .limits
-        .login(&caller.user.username, address)
-        .map_err(|limited| services.refused(limited))?;
-    services.metrics.password_hashes.inc();
-    let matches = verify_password(
-        SecretString::from(request.current_password),
-        Some(caller.user.password_hash.clone()),
-    )
-    .await?;
-    if !matches {
-        tracing::info!("password change refused: wrong current password");
-        return Err(CredentialError::WrongPassword);
-    }
-    services.limits.signed_in(attempt);
+    confirm_password(services, caller, request.current_password, address).await?;
     services.metrics.password_hashes.inc();
     let hash = hash_password(SecretString::from(request.new_password)).await?;
     let ended = services
@@ -165,12 +177,16 @@ pub(crate) async fn new_recovery_codes(
     Ok(codes)
 }
 
-/// A new set of recovery codes for the caller (the old set stops working).
+/// A new set of recovery codes for the caller, confirmed by their password (the old set stops
+/// working). A wrong password changes nothing and is limited as logins are.
 #[instrument(skip_all, fields(user.id = %caller.user.id))]
 pub async fn renew_recovery_codes(
     services: &Services,
     caller: &Caller,
+    request: NewRecoveryCodesRequest,
+    address: Option<IpAddr>,
 ) -> Result<Vec<String>, CredentialError> {
+    confirm_password(services, caller, request.password, address).await?;
     Ok(new_recovery_codes(services, caller.user.id).await?)
 }
 

@@ -284,8 +284,24 @@ async fn another_accounts_code_and_an_unknown_username_get_the_same_refusal() {
 async fn a_new_set_of_recovery_codes_voids_the_old_one() {
     let app = TestApp::spawn().await;
     let (maria, old_codes) = register_with_codes(&app, "maria").await;
+    // Someone holding her unlocked phone, without her password, cannot make a new set.
+    app.post(
+        "/api/v1/me/recovery-codes",
+        maria.token(),
+        json!({ "password": "not her password" }),
+    )
+    .await
+    .assert_error(403, ErrorCode::WrongPassword);
+    app.post("/api/v1/me/recovery-codes", maria.token(), json!({}))
+        .await
+        .assert_error(400, ErrorCode::BadRequest);
+    assert_eq!(status(&app, &maria).await.remaining, 10);
     let answer = app
-        .post("/api/v1/me/recovery-codes", maria.token(), json!({}))
+        .post(
+            "/api/v1/me/recovery-codes",
+            maria.token(),
+            json!({ "password": PASSWORD }),
+        )
         .await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
     let new_codes: Vec<String> = serde_json::from_value(answer.body["codes"].clone()).unwrap();

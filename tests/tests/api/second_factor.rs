@@ -364,7 +364,11 @@ async fn a_recovery_code_is_the_way_back_from_a_lost_second_factor_and_a_reset_c
     let staff = app.login("staff").await;
     app.enrol_totp(&staff).await;
     let codes = app
-        .post("/api/v1/me/recovery-codes", staff.token(), json!({}))
+        .post(
+            "/api/v1/me/recovery-codes",
+            staff.token(),
+            json!({ "password": cairn_tests::PASSWORD }),
+        )
         .await;
     assert_eq!(codes.status, 201, "{}", codes.body);
     let code = codes.body["codes"][0]

@@ -586,7 +586,13 @@ async fn the_real_server_answers_as_openapi_json_says() {
     w.expect(204, change(cairn_tests::PASSWORD, NEW_PASSWORD))
         .await;
     w.expect(200, get(RECOVERY_CODES).token(&dora_token)).await;
-    let codes = w.expect(201, post(RECOVERY_CODES).token(&dora_token)).await;
+    let wrong = json!({ "password": "not her password" });
+    w.expect(403, post(RECOVERY_CODES).token(&dora_token).json(wrong))
+        .await;
+    let confirmed = json!({ "password": NEW_PASSWORD });
+    let codes = w
+        .expect(201, post(RECOVERY_CODES).token(&dora_token).json(confirmed))
+        .await;
     let redeem = |code: &str| json!({ "username": "dora", "code": code, "newPassword": NEW_PASSWORD, "deviceName": "x" });
     let recovery = redeem(&codes.text("/codes/0"));
     w.expect(200, post(RECOVER).json(recovery.clone())).await;

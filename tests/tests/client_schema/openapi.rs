@@ -800,9 +800,12 @@ pub fn operations() -> Vec<Operation> {
             "me",
             "A new set of recovery codes",
             "Ten one-time codes like `K7QM-3XPA`, shown this once (the server keeps only their \
-             hashes); the previous set stops working. The body is ignored.",
+             hashes); the previous set stops working. Confirmed by the account's password (a \
+             wrong one is `403 wrong_password`, limited as logins are, and changes nothing).",
         )
-        .answers(Success::Json(201, "RecoveryCodes")),
+        .request(Request::Json("NewRecoveryCodesRequest"))
+        .answers(Success::Json(201, "RecoveryCodes"))
+        .errors(&[E::WrongPassword, E::RateLimited]),
         op(
             "post",
             "/api/v1/auth/recover",

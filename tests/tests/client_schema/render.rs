@@ -87,6 +87,7 @@ pub fn components() -> Map<String, Value> {
     requests.subschema_for::<CreateAccountRequest>();
     requests.subschema_for::<CreateEnrollmentCodeRequest>();
     requests.subschema_for::<ChangePasswordRequest>();
+    requests.subschema_for::<cairn_shared::api::NewRecoveryCodesRequest>();
     requests.subschema_for::<RedeemCodeRequest>();
     requests.subschema_for::<DeleteAccountRequest>();
     requests.subschema_for::<RegisterPasskeyRequest>();

@@ -21,6 +21,7 @@ const t = catalogue(
     codesNone: "You have no unused recovery codes. Make new ones, so that a forgotten password does not lock you out.",
     codesMade: "Made {date}.",
     newCodes: "Make new codes",
+    codesPassword: "Your password, to make new codes",
     codesDone: "Your new codes are ready to use. The old ones no longer work.",
     passkeysTitle: "Passkeys",
     passkeysIntro: "A passkey lets you sign in with this phone's fingerprint, face or screen lock instead of your password.",
@@ -94,6 +95,7 @@ const t = catalogue(
     codesNone: "No te queda ningún código de recuperación. Crea códigos nuevos para que una contraseña olvidada no te deje fuera.",
     codesMade: "Creados el {date}.",
     newCodes: "Crear códigos nuevos",
+    codesPassword: "Tu contraseña, para crear códigos nuevos",
     codesDone: "Tus códigos nuevos ya sirven. Los antiguos ya no funcionan.",
     passkeysTitle: "Llaves de acceso",
     passkeysIntro: "Una llave de acceso te deja iniciar sesión con la huella, la cara o el bloqueo de pantalla de este teléfono en lugar de tu contraseña.",
@@ -253,6 +255,8 @@ export function safetyCards(session: SignedIn): HTMLElement[] {
   // ---- recovery codes
   const codes = card("codes-card-title", t("codesTitle"))
   const codesNotice = say()
+  // A new set is as good as the password: someone holding an unlocked phone must not get one.
+  const codesPassword = h("input", { type: "password", name: "codes-password", autocomplete: "current-password", required: true }) as HTMLInputElement
   const drawCodes = async () => {
     let status
     try {
@@ -268,12 +272,12 @@ export function safetyCards(session: SignedIn): HTMLElement[] {
       status.createdAt ? h("p", { class: "hint" }, t("codesMade", { date: dateTime(status.createdAt) })) : "",
       codesNotice,
       h(
-        "button",
+        "form",
         {
-          type: "button",
-          onclick: async () => {
+          onsubmit: async (event: Event) => {
+            event.preventDefault()
             try {
-              const made = await api.newRecoveryCodes()
+              const made = await api.newRecoveryCodes(codesPassword.value)
               const shown = recoveryCodesCard(made.codes, () => {
                 shown.replaceWith(codes)
                 codesNotice.textContent = t("codesDone")
@@ -283,10 +287,12 @@ export function safetyCards(session: SignedIn): HTMLElement[] {
               shown.querySelector<HTMLElement>("h2")?.focus()
             } catch (err) {
               codesNotice.textContent = problem(err)
+              codesPassword.focus()
             }
           },
         },
-        t("newCodes")
+        field(t("codesPassword"), codesPassword),
+        h("button", { type: "submit" }, t("newCodes"))
       )
     )
   }
