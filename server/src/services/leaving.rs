@@ -26,7 +26,7 @@ use super::plans::{self, PlanError};
 use crate::auth::limits::RateLimited;
 use crate::auth::password::{PasswordError, verify_password};
 use crate::domain::{AccessEvent, Caller};
-use crate::store::{Leaving, Store, StoreError};
+use crate::store::{Leaving, Notice, Store, StoreError};
 
 /// Why leaving was refused.
 #[derive(Debug, thiserror::Error)]
@@ -251,6 +251,11 @@ pub async fn finish_departures(store: &Store) -> Result<usize, StoreError> {
                     store.insert_accesses(plan, &[record]).await?;
                 }
             }
+        }
+        // Instances already running on the same Postgres may hold the plan or its member's
+        // connections: they look at it again (catching up drops a deleted plan or a member).
+        if let Err(err) = store.publish(Notice::Plan { plan }).await {
+            tracing::warn!(plan.id = %plan, error = %err, "could not tell the other instances");
         }
         tracing::info!(plan.id = %plan, user.id = %user, "a departed account's plan deleted or left");
     }

@@ -25,10 +25,14 @@ pub enum Notice {
         /// The plan.
         plan: PlanId,
     },
-    /// The account was disabled: its sync connections close.
+    /// The account was disabled or deleted: its sync connections close.
     AccountDisabled {
         /// The account.
         user: UserId,
+        /// What its connections are told (one of the server's own sentences, never content);
+        /// absent from an instance of an older version, which meant "disabled".
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// The device session ended (signed out, ended, or its refresh token reused).
     SessionEnded {

@@ -122,9 +122,13 @@ impl Here {
     fn heard(&self, notice: Notice) {
         match notice {
             Notice::Plan { plan } => self.catch_up(plan),
-            Notice::AccountDisabled { user } => {
-                self.registry
-                    .close_where(|entry| entry.user == user, "this account has been disabled");
+            Notice::AccountDisabled { user, reason } => {
+                self.registry.close_where(
+                    |entry| entry.user == user,
+                    reason
+                        .as_deref()
+                        .unwrap_or("this account has been disabled"),
+                );
             }
             Notice::SessionEnded { session } => {
                 self.registry.close_where(

@@ -277,12 +277,15 @@ impl SyncHub {
         }
     }
 
-    /// Close every sync connection of the account (it was disabled), on every instance.
+    /// Close every sync connection of the account (disabled or deleted), on every instance.
     pub fn close_account(&self, user: UserId, reason: &str) {
         self.close_everywhere(
             |entry| entry.user == user,
             reason,
-            Notice::AccountDisabled { user },
+            Notice::AccountDisabled {
+                user,
+                reason: Some(reason.to_owned()),
+            },
         );
     }
 

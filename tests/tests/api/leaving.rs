@@ -666,3 +666,33 @@ async fn leaving_is_confirmed_with_a_passkey_never_another_accounts_or_an_old_an
         .await
         .assert_error(401, ErrorCode::InvalidCredentials);
 }
+
+#[tokio::test]
+async fn a_departure_finished_at_start_up_reaches_the_instances_already_running() {
+    if !cairn_tests::on_postgres() {
+        return; // Instances share a database only on Postgres.
+    }
+    let app = TestApp::spawn().await;
+    let maria = app.register("maria").await;
+    let sam = app.register("sam").await;
+    let (plan, document) = app.plan_with_document(&maria, "Maria's plan").await;
+    app.add_supporter(&maria, &plan, &sam).await;
+    let mut sams = app.sync_client(&sam).await;
+    sams.track(&document, AutoCommit::new());
+    sams.sync_doc(&document, true).await;
+    assert!(!sams.refused(&document));
+    // An instance stops right after closing Maria's account, before her plan is deleted.
+    app.store
+        .close_account(maria.user_id(), chrono::Utc::now())
+        .await
+        .expect("store");
+
+    // Another instance starts and finishes the departure: Sam's phone, connected to the first
+    // instance, loses the plan at once.
+    let _started = TestApp::spawn_beside(&app).await;
+    assert!(
+        sams.wait_until(WAIT, |c| c.refused(&document)).await,
+        "{:?}",
+        sams.events
+    );
+}

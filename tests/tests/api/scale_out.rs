@@ -194,7 +194,8 @@ async fn a_member_removed_on_one_instance_stops_syncing_on_all() {
 }
 
 #[tokio::test]
-async fn disabling_an_account_or_ending_a_session_closes_its_sockets_on_every_instance() {
+async fn disabling_or_deleting_an_account_or_ending_a_session_closes_its_sockets_on_every_instance()
+{
     let Some((a, b)) = two_instances(|_| {}).await else {
         return;
     };
@@ -236,6 +237,23 @@ async fn disabling_an_account_or_ending_a_session_closes_its_sockets_on_every_in
     // Maria's other device was not touched.
     let mut phone = b.sync_client(&maria).await;
     assert!(!phone.wait_until(WAIT / 10, SyncClient::closed).await);
+
+    // Maria leaves Cairn on A: her phone's socket on B closes, told the account is deleted.
+    let left = a
+        .request(
+            reqwest::Method::DELETE,
+            "/api/v1/me",
+            Some(maria.token()),
+            Some(&json!({ "password": cairn_tests::PASSWORD })),
+        )
+        .await;
+    assert_eq!(left.status, 204, "{}", left.body);
+    assert!(phone.wait_until(WAIT, SyncClient::closed).await);
+    assert!(
+        phone.error().is_some_and(|e| e.contains("deleted")),
+        "{:?}",
+        phone.events
+    );
 }
 
 #[tokio::test]
