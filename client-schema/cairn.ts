@@ -302,6 +302,16 @@ export interface ChangePasswordRequest {
   newPassword: string;
 }
 
+/** One value of a `PlanConflict`, and who chose it. */
+export interface ConflictingValue {
+  /** The account whose change wrote it, when known. */
+  authorId?: UserId | null;
+  /** That account's display name ("a former member" once they left Cairn). */
+  authorName?: string | null;
+  /** The value as the document holds it (a status like `let-go`, `true`, a date, words). */
+  value: unknown;
+}
+
 /** `GET /api/v1/admin/counts`: numbers only, never content. */
 export interface Counts {
   /** Admin accounts. */
@@ -597,6 +607,25 @@ export interface PasskeySignInStart {
    * it exists or has passkeys.
    */
   username: string;
+}
+
+/**
+ * A field of a plan where members' concurrent edits left different values
+ * (`GET /api/v1/plans/{id}/conflicts`). Every value stays shown, with who chose it, until a
+ * member settles it by writing one (an ordinary change, synced as any other).
+ */
+export interface PlanConflict {
+  /** The field's name (`status`, `who`, `done`, `due`, …). */
+  field: string;
+  /** The id of the goal, step, support or check-in the field belongs to. */
+  itemId?: string | null;
+  /**
+   * Where: keys from the document's root, list items named by their `id`
+   * (`goals[<goal id>].steps[<step id>].due`).
+   */
+  path: string;
+  /** Every value still standing, in the same order on every device. */
+  values: ConflictingValue[];
 }
 
 /** One plan with its current content (`GET /api/v1/plans/{id}`). */
@@ -1047,6 +1076,13 @@ export interface Operations {
     request: undefined;
     status: 200;
     response: HistoryEntry[];
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "plan_not_found" | "internal";
+  };
+  /** Fields the members set differently at the same time. */
+  "GET /api/v1/plans/{plan}/conflicts": {
+    request: undefined;
+    status: 200;
+    response: PlanConflict[];
     errors: "unauthenticated" | "invalid_token" | "account_disabled" | "plan_not_found" | "internal";
   };
   /** Export the plan. */

@@ -327,6 +327,38 @@ pub struct HistoryEntry {
     pub operations: u64,
 }
 
+/// A field of a plan where members' concurrent edits left different values
+/// (`GET /api/v1/plans/{id}/conflicts`). Every value stays shown, with who chose it, until a
+/// member settles it by writing one (an ordinary change, synced as any other).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanConflict {
+    /// Where: keys from the document's root, list items named by their `id`
+    /// (`goals[<goal id>].steps[<step id>].due`).
+    pub path: String,
+    /// The field's name (`status`, `who`, `done`, `due`, …).
+    pub field: String,
+    /// The id of the goal, step, support or check-in the field belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_id: Option<String>,
+    /// Every value still standing, in the same order on every device.
+    pub values: Vec<ConflictingValue>,
+}
+
+/// One value of a [`PlanConflict`], and who chose it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConflictingValue {
+    /// The value as the document holds it (a status like `let-go`, `true`, a date, words).
+    pub value: serde_json::Value,
+    /// The account whose change wrote it, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_id: Option<UserId>,
+    /// That account's display name ("a former member" once they left Cairn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_name: Option<String>,
+}
+
 /// `POST /api/v1/plans/{id}/changes` and the `X-Automerge-Heads` of `GET`: the plan's heads.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

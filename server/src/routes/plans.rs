@@ -8,7 +8,7 @@ use cairn_shared::{ErrorCode, PlanId, UserId};
 use super::extract::client_address;
 use crate::domain::Caller;
 use crate::error::AppError;
-use crate::services::{Services, access_log, export, history, http_sync, plans};
+use crate::services::{Services, access_log, conflicts, export, history, http_sync, plans};
 
 /// `max_upload`: the largest HTTP sync upload, in bytes (the same limit as a WebSocket message).
 pub fn configure(cfg: &mut web::ServiceConfig, max_upload: usize) {
@@ -26,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_upload: usize) {
     .service(web::resource("/plans/{plan}/members").route(web::get().to(members)))
     .service(web::resource("/plans/{plan}/members/{user}").route(web::delete().to(remove_member)))
     .service(web::resource("/plans/{plan}/history").route(web::get().to(history)))
+    .service(web::resource("/plans/{plan}/conflicts").route(web::get().to(conflicts)))
     .service(web::resource("/plans/{plan}/export").route(web::get().to(export)))
     .service(web::resource("/plans/{plan}/access-log").route(web::get().to(read_access_log)))
     .service(
@@ -137,6 +138,17 @@ async fn history(
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(entries))
+}
+
+async fn conflicts(
+    services: web::Data<Services>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let open = conflicts::conflicts(&services, &caller, plan_id(&path)?).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(open))
 }
 
 #[derive(Debug, serde::Deserialize)]

@@ -5,6 +5,7 @@ pub mod access_log;
 pub mod accounts;
 pub mod activity;
 pub mod admin;
+pub mod conflicts;
 pub mod credentials;
 pub mod export;
 pub mod history;

@@ -14,6 +14,7 @@ mod attacks_codes;
 mod attacks_reads;
 mod attacks_sync;
 mod bad_input;
+mod conflicts;
 mod export;
 mod health;
 mod leaving;

@@ -572,6 +572,21 @@ pub fn operations() -> Vec<Operation> {
         .errors(&[E::PlanNotFound]),
         op(
             "get",
+            "/api/v1/plans/{plan}/conflicts",
+            "getConflicts",
+            "plans",
+            "Fields the members set differently at the same time",
+            "Where concurrent edits left different values on one field (a goal's status, a \
+             step's `who`, `done` or due date, …): every value still standing, with the account \
+             that chose it, in the same order on every device. A member settles one by writing \
+             the value they choose, an ordinary change; it is then gone for everyone. Text in \
+             people's words never conflicts: it merges.",
+        )
+        .params(&[PLAN])
+        .answers(Success::List("PlanConflict"))
+        .errors(&[E::PlanNotFound]),
+        op(
+            "get",
             "/api/v1/plans/{plan}/export",
             "exportPlan",
             "transparency",
