@@ -29,6 +29,7 @@ mod security_headers;
 mod sync;
 mod tokens;
 mod tombstones;
+mod upgrade;
 mod usernames;
 mod web_app;
 
