@@ -385,6 +385,28 @@ impl Remote {
             .expect("upload");
         assert!(response.status().is_success(), "upload");
     }
+    /// A plan `owner` creates, and `member` joins by invitation: its id.
+    async fn shared_plan(&self, owner: &str, title: &str, member: &str) -> String {
+        let created = self
+            .post("/api/v1/plans", owner, json!({ "title": title }))
+            .await;
+        let plan = created["id"].as_str().unwrap().to_owned();
+        let invited = self
+            .post(
+                &format!("/api/v1/plans/{plan}/invitations"),
+                owner,
+                json!({}),
+            )
+            .await;
+        let code = invited["code"].as_str().unwrap();
+        self.post(
+            &format!("/api/v1/invitations/{code}/accept"),
+            member,
+            json!({}),
+        )
+        .await;
+        plan
+    }
     async fn register(&self, username: &str) -> Value {
         self.call(
             Method::POST,
@@ -484,28 +506,9 @@ async fn fill_a_running_previous_release() {
 
     // Plans: Maria's with changes by Maria and Sam; Sam's with one by each; one Maria deletes.
     let mut plans = Vec::new();
-    let created = old
-        .post(
-            "/api/v1/plans",
-            &maria,
-            json!({ "title": "Back to the allotment by spring" }),
-        )
+    let first = old
+        .shared_plan(&maria, "Back to the allotment by spring", &sam)
         .await;
-    let first = created["id"].as_str().unwrap().to_owned();
-    let invitation = old
-        .post(
-            &format!("/api/v1/plans/{first}/invitations"),
-            &maria,
-            json!({}),
-        )
-        .await;
-    let code = invitation["code"].as_str().unwrap();
-    old.post(
-        &format!("/api/v1/invitations/{code}/accept"),
-        &sam,
-        json!({}),
-    )
-    .await;
     old.write(&maria, &first, "whatMatters", "my daughter, the allotment")
         .await;
     old.write(&sam, &first, "warningSigns", "skipping the Tuesday group")
@@ -518,28 +521,9 @@ async fn fill_a_running_previous_release() {
     )
     .await;
     plans.push((first, "maria", vec!["maria", "sam"]));
-    let created = old
-        .post(
-            "/api/v1/plans",
-            &sam,
-            json!({ "title": "Staying steady at work" }),
-        )
+    let second = old
+        .shared_plan(&sam, "Staying steady at work", &maria)
         .await;
-    let second = created["id"].as_str().unwrap().to_owned();
-    let invitation = old
-        .post(
-            &format!("/api/v1/plans/{second}/invitations"),
-            &sam,
-            json!({}),
-        )
-        .await;
-    let code = invitation["code"].as_str().unwrap();
-    old.post(
-        &format!("/api/v1/invitations/{code}/accept"),
-        &maria,
-        json!({}),
-    )
-    .await;
     old.write(&sam, &second, "copingStrategies", "a walk at lunch")
         .await;
     old.write(&maria, &second, "people", "Maria, on Sundays")
