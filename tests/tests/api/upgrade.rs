@@ -4,6 +4,8 @@
 //! log entry is still there. Also: the copy SQLite gets before migrations run, and none for a new
 //! database. (A database from a newer Cairn is refused by the binary: `server/tests/upgrade.rs`.)
 //!
+//! Plans are read over HTTP sync and over the sync WebSocket: the same heads and content.
+//!
 //! `fill_a_running_previous_release` is not a test of this Cairn: `make-fixture` runs it
 //! (ignored otherwise) against the previous release's server to fill the fixture over the API.
 
@@ -204,6 +206,17 @@ async fn a_database_from_the_previous_release_upgrades_with_everything_in_it() {
             assert_eq!(heads, plan["heads"], "{id}: the same heads");
             assert_eq!(content, plan["content"], "{id}: the same content");
         }
+        // And over the sync WebSocket, as the app syncs it.
+        let document = shown["documentId"].as_str().expect("a document id");
+        let mut phone =
+            cairn_tests::sync_client::SyncClient::connect(&app.ws_url(token), "upgraded").await;
+        phone.track(document, AutoCommit::new());
+        phone.sync_doc(document, true).await;
+        let synced = &mut phone.docs.get_mut(document).expect("tracked").doc;
+        let heads: Vec<String> = synced.get_heads().iter().map(ToString::to_string).collect();
+        assert_eq!(json!(heads.join(",")), plan["heads"], "{id}: synced heads");
+        let content = serde_json::to_value(automerge::AutoSerde::from(&*synced)).expect("json");
+        assert_eq!(content, plan["content"], "{id}: synced content");
         let history = ok(&app, &format!("/api/v1/plans/{id}/history"), token).await;
         keeps_every_entry("history", &plan["history"], &history);
         let log = ok(
