@@ -237,6 +237,9 @@ async fn a_database_from_the_previous_release_upgrades_with_everything_in_it() {
             )
             .await;
         assert_eq!(answer.status.as_u16(), deleted["status"], "{}", answer.body);
+        let id: uuid::Uuid = deleted["id"].as_str().expect("id").parse().expect("a uuid");
+        let tombstone = app.store.is_tombstoned(cairn_shared::PlanId(id)).await;
+        assert!(tombstone.expect("tombstones"), "its tombstone is kept");
     }
 
     // The admin audit, as the admin with the second factor passed reads it.
