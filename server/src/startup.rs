@@ -28,6 +28,8 @@ use crate::store::Store;
 use crate::sync::{SyncConfig, SyncHub};
 use crate::telemetry::CairnRootSpan;
 
+pub mod upgrade;
+
 /// A built Cairn, bound to its port and ready to run.
 pub struct Application {
     port: u16,
@@ -62,6 +64,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
         settings.plans_per_account,
     )
     .await?;
+    upgrade::check_before_migrating(&store, &settings.data_dir).await?;
     store.migrate().await?;
     let keyed = crate::services::accounts::key_stored_usernames(&store).await?;
     if keyed > 0 {

@@ -31,6 +31,7 @@ mod security_headers;
 mod sync;
 mod tokens;
 mod tombstones;
+mod upgrade;
 mod usernames;
 mod web_app;
 
