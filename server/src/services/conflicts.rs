@@ -22,7 +22,13 @@ pub async fn conflicts(
     plan: PlanId,
 ) -> Result<Vec<PlanConflict>, PlanError> {
     role_on(services, caller, plan).await?;
-    let found = read_document(services, caller, plan, |document| open_conflicts(document)).await?;
+    let found = read_document(
+        services,
+        caller,
+        plan,
+        open_conflicts::<automerge::Automerge>,
+    )
+    .await?;
     if found.is_empty() {
         return Ok(Vec::new());
     }
