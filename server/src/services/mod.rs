@@ -5,6 +5,7 @@ pub mod access_log;
 pub mod accounts;
 pub mod activity;
 pub mod admin;
+pub mod console;
 pub mod credentials;
 pub mod export;
 pub mod history;

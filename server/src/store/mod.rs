@@ -23,6 +23,8 @@ mod plans;
 mod sealing;
 mod second_factor;
 pub use sealing::RewrapReport;
+mod console;
+pub use console::{MigrationCount, Revocation, StoredEnrollmentCode};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -13,6 +13,7 @@ mod attacks_codes;
 mod attacks_reads;
 mod attacks_sync;
 mod bad_input;
+mod console;
 mod export;
 mod health;
 mod leaving;
