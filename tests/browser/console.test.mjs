@@ -187,7 +187,7 @@ test("an admin's first hour: a code, a new person, a reset code, a departed staf
     // ---- the audit log, in sentences
     await page.getByRole("link", { name: "Audit log" }).click()
     for (const sentence of [
-      "Agency made an enrollment code for 3 people, for 168 hours.",
+      "Agency made an enrollment code for 3 people, for 7 days.",
       "Agency made a password reset code for Rosa.",
       "Agency made an account for Jo.",
       "Agency switched off Jo's account.",
@@ -218,6 +218,12 @@ test("an admin's first hour: a code, a new person, a reset code, a departed staf
     await checkScreen(page, "overview at 360 px")
     await shot(t, { page }, "console-08-phone-overview")
     await holdsNoPlanContent(page, "overview")
+    // In Spanish.
+    await page.getByRole("button", { name: "Español" }).click()
+    await page.getByRole("heading", { name: "Administración: Resumen" }).waitFor({ timeout: WAIT })
+    await expectText({ page, label: "admin" }, "Todavía no hay ninguna copia de seguridad registrada")
+    await checkScreen(page, "overview in Spanish at 360 px")
+    await shot(t, { page }, "console-09-phone-overview-es")
 
     // No admin answer held any plan's words.
     for (const body of await Promise.all(answers)) {

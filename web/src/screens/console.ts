@@ -130,6 +130,7 @@ const t = catalogue(
     actReset: "{admin} made a password reset code for {target}.",
     actFactor: "{admin} removed {target}'s authenticator app.",
     actIssued: "{admin} made an enrollment code for {count} person, for {hours} hours.|{admin} made an enrollment code for {count} people, for {hours} hours.",
+    actIssuedDays: "{admin} made an enrollment code for {count} person, for {days} days.|{admin} made an enrollment code for {count} people, for {days} days.",
     actIssuedPlain: "{admin} made an enrollment code.",
     actRevoked: "{admin} revoked the enrollment code “{label}”.",
     actRevokedPlain: "{admin} revoked an enrollment code.",
@@ -244,6 +245,7 @@ const t = catalogue(
     actReset: "{admin} creó un código para restablecer la contraseña de {target}.",
     actFactor: "{admin} quitó la app de autenticación de {target}.",
     actIssued: "{admin} creó un código de registro para {count} persona, por {hours} horas.|{admin} creó un código de registro para {count} personas, por {hours} horas.",
+    actIssuedDays: "{admin} creó un código de registro para {count} persona, por {days} días.|{admin} creó un código de registro para {count} personas, por {days} días.",
     actIssuedPlain: "{admin} creó un código de registro.",
     actRevoked: "{admin} revocó el código de registro «{label}».",
     actRevokedPlain: "{admin} revocó un código de registro.",
@@ -740,9 +742,11 @@ function sentence(entry: AuditEntry): string {
       return t("actFactor", { admin, target })
     case "enrollment-code-issued": {
       const match = /^(\d+) uses?, (\d+) h$/.exec(entry.detail ?? "")
-      return match
-        ? t("actIssued", { admin, count: Number(match[1]), hours: Number(match[2]) })
-        : t("actIssuedPlain", { admin })
+      if (!match) return t("actIssuedPlain", { admin })
+      const [count, hours] = [Number(match[1]), Number(match[2])]
+      return hours % 24 === 0
+        ? t("actIssuedDays", { admin, count, days: hours / 24 })
+        : t("actIssued", { admin, count, hours })
     }
     case "enrollment-code-revoked":
       return entry.detail ? t("actRevoked", { admin, label: entry.detail }) : t("actRevokedPlain", { admin })
@@ -761,7 +765,7 @@ async function audit(api: Api, body: HTMLElement, left: () => boolean): Promise<
     const page = await api.call<AuditPage>("GET", `/api/v1/admin/audit?limit=${PAGE}${before === null ? "" : `&before=${before}`}`)
     if (left()) return
     const items = page.entries.map(entry =>
-      h("li", { "data-action": entry.action }, h("span", { class: "hint" }, dateTime(entry.at)), " ", sentence(entry))
+      h("li", { "data-action": entry.action }, h("span", { class: "hint audit-when" }, dateTime(entry.at)), " ", sentence(entry))
     )
     if (before === null && items.length === 0) items.push(h("li", {}, t("noAudit")))
     list.append(...items)
