@@ -13,14 +13,12 @@ import { CAIRN_BIN } from "../interop/harness.mjs"
 import {
   PASSWORD,
   WAIT,
-  axeViolations,
-  contrastFailures,
+  checkScreen,
   eventually,
   expectText,
   keepCodes,
   phone,
   shot,
-  smallTargets,
   startCairnAndBrowser,
   startPlan,
   totp,
@@ -30,15 +28,6 @@ const world = startCairnAndBrowser({ CAIRN_REGISTRATION: "enrollment" })
 
 /** What the people write in their plans: never in the console, nor in any admin answer. */
 const SECRETS = ["Rosa's garden", "my sister Lucia", "Handover notes", "the keys to room 4"]
-
-async function checkScreen(page, what) {
-  assert.deepEqual(await axeViolations(page), [], `${what}: axe-core violations`)
-  assert.deepEqual(await page.evaluate(contrastFailures), [], `${what}: text below AA contrast`)
-  const small = (await smallTargets(page)).filter(target => !target.startsWith("Skip to"))
-  assert.deepEqual(small, [], `${what}: tap targets under 44×44`)
-  const width = await page.evaluate(() => document.documentElement.scrollWidth)
-  assert.ok(width <= 360, `${what}: the page is ${width} px wide`)
-}
 
 /** The console's page holds none of the plans' words (text, attributes, field values). */
 async function holdsNoPlanContent(page, where) {
