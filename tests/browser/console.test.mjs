@@ -198,6 +198,7 @@ test("an admin's first hour: a code, a new person, a reset code, a departed staf
     await shot(t, { page }, "console-06-phone-accounts")
     await page.getByRole("link", { name: "Enrollment codes" }).click()
     await page.getByRole("button", { name: "Revoke the code “Tuesday group”" }).click()
+    await page.getByRole("button", { name: "Yes, revoke it" }).click()
     await expectText({ page, label: "admin" }, "The code is revoked")
     await page.locator("li", { hasText: "Tuesday group" }).getByText("Revoked").waitFor({ timeout: WAIT })
     await checkScreen(page, "enrollment codes at 360 px")

@@ -117,6 +117,8 @@ const t = catalogue(
     revokeNamed: "Revoke the code “{label}”",
     revokeUnnamed: "Revoke the code made {date}",
     revoked: "The code is revoked: nobody can create an account with it now.",
+    revokeQuestion: "Revoke this code? From now on nobody can create an account with it; accounts already made with it stay.",
+    revokeYes: "Yes, revoke it",
     // audit
     auditIntro: "Every act of an admin, newest first. People see the acts on their own account in their account's activity.",
     noAudit: "Nothing here yet.",
@@ -233,6 +235,8 @@ const t = catalogue(
     revokeNamed: "Revocar el código «{label}»",
     revokeUnnamed: "Revocar el código creado el {date}",
     revoked: "El código está revocado: ya nadie puede crear una cuenta con él.",
+    revokeQuestion: "¿Revocar este código? Desde ahora nadie podrá crear una cuenta con él; las cuentas ya creadas con él se quedan.",
+    revokeYes: "Sí, revocarlo",
     auditIntro: "Cada acto de quien administra, del más reciente al más antiguo. Cada persona ve los actos sobre su propia cuenta en la actividad de su cuenta.",
     noAudit: "Todavía no hay nada.",
     older: "Ver anteriores",
@@ -532,6 +536,7 @@ async function accounts(api: Api, body: HTMLElement, left: () => boolean): Promi
       },
       t("resetFactor", { name })
     )
+    const mine = account.id === api.account.id
     const facts = [t(account.kind === "admin" ? "admin" : "member"), t("since", { date: dateTime(account.createdAt) })]
     if (account.disabled) facts.unshift(t("switchedOff"))
     return h(
@@ -539,7 +544,8 @@ async function accounts(api: Api, body: HTMLElement, left: () => boolean): Promi
       { class: "account", "data-account": account.username },
       h("p", {}, h("strong", { class: "session-name" }, name), ` (${account.username})`),
       h("p", { class: "hint" }, facts.join(" · ")),
-      h("div", { class: "stack" }, switchButton, resetButton, factorButton),
+      // Not one's own account (the server refuses it), and no reset code for a switched-off one.
+      mine ? null : h("div", { class: "stack" }, switchButton, account.disabled ? null : resetButton, factorButton),
       out
     )
   }
@@ -639,11 +645,20 @@ async function codes(api: Api, body: HTMLElement, left: () => boolean): Promise<
   const row = (code: EnrollmentCodeInfo): HTMLElement => {
     const made = dateTime(code.createdAt)
     const name = code.label ?? t("noLabel")
-    return h(
-      "li",
-      { "data-code-id": code.id },
-      h("p", {}, h("strong", { class: "session-name" }, name), " · ", h("span", { class: "tag" }, stateWords[code.state])),
-      h("p", { class: "hint" }, t("codeLine", { uses: code.uses, max: code.maxUses, made, until: dateTime(code.expiresAt) })),
+    const confirmRevoke = h("div", {})
+    const revoke = async () => {
+      try {
+        await api.call("DELETE", `/api/v1/admin/enrollment-codes/${encodeURIComponent(code.id)}`)
+        said.textContent = t("revoked")
+      } catch (err) {
+        said.textContent = trouble(err)
+      }
+      await draw().catch(() => undefined)
+      const again = list.querySelector<HTMLElement>(`[data-code-id="${CSS.escape(code.id)}"]`)
+      again?.setAttribute("tabindex", "-1")
+      again?.focus()
+    }
+    const revokeButton: HTMLElement | null =
       code.state === "active"
         ? h(
             "button",
@@ -651,21 +666,43 @@ async function codes(api: Api, body: HTMLElement, left: () => boolean): Promise<
               type: "button",
               class: "danger",
               "aria-label": code.label ? t("revokeNamed", { label: code.label }) : t("revokeUnnamed", { date: made }),
-              onclick: async () => {
-                try {
-                  await api.call("DELETE", `/api/v1/admin/enrollment-codes/${encodeURIComponent(code.id)}`)
-                  said.textContent = t("revoked")
-                } catch (err) {
-                  said.textContent = trouble(err)
-                }
-                await draw().catch(() => undefined)
-                list.querySelector<HTMLElement>(`[data-code-id="${CSS.escape(code.id)}"]`)?.setAttribute("tabindex", "-1")
-                list.querySelector<HTMLElement>(`[data-code-id="${CSS.escape(code.id)}"]`)?.focus()
+              onclick: () => {
+                confirmRevoke.replaceChildren(
+                  h(
+                    "div",
+                    { class: "confirm-delete", role: "group", "aria-label": t("revokeQuestion") },
+                    h("p", {}, t("revokeQuestion")),
+                    h(
+                      "div",
+                      { class: "actions" },
+                      h("button", { type: "button", class: "danger", onclick: () => void revoke() }, t("revokeYes")),
+                      h(
+                        "button",
+                        {
+                          type: "button",
+                          onclick: () => {
+                            confirmRevoke.replaceChildren()
+                            revokeButton?.focus()
+                          },
+                        },
+                        t("cancel")
+                      )
+                    )
+                  )
+                )
+                confirmRevoke.querySelector<HTMLElement>("button")?.focus()
               },
             },
             t("revoke")
           )
         : null
+    return h(
+      "li",
+      { "data-code-id": code.id },
+      h("p", {}, h("strong", { class: "session-name" }, name), " · ", h("span", { class: "tag" }, stateWords[code.state])),
+      h("p", { class: "hint" }, t("codeLine", { uses: code.uses, max: code.maxUses, made, until: dateTime(code.expiresAt) })),
+      revokeButton,
+      confirmRevoke
     )
   }
 
