@@ -237,8 +237,32 @@ export type ActivityKind = "signed-in" | "password-changed" | "password-reset" |
  * - `enrollment-code-issued`: Issued an enrollment code (never the code); `detail` says how many uses.
  * - `second-factor-reset`: Reset an account's second factor.
  * - `keys-rotated`: Rotated the master key from the server's command line.
+ * - `enrollment-code-revoked`: Revoked an enrollment code (never the code); `detail` has its label, if any.
  */
-export type AdminAction = "account-created" | "account-disabled" | "account-enabled" | "reset-code-issued" | "enrollment-code-issued" | "second-factor-reset" | "keys-rotated";
+export type AdminAction = "account-created" | "account-disabled" | "account-enabled" | "reset-code-issued" | "enrollment-code-issued" | "second-factor-reset" | "keys-rotated" | "enrollment-code-revoked";
+
+/** `GET /api/v1/admin/health`: how the server is doing, for the admin console. No content. */
+export interface AdminHealth {
+  /** The database it uses. */
+  database: DatabaseKind;
+  /** Whether the database answered just now. */
+  databaseReachable: boolean;
+  /**
+   * Cairn instances that said they were up within the last `instancesWindowMinutes`
+   * (this one included).
+   */
+  instancesSeen: number;
+  /** The window for `instancesSeen`, in minutes. */
+  instancesWindowMinutes: number;
+  /** When the last backup was taken; `null` if none is recorded. */
+  lastBackup: string | null;
+  /** Migrations applied to the database. */
+  migrationsApplied: number;
+  /** Migrations this version knows (more than applied: some are pending). */
+  migrationsKnown: number;
+  /** This server's version (`cairn --version`). */
+  version: string;
+}
 
 /**
  * One act of an admin (`GET /api/v1/admin/audit`), newest first. Append-only; it holds no plan
@@ -342,6 +366,11 @@ export interface CreateAccountRequest {
 export interface CreateEnrollmentCodeRequest {
   /** Hours until the code expires (default from the server's configuration, at most 90 days). */
   expiresInHours?: number | null;
+  /**
+   * The admin's own words for who the code is for ("Tuesday group"), shown in the list of
+   * codes (the code itself is not shown again). At most 100 characters.
+   */
+  label?: string | null;
   /** How many accounts may register with the code (default 1, at most 1000). */
   maxUses?: number | null;
 }
@@ -351,6 +380,14 @@ export interface CreatePlanRequest {
   /** The plan's title, in the person's words. May be left empty and written later. */
   title?: string | null;
 }
+
+/**
+ * Which database a Cairn server keeps its data in.
+ *
+ * - `sqlite`: The embedded default: one file in the data folder.
+ * - `postgres`: A Postgres server (several instances may share it).
+ */
+export type DatabaseKind = "sqlite" | "postgres";
 
 /**
  * `DELETE /api/v1/me`: delete the caller's account, confirmed by the person: with the
@@ -388,9 +425,46 @@ export interface EnrollmentCode {
   code: string;
   /** When it stops working. */
   expiresAt: string;
+  /** The code's id in the list of codes (`GET /api/v1/admin/enrollment-codes`), for revoking it. */
+  id: string;
+  /** The admin's label for it, if any. */
+  label: string | null;
   /** How many accounts may register with it. */
   maxUses: number;
 }
+
+/**
+ * An enrollment code as listed for admins: never the code itself, which is shown only once,
+ * at creation.
+ */
+export interface EnrollmentCodeInfo {
+  /** When it was made. */
+  createdAt: string;
+  /** When it stops (or stopped) working. */
+  expiresAt: string;
+  /** Its id, for `DELETE /api/v1/admin/enrollment-codes/{id}`. */
+  id: string;
+  /** The admin's label for it, if any. */
+  label: string | null;
+  /** How many accounts may register with it. */
+  maxUses: number;
+  /** When an admin revoked it, if one did. */
+  revokedAt: string | null;
+  /** Where it stands. */
+  state: EnrollmentCodeState;
+  /** Accounts registered with it. */
+  uses: number;
+}
+
+/**
+ * Where an enrollment code stands (`GET /api/v1/admin/enrollment-codes`).
+ *
+ * - `active`: It registers accounts now.
+ * - `used-up`: Every use it had is taken.
+ * - `expired`: Its time ran out.
+ * - `revoked`: An admin revoked it.
+ */
+export type EnrollmentCodeState = "active" | "used-up" | "expired" | "revoked";
 
 /** The body of every error response. */
 export interface ErrorBody {
@@ -445,8 +519,10 @@ export interface ErrorBody {
  * - `second_factor_challenge_invalid`: The sign-in challenge is unknown, used or expired: sign in again with the password.
  * - `second_factor_not_found`: There is no such second factor (none enabled, or no enrolment waiting to be confirmed).
  * - `second_factor_already_enabled`: A second factor is already enabled; remove it before adding another.
+ * - `enrollment_code_not_found`: No enrollment code with that id.
+ * - `enrollment_code_already_revoked`: The enrollment code was already revoked.
  */
-export type ErrorCode = "bad_request" | "validation_failed" | "payload_too_large" | "unauthenticated" | "invalid_token" | "invalid_credentials" | "account_disabled" | "rate_limited" | "invalid_refresh_token" | "refresh_token_reused" | "registration_closed" | "enrollment_code_invalid" | "username_taken" | "admin_only" | "admin_cannot_use_plans" | "owner_only" | "plan_limit_reached" | "plan_not_found" | "account_not_found" | "member_not_found" | "session_not_found" | "invitation_not_found" | "invitation_expired" | "invitation_used" | "already_member" | "owner_cannot_leave" | "foreign_author" | "not_found" | "method_not_allowed" | "not_ready" | "internal" | "wrong_password" | "recovery_code_invalid" | "reset_code_invalid" | "sole_admin" | "passkey_not_found" | "passkey_registration_failed" | "second_factor_required" | "second_factor_code_invalid" | "second_factor_challenge_invalid" | "second_factor_not_found" | "second_factor_already_enabled";
+export type ErrorCode = "bad_request" | "validation_failed" | "payload_too_large" | "unauthenticated" | "invalid_token" | "invalid_credentials" | "account_disabled" | "rate_limited" | "invalid_refresh_token" | "refresh_token_reused" | "registration_closed" | "enrollment_code_invalid" | "username_taken" | "admin_only" | "admin_cannot_use_plans" | "owner_only" | "plan_limit_reached" | "plan_not_found" | "account_not_found" | "member_not_found" | "session_not_found" | "invitation_not_found" | "invitation_expired" | "invitation_used" | "already_member" | "owner_cannot_leave" | "foreign_author" | "not_found" | "method_not_allowed" | "not_ready" | "internal" | "wrong_password" | "recovery_code_invalid" | "reset_code_invalid" | "sole_admin" | "passkey_not_found" | "passkey_registration_failed" | "second_factor_required" | "second_factor_code_invalid" | "second_factor_challenge_invalid" | "second_factor_not_found" | "second_factor_already_enabled" | "enrollment_code_not_found" | "enrollment_code_already_revoked";
 
 /** What went wrong: a stable code and a human-readable message. */
 export interface ErrorDetail {
@@ -1120,12 +1196,12 @@ export interface Operations {
     response: never;
     errors: "unauthenticated" | "invalid_token" | "account_disabled" | "bad_request" | "rate_limited" | "internal";
   };
-  /** Every account. */
+  /** Every account, or a search a page at a time. */
   "GET /api/v1/admin/accounts": {
     request: undefined;
     status: 200;
     response: Account[];
-    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "second_factor_required" | "internal";
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "bad_request" | "admin_only" | "validation_failed" | "second_factor_required" | "internal";
   };
   /** Create an account. */
   "POST /api/v1/admin/accounts": {
@@ -1154,6 +1230,27 @@ export interface Operations {
     status: 201;
     response: EnrollmentCode;
     errors: "bad_request" | "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "validation_failed" | "second_factor_required" | "internal";
+  };
+  /** Every enrollment code, never the code. */
+  "GET /api/v1/admin/enrollment-codes": {
+    request: undefined;
+    status: 200;
+    response: EnrollmentCodeInfo[];
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "second_factor_required" | "internal";
+  };
+  /** Revoke an enrollment code. */
+  "DELETE /api/v1/admin/enrollment-codes/{id}": {
+    request: undefined;
+    status: 204;
+    response: undefined;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "enrollment_code_not_found" | "enrollment_code_already_revoked" | "second_factor_required" | "internal";
+  };
+  /** How the server is doing. */
+  "GET /api/v1/admin/health": {
+    request: undefined;
+    status: 200;
+    response: AdminHealth;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "admin_only" | "second_factor_required" | "internal";
   };
   /** Numbers of accounts, plans and memberships. */
   "GET /api/v1/admin/counts": {

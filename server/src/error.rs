@@ -205,6 +205,21 @@ impl From<AdminError> for AppError {
     }
 }
 
+impl From<crate::services::console::ConsoleError> for AppError {
+    fn from(err: crate::services::console::ConsoleError) -> Self {
+        use crate::services::console::ConsoleError as E;
+        let (status, code) = match err {
+            E::Admin(inner) => return inner.into(),
+            E::CodeNotFound => (StatusCode::NOT_FOUND, ErrorCode::EnrollmentCodeNotFound),
+            E::AlreadyRevoked => (
+                StatusCode::CONFLICT,
+                ErrorCode::EnrollmentCodeAlreadyRevoked,
+            ),
+        };
+        AppError::new(status, code, err.to_string())
+    }
+}
+
 impl From<crate::services::second_factor::SecondFactorError> for AppError {
     fn from(err: crate::services::second_factor::SecondFactorError) -> Self {
         use crate::services::second_factor::SecondFactorError as E;

@@ -276,6 +276,14 @@ impl Application {
             services.clone(),
             shutdown.clone(),
         ));
+        // Each instance says now and then that it is up (the admin console counts them).
+        let started_at = chrono::Utc::now();
+        crate::services::console::record_up(&services.store, started_at).await;
+        background.spawn(crate::services::console::heartbeat(
+            services.store.clone(),
+            started_at,
+            shutdown.clone(),
+        ));
         Ok(Self {
             port,
             server,

@@ -268,14 +268,22 @@ pub struct CreateEnrollmentCodeRequest {
     /// Hours until the code expires (default from the server's configuration, at most 90 days).
     #[serde(default)]
     pub expires_in_hours: Option<u32>,
+    /// The admin's own words for who the code is for ("Tuesday group"), shown in the list of
+    /// codes (the code itself is not shown again). At most 100 characters.
+    #[serde(default)]
+    pub label: Option<String>,
 }
 
 /// An enrollment code, shown once to the admin who created it.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EnrollmentCode {
+    /// The code's id in the list of codes (`GET /api/v1/admin/enrollment-codes`), for revoking it.
+    pub id: uuid::Uuid,
     /// The code to hand out, like `K7QM-3XPA-Z9RT`.
     pub code: String,
+    /// The admin's label for it, if any.
+    pub label: Option<String>,
     /// How many accounts may register with it.
     pub max_uses: u32,
     /// When it stops working.
@@ -485,6 +493,8 @@ pub enum AdminAction {
     SecondFactorReset,
     /// Rotated the master key from the server's command line.
     KeysRotated,
+    /// Revoked an enrollment code (never the code); `detail` has its label, if any.
+    EnrollmentCodeRevoked,
 }
 
 /// One act of an admin (`GET /api/v1/admin/audit`), newest first. Append-only; it holds no plan
@@ -797,4 +807,74 @@ pub struct SecondFactorSignIn {
     /// A name for this device's session, shown in the session list.
     #[serde(default)]
     pub device_name: Option<String>,
+}
+
+/// Where an enrollment code stands (`GET /api/v1/admin/enrollment-codes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum EnrollmentCodeState {
+    /// It registers accounts now.
+    Active,
+    /// Every use it had is taken.
+    UsedUp,
+    /// Its time ran out.
+    Expired,
+    /// An admin revoked it.
+    Revoked,
+}
+
+/// An enrollment code as listed for admins: never the code itself, which is shown only once,
+/// at creation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrollmentCodeInfo {
+    /// Its id, for `DELETE /api/v1/admin/enrollment-codes/{id}`.
+    pub id: uuid::Uuid,
+    /// The admin's label for it, if any.
+    pub label: Option<String>,
+    /// Where it stands.
+    pub state: EnrollmentCodeState,
+    /// Accounts registered with it.
+    pub uses: u32,
+    /// How many accounts may register with it.
+    pub max_uses: u32,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When it stops (or stopped) working.
+    pub expires_at: DateTime<Utc>,
+    /// When an admin revoked it, if one did.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Which database a Cairn server keeps its data in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DatabaseKind {
+    /// The embedded default: one file in the data folder.
+    Sqlite,
+    /// A Postgres server (several instances may share it).
+    Postgres,
+}
+
+/// `GET /api/v1/admin/health`: how the server is doing, for the admin console. No content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminHealth {
+    /// This server's version (`cairn --version`).
+    pub version: String,
+    /// The database it uses.
+    pub database: DatabaseKind,
+    /// Whether the database answered just now.
+    pub database_reachable: bool,
+    /// Migrations applied to the database.
+    pub migrations_applied: u32,
+    /// Migrations this version knows (more than applied: some are pending).
+    pub migrations_known: u32,
+    /// Cairn instances that said they were up within the last `instancesWindowMinutes`
+    /// (this one included).
+    pub instances_seen: u32,
+    /// The window for `instancesSeen`, in minutes.
+    pub instances_window_minutes: u32,
+    /// When the last backup was taken; `null` if none is recorded.
+    pub last_backup: Option<DateTime<Utc>>,
 }

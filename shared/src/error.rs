@@ -94,6 +94,10 @@ pub enum ErrorCode {
     SecondFactorNotFound,
     /// A second factor is already enabled; remove it before adding another.
     SecondFactorAlreadyEnabled,
+    /// No enrollment code with that id.
+    EnrollmentCodeNotFound,
+    /// The enrollment code was already revoked.
+    EnrollmentCodeAlreadyRevoked,
 }
 
 /// The body of every error response.

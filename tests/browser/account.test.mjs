@@ -10,8 +10,7 @@ import { test } from "node:test"
 import {
   PASSWORD,
   WAIT,
-  axeViolations,
-  contrastFailures,
+  checkScreen as checkPage,
   eventually,
   expectText,
   here,
@@ -21,7 +20,6 @@ import {
   planIdFrom,
   shot,
   signUp,
-  smallTargets,
   startCairnAndBrowser,
   startPlan,
   totp,
@@ -30,14 +28,8 @@ import {
 const world = startCairnAndBrowser()
 const NEW_PASSWORD = "a brand new long password"
 
-async function checkScreen(device, what) {
-  assert.deepEqual(await axeViolations(device.page), [], `${what}: axe-core violations`)
-  assert.deepEqual(await device.page.evaluate(contrastFailures), [], `${what}: text below AA contrast`)
-  const small = (await smallTargets(device.page)).filter(target => !target.startsWith("Skip to"))
-  assert.deepEqual(small, [], `${what}: tap targets under 44×44`)
-  const width = await device.page.evaluate(() => document.documentElement.scrollWidth)
-  assert.ok(width <= 360, `${what}: the page is ${width} px wide`)
-}
+/** The checks of a new screen at 360 px (see `checkScreen` in phones.mjs). */
+const checkScreen = (device, what) => checkPage(device.page, what)
 
 async function signOut(device) {
   await device.page.goto(`${new URL(device.page.url()).origin}/#/sign-out`)

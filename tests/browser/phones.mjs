@@ -2,6 +2,7 @@
 // Debian's Chromium (headless, driven by Playwright) with one browser context per phone at
 // 360 × 740. Each test file starts its own Cairn and browser (`startCairnAndBrowser`), so files
 // run side by side. Screenshots go to target/browser-screenshots/.
+import assert from "node:assert/strict"
 import { createHmac } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises"
@@ -226,6 +227,17 @@ export async function axeViolations(page) {
     return result.violations.map(v => ({ id: v.id, help: v.help, targets: v.nodes.map(n => n.target.join(" ")) }))
   })
   return violations.flatMap(v => v.targets.map(target => `${v.id} (${v.help}): ${target}`))
+}
+
+/** A screen at 360 px passes axe-core, AA contrast and the tap-target check (the skip link aside)
+ * and does not scroll sideways. */
+export async function checkScreen(page, what) {
+  assert.deepEqual(await axeViolations(page), [], `${what}: axe-core violations`)
+  assert.deepEqual(await page.evaluate(contrastFailures), [], `${what}: text below AA contrast`)
+  const small = (await smallTargets(page)).filter(target => !target.startsWith("Skip to"))
+  assert.deepEqual(small, [], `${what}: tap targets under 44×44`)
+  const width = await page.evaluate(() => document.documentElement.scrollWidth)
+  assert.ok(width <= 360, `${what}: the page is ${width} px wide`)
 }
 
 /** Controls on screen smaller than `min` × `min` CSS pixels (tap targets), as "name: w×h" lines.

@@ -406,10 +406,10 @@ export class Cairn {
     const env = Object.fromEntries(
       Object.entries(process.env).filter(([key]) => !key.startsWith("CAIRN_"))
     )
-    Object.assign(env, this.extraEnv, {
+    // Open registration unless a test asks for another mode (`CAIRN_REGISTRATION` in `env`).
+    Object.assign(env, { CAIRN_REGISTRATION: "open" }, this.extraEnv, {
       CAIRN_DATA_DIR: this.dataDir,
       CAIRN_LISTEN: "127.0.0.1:0",
-      CAIRN_REGISTRATION: "open",
       // Every test person signs up from 127.0.0.1; the attempt limits are tested in Rust.
       CAIRN_REGISTRATIONS_PER_ADDRESS_PER_HOUR: "100000",
       RUST_LOG: process.env.RUST_LOG || "info",

@@ -17,7 +17,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(web::resource("/admin/accounts/{id}/disable").route(web::post().to(disable)))
     .service(web::resource("/admin/accounts/{id}/enable").route(web::post().to(enable)))
-    .service(web::resource("/admin/enrollment-codes").route(web::post().to(create_enrollment_code)))
+    .service(
+        web::resource("/admin/enrollment-codes")
+            .route(web::post().to(create_enrollment_code))
+            .route(web::get().to(super::console::enrollment_codes)),
+    )
     .service(web::resource("/admin/counts").route(web::get().to(counts)))
     .service(web::resource("/admin/audit").route(web::get().to(audit)));
 }
@@ -35,7 +39,11 @@ pub(super) fn account_id(raw: &str) -> Result<UserId, AppError> {
 async fn list_accounts(
     services: web::Data<Services>,
     caller: Caller,
+    query: web::Query<super::console::AccountQuery>,
 ) -> Result<HttpResponse, AppError> {
+    if query.is_search() {
+        return super::console::search_accounts(services, caller, query).await;
+    }
     Ok(HttpResponse::Ok().json(admin::list_accounts(&services, &caller).await?))
 }
 
@@ -77,6 +85,7 @@ async fn create_enrollment_code(
         &caller,
         request.max_uses,
         request.expires_in_hours,
+        request.label,
     )
     .await?;
     Ok(HttpResponse::Created().json(code))

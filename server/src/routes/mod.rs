@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod console;
 mod credentials;
 mod extract;
 mod health;
@@ -80,7 +81,8 @@ pub fn configure(
             .configure(admin::configure)
             .configure(credentials::configure)
             .configure(passkeys::configure)
-            .configure(second_factor::configure),
+            .configure(second_factor::configure)
+            .configure(console::configure),
     )
     .configure(|cfg| web_app::configure(cfg, web_dir));
 }

@@ -150,8 +150,10 @@ pub async fn create_enrollment_code(
     caller: &Caller,
     max_uses: Option<u32>,
     expires_in_hours: Option<u32>,
+    label: Option<String>,
 ) -> Result<EnrollmentCode, AdminError> {
     require_admin(caller)?;
+    let label = super::console::enrollment_label(label)?;
     let max_uses = max_uses.unwrap_or(1);
     if !(1..=1000).contains(&max_uses) {
         return Err(AdminError::InvalidInput(
@@ -169,7 +171,7 @@ pub async fn create_enrollment_code(
     let now = Utc::now();
     let expires_at = now + chrono::Duration::hours(hours);
     let code = human_code(CODE_LENGTH);
-    services
+    let id = services
         .store
         .insert_enrollment_code(
             &services.codes.hash(&normalize_code(&code)),
@@ -179,6 +181,9 @@ pub async fn create_enrollment_code(
             expires_at,
         )
         .await?;
+    if let Some(label) = &label {
+        services.store.label_enrollment_code(id, label).await?;
+    }
     tracing::info!(max_uses, "enrollment code issued");
     activity::admin_act(
         &services.store,
@@ -189,7 +194,9 @@ pub async fn create_enrollment_code(
     )
     .await?;
     Ok(EnrollmentCode {
+        id,
         code,
+        label,
         max_uses,
         expires_at,
     })

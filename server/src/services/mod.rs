@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod activity;
 pub mod admin;
 pub mod conflicts;
+pub mod console;
 pub mod credentials;
 pub mod export;
 pub mod history;

@@ -96,6 +96,7 @@ impl Store {
         let found = enrollment_codes::Entity::find()
             .filter(enrollment_codes::Column::CodeHash.is_in(code_hashes.iter().cloned()))
             .filter(enrollment_codes::Column::ExpiresAt.gt(now))
+            .filter(enrollment_codes::Column::RevokedAt.is_null())
             .filter(
                 Expr::col(enrollment_codes::Column::Uses)
                     .lt(Expr::col(enrollment_codes::Column::MaxUses)),
@@ -122,6 +123,7 @@ impl Store {
             )
             .filter(enrollment_codes::Column::CodeHash.is_in(code_hashes.iter().cloned()))
             .filter(enrollment_codes::Column::ExpiresAt.gt(now))
+            .filter(enrollment_codes::Column::RevokedAt.is_null())
             .filter(
                 Expr::col(enrollment_codes::Column::Uses)
                     .lt(Expr::col(enrollment_codes::Column::MaxUses)),
@@ -373,7 +375,7 @@ impl Store {
             .collect())
     }
 
-    /// Store an enrollment code (by its hash).
+    /// Store an enrollment code (by its hash); returns its id.
     pub async fn insert_enrollment_code(
         &self,
         code_hash: &str,
@@ -381,17 +383,20 @@ impl Store {
         max_uses: u32,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Uuid, StoreError> {
+        let id = Uuid::new_v4();
         let row = enrollment_codes::ActiveModel {
-            id: Set(Uuid::new_v4()),
+            id: Set(id),
             code_hash: Set(code_hash.to_owned()),
             created_by: Set(created_by.0),
             created_at: Set(now),
             expires_at: Set(expires_at),
             max_uses: Set(i32::try_from(max_uses).unwrap_or(i32::MAX)),
             uses: Set(0),
+            label: Set(None),
+            revoked_at: Set(None),
         };
         row.insert(&self.db).await?;
-        Ok(())
+        Ok(id)
     }
 }

@@ -56,7 +56,9 @@ fn shown_to_target(action: AdminAction) -> Option<ActivityKind> {
         AdminAction::AccountEnabled => Some(ActivityKind::AccountEnabled),
         AdminAction::ResetCodeIssued => Some(ActivityKind::ResetCodeIssued),
         AdminAction::SecondFactorReset => Some(ActivityKind::SecondFactorReset),
-        AdminAction::EnrollmentCodeIssued | AdminAction::KeysRotated => None,
+        AdminAction::EnrollmentCodeIssued
+        | AdminAction::KeysRotated
+        | AdminAction::EnrollmentCodeRevoked => None,
     }
 }
 

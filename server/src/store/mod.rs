@@ -25,6 +25,8 @@ mod second_factor;
 pub use sealing::RewrapReport;
 mod upgrade;
 pub use upgrade::MigrationState;
+mod console;
+pub use console::{MigrationCount, Revocation, StoredEnrollmentCode};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

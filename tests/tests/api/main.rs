@@ -15,6 +15,7 @@ mod attacks_reads;
 mod attacks_sync;
 mod bad_input;
 mod conflicts;
+mod console;
 mod export;
 mod health;
 mod leaving;

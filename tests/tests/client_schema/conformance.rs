@@ -571,6 +571,33 @@ async fn the_real_server_answers_as_openapi_json_says() {
         .await;
     w.expect(403, get("/api/v1/admin/audit").token(&maria_token))
         .await;
+    let search = get(ACCOUNTS).query("?q=dor&limit=10&offset=0");
+    w.expect(200, search.token(&admin_token)).await;
+    let bad_limit = get(ACCOUNTS).query("?limit=0");
+    w.expect(400, bad_limit.token(&admin_token)).await;
+    w.expect(200, get(ENROLLMENT_CODES).token(&admin_token))
+        .await;
+    w.expect(403, get(ENROLLMENT_CODES).token(&maria_token))
+        .await;
+    let labelled = json!({ "label": "x" });
+    let code = w
+        .expect(
+            201,
+            post(ENROLLMENT_CODES).token(&admin_token).json(labelled),
+        )
+        .await;
+    const REVOKE: &str = "/api/v1/admin/enrollment-codes/{id}";
+    let code_id = code.text("/id");
+    let revoke = || delete(REVOKE).at("id", &code_id);
+    w.expect(403, revoke().token(&maria_token)).await;
+    w.expect(204, revoke().token(&admin_token)).await;
+    w.expect(409, revoke().token(&admin_token)).await;
+    w.expect(404, delete(REVOKE).at("id", NOBODY).token(&admin_token))
+        .await;
+    w.expect(200, get("/api/v1/admin/health").token(&admin_token))
+        .await;
+    w.expect(403, get("/api/v1/admin/health").token(&maria_token))
+        .await;
 
     // Passwords, recovery codes and reset codes.
     let dora_again = w

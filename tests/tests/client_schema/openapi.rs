@@ -166,13 +166,15 @@ pub fn status_of(code: ErrorCode) -> u16 {
         | E::InvitationNotFound
         | E::NotFound
         | E::PasskeyNotFound
-        | E::SecondFactorNotFound => 404,
+        | E::SecondFactorNotFound
+        | E::EnrollmentCodeNotFound => 404,
         E::MethodNotAllowed => 405,
         E::UsernameTaken
         | E::AlreadyMember
         | E::OwnerCannotLeave
         | E::SoleAdmin
-        | E::SecondFactorAlreadyEnabled => 409,
+        | E::SecondFactorAlreadyEnabled
+        | E::EnrollmentCodeAlreadyRevoked => 409,
         E::InvitationExpired | E::InvitationUsed => 410,
         E::PayloadTooLarge => 413,
         E::ValidationFailed => 422,
@@ -695,11 +697,34 @@ pub fn operations() -> Vec<Operation> {
             "/api/v1/admin/accounts",
             "listAccounts",
             "admin",
-            "Every account",
-            "Admins only. No plan content.",
+            "Every account, or a search a page at a time",
+            "Admins only. No plan content. Without parameters, every account by creation; with              any of `q`, `limit`, `offset`, the accounts whose username or display name              contains `q` (any case), by username, a page at a time.",
         )
+        .params(&[
+            Param {
+                name: "q",
+                place: "query",
+                required: false,
+                description: "Words in the username or display name (at most 200 characters).",
+                schema: r#"{"type": "string"}"#,
+            },
+            Param {
+                name: "limit",
+                place: "query",
+                required: false,
+                description: "How many accounts on a page.",
+                schema: r#"{"type": "integer", "minimum": 1, "maximum": 200, "default": 50}"#,
+            },
+            Param {
+                name: "offset",
+                place: "query",
+                required: false,
+                description: "How many accounts to skip (the pages before).",
+                schema: r#"{"type": "integer", "minimum": 0, "default": 0}"#,
+            },
+        ])
         .answers(Success::List("Account"))
-        .errors(&[E::AdminOnly]),
+        .errors(&[E::BadRequest, E::AdminOnly, E::ValidationFailed]),
         op(
             "post",
             "/api/v1/admin/accounts",
@@ -747,6 +772,46 @@ pub fn operations() -> Vec<Operation> {
         .request(Request::OptionalJson("CreateEnrollmentCodeRequest"))
         .answers(Success::Json(201, "EnrollmentCode"))
         .errors(&[E::AdminOnly, E::ValidationFailed]),
+        op(
+            "get",
+            "/api/v1/admin/enrollment-codes",
+            "listEnrollmentCodes",
+            "admin",
+            "Every enrollment code, never the code",
+            "Admins only. Newest first: label, uses, expiry and state (active, used up,              expired, revoked). The code itself is shown only once, when it is made.",
+        )
+        .answers(Success::List("EnrollmentCodeInfo"))
+        .errors(&[E::AdminOnly]),
+        op(
+            "delete",
+            "/api/v1/admin/enrollment-codes/{id}",
+            "revokeEnrollmentCode",
+            "admin",
+            "Revoke an enrollment code",
+            "Admins only. Nobody registers with it from now on (accounts it registered stay).              Recorded in the audit. Revoking it again is 409.",
+        )
+        .params(&[Param {
+            name: "id",
+            place: "path",
+            required: true,
+            description: "The enrollment code's id (UUID), from the list.",
+            schema: r#"{"type": "string", "format": "uuid"}"#,
+        }])
+        .errors(&[
+            E::AdminOnly,
+            E::EnrollmentCodeNotFound,
+            E::EnrollmentCodeAlreadyRevoked,
+        ]),
+        op(
+            "get",
+            "/api/v1/admin/health",
+            "getAdminHealth",
+            "admin",
+            "How the server is doing",
+            "Admins only. Version, database kind and reachability, migrations applied and known,              instances seen lately, the last backup.",
+        )
+        .answers(Success::Json(200, "AdminHealth"))
+        .errors(&[E::AdminOnly]),
         op(
             "get",
             "/api/v1/admin/counts",

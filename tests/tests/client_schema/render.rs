@@ -10,6 +10,7 @@ use cairn_shared::api::{
     HistoryEntry, Invitation, LoginRequest, PlanDetail, PlanMember, PlanSummary, RefreshRequest,
     RegisterRequest, RenameSessionRequest,
 };
+use cairn_shared::api::{AdminHealth, EnrollmentCodeInfo};
 use cairn_shared::api::{
     ChangePasswordRequest, RecoveryCodeStatus, RecoveryCodes, RedeemCodeRequest, ResetCode,
 };
@@ -128,6 +129,8 @@ pub fn components() -> Map<String, Value> {
     responses.subschema_for::<LoginResponse>();
     responses.subschema_for::<SecondFactorStatus>();
     responses.subschema_for::<TotpEnrolment>();
+    responses.subschema_for::<EnrollmentCodeInfo>();
+    responses.subschema_for::<AdminHealth>();
 
     let mut all = requests.take_definitions(true);
     for (name, schema) in responses.take_definitions(true) {

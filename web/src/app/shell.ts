@@ -160,7 +160,8 @@ export function reportPlanState(state: (() => "synced" | "saved") | null): void 
 }
 
 export function showStatus(): void {
-  if (!signedIn) {
+  // (An admin account syncs no plans: nothing to report.)
+  if (!signedIn || isAdmin(signedIn)) {
     status.textContent = ""
     delete status.dataset.state
     return
@@ -186,7 +187,7 @@ let retry = 0
 async function goOnline(attempt = 0): Promise<void> {
   window.clearTimeout(retry)
   const session = signedIn
-  if (!session || !navigator.onLine) return
+  if (!session || !navigator.onLine || isAdmin(session)) return
   try {
     // The access token lives only in memory: after a start offline, this is the first refresh.
     const token = await session.api.accessToken()
@@ -206,7 +207,7 @@ async function goOnline(attempt = 0): Promise<void> {
 /** Check the plan list with the server: adds new plans, wipes the ones this account lost. */
 export async function refreshPlans(): Promise<void> {
   const session = signedIn
-  if (!session || !navigator.onLine) return
+  if (!session || !navigator.onLine || isAdmin(session)) return
   try {
     const plans = await session.api.plans()
     const local = await planStore()
@@ -240,6 +241,8 @@ export async function startSession(session: Session): Promise<void> {
   signedIn = { api, list: await PlanList.open(session.tokens.account.id) }
   say("")
   route()
+  // An admin account has no plans to sync.
+  if (isAdmin(signedIn)) return
   // The list is on screen; the plans themselves (and Automerge) load behind it.
   void goOnline()
   void planStore().catch(err => console.warn("the plans on this phone could not be opened", err))
@@ -350,6 +353,11 @@ function showPlanPages(planId: string | null): void {
   )
 }
 
+/** Whether the signed-in account is an admin's (which has the console instead of plans). */
+function isAdmin(session: SignedIn): boolean {
+  return session.api.account.kind === "admin"
+}
+
 export function route(): void {
   leaveScreen()
   leaveScreen = () => {}
@@ -365,6 +373,11 @@ export function route(): void {
     })
   } else if (!session) {
     signInScreen()
+  } else if (isAdmin(session) && hash !== "#/account" && hash !== "#/sign-out") {
+    // An admin account has no plans: the admin console is its app.
+    void import("../screens/console.ts").then(screen => {
+      if (signedIn === session && location.hash === hash) screen.consoleScreen(session, screen.consoleSection(hash) ?? "overview")
+    })
   } else if (hash === "#/account" || hash === "#/sign-out") {
     void import("../screens/account.ts").then(screen => {
       if (signedIn !== session || location.hash !== hash) return
@@ -392,7 +405,7 @@ export function route(): void {
       plansScreen(session)
     }
   }
-  showPlanPages(session && !isLocked() ? currentPlanId() : null)
+  showPlanPages(session && !isLocked() && !isAdmin(session) ? currentPlanId() : null)
   main.focus({ preventScroll: true })
 }
 

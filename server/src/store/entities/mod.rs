@@ -7,6 +7,7 @@ pub mod actor_bindings;
 pub mod admin_audit;
 pub mod device_sessions;
 pub mod enrollment_codes;
+pub mod instances;
 pub mod invitations;
 pub mod passkey_ceremonies;
 pub mod passkeys;
