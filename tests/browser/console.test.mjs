@@ -141,6 +141,22 @@ test("an admin's first hour: a code, a new person, a reset code, a departed staf
     await holdsNoPlanContent(page, "accounts")
     await shot(t, { page }, "console-03-desktop-reset-code")
 
+    // ---- Rosa, who forgot her password, chooses a new one with the code read to her; her plan
+    // is still there, and her account's activity says who made the code
+    const resetCode = await reset.innerText()
+    await rosa.page.goto(`${new URL(rosa.page.url()).origin}/#/sign-out`)
+    await rosa.page.getByRole("button", { name: "Forgot password?" }).click()
+    await rosa.page.getByRole("button", { name: "Ask your agency for a reset code" }).click()
+    await rosa.page.getByLabel("Username").fill("rosa")
+    await rosa.page.getByLabel("Reset code from your agency").fill(resetCode.toLowerCase().replaceAll("-", " "))
+    await rosa.page.getByLabel("New password (at least 8 characters)").fill("rosa's own new password")
+    await rosa.page.getByRole("button", { name: "Set my new password" }).click()
+    await rosa.page.getByRole("heading", { name: "Hello, Rosa" }).waitFor({ timeout: WAIT })
+    await rosa.page.locator(".plan-link", { hasText: "Rosa's garden" }).waitFor({ timeout: WAIT })
+    await rosa.page.goto(`${new URL(rosa.page.url()).origin}/#/account`)
+    await expectText(rosa, "Password reset with a code from Agency (agency)")
+    await expectText(rosa, "A password reset code was made by Agency (agency)")
+
     // ---- a staff member's account; he signs in on his phone and writes his plan
     await page.getByLabel("Username", { exact: true }).fill("jojo")
     await page.getByLabel("Their name, as others will see it").fill("Jo")
