@@ -11,6 +11,7 @@
 mod document;
 mod fhir;
 mod markdown;
+mod unsettled;
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -142,6 +143,8 @@ pub(crate) struct Source<'a> {
     pub exported_by: &'a Person,
     /// When.
     pub exported_at: DateTime<Utc>,
+    /// Fields the members set differently at once and have not settled.
+    pub unsettled: &'a [cairn_shared::api::PlanConflict],
 }
 
 /// Export a plan in a format. Members may export JSON and Markdown; FHIR, which is for handing
@@ -168,6 +171,7 @@ pub async fn export_plan(
     })
     .await?
     .map_err(|err| PlanError::Document(err.to_string()))?;
+    let unsettled = super::conflicts::conflicts(services, caller, plan).await?;
     let people = people(services, plan).await?;
     let exported_by = people
         .find(&caller.user.id.to_string())
@@ -183,6 +187,7 @@ pub async fn export_plan(
         people: &people,
         exported_by: &exported_by,
         exported_at: Utc::now(),
+        unsettled: &unsettled,
     };
     let stem = format!("cairn-plan-{plan}");
     let export = match format {
@@ -290,6 +295,9 @@ fn json_export(source: &Source<'_>) -> Value {
             "role": role_name(person.role),
         })).collect::<Vec<_>>(),
         "document": document,
+        // Where the members chose differently at once: every value and who chose it (the
+        // document above shows only one of them).
+        "unsettled": unsettled::json(source.unsettled),
     })
 }
 

@@ -8,6 +8,8 @@ use cairn_shared::conflicts::{open_conflicts, settle};
 use cairn_shared::plan::{Goal, GoalStatus, write};
 use cairn_tests::sync_client::SyncClient;
 use cairn_tests::{Session, TestApp};
+
+use crate::export::{download, goal_with_text, json_body, validate_fhir};
 use serde_json::json;
 
 async fn conflicts(app: &TestApp, session: &Session, plan: &str) -> Vec<PlanConflict> {
@@ -104,6 +106,33 @@ async fn concurrent_statuses_are_shown_to_both_with_who_chose_each_until_one_set
         )
     );
 
+    // Every export says it is not settled, naming both choices, rather than showing one.
+    let json = json_body(&download(&app, &sam, &plan, "?format=json").await);
+    assert_eq!(json["unsettled"][0]["path"], "goals[goal-1].status");
+    assert_eq!(
+        json["unsettled"][0]["values"].as_array().map(Vec::len),
+        Some(2)
+    );
+    let markdown = download(&app, &sam, &plan, "?format=markdown").await.body;
+    assert!(
+        markdown.contains("Not settled yet")
+            && markdown.contains("Let it go (Maria)")
+            && markdown.contains("Working on it (Sam)"),
+        "{markdown}"
+    );
+    let bundle = json_body(&download(&app, &maria, &plan, "?format=fhir").await);
+    let goal = goal_with_text(&bundle, "Get my own place");
+    assert_eq!(goal["lifecycleStatus"], "proposed");
+    assert!(goal.get("achievementStatus").is_none());
+    assert!(
+        goal["note"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not settled")
+    );
+    let (valid, report) = validate_fhir(&bundle).await;
+    assert!(valid, "{report}");
+
     // Sam settles it by choosing Maria's "let it go": an ordinary change, gone for both.
     settle(doc(&mut sams, &document), &on_sams[0], &json!("let-go")).expect("settle");
     doc(&mut sams, &document).commit();
@@ -116,6 +145,10 @@ async fn concurrent_statuses_are_shown_to_both_with_who_chose_each_until_one_set
         .get(&format!("/api/v1/plans/{plan}"), maria.token())
         .await;
     assert_eq!(detail.body["document"]["goals"][0]["status"], "let-go");
+    let json = json_body(&download(&app, &sam, &plan, "?format=json").await);
+    assert_eq!(json["unsettled"], json!([]));
+    let markdown = download(&app, &sam, &plan, "?format=markdown").await.body;
+    assert!(!markdown.contains("Not settled yet") && markdown.contains("**Let it go**"));
     // The settling is in the history as Sam's change.
     let history = app
         .get(&format!("/api/v1/plans/{plan}/history"), maria.token())

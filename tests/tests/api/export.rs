@@ -210,15 +210,15 @@ async fn plan_written_together(app: &TestApp) -> (Session, Session, String) {
 
 // ----- fetching exports -----
 
-struct Download {
+pub(crate) struct Download {
     status: u16,
     content_type: String,
     disposition: String,
     cache_control: String,
-    body: String,
+    pub(crate) body: String,
 }
 
-async fn download(app: &TestApp, who: &Session, plan: &str, query: &str) -> Download {
+pub(crate) async fn download(app: &TestApp, who: &Session, plan: &str, query: &str) -> Download {
     let response = reqwest::Client::new()
         .get(format!("{}/api/v1/plans/{plan}/export{query}", app.address))
         .bearer_auth(who.token())
@@ -247,12 +247,12 @@ async fn download(app: &TestApp, who: &Session, plan: &str, query: &str) -> Down
     }
 }
 
-fn json_body(download: &Download) -> Value {
+pub(crate) fn json_body(download: &Download) -> Value {
     serde_json::from_str(&download.body)
         .unwrap_or_else(|err| panic!("not JSON ({err}): {}", download.body))
 }
 
-fn resources<'a>(bundle: &'a Value, kind: &str) -> Vec<&'a Value> {
+pub(crate) fn resources<'a>(bundle: &'a Value, kind: &str) -> Vec<&'a Value> {
     bundle["entry"]
         .as_array()
         .expect("entries")
@@ -262,7 +262,7 @@ fn resources<'a>(bundle: &'a Value, kind: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-fn goal_with_text<'a>(bundle: &'a Value, words: &str) -> &'a Value {
+pub(crate) fn goal_with_text<'a>(bundle: &'a Value, words: &str) -> &'a Value {
     resources(bundle, "Goal")
         .into_iter()
         .find(|goal| goal["description"]["text"] == words)
@@ -294,7 +294,7 @@ fn validator_dir() -> PathBuf {
 }
 
 /// Run the validators on a FHIR resource: whether it passed, and their report.
-async fn validate_fhir(resource: &Value) -> (bool, String) {
+pub(crate) async fn validate_fhir(resource: &Value) -> (bool, String) {
     let dir = validator_dir();
     let file = tempfile::Builder::new()
         .suffix(".fhir.json")

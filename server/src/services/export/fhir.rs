@@ -167,21 +167,33 @@ pub fn bundle(source: &Source<'_>) -> Value {
             (document::Text::Unreadable(_), _) => "(could not be read)".to_owned(),
             _ => NOT_WRITTEN.to_owned(),
         };
+        let unsettled = super::unsettled::on(source.unsettled, goal.id.as_deref(), "status");
         let mut resource = json!({
             "resourceType": "Goal",
             "id": goal_id,
             "meta": meta(),
-            "lifecycleStatus": lifecycle_status(&goal.status),
+            // An unsettled status is not one of its values: the goal is proposed, with a note.
+            "lifecycleStatus": if unsettled.is_some() { "proposed" } else { lifecycle_status(&goal.status) },
             "description": { "text": description },
             "subject": patient_reference,
         });
-        if let Some(achievement) = achievement_status(&goal.status) {
+        if let Some(achievement) = achievement_status(&goal.status).filter(|_| unsettled.is_none())
+        {
             resource["achievementStatus"] = achievement;
         }
         if let Some(author) = find(goal.created_by.as_deref()) {
             resource["expressedBy"] = person_reference(author, patient, &patient_url);
         }
-        if let Status::Other(written) = &goal.status {
+        if let Some(conflict) = unsettled {
+            resource["note"] = json!([annotation(
+                None,
+                None,
+                format!(
+                    "Where it stands is not settled yet: {}",
+                    super::unsettled::choices(conflict)
+                ),
+            )]);
+        } else if let Status::Other(written) = &goal.status {
             resource["note"] = json!([annotation(
                 None,
                 None,
@@ -227,6 +239,13 @@ pub fn bundle(source: &Source<'_>) -> Value {
     }
 
     let mut notes = Vec::new();
+    for sentence in super::unsettled::sentences(source.unsettled, source.document) {
+        notes.push(annotation(
+            None,
+            None,
+            format!("Not settled yet: {sentence}"),
+        ));
+    }
     if !plan.is_v1() {
         notes.push(annotation(
             None,

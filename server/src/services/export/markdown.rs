@@ -202,6 +202,18 @@ pub fn render(source: &Source<'_>) -> String {
             code_span(version)
         );
     }
+    let unsettled = super::unsettled::sentences(source.unsettled, source.document);
+    if !unsettled.is_empty() {
+        let _ = writeln!(
+            page,
+            "> **Not settled yet.** You chose differently at the same time here; the plan keeps \
+             every choice until one of you settles it:\n>"
+        );
+        for sentence in &unsettled {
+            let _ = writeln!(page, "> - {}", inline(sentence));
+        }
+        page.push('\n');
+    }
 
     let _ = writeln!(page, "## What matters to me\n");
     let _ = writeln!(
@@ -302,7 +314,12 @@ fn write_goal(page: &mut String, source: &Source<'_>, goal: &Goal, number: usize
             );
         }
     }
+    let unsettled = super::unsettled::on(source.unsettled, goal.id.as_deref(), "status");
     let status = match &goal.status {
+        _ if unsettled.is_some() => format!(
+            "**Not settled yet: {}**",
+            inline(&unsettled.map(super::unsettled::choices).unwrap_or_default())
+        ),
         Status::Known(status) => format!("**{}**", status.plain_words()),
         Status::Other(written) => format!("**Status: {}**", inline(written)),
         Status::Missing => "**No status yet**".to_owned(),
