@@ -103,6 +103,8 @@ pub struct Plan {
     /// When the newest change to its content was stored, and whose it was (`None` with no
     /// stored change).
     pub last_change: Option<(DateTime<Utc>, UserId)>,
+    /// Whether its members set a field differently at once and have not settled it.
+    pub open_conflicts: bool,
 }
 
 /// A plan's title as recorded (sealed) beside its row, so listing plans never loads a document.

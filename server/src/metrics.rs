@@ -33,6 +33,7 @@ pub struct Metrics {
     /// Presence sessions the loaded plans remember (to drop duplicates).
     pub presence_sessions: IntGauge,
     plans_not_fitting: IntGauge,
+    plans_with_open_conflicts: IntGauge,
     open_connections: IntGauge,
     loaded_plans: IntGauge,
 }
@@ -133,6 +134,12 @@ impl Metrics {
                 "plans_not_fitting_schema",
                 "Plans flagged as not fitting the document schema.",
             ),
+            plans_with_open_conflicts: gauge(
+                &registry,
+                "plans_with_open_conflicts",
+                "Plans whose members set a field differently at once and have not settled it \
+                 (recorded when a plan is quiet).",
+            ),
             open_connections: gauge(
                 &registry,
                 "sync_connections",
@@ -161,11 +168,14 @@ impl Metrics {
     pub fn render(
         &self,
         plans_not_fitting: u64,
+        plans_with_open_conflicts: u64,
         open_connections: usize,
         loaded_plans: usize,
     ) -> String {
         self.plans_not_fitting
             .set(i64::try_from(plans_not_fitting).unwrap_or(i64::MAX));
+        self.plans_with_open_conflicts
+            .set(i64::try_from(plans_with_open_conflicts).unwrap_or(i64::MAX));
         self.open_connections
             .set(i64::try_from(open_connections).unwrap_or(i64::MAX));
         self.loaded_plans

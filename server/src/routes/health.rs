@@ -22,8 +22,14 @@ pub async fn metrics(services: web::Data<Services>) -> Result<HttpResponse, AppE
         .count_plans_not_fitting()
         .await
         .map_err(|err| AppError::internal(&err))?;
+    let open_conflicts = services
+        .store
+        .count_plans_with_open_conflicts()
+        .await
+        .map_err(|err| AppError::internal(&err))?;
     let body = services.metrics.render(
         not_fitting,
+        open_conflicts,
         services.hub.open_connections(),
         services.hub.loaded_documents(),
     );

@@ -44,6 +44,7 @@ impl From<plans::Model> for Plan {
             schema_issue: row.schema_issue,
             title: PlanTitle::NotRecorded,
             last_change: row.last_changed_at.zip(row.last_changed_by.map(UserId)),
+            open_conflicts: row.open_conflicts,
         }
     }
 }
@@ -126,6 +127,7 @@ impl Store {
             sealed_title: Set(None),
             last_changed_at: sea_orm::ActiveValue::NotSet,
             last_changed_by: sea_orm::ActiveValue::NotSet,
+            open_conflicts: Set(false),
         }
         .insert(txn)
         .await?;
@@ -484,6 +486,25 @@ impl Store {
             .exec(&self.db)
             .await?;
         Ok(())
+    }
+
+    /// Record whether the plan has fields its members set differently and have not settled.
+    pub async fn set_open_conflicts(&self, plan: PlanId, open: bool) -> Result<(), StoreError> {
+        use sea_orm::sea_query::Expr;
+        plans::Entity::update_many()
+            .col_expr(plans::Column::OpenConflicts, Expr::value(open))
+            .filter(plans::Column::Id.eq(plan.0))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// How many plans have fields their members have not settled.
+    pub async fn count_plans_with_open_conflicts(&self) -> Result<u64, StoreError> {
+        Ok(plans::Entity::find()
+            .filter(plans::Column::OpenConflicts.eq(true))
+            .count(&self.db)
+            .await?)
     }
 
     /// How many plans are flagged as not fitting the schema.

@@ -64,6 +64,8 @@ pub(super) struct Worker {
     schema_issue: Option<String>,
     /// The title last recorded beside the plan row (for the plan list).
     title: PlanTitle,
+    /// Whether the plan was last recorded as having fields to settle (for `/metrics`).
+    open_conflicts: bool,
     /// How far the document includes what is stored (see [`crate::store::PlanCatchUp`]).
     marks: StorageMarks,
     /// When storage was last read because an account this document does not know as a member
@@ -103,9 +105,9 @@ impl Worker {
         existence: Existence,
         mut rx: mpsc::Receiver<Command>,
     ) {
-        let (schema_issue, title) = match handles.store.plan(plan).await {
-            Ok(Some(stored)) => (stored.schema_issue, stored.title),
-            _ => (None, PlanTitle::NotRecorded),
+        let (schema_issue, title, open_conflicts) = match handles.store.plan(plan).await {
+            Ok(Some(stored)) => (stored.schema_issue, stored.title, stored.open_conflicts),
+            _ => (None, PlanTitle::NotRecorded, false),
         };
         let loaded = {
             // Waiting here holds nothing but this task: messages for the plan queue in its
@@ -146,6 +148,7 @@ impl Worker {
             last_changed: tokio::time::Instant::now(),
             schema_issue,
             title,
+            open_conflicts,
             marks,
             stranger_checks: HashMap::new(),
             presence_counted: 0,
@@ -526,6 +529,7 @@ impl Worker {
             return;
         }
         self.record_title().await;
+        self.record_open_conflicts().await;
         let issue = cairn_shared::plan::read_plan(self.core.doc())
             .err()
             .map(|issue| issue.to_string());
@@ -545,6 +549,21 @@ impl Worker {
             Ok(()) => self.schema_issue = issue,
             Err(err) => {
                 tracing::warn!(plan.id = %self.plan, error = %err, "could not record the schema check")
+            }
+        }
+    }
+
+    /// Record beside the plan row whether it has fields its members have not settled, when
+    /// that changes (only that: never where or what).
+    async fn record_open_conflicts(&mut self) {
+        let open = !cairn_shared::conflicts::open_conflicts(self.core.doc()).is_empty();
+        if open == self.open_conflicts {
+            return;
+        }
+        match self.handles.store.set_open_conflicts(self.plan, open).await {
+            Ok(()) => self.open_conflicts = open,
+            Err(err) => {
+                tracing::warn!(plan.id = %self.plan, error = %err, "could not record open conflicts");
             }
         }
     }

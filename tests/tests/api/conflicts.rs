@@ -20,6 +20,18 @@ async fn conflicts(app: &TestApp, session: &Session, plan: &str) -> Vec<PlanConf
     answer.json()
 }
 
+/// `cairn_plans_with_open_conflicts`, once it reads `expected` (or after ten seconds).
+async fn open_conflict_plans(app: &TestApp, expected: f64) -> Option<f64> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = app.metric("cairn_plans_with_open_conflicts").await;
+        if now == Some(expected) || std::time::Instant::now() > deadline {
+            return now;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 async fn joined(app: &TestApp, who: &Session, document: &str) -> SyncClient {
     let mut client = app.sync_client(who).await;
     client.track(document, AutoCommit::new());
@@ -106,6 +118,9 @@ async fn concurrent_statuses_are_shown_to_both_with_who_chose_each_until_one_set
         )
     );
 
+    // `/metrics` counts the plan (no id) once it has been quiet for a moment.
+    assert_eq!(open_conflict_plans(&app, 1.0).await, Some(1.0));
+
     // Every export says it is not settled, naming both choices, rather than showing one.
     let json = json_body(&download(&app, &sam, &plan, "?format=json").await);
     assert_eq!(json["unsettled"][0]["path"], "goals[goal-1].status");
@@ -147,6 +162,7 @@ async fn concurrent_statuses_are_shown_to_both_with_who_chose_each_until_one_set
     assert_eq!(detail.body["document"]["goals"][0]["status"], "let-go");
     let json = json_body(&download(&app, &sam, &plan, "?format=json").await);
     assert_eq!(json["unsettled"], json!([]));
+    assert_eq!(open_conflict_plans(&app, 0.0).await, Some(0.0));
     let markdown = download(&app, &sam, &plan, "?format=markdown").await.body;
     assert!(!markdown.contains("Not settled yet") && markdown.contains("**Let it go**"));
     // The settling is in the history as Sam's change.

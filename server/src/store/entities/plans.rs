@@ -16,6 +16,9 @@ pub struct Model {
     /// `plan_changes` (migration 15), never written here.
     pub last_changed_at: Option<DateTimeUtc>,
     pub last_changed_by: Option<Uuid>,
+    /// Whether members set a field differently at once and have not settled it (migration
+    /// 24); recorded by the sync worker when the plan is quiet.
+    pub open_conflicts: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
