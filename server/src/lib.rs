@@ -53,6 +53,7 @@ pub mod store;
 pub mod sync;
 pub mod telemetry;
 pub mod transport;
+pub mod ledger;
 
 pub use config::Settings;
 pub use startup::Application;

@@ -14,6 +14,7 @@ pub mod leaving;
 pub mod passkeys;
 pub mod plans;
 pub mod second_factor;
+pub mod backup;
 
 use std::sync::Arc;
 

@@ -31,6 +31,7 @@ mod tokens;
 mod tombstones;
 mod usernames;
 mod web_app;
+mod backup;
 
 /// The text at `key` of the plan's root, if it is a string.
 pub(crate) fn note(doc: &automerge::AutoCommit, key: &str) -> Option<String> {

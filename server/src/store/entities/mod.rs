@@ -22,3 +22,4 @@ pub mod second_factor_challenges;
 pub mod second_factors;
 pub mod server_settings;
 pub mod users;
+pub mod backups;
