@@ -311,8 +311,7 @@ async fn backup(settings: &Settings, output: Option<&std::path::Path>) -> anyhow
 async fn restore(settings: &Settings, file: &std::path::Path, force: bool) -> anyhow::Result<()> {
     let keyring = crate::startup::load_keyring(settings)?;
     let store = open_store(settings).await?;
-    let restored =
-        crate::services::backup::restore(&store, settings, &keyring, file, force).await;
+    let restored = crate::services::backup::restore(&store, settings, &keyring, file, force).await;
     store.close().await?;
     let report = match restored {
         Ok(report) => report,

@@ -145,7 +145,11 @@ mod tests {
         assert_eq!(deleted, [Deleted::Plan(plan), Deleted::Account(user)]);
         assert_eq!(ledger.unreadable_lines, [3]);
         let text = std::fs::read_to_string(&path)?;
-        assert!(text.lines().next().is_some_and(|l| l.ends_with(&format!("plan {}", plan.0))));
+        assert!(
+            text.lines()
+                .next()
+                .is_some_and(|l| l.ends_with(&format!("plan {}", plan.0)))
+        );
         Ok(())
     }
 }

@@ -45,6 +45,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod error;
+pub mod ledger;
 pub mod metrics;
 pub mod routes;
 pub mod services;
@@ -53,7 +54,6 @@ pub mod store;
 pub mod sync;
 pub mod telemetry;
 pub mod transport;
-pub mod ledger;
 
 pub use config::Settings;
 pub use startup::Application;

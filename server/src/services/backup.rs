@@ -65,7 +65,9 @@ pub enum BackupError {
     #[error("this is not a Cairn backup file")]
     NotABackup,
     /// The file is in a format newer than this version of Cairn reads.
-    #[error("this backup is in format {0}, newer than this Cairn reads ({FORMAT_VERSION}); restore it with a newer cairn")]
+    #[error(
+        "this backup is in format {0}, newer than this Cairn reads ({FORMAT_VERSION}); restore it with a newer cairn"
+    )]
     NewerFormat(u8),
     /// The key the file was sealed under is not at hand.
     #[error("{0}")]
@@ -74,7 +76,9 @@ pub enum BackupError {
     #[error("the backup file is damaged, cut short or altered: {0}; nothing was restored")]
     Damaged(String),
     /// The backup comes from a newer database schema than this version knows.
-    #[error("the backup's database schema ({0}) is newer than this cairn; restore it with the version that took it or a newer one")]
+    #[error(
+        "the backup's database schema ({0}) is newer than this cairn; restore it with the version that took it or a newer one"
+    )]
     NewerSchema(String),
     /// The key in `backup_key` is not base64 of 32 bytes.
     #[error("backup_key (CAIRN_BACKUP_KEY) must be base64 of 32 bytes")]
@@ -137,7 +141,11 @@ impl std::fmt::Display for BackupSummary {
         writeln!(f, "Cairn backup {}", self.path.display())?;
         writeln!(f, "  format:      {}", self.format)?;
         writeln!(f, "  taken at:    {}", self.info.taken_at.to_rfc3339())?;
-        writeln!(f, "  taken by:    cairn {} from {}", self.info.cairn_version, self.info.source)?;
+        writeln!(
+            f,
+            "  taken by:    cairn {} from {}",
+            self.info.cairn_version, self.info.source
+        )?;
         writeln!(f, "  schema:      {}", self.info.schema)?;
         writeln!(f, "  sealed with: {}", self.sealed_with)?;
         writeln!(f, "  size:        {} bytes", self.bytes)?;
@@ -179,10 +187,12 @@ impl Header {
 
     fn read(input: &mut impl Read) -> Result<(Self, Vec<u8>), BackupError> {
         let mut bytes = vec![0u8; HEADER_LEN];
-        input.read_exact(&mut bytes).map_err(|err| match err.kind() {
-            std::io::ErrorKind::UnexpectedEof => BackupError::NotABackup,
-            _ => BackupError::Io(err),
-        })?;
+        input
+            .read_exact(&mut bytes)
+            .map_err(|err| match err.kind() {
+                std::io::ErrorKind::UnexpectedEof => BackupError::NotABackup,
+                _ => BackupError::Io(err),
+            })?;
         if &bytes[..MAGIC.len()] != MAGIC {
             return Err(BackupError::NotABackup);
         }
@@ -404,7 +414,10 @@ impl BackupReader {
         let last = prefix & FINAL_FLAG != 0;
         let len = (prefix & !FINAL_FLAG) as usize;
         if !(TAG_LEN..=CHUNK_BYTES + TAG_LEN).contains(&len) {
-            return Err(damaged(format!("chunk {} has an impossible length", self.index)));
+            return Err(damaged(format!(
+                "chunk {} has an impossible length",
+                self.index
+            )));
         }
         let mut sealed = vec![0u8; len];
         self.read_exact_hashed(&mut sealed, &format!("chunk {}", self.index))?;
@@ -501,10 +514,16 @@ fn open_backup(
 
 /// Check a whole backup file without restoring it: every chunk, every record, the counts and
 /// the checksum. Memory stays small whatever its size.
-pub fn verify(path: &Path, settings: &Settings, keyring: &Keyring) -> Result<BackupSummary, BackupError> {
+pub fn verify(
+    path: &Path,
+    settings: &Settings,
+    keyring: &Keyring,
+) -> Result<BackupSummary, BackupError> {
     let (mut reader, header) = open_backup(path, settings, keyring)?;
     let Record::Begin(info) = reader.record()? else {
-        return Err(BackupError::Damaged("it does not begin as a backup does".into()));
+        return Err(BackupError::Damaged(
+            "it does not begin as a backup does".into(),
+        ));
     };
     let mut tables: TableCounts = Vec::new();
     loop {
@@ -623,7 +642,11 @@ pub async fn take_backup(
     };
     let written = async {
         writer.put(&header)?;
-        let backend = if settings.database_url().expose_secret().starts_with("postgres") {
+        let backend = if settings
+            .database_url()
+            .expose_secret()
+            .starts_with("postgres")
+        {
             "postgres"
         } else {
             "sqlite"

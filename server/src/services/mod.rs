@@ -5,6 +5,7 @@ pub mod access_log;
 pub mod accounts;
 pub mod activity;
 pub mod admin;
+pub mod backup;
 pub mod credentials;
 pub mod export;
 pub mod history;
@@ -14,7 +15,6 @@ pub mod leaving;
 pub mod passkeys;
 pub mod plans;
 pub mod second_factor;
-pub mod backup;
 
 use std::sync::Arc;
 

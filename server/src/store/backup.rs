@@ -14,9 +14,9 @@ use ciborium::Value as Cbor;
 use futures_util::TryStreamExt;
 use sea_orm::sea_query::Value;
 use sea_orm::{
-    AccessMode, ActiveModelTrait, ConnectionTrait, DatabaseTransaction, DbBackend,
-    EntityTrait, IdenStatic, IntoActiveModel, Iterable, IsolationLevel, PrimaryKeyToColumn,
-    PrimaryKeyTrait, QueryOrder, TransactionOptions, TransactionTrait,
+    AccessMode, ActiveModelTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    IdenStatic, IntoActiveModel, IsolationLevel, Iterable, PrimaryKeyToColumn, PrimaryKeyTrait,
+    QueryOrder, TransactionOptions, TransactionTrait,
 };
 
 use super::entities::{
@@ -122,28 +122,94 @@ pub type TableCounts = Vec<(String, u64)>;
 macro_rules! with_entity {
     ($name:expr, |$entity:ident| $body:expr) => {
         match $name {
-            "users" => { type $entity = users::Entity; $body }
-            "server_settings" => { type $entity = server_settings::Entity; $body }
-            "device_sessions" => { type $entity = device_sessions::Entity; $body }
-            "enrollment_codes" => { type $entity = enrollment_codes::Entity; $body }
-            "plans" => { type $entity = plans::Entity; $body }
-            "plan_keys" => { type $entity = plan_keys::Entity; $body }
-            "plan_members" => { type $entity = plan_members::Entity; $body }
-            "invitations" => { type $entity = invitations::Entity; $body }
-            "plan_snapshots" => { type $entity = plan_snapshots::Entity; $body }
-            "plan_changes" => { type $entity = plan_changes::Entity; $body }
-            "actor_bindings" => { type $entity = actor_bindings::Entity; $body }
-            "access_log" => { type $entity = access_log::Entity; $body }
-            "plan_tombstones" => { type $entity = plan_tombstones::Entity; $body }
-            "account_activity" => { type $entity = account_activity::Entity; $body }
-            "admin_audit" => { type $entity = admin_audit::Entity; $body }
-            "passkeys" => { type $entity = passkeys::Entity; $body }
-            "passkey_ceremonies" => { type $entity = passkey_ceremonies::Entity; $body }
-            "recovery_codes" => { type $entity = recovery_codes::Entity; $body }
-            "reset_codes" => { type $entity = reset_codes::Entity; $body }
-            "second_factors" => { type $entity = second_factors::Entity; $body }
-            "second_factor_challenges" => { type $entity = second_factor_challenges::Entity; $body }
-            "backups" => { type $entity = backups::Entity; $body }
+            "users" => {
+                type $entity = users::Entity;
+                $body
+            }
+            "server_settings" => {
+                type $entity = server_settings::Entity;
+                $body
+            }
+            "device_sessions" => {
+                type $entity = device_sessions::Entity;
+                $body
+            }
+            "enrollment_codes" => {
+                type $entity = enrollment_codes::Entity;
+                $body
+            }
+            "plans" => {
+                type $entity = plans::Entity;
+                $body
+            }
+            "plan_keys" => {
+                type $entity = plan_keys::Entity;
+                $body
+            }
+            "plan_members" => {
+                type $entity = plan_members::Entity;
+                $body
+            }
+            "invitations" => {
+                type $entity = invitations::Entity;
+                $body
+            }
+            "plan_snapshots" => {
+                type $entity = plan_snapshots::Entity;
+                $body
+            }
+            "plan_changes" => {
+                type $entity = plan_changes::Entity;
+                $body
+            }
+            "actor_bindings" => {
+                type $entity = actor_bindings::Entity;
+                $body
+            }
+            "access_log" => {
+                type $entity = access_log::Entity;
+                $body
+            }
+            "plan_tombstones" => {
+                type $entity = plan_tombstones::Entity;
+                $body
+            }
+            "account_activity" => {
+                type $entity = account_activity::Entity;
+                $body
+            }
+            "admin_audit" => {
+                type $entity = admin_audit::Entity;
+                $body
+            }
+            "passkeys" => {
+                type $entity = passkeys::Entity;
+                $body
+            }
+            "passkey_ceremonies" => {
+                type $entity = passkey_ceremonies::Entity;
+                $body
+            }
+            "recovery_codes" => {
+                type $entity = recovery_codes::Entity;
+                $body
+            }
+            "reset_codes" => {
+                type $entity = reset_codes::Entity;
+                $body
+            }
+            "second_factors" => {
+                type $entity = second_factors::Entity;
+                $body
+            }
+            "second_factor_challenges" => {
+                type $entity = second_factor_challenges::Entity;
+                $body
+            }
+            "backups" => {
+                type $entity = backups::Entity;
+                $body
+            }
             other => Err(StoreError::Corrupt(format!("no table is named {other:?}")).into()),
         }
     };
@@ -152,7 +218,10 @@ macro_rules! with_entity {
 impl Store {
     /// Stream every table to `sink`, all read in one snapshot: every change committed (and so
     /// acknowledged) before this call is in it, nothing committed after it is.
-    pub async fn dump_tables(&self, sink: &mut dyn RowSink) -> Result<TableCounts, BackupStoreError> {
+    pub async fn dump_tables(
+        &self,
+        sink: &mut dyn RowSink,
+    ) -> Result<TableCounts, BackupStoreError> {
         let postgres = self.db.get_database_backend() == DbBackend::Postgres;
         let txn = self
             .db
@@ -201,8 +270,10 @@ impl Store {
                 }
                 RestoreItem::End => break,
                 other => {
-                    return Err(StoreError::Corrupt(format!("unexpected {other:?} between tables"))
-                        .into());
+                    return Err(StoreError::Corrupt(format!(
+                        "unexpected {other:?} between tables"
+                    ))
+                    .into());
                 }
             }
         }
@@ -296,7 +367,8 @@ where
             })?;
             cells.push(to_cell(value)?);
         }
-        sink.row(Cbor::Array(cells)).map_err(BackupStoreError::Stream)?;
+        sink.row(Cbor::Array(cells))
+            .map_err(BackupStoreError::Stream)?;
         count += 1;
     }
     sink.end_table(count).map_err(BackupStoreError::Stream)?;
@@ -399,7 +471,10 @@ async fn next_ids_after_restored<E: EntityTrait>(
 }
 
 fn cell(tag: &str, value: Option<Cbor>) -> Cbor {
-    Cbor::Array(vec![Cbor::Text(tag.to_owned()), value.unwrap_or(Cbor::Null)])
+    Cbor::Array(vec![
+        Cbor::Text(tag.to_owned()),
+        value.unwrap_or(Cbor::Null),
+    ])
 }
 
 fn to_cell(value: Value) -> Result<Cbor, StoreError> {
@@ -428,8 +503,7 @@ fn from_cell(cell: Cbor) -> Result<Value, StoreError> {
     let Cbor::Array(mut parts) = cell else {
         return Err(bad());
     };
-    let (Some(value), Some(Cbor::Text(tag)), None) = (parts.pop(), parts.pop(), parts.pop())
-    else {
+    let (Some(value), Some(Cbor::Text(tag)), None) = (parts.pop(), parts.pop(), parts.pop()) else {
         return Err(bad());
     };
     let value = (!value.is_null()).then_some(value);
@@ -437,16 +511,32 @@ fn from_cell(cell: Cbor) -> Result<Value, StoreError> {
         "b" => Value::Bool(value.map(|v| v.as_bool().ok_or_else(bad)).transpose()?),
         "i" => Value::Int(
             value
-                .map(|v| integer(v).and_then(|i| i32::try_from(i).ok()).ok_or_else(bad))
+                .map(|v| {
+                    integer(v)
+                        .and_then(|i| i32::try_from(i).ok())
+                        .ok_or_else(bad)
+                })
                 .transpose()?,
         ),
         "l" => Value::BigInt(
             value
-                .map(|v| integer(v).and_then(|i| i64::try_from(i).ok()).ok_or_else(bad))
+                .map(|v| {
+                    integer(v)
+                        .and_then(|i| i64::try_from(i).ok())
+                        .ok_or_else(bad)
+                })
                 .transpose()?,
         ),
-        "s" => Value::String(value.map(|v| v.into_text().map_err(|_| bad())).transpose()?),
-        "y" => Value::Bytes(value.map(|v| v.into_bytes().map_err(|_| bad())).transpose()?),
+        "s" => Value::String(
+            value
+                .map(|v| v.into_text().map_err(|_| bad()))
+                .transpose()?,
+        ),
+        "y" => Value::Bytes(
+            value
+                .map(|v| v.into_bytes().map_err(|_| bad()))
+                .transpose()?,
+        ),
         "t" => Value::ChronoDateTimeUtc(
             value
                 .map(|v| {
@@ -524,7 +614,13 @@ mod tests {
             "sqlite://{}?mode=rwc",
             dir.path().join("t.db").display()
         ));
-        let store = Store::connect(&url, 1, std::sync::Arc::new(crate::crypto::Keyring::ephemeral()), 10).await?;
+        let store = Store::connect(
+            &url,
+            1,
+            std::sync::Arc::new(crate::crypto::Keyring::ephemeral()),
+            10,
+        )
+        .await?;
         store.migrate().await?;
         let rows = store
             .db
@@ -557,7 +653,10 @@ mod tests {
             columns.sort();
             let mut known = with_entity!(*table, |E| Ok::<_, StoreError>(column_names::<E>()))?;
             known.sort();
-            assert_eq!(columns, known, "table {table}: a column its entity does not carry");
+            assert_eq!(
+                columns, known,
+                "table {table}: a column its entity does not carry"
+            );
         }
         store.close().await?;
         Ok(())

@@ -59,8 +59,8 @@ fn settings_of(app: &TestApp, database: &str) -> Settings {
 async fn open(settings: &Settings) -> (Store, Arc<cairn_server::crypto::Keyring>) {
     let keyring = Arc::new(cairn_server::startup::load_keyring(settings).expect("the keyring"));
     let store = Store::connect(&settings.database_url(), 2, keyring.clone(), 10)
-    .await
-    .expect("connect");
+        .await
+        .expect("connect");
     store.migrate().await.expect("migrate");
     (store, keyring)
 }
@@ -72,18 +72,25 @@ fn keys(doc: &AutoCommit) -> Vec<String> {
 async fn backup_and_restore(source: Engine, target: Engine) {
     let source_dir = tempfile::tempdir().expect("a folder");
     let source_url = database_url(source, source_dir.path()).await;
-    let app = TestApp::spawn_with(|s| s.database_url = Some(SecretString::from(source_url.clone())))
-        .await;
+    let app =
+        TestApp::spawn_with(|s| s.database_url = Some(SecretString::from(source_url.clone())))
+            .await;
     let admin = app.admin("agency").await;
     let maria = app.register("maria").await;
     let sam = app.register("sam").await;
     let lee = app.register("lee").await;
     let (plan, document) = app.plan_with_document(&maria, "Staying housed").await;
     app.add_supporter(&maria, &plan, &sam).await;
-    let (doomed, _) = app.plan_with_document(&maria, "Deleted after the backup").await;
+    let (doomed, _) = app
+        .plan_with_document(&maria, "Deleted after the backup")
+        .await;
     let (lees_plan, _) = app.plan_with_document(&lee, "Lee's, who leaves").await;
     let code = app
-        .post("/api/v1/admin/enrollment-codes", admin.token(), json!({"maxUses": 3}))
+        .post(
+            "/api/v1/admin/enrollment-codes",
+            admin.token(),
+            json!({"maxUses": 3}),
+        )
         .await;
     assert_eq!(code.status, 201, "an audited admin act: {}", code.body);
 
@@ -105,7 +112,12 @@ async fn backup_and_restore(source: Engine, target: Engine) {
             let mut edit = 0;
             while stop.load(Ordering::SeqCst) == 0 {
                 edit += 1;
-                put(&mut phone, &document, &format!("edit-{edit}"), "written on the bus");
+                put(
+                    &mut phone,
+                    &document,
+                    &format!("edit-{edit}"),
+                    "written on the bus",
+                );
                 phone.sync_doc(&document, false).await;
                 let tracked = &phone.docs[&document];
                 assert_eq!(
@@ -138,7 +150,9 @@ async fn backup_and_restore(source: Engine, target: Engine) {
     store.close().await.expect("close");
 
     // After the backup: a plan is deleted, Lee leaves Cairn, Maria edits once more.
-    let deleted = app.delete(&format!("/api/v1/plans/{doomed}"), maria.token()).await;
+    let deleted = app
+        .delete(&format!("/api/v1/plans/{doomed}"), maria.token())
+        .await;
     assert_eq!(deleted.status, 204, "{}", deleted.body);
     let left = app
         .request(
@@ -149,13 +163,27 @@ async fn backup_and_restore(source: Engine, target: Engine) {
         )
         .await;
     assert_eq!(left.status, 204, "{}", left.body);
-    put(&mut phone, &document, "after-backup", "written after the backup");
+    put(
+        &mut phone,
+        &document,
+        "after-backup",
+        "written after the backup",
+    );
     phone.sync_doc(&document, false).await;
     let ledger = app.data_dir().join("deletion-ledger");
     let ledger_text = std::fs::read_to_string(&ledger).expect("the deletion ledger");
-    assert!(ledger_text.contains(&format!("plan {doomed}")), "{ledger_text}");
-    assert!(ledger_text.contains(&format!("account {}", lee.user_id())), "{ledger_text}");
-    assert!(!ledger_text.contains("Deleted after"), "no titles in the ledger");
+    assert!(
+        ledger_text.contains(&format!("plan {doomed}")),
+        "{ledger_text}"
+    );
+    assert!(
+        ledger_text.contains(&format!("account {}", lee.user_id())),
+        "{ledger_text}"
+    );
+    assert!(
+        !ledger_text.contains("Deleted after"),
+        "no titles in the ledger"
+    );
 
     // The database is lost; a new, empty one takes its place.
     let target_dir = tempfile::tempdir().expect("a folder");
@@ -186,12 +214,18 @@ async fn backup_and_restore(source: Engine, target: Engine) {
         .expect("the restore");
     assert_eq!(restored.summary.checksum, report.checksum);
     assert_eq!(restored.summary.tables, report.tables);
-    assert_eq!(restored.ledger.plans_shredded, 2, "the deleted plan and Lee's");
+    assert_eq!(
+        restored.ledger.plans_shredded, 2,
+        "the deleted plan and Lee's"
+    );
     assert_eq!(restored.ledger.accounts_closed, 1, "Lee");
     // Once it holds accounts, a second restore is refused unless told.
     let again = backup::restore(&target_store, &target_settings, &keyring, &file, false).await;
     assert!(
-        matches!(again, Err(BackupError::Store(BackupStoreError::NotEmpty(_)))),
+        matches!(
+            again,
+            Err(BackupError::Store(BackupStoreError::NotEmpty(_)))
+        ),
         "{again:?}"
     );
     target_store.close().await.expect("close");
@@ -220,7 +254,10 @@ async fn backup_and_restore(source: Engine, target: Engine) {
             "edit {edit}, acknowledged before the backup, is there"
         );
     }
-    assert!(on_laptop.contains(&"after-backup".to_owned()), "the phone gave back its later edit");
+    assert!(
+        on_laptop.contains(&"after-backup".to_owned()),
+        "the phone gave back its later edit"
+    );
     let history = restored_app
         .get(&format!("/api/v1/plans/{plan}/history"), sam.token())
         .await;
@@ -236,14 +273,23 @@ async fn backup_and_restore(source: Engine, target: Engine) {
     let signed_in = restored_app.login_answer("maria", PASSWORD).await;
     assert_eq!(signed_in.status, 200, "{}", signed_in.body);
     let mine = restored_app.get("/api/v1/plans", maria.token()).await;
-    let titles: Vec<&str> = mine.body.as_array().into_iter().flatten()
+    let titles: Vec<&str> = mine
+        .body
+        .as_array()
+        .into_iter()
+        .flatten()
         .filter_map(|p| p["title"].as_str())
         .collect();
     assert_eq!(titles, ["Staying housed"], "{}", mine.body);
     let members = restored_app
         .get(&format!("/api/v1/plans/{plan}/members"), maria.token())
         .await;
-    assert_eq!(members.body.as_array().map_or(0, Vec::len), 2, "{}", members.body);
+    assert_eq!(
+        members.body.as_array().map_or(0, Vec::len),
+        2,
+        "{}",
+        members.body
+    );
     let access = restored_app
         .get(&format!("/api/v1/plans/{plan}/access-log"), maria.token())
         .await;
@@ -262,7 +308,10 @@ async fn backup_and_restore(source: Engine, target: Engine) {
     );
     for gone in [&doomed, &lees_plan] {
         let id = PlanId(gone.parse().expect("uuid"));
-        assert!(restored_app.store.is_tombstoned(id).await.expect("store"), "{gone}");
+        assert!(
+            restored_app.store.is_tombstoned(id).await.expect("store"),
+            "{gone}"
+        );
     }
     assert_eq!(restored_app.login_answer("lee", PASSWORD).await.status, 401);
     // New rows get fresh ids after the restored ones (Postgres sequences moved on).

@@ -12,6 +12,7 @@ mod attacks;
 mod attacks_codes;
 mod attacks_reads;
 mod attacks_sync;
+mod backup;
 mod bad_input;
 mod export;
 mod health;
@@ -31,7 +32,6 @@ mod tokens;
 mod tombstones;
 mod usernames;
 mod web_app;
-mod backup;
 
 /// The text at `key` of the plan's root, if it is a string.
 pub(crate) fn note(doc: &automerge::AutoCommit, key: &str) -> Option<String> {
