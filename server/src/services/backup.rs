@@ -233,6 +233,7 @@ fn own_backup_key(settings: &Settings) -> Result<Option<MasterKey>, BackupError>
     settings
         .backup_key
         .as_ref()
+        .filter(|key| !key.expose_secret().trim().is_empty())
         .map(|key| MasterKey::parse(key.expose_secret()).map_err(|_| BackupError::BadBackupKey))
         .transpose()
 }
