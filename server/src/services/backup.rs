@@ -849,3 +849,147 @@ impl RowSource for FileSource {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A backup file of one table with `rows` rows of 40 KiB each (several chunks), sealed
+    /// under the settings' backup key, written without a database.
+    fn write_file(path: &Path, settings: &Settings, keyring: &Keyring, rows: u64) {
+        let (key_kind, key) = sealing_key(settings, keyring).expect("key");
+        let salt = [7u8; SALT_LEN];
+        let header = Header {
+            version: FORMAT_VERSION,
+            key_kind,
+            key_id: key.id().to_owned(),
+            salt,
+        }
+        .bytes();
+        let file = private_file_options()
+            .create_new(true)
+            .open(path)
+            .expect("file");
+        let mut writer = BackupWriter {
+            out: BufWriter::new(file),
+            cipher: file_cipher(&key, &salt),
+            header: header.clone(),
+            index: 0,
+            plain: Vec::new(),
+            hash: Sha256::new(),
+            bytes: 0,
+        };
+        writer.put(&header).expect("header");
+        let info = BackupInfo {
+            taken_at: Utc::now(),
+            cairn_version: "test".into(),
+            source: "sqlite".into(),
+            schema: latest_schema(),
+        };
+        writer.record(&Record::Begin(info)).expect("begin");
+        writer.table("notes", &["data".into()]).expect("table");
+        for _ in 0..rows {
+            let cell = ciborium::Value::Bytes(vec![42; 40 * 1024]);
+            writer.row(ciborium::Value::Array(vec![cell])).expect("row");
+        }
+        writer.end_table(rows).expect("end table");
+        let tables = vec![("notes".to_owned(), rows)];
+        writer.record(&Record::End { tables }).expect("end");
+        writer.finish().expect("finish");
+    }
+
+    /// The chunks of a file: (offset, prefix, total length with the prefix).
+    fn chunks(bytes: &[u8]) -> Vec<(usize, u32, usize)> {
+        let mut at = HEADER_LEN;
+        let mut found = Vec::new();
+        while at + 4 <= bytes.len() - 32 {
+            let prefix = u32::from_be_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+            let len = 4 + (prefix & !FINAL_FLAG) as usize;
+            found.push((at, prefix, len));
+            at += len;
+        }
+        found
+    }
+
+    /// `body` with a correct trailer: what someone without the key can always produce.
+    fn with_trailer(mut body: Vec<u8>) -> Vec<u8> {
+        let sum = Sha256::digest(&body);
+        body.extend_from_slice(&sum);
+        body
+    }
+
+    #[test]
+    fn a_file_cut_reordered_or_relabelled_is_refused_even_with_a_fixed_checksum() {
+        let dir = tempfile::tempdir().expect("dir");
+        let keyring = Keyring::ephemeral();
+        let settings = Settings {
+            backup_key: Some(MasterKey::generate().to_base64().clone()),
+            ..Settings::default()
+        };
+        let path = dir.path().join("b.backup");
+        write_file(&path, &settings, &keyring, 5);
+        let summary = verify(&path, &settings, &keyring).expect("an intact file verifies");
+        assert_eq!(summary.rows("notes"), 5);
+        assert!(summary.sealed_with.starts_with("backup key "));
+
+        let bytes = std::fs::read(&path).expect("read");
+        let found = chunks(&bytes);
+        assert!(found.len() >= 4, "several chunks: {}", found.len());
+        let (last_at, last_prefix, _) = found[found.len() - 1];
+        assert!(last_prefix & FINAL_FLAG != 0);
+        let body = &bytes[..bytes.len() - 32];
+        let (second_at, _, second_len) = found[1];
+        let (third_at, _, third_len) = found[2];
+        let mut swapped = body[..second_at].to_vec();
+        swapped.extend_from_slice(&body[third_at..third_at + third_len]);
+        swapped.extend_from_slice(&body[second_at..second_at + second_len]);
+        swapped.extend_from_slice(&body[third_at + third_len..]);
+        let mut relabelled = body.to_vec();
+        relabelled[found[1].0] |= 0x80;
+        let mut appended = bytes.clone();
+        appended.push(0);
+        let cases = [
+            (
+                "cut before the last chunk",
+                with_trailer(body[..last_at].to_vec()),
+            ),
+            ("two chunks swapped", with_trailer(swapped)),
+            ("a chunk marked last", with_trailer(relabelled)),
+            ("a byte after the trailer", appended),
+            ("the header only", bytes[..HEADER_LEN].to_vec()),
+        ];
+        for (what, altered) in cases {
+            let bad = dir.path().join("bad.backup");
+            std::fs::write(&bad, altered).expect("write");
+            let refused = verify(&bad, &settings, &keyring);
+            assert!(
+                matches!(refused, Err(BackupError::Damaged(_))),
+                "{what}: {refused:?}"
+            );
+        }
+
+        let other = Settings {
+            backup_key: Some(MasterKey::generate().to_base64().clone()),
+            ..Settings::default()
+        };
+        let refused = verify(&path, &other, &keyring);
+        assert!(
+            matches!(refused, Err(BackupError::MissingKey(_))),
+            "{refused:?}"
+        );
+        let refused = verify(&path, &Settings::default(), &keyring);
+        assert!(
+            matches!(refused, Err(BackupError::MissingKey(_))),
+            "{refused:?}"
+        );
+        std::fs::write(
+            dir.path().join("x"),
+            b"not a backup at all, but long enough to have a header of 58 bytes",
+        )
+        .expect("write");
+        assert!(matches!(
+            verify(&dir.path().join("x"), &settings, &keyring),
+            Err(BackupError::NotABackup)
+        ));
+    }
+}
