@@ -32,7 +32,20 @@ fn cairn(data_dir: &Path, database_url: Option<&str>) -> Command {
 }
 
 async fn run(data_dir: &Path, db: Option<&str>, args: &[&str]) -> Output {
-    let mut child = cairn(data_dir, db).args(args).spawn().expect("spawn cairn");
+    run_with(data_dir, db, args, &[]).await
+}
+
+async fn run_with(
+    data_dir: &Path,
+    db: Option<&str>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
+    let mut child = cairn(data_dir, db)
+        .args(args)
+        .envs(env.iter().copied())
+        .spawn()
+        .expect("spawn cairn");
     if let Some(mut stdin) = child.stdin.take() {
         stdin
             .write_all(b"operator-chosen password 42\n")
@@ -214,4 +227,34 @@ async fn an_operator_backs_up_while_serving_verifies_and_restores_on_another_mac
     .await;
     assert!(!refused.status.success());
     assert!(text(&refused).contains("master key"), "{}", text(&refused));
+
+    // A backup sealed under a backup key of its own opens with that key alone (a restore also
+    // needs the plans' master key: tests/tests/api/backup.rs).
+    let backup_key = [(
+        "CAIRN_BACKUP_KEY",
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+    )];
+    let own = data.path().join("own-key.backup");
+    let taken = run_with(
+        data.path(),
+        db,
+        &["backup", "--output", own.to_str().unwrap()],
+        &backup_key,
+    )
+    .await;
+    assert!(taken.status.success(), "{}", text(&taken));
+    let own = own.to_str().unwrap();
+    let checked = run_with(
+        stranger.path(),
+        stranger_db.as_deref(),
+        &["backup", "--verify", own],
+        &backup_key,
+    )
+    .await;
+    assert!(checked.status.success(), "{}", text(&checked));
+    assert!(
+        text(&checked).contains("sealed with: backup key"),
+        "{}",
+        text(&checked)
+    );
 }

@@ -134,6 +134,9 @@ pub struct BackupSummary {
     pub bytes: u64,
     /// Hex SHA-256 of the whole file (what `sha256sum` prints).
     pub checksum: String,
+    /// The ids of the master keys the plans' data keys in it are wrapped under: a restore
+    /// needs each of them.
+    pub master_keys: Vec<String>,
 }
 
 impl std::fmt::Display for BackupSummary {
@@ -150,6 +153,10 @@ impl std::fmt::Display for BackupSummary {
         writeln!(f, "  sealed with: {}", self.sealed_with)?;
         writeln!(f, "  size:        {} bytes", self.bytes)?;
         writeln!(f, "  sha256:      {}", self.checksum)?;
+        if !self.master_keys.is_empty() {
+            let keys = self.master_keys.join(", ");
+            writeln!(f, "  plan keys:   wrapped under master key {keys}")?;
+        }
         for (table, rows) in &self.tables {
             writeln!(f, "  {table:<26} {rows} rows")?;
         }
@@ -527,13 +534,27 @@ pub fn verify(
         ));
     };
     let mut tables: TableCounts = Vec::new();
+    let mut master_keys = std::collections::BTreeSet::new();
     loop {
         match reader.record()? {
-            Record::Table { name, .. } => {
+            Record::Table { name, columns } => {
+                // The column naming the master key each plan's data key is wrapped under.
+                let master_key_column = (name == "plan_keys")
+                    .then(|| columns.iter().position(|c| c == "master_key_id"))
+                    .flatten();
                 let mut rows = 0u64;
                 loop {
                     match reader.record()? {
-                        Record::Row(_) => rows += 1,
+                        Record::Row(row) => {
+                            rows += 1;
+                            if let (Some(index), ciborium::Value::Array(cells)) =
+                                (master_key_column, row)
+                                && let Some(ciborium::Value::Array(cell)) = cells.get(index)
+                                && let Some(ciborium::Value::Text(id)) = cell.get(1)
+                            {
+                                master_keys.insert(id.clone());
+                            }
+                        }
                         Record::EndTable { rows: said } if said == rows => break,
                         _ => {
                             return Err(BackupError::Damaged(format!(
@@ -557,6 +578,7 @@ pub fn verify(
         tables,
         bytes,
         checksum,
+        master_keys: master_keys.into_iter().collect(),
     })
 }
 
@@ -813,6 +835,15 @@ pub async fn restore(
     let summary = verify(path, settings, keyring)?;
     if !known_schema(&summary.info.schema) {
         return Err(BackupError::NewerSchema(summary.info.schema.clone()));
+    }
+    // Restored without its master key, every plan would be there but unreadable.
+    let held = keyring.key_ids();
+    if let Some(missing) = summary.master_keys.iter().find(|id| !held.contains(id)) {
+        return Err(BackupError::MissingKey(format!(
+            "the plans in this backup are sealed under master key {missing}, which this \
+             server's keyring does not hold (set master_key / the master-key file to it, or add \
+             it to previous_master_keys); nothing was restored"
+        )));
     }
     let (reader, _) = open_backup(path, settings, keyring)?;
     let mut source = FileSource {

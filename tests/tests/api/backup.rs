@@ -272,6 +272,13 @@ async fn backup_and_restore(source: Engine, target: Engine) {
     // Accounts, memberships, logs and the admin audit are back; what was deleted is not.
     let signed_in = restored_app.login_answer("maria", PASSWORD).await;
     assert_eq!(signed_in.status, 200, "{}", signed_in.body);
+    let activity = restored_app.get("/api/v1/me/activity", maria.token()).await;
+    assert_eq!(activity.status, 200, "{}", activity.body);
+    assert!(
+        !activity.body.as_array().is_none_or(Vec::is_empty),
+        "her account activity is back: {}",
+        activity.body
+    );
     let mine = restored_app.get("/api/v1/plans", maria.token()).await;
     let titles: Vec<&str> = mine
         .body
@@ -334,6 +341,49 @@ async fn reconnect(
     client.sync_doc(document, false).await;
     assert!(!client.refused(document), "{:?}", client.events);
     client
+}
+
+#[tokio::test]
+async fn a_restore_without_the_plans_master_key_is_refused_and_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let maria = app.register("maria").await;
+    app.create_plan(&maria, "Sealed under this server's key")
+        .await;
+    let backup_key = cairn_server::crypto::MasterKey::generate()
+        .to_base64()
+        .clone();
+    let mut settings = settings_of(&app, &app.database_url);
+    settings.backup_key = Some(backup_key.clone());
+    let (store, keyring) = open(&settings).await;
+    let file = app.data_dir().join("own-key.backup");
+    backup::take_backup(&store, &settings, &keyring, Some(&file))
+        .await
+        .expect("backup");
+    store.close().await.expect("close");
+
+    // Another machine with the backup key but a master key of its own.
+    let elsewhere = tempfile::tempdir().expect("a folder");
+    let target = Settings {
+        data_dir: elsewhere.path().to_owned(),
+        database_url: Some(SecretString::from(
+            fresh_database_url(elsewhere.path()).await.expect("db"),
+        )),
+        backup_key: Some(backup_key),
+        ..Settings::default()
+    };
+    let (target_store, other_keyring) = open(&target).await;
+    let summary = backup::verify(&file, &target, &other_keyring).expect("the backup key opens it");
+    assert_eq!(summary.rows("plans"), 1);
+    let refused = backup::restore(&target_store, &target, &other_keyring, &file, false).await;
+    assert!(
+        matches!(&refused, Err(BackupError::MissingKey(why)) if why.contains("master key")),
+        "{refused:?}"
+    );
+    // Nothing was written: with the right keyring it restores without --force.
+    backup::restore(&target_store, &target, &keyring, &file, false)
+        .await
+        .expect("with the master key it restores");
+    target_store.close().await.expect("close");
 }
 
 #[tokio::test]
