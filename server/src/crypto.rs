@@ -512,7 +512,8 @@ fn replace_key_file(path: &Path, keys: &[MasterKey]) -> Result<(), CryptoError> 
     Ok(())
 }
 
-fn private_file_options() -> std::fs::OpenOptions {
+/// Options that open a file for writing, created readable by Cairn's user only (0600).
+pub(crate) fn private_file_options() -> std::fs::OpenOptions {
     let mut options = std::fs::OpenOptions::new();
     options.write(true);
     #[cfg(unix)]

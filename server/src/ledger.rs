@@ -55,14 +55,10 @@ pub fn record(path: &Path, deleted: Deleted, at: DateTime<Utc>) -> std::io::Resu
     {
         std::fs::create_dir_all(parent)?;
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.append(true).create(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
+    let mut file = crate::crypto::private_file_options()
+        .append(true)
+        .create(true)
+        .open(path)?;
     file.write_all(line.as_bytes())?;
     file.sync_all()
 }

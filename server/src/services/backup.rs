@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
-use crate::crypto::{Keyring, MasterKey};
+use crate::crypto::{Keyring, MasterKey, private_file_options};
 use crate::ledger::{self, Deleted};
 use crate::store::backup::{
     BackupStoreError, RestoreItem, RowSink, RowSource, StreamError, TableCounts,
@@ -317,6 +317,35 @@ struct BackupWriter {
 }
 
 impl BackupWriter {
+    /// A new file at `path` (mode 0600, never over an existing file) sealed under `key` with
+    /// `salt`, its header written.
+    fn create(
+        path: &Path,
+        key_kind: u8,
+        key: &MasterKey,
+        salt: [u8; SALT_LEN],
+    ) -> std::io::Result<Self> {
+        let header = Header {
+            version: FORMAT_VERSION,
+            key_kind,
+            key_id: key.id().to_owned(),
+            salt,
+        }
+        .bytes();
+        let file = private_file_options().create_new(true).open(path)?;
+        let mut writer = Self {
+            out: BufWriter::new(file),
+            cipher: file_cipher(key, &salt),
+            header: header.clone(),
+            index: 0,
+            plain: Vec::new(),
+            hash: Sha256::new(),
+            bytes: 0,
+        };
+        writer.put(&header)?;
+        Ok(writer)
+    }
+
     fn put(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.out.write_all(bytes)?;
         self.hash.update(bytes);
@@ -645,26 +674,9 @@ pub async fn take_backup(
     let (key_kind, key) = sealing_key(settings, keyring)?;
     let mut salt = [0u8; SALT_LEN];
     OsRng.fill_bytes(&mut salt);
-    let header = Header {
-        version: FORMAT_VERSION,
-        key_kind,
-        key_id: key.id().to_owned(),
-        salt,
-    }
-    .bytes();
     let _ = std::fs::remove_file(&partial);
-    let file = private_file_options().create_new(true).open(&partial)?;
-    let mut writer = BackupWriter {
-        out: BufWriter::new(file),
-        cipher: file_cipher(&key, &salt),
-        header: header.clone(),
-        index: 0,
-        plain: Vec::new(),
-        hash: Sha256::new(),
-        bytes: 0,
-    };
+    let mut writer = BackupWriter::create(&partial, key_kind, &key, salt)?;
     let written = async {
-        writer.put(&header)?;
         let backend = if settings
             .database_url()
             .expose_secret()
@@ -737,13 +749,6 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
-}
-
-fn private_file_options() -> std::fs::OpenOptions {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).mode(0o600);
-    options
 }
 
 /// Keep the newest `keep` backups in `dir` (by name, which is by time); remove the others.
@@ -889,28 +894,7 @@ mod tests {
     /// under the settings' backup key, written without a database.
     fn write_file(path: &Path, settings: &Settings, keyring: &Keyring, rows: u64) {
         let (key_kind, key) = sealing_key(settings, keyring).expect("key");
-        let salt = [7u8; SALT_LEN];
-        let header = Header {
-            version: FORMAT_VERSION,
-            key_kind,
-            key_id: key.id().to_owned(),
-            salt,
-        }
-        .bytes();
-        let file = private_file_options()
-            .create_new(true)
-            .open(path)
-            .expect("file");
-        let mut writer = BackupWriter {
-            out: BufWriter::new(file),
-            cipher: file_cipher(&key, &salt),
-            header: header.clone(),
-            index: 0,
-            plain: Vec::new(),
-            hash: Sha256::new(),
-            bytes: 0,
-        };
-        writer.put(&header).expect("header");
+        let mut writer = BackupWriter::create(path, key_kind, &key, [7u8; SALT_LEN]).expect("file");
         let info = BackupInfo {
             taken_at: Utc::now(),
             cairn_version: "test".into(),

@@ -607,6 +607,17 @@ mod tests {
         Ok(())
     }
 
+    /// The `name` column of what `sql` selects.
+    async fn names(store: &Store, sql: &str) -> Result<Vec<String>, sea_orm::DbErr> {
+        let rows = store
+            .db
+            .query_all_raw(sea_orm::Statement::from_string(DbBackend::Sqlite, sql))
+            .await?;
+        rows.iter()
+            .map(|row| row.try_get::<String>("", "name"))
+            .collect()
+    }
+
     #[tokio::test]
     async fn every_table_is_backed_up() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
@@ -622,34 +633,22 @@ mod tests {
         )
         .await?;
         store.migrate().await?;
-        let rows = store
-            .db
-            .query_all_raw(sea_orm::Statement::from_string(
-                DbBackend::Sqlite,
-                "SELECT name FROM sqlite_master WHERE type = 'table' \
-                 AND name NOT LIKE 'sqlite_%' AND name <> 'seaql_migrations' ORDER BY name",
-            ))
-            .await?;
-        let mut tables: Vec<String> = rows
-            .iter()
-            .map(|row| row.try_get::<String>("", "name"))
-            .collect::<Result<_, _>>()?;
+        let mut tables = names(
+            &store,
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite_%' AND name <> 'seaql_migrations'",
+        )
+        .await?;
         let mut listed: Vec<String> = TABLES.iter().map(|t| (*t).to_owned()).collect();
         tables.sort();
         listed.sort();
         assert_eq!(tables, listed, "a table missing from store::backup::TABLES");
         for table in TABLES {
-            let columns = store
-                .db
-                .query_all_raw(sea_orm::Statement::from_string(
-                    DbBackend::Sqlite,
-                    format!("SELECT name FROM pragma_table_info('{table}') ORDER BY name"),
-                ))
-                .await?;
-            let mut columns: Vec<String> = columns
-                .iter()
-                .map(|row| row.try_get::<String>("", "name"))
-                .collect::<Result<_, _>>()?;
+            let mut columns = names(
+                &store,
+                &format!("SELECT name FROM pragma_table_info('{table}')"),
+            )
+            .await?;
             columns.sort();
             let mut known = with_entity!(*table, |E| Ok::<_, StoreError>(column_names::<E>()))?;
             known.sort();
