@@ -55,12 +55,25 @@ pub fn record(path: &Path, deleted: Deleted, at: DateTime<Utc>) -> std::io::Resu
     {
         std::fs::create_dir_all(parent)?;
     }
+    let created = !path.exists();
     let mut file = crate::crypto::private_file_options()
         .append(true)
         .create(true)
         .open(path)?;
     file.write_all(line.as_bytes())?;
-    file.sync_all()
+    file.sync_all()?;
+    // A new file's name is on disk only once its folder is.
+    if created
+        && let Some(parent) = path.parent()
+        && let Ok(dir) = std::fs::File::open(if parent.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            parent
+        })
+    {
+        dir.sync_all()?;
+    }
+    Ok(())
 }
 
 /// [`record`] off the async executor; a failure is logged (the deletion itself is done and
