@@ -321,6 +321,9 @@ async fn restore(settings: &Settings, file: &std::path::Path, force: bool) -> an
             "the database is not empty (table {table} has rows): restore into a fresh one, or \
              pass --force to replace everything in it with the backup; nothing was written"
         ),
+        Err(err @ crate::services::backup::BackupError::LedgerNotApplied(_)) => {
+            return Err(err.into());
+        }
         Err(err) => {
             return Err(anyhow::Error::new(err).context(format!(
                 "{} was not restored (nothing was written)",

@@ -86,6 +86,12 @@ pub enum BackupError {
     /// The database refused or failed.
     #[error(transparent)]
     Store(#[from] BackupStoreError),
+    /// The rows were restored, but deleting again what the ledger lists failed: Cairn must not
+    /// start on this database until a restore (`--force`) has finished.
+    #[error(
+        "the backup was restored, but the deletion ledger could not be applied ({0}): do not start Cairn on this database; fix the cause and run `cairn restore --force` again"
+    )]
+    LedgerNotApplied(String),
 }
 
 impl From<StoreError> for BackupError {
@@ -788,7 +794,13 @@ pub struct LedgerReport {
 /// Delete again everything the deletion ledger at `path` lists, the way deletion does: plans
 /// crypto-shredded and tombstoned, accounts closed and their plans deleted or left.
 pub async fn apply_ledger(store: &Store, path: &Path) -> Result<LedgerReport, BackupError> {
-    let ledger = ledger::read(path)?;
+    apply_ledger_entries(store, ledger::read(path)?).await
+}
+
+async fn apply_ledger_entries(
+    store: &Store,
+    ledger: ledger::Ledger,
+) -> Result<LedgerReport, BackupError> {
     let mut report = LedgerReport {
         unreadable_lines: ledger.unreadable_lines,
         ..LedgerReport::default()
@@ -850,12 +862,16 @@ pub async fn restore(
              it to previous_master_keys); nothing was restored"
         )));
     }
+    // Read before anything is written: a ledger that cannot be read stops the restore.
+    let ledger = ledger::read(&settings.deletion_ledger_path())?;
     let (reader, _) = open_backup(path, settings, keyring)?;
     let mut source = FileSource {
         reader: Some(reader),
     };
     store.restore_tables(&mut source, force).await?;
-    let ledger = apply_ledger(store, &settings.deletion_ledger_path()).await?;
+    let ledger = apply_ledger_entries(store, ledger)
+        .await
+        .map_err(|err| BackupError::LedgerNotApplied(err.to_string()))?;
     Ok(RestoreReport { summary, ledger })
 }
 
