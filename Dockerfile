@@ -70,7 +70,7 @@ RUN apt-get update \
  && groupadd --system --gid "${CAIRN_GID}" cairn \
  && useradd --system --uid "${CAIRN_UID}" --gid cairn \
         --home-dir /var/lib/cairn --no-create-home --shell /usr/sbin/nologin cairn \
- && install -d -o cairn -g cairn -m 0700 /var/lib/cairn
+ && install -d -o cairn -g cairn -m 0700 /var/lib/cairn /var/lib/cairn-ledger
 
 COPY --from=builder /out/cairn /usr/local/bin/cairn
 COPY --from=web /src/web/dist /usr/share/cairn/web
@@ -85,6 +85,9 @@ WORKDIR /var/lib/cairn
 # Generated secrets and keys (and the SQLite database, if used) live here: keep it on a volume.
 # A new named volume takes this folder's owner (cairn) and mode (0700) from the image.
 VOLUME ["/var/lib/cairn"]
+# The deletion ledger (CAIRN_DELETION_LEDGER in docker-compose.yml): one file every replica
+# appends to, on a volume of its own that outlives the database.
+VOLUME ["/var/lib/cairn-ledger"]
 
 EXPOSE 8080
 

@@ -1,9 +1,10 @@
 //! The `cairn` command line: `serve` (the default), `admin create`, `keys rotate`, `keys
-//! generate` and `healthcheck`.
+//! generate`, `healthcheck`, `backup` and `restore`.
 
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -50,6 +51,26 @@ pub enum Command {
         /// The address to check; default: the configured listen address, on loopback.
         #[arg(long)]
         address: Option<SocketAddr>,
+    },
+    /// Write an encrypted backup of the whole database while the server runs (every change
+    /// acknowledged before it started is in it), or check one with `--verify`.
+    Backup {
+        /// The file to write; default: a new `cairn-<time>.backup` in `backup_dir`, keeping the
+        /// newest `backup_keep` there.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Check this backup file whole, without restoring it, and print what it holds.
+        #[arg(long, value_name = "FILE", conflicts_with = "output")]
+        verify: Option<PathBuf>,
+    },
+    /// Restore a backup into an empty database (stop the servers first), then delete again
+    /// every plan and account the deletion ledger lists.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// Replace what the database holds (accounts, plans, logs) with the backup.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -222,6 +243,21 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Healthcheck { address } => healthcheck(address.unwrap_or(settings.listen)),
+        Command::Backup {
+            verify: Some(file), ..
+        } => {
+            let keyring = crate::startup::load_keyring(&settings)?;
+            let summary = crate::services::backup::verify(&file, &settings, &keyring)
+                .with_context(|| format!("{} does not verify", file.display()))?;
+            print!("{summary}");
+            println!("OK: every chunk, record and count checks out.");
+            Ok(())
+        }
+        Command::Backup {
+            output,
+            verify: None,
+        } => backup(&settings, output.as_deref()).await,
+        Command::Restore { file, force } => restore(&settings, &file, force).await,
     }
 }
 
@@ -233,6 +269,81 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     println!("Cairn listening on http://{address}");
     std::io::stdout().flush()?;
     app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn backup(settings: &Settings, output: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let keyring = Arc::new(crate::startup::load_keyring(settings)?);
+    let store = crate::store::Store::connect(
+        &settings.database_url(),
+        2,
+        keyring.clone(),
+        settings.plans_per_account,
+    )
+    .await?;
+    // A backup never changes the database: no migration here. One taken by a cairn of another
+    // version than the database's would not restore as it should.
+    if !store.is_ready().await {
+        bail!(
+            "the database is not at this cairn's schema (or does not answer): back it up with \
+             the cairn version the server runs"
+        );
+    }
+    let report = crate::services::backup::take_backup(&store, settings, &keyring, output)
+        .await
+        .context("the backup failed")?;
+    store.close().await?;
+    let rows: u64 = report.tables.iter().map(|(_, rows)| rows).sum();
+    println!(
+        "Backup written: {} ({} bytes, {} rows, taken at {})",
+        report.path.display(),
+        report.bytes,
+        rows,
+        report.taken_at.to_rfc3339()
+    );
+    println!("sha256: {}", report.checksum);
+    for old in &report.removed {
+        println!("Removed an older backup: {}", old.display());
+    }
+    Ok(())
+}
+
+async fn restore(settings: &Settings, file: &std::path::Path, force: bool) -> anyhow::Result<()> {
+    let keyring = crate::startup::load_keyring(settings)?;
+    let store = open_store(settings).await?;
+    let restored = crate::services::backup::restore(&store, settings, &keyring, file, force).await;
+    store.close().await?;
+    let report = match restored {
+        Ok(report) => report,
+        Err(crate::services::backup::BackupError::Store(
+            crate::store::backup::BackupStoreError::NotEmpty(table),
+        )) => bail!(
+            "the database is not empty (table {table} has rows): restore into a fresh one, or \
+             pass --force to replace everything in it with the backup; nothing was written"
+        ),
+        Err(err @ crate::services::backup::BackupError::LedgerNotApplied(_)) => {
+            return Err(err.into());
+        }
+        Err(err) => {
+            return Err(anyhow::Error::new(err).context(format!(
+                "{} was not restored (nothing was written)",
+                file.display()
+            )));
+        }
+    };
+    print!("{}", report.summary);
+    let ledger = &report.ledger;
+    println!(
+        "Restored. Deletion ledger: {} plans shredded again, {} more ids tombstoned, {} accounts \
+         closed again.",
+        ledger.plans_shredded, ledger.plans_tombstoned, ledger.accounts_closed
+    );
+    if !ledger.unreadable_lines.is_empty() {
+        eprintln!(
+            "warning: deletion ledger lines {:?} could not be read and were skipped",
+            ledger.unreadable_lines
+        );
+    }
     Ok(())
 }
 

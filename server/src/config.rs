@@ -146,6 +146,19 @@ pub struct Settings {
     /// host (the WebAuthn relying party id) and only this origin may use them. Unset means
     /// `http://localhost:<port>`, for development on one machine.
     pub public_url: Option<String>,
+    /// The deletion ledger: an append-only file, beside the master key, listing every deleted
+    /// plan and account (id and time, nothing else), which `cairn restore` shreds again. Unset
+    /// means `<data_dir>/deletion-ledger`; set it where the master key comes from the
+    /// environment, to a volume that outlives the database.
+    pub deletion_ledger: Option<PathBuf>,
+    /// A key of its own for backup files (base64 of 32 bytes); unset means backups are sealed
+    /// under a key derived from the current master key.
+    #[serde(skip_serializing)]
+    pub backup_key: Option<SecretString>,
+    /// Where `cairn backup` writes when no `--output` is given. Unset means `<data_dir>/backups`.
+    pub backup_dir: Option<PathBuf>,
+    /// How many backups `cairn backup` keeps in `backup_dir` (the newest); 0 keeps them all.
+    pub backup_keep: usize,
 }
 
 /// The default `Content-Security-Policy`: an API serves no active content and is never framed.
@@ -253,6 +266,10 @@ impl Default for Settings {
             tls_key_path: None,
             reset_code_ttl_hours: 24,
             public_url: None,
+            deletion_ledger: None,
+            backup_key: None,
+            backup_dir: None,
+            backup_keep: 0,
         }
     }
 }
@@ -431,6 +448,20 @@ impl Settings {
                 SecretString::from(format!("sqlite://{}?mode=rwc", path.display()))
             }
         }
+    }
+
+    /// The deletion ledger in force: `deletion_ledger`, or `<data_dir>/deletion-ledger`.
+    pub fn deletion_ledger_path(&self) -> PathBuf {
+        self.deletion_ledger
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("deletion-ledger"))
+    }
+
+    /// Where backups go by default: `backup_dir`, or `<data_dir>/backups`.
+    pub fn backup_dir_path(&self) -> PathBuf {
+        self.backup_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("backups"))
     }
 }
 

@@ -120,6 +120,19 @@ impl MasterKey {
         &self.encoded
     }
 
+    /// A key for another purpose derived from this one (HKDF-SHA256 with `salt` and `info`):
+    /// backup files are sealed under such a key, never under the master key itself.
+    pub fn derive(&self, salt: &[u8], info: &[u8]) -> [u8; KEY_LEN] {
+        let mut derived = [0u8; KEY_LEN];
+        // `encoded` is always base64 of KEY_LEN bytes (see `from_bytes`).
+        let bytes = STANDARD
+            .decode(self.encoded.expose_secret())
+            .unwrap_or_default();
+        // 32 bytes is far below HKDF-SHA256's limit, so `expand` cannot fail.
+        let _ = Hkdf::<Sha256>::new(Some(salt), &bytes).expand(info, &mut derived);
+        derived
+    }
+
     fn wrap(&self, plan: PlanId, data_key: &[u8; KEY_LEN]) -> Result<Vec<u8>, CryptoError> {
         seal(&self.cipher, &wrap_context(plan, &self.id), data_key)
     }
@@ -499,7 +512,8 @@ fn replace_key_file(path: &Path, keys: &[MasterKey]) -> Result<(), CryptoError> 
     Ok(())
 }
 
-fn private_file_options() -> std::fs::OpenOptions {
+/// Options that open a file for writing, created readable by Cairn's user only (0600).
+pub(crate) fn private_file_options() -> std::fs::OpenOptions {
     let mut options = std::fs::OpenOptions::new();
     options.write(true);
     #[cfg(unix)]

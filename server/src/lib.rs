@@ -22,11 +22,12 @@
 //!               ▼
 //!             store                       the only module that touches the database
 //!
-//! leaves any layer may use: domain, config, crypto, auth, metrics, telemetry
+//! leaves any layer may use: domain, config, crypto, ledger, auth, metrics, telemetry
 //! ```
 //!
 //! - [`startup`]: [`Application::build`] over a bound listener; `main` and the tests start Cairn here.
-//! - [`cli`]: the `cairn` command line (`serve`, `admin`, `keys`, `healthcheck`).
+//! - [`cli`]: the `cairn` command line (`serve`, `admin`, `keys`, `healthcheck`, `backup`,
+//!   `restore`).
 //! - [`routes`]: HTTP handlers; they speak HTTP and nothing else (no SQL, no protocol).
 //! - [`error`]: [`error::AppError`], mapping each service error to a status and stable code.
 //! - [`transport`]: the sync WebSocket's bytes to and from the sync engine; no services.
@@ -38,6 +39,7 @@
 //! - [`domain`]: plain records two or more layers share (accounts, plans, changes, accesses).
 //! - [`config`], [`crypto`], [`auth`], [`metrics`], [`telemetry`]: settings, encryption at rest,
 //!   tokens/passwords/limits, Prometheus metrics, logging.
+//! - [`ledger`]: the deletion ledger, a file beside the master key that restores read.
 
 pub mod auth;
 pub mod cli;
@@ -45,6 +47,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod error;
+pub mod ledger;
 pub mod metrics;
 pub mod routes;
 pub mod services;

@@ -159,6 +159,7 @@ pub async fn health(services: &Services, caller: &Caller) -> Result<AdminHealth,
     let migrations = store.migration_count().await?;
     let since = Utc::now() - chrono::Duration::minutes(i64::from(INSTANCES_WINDOW_MINUTES));
     let seen = store.instances_seen_since(since).await?;
+    let last_backup = store.last_backup().await?;
     Ok(AdminHealth {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         database,
@@ -167,8 +168,7 @@ pub async fn health(services: &Services, caller: &Caller) -> Result<AdminHealth,
         migrations_known: migrations.known,
         instances_seen: u32::try_from(seen).unwrap_or(u32::MAX),
         instances_window_minutes: INSTANCES_WINDOW_MINUTES,
-        // Wired to the backups table (`Store::last_backup`) when that lands.
-        last_backup: None,
+        last_backup,
     })
 }
 

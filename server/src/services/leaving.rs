@@ -194,12 +194,15 @@ pub async fn delete_account(
     address: Option<IpAddr>,
 ) -> Result<(), LeavingError> {
     confirm(services, caller, request, address).await?;
-    match services
-        .store
-        .close_account(caller.user.id, Utc::now())
-        .await?
-    {
-        Leaving::Closed => {}
+    let now = Utc::now();
+    match services.store.close_account(caller.user.id, now).await? {
+        Leaving::Closed => {
+            // So a restore from an older backup closes it again (its plans are listed too, as
+            // each is deleted below).
+            let ledger = services.settings.deletion_ledger_path();
+            let deleted = crate::ledger::Deleted::Account(caller.user.id);
+            let _ = crate::ledger::record_async(&ledger, deleted, now).await;
+        }
         Leaving::SoleAdmin => {
             tracing::info!("account deletion refused: sole admin");
             return Err(LeavingError::SoleAdmin);

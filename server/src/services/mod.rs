@@ -5,6 +5,7 @@ pub mod access_log;
 pub mod accounts;
 pub mod activity;
 pub mod admin;
+pub mod backup;
 pub mod conflicts;
 pub mod console;
 pub mod credentials;

@@ -289,9 +289,14 @@ pub async fn delete_plan(
     plan: PlanId,
 ) -> Result<(), PlanError> {
     require_owner(services, caller, plan).await?;
-    if !services.store.delete_plan(plan, Utc::now()).await? {
+    let now = Utc::now();
+    if !services.store.delete_plan(plan, now).await? {
         return Err(PlanError::NotFound);
     }
+    // So a restore from an older backup deletes it again (a failure is logged there; the plan
+    // is deleted all the same).
+    let ledger = services.settings.deletion_ledger_path();
+    let _ = crate::ledger::record_async(&ledger, crate::ledger::Deleted::Plan(plan), now).await;
     services.hub.plan_deleted(plan).await;
     tracing::info!("plan deleted");
     Ok(())

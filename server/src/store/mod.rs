@@ -3,6 +3,7 @@
 
 mod access_log;
 mod activity;
+pub mod backup;
 pub use activity::{LoggedActivity, LoggedAdminAct};
 mod accounts;
 mod changes;

@@ -13,6 +13,7 @@ mod attacks_accounts;
 mod attacks_codes;
 mod attacks_reads;
 mod attacks_sync;
+mod backup;
 mod bad_input;
 mod conflicts;
 mod console;

@@ -5,6 +5,7 @@ pub mod access_log;
 pub mod account_activity;
 pub mod actor_bindings;
 pub mod admin_audit;
+pub mod backups;
 pub mod device_sessions;
 pub mod enrollment_codes;
 pub mod instances;
