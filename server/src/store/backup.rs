@@ -21,8 +21,8 @@ use sea_orm::{
 
 use super::entities::{
     access_log, account_activity, actor_bindings, admin_audit, backups, device_sessions,
-    enrollment_codes, invitations, passkey_ceremonies, passkeys, plan_changes, plan_keys,
-    plan_members, plan_snapshots, plan_tombstones, plans, recovery_codes, reset_codes,
+    enrollment_codes, instances, invitations, passkey_ceremonies, passkeys, plan_changes,
+    plan_keys, plan_members, plan_snapshots, plan_tombstones, plans, recovery_codes, reset_codes,
     second_factor_challenges, second_factors, server_settings, users,
 };
 use super::{Store, StoreError};
@@ -52,11 +52,12 @@ pub const TABLES: &[&str] = &[
     "second_factors",
     "second_factor_challenges",
     "backups",
+    "instances",
 ];
 
 /// Tables about the installation rather than its people: a fresh database may already hold
 /// them (the storage id is made at first start), and a restore replaces them.
-const INSTALLATION_TABLES: &[&str] = &["server_settings", "backups"];
+const INSTALLATION_TABLES: &[&str] = &["server_settings", "backups", "instances"];
 
 /// An error of whatever reads or writes the backup stream.
 pub type StreamError = Box<dyn std::error::Error + Send + Sync>;
@@ -208,6 +209,10 @@ macro_rules! with_entity {
             }
             "backups" => {
                 type $entity = backups::Entity;
+                $body
+            }
+            "instances" => {
+                type $entity = instances::Entity;
                 $body
             }
             other => Err(StoreError::Corrupt(format!("no table is named {other:?}")).into()),

@@ -47,7 +47,7 @@ async fn database_url(engine: Engine, dir: &Path) -> String {
 
 /// The settings the command line would have on `app`'s machine (its data folder holds the
 /// master key and the deletion ledger), on `database`.
-fn settings_of(app: &TestApp, database: &str) -> Settings {
+pub(crate) fn settings_of(app: &TestApp, database: &str) -> Settings {
     Settings {
         data_dir: app.data_dir().to_owned(),
         database_url: Some(SecretString::from(database.to_owned())),
@@ -56,7 +56,7 @@ fn settings_of(app: &TestApp, database: &str) -> Settings {
 }
 
 /// A store as `cairn backup` / `cairn restore` opens one (its own connections).
-async fn open(settings: &Settings) -> (Store, Arc<cairn_server::crypto::Keyring>) {
+pub(crate) async fn open(settings: &Settings) -> (Store, Arc<cairn_server::crypto::Keyring>) {
     let keyring = Arc::new(cairn_server::startup::load_keyring(settings).expect("the keyring"));
     let store = Store::connect(&settings.database_url(), 2, keyring.clone(), 10)
         .await

@@ -197,6 +197,22 @@ async fn health_tells_the_version_database_migrations_and_instances() {
     assert_eq!(body["instancesWindowMinutes"], 5);
     assert!(body["lastBackup"].is_null());
 
+    // `cairn backup` (as the command line runs it) shows on the health page.
+    let settings = crate::backup::settings_of(&app, &app.database_url);
+    let (store, keyring) = crate::backup::open(&settings).await;
+    let file = app.data_dir().join("console.backup");
+    cairn_server::services::backup::take_backup(&store, &settings, &keyring, Some(&file))
+        .await
+        .expect("a backup");
+    let health = app.get("/api/v1/admin/health", admin.token()).await;
+    let last: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(health.body["lastBackup"].clone()).expect("a time");
+    assert!(
+        (chrono::Utc::now() - last).num_seconds() < 60,
+        "{}",
+        health.body
+    );
+
     // A second instance on the same database is seen from either.
     let second = TestApp::spawn_beside(&app).await;
     let health = second.get("/api/v1/admin/health", admin.token()).await;
