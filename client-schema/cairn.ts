@@ -756,6 +756,12 @@ export type PlanId = string;
 /** A member of a plan, as every member of that plan sees them. */
 export interface PlanMember {
   /**
+   * The Automerge actors (hex) the member's devices write with in this plan, so a client
+   * can name who chose each value of a conflict, offline too. Only in
+   * `GET /api/v1/plans/{id}/members`; empty (absent) in plan lists.
+   */
+  actors?: string[];
+  /**
    * `true` when an admin has disabled the member's account: they are still a member, but
    * cannot sign in or sync until it is enabled again.
    */

@@ -177,6 +177,11 @@ pub struct PlanMember {
     /// `true` when an admin has disabled the member's account: they are still a member, but
     /// cannot sign in or sync until it is enabled again.
     pub disabled: bool,
+    /// The Automerge actors (hex) the member's devices write with in this plan, so a client
+    /// can name who chose each value of a conflict, offline too. Only in
+    /// `GET /api/v1/plans/{id}/members`; empty (absent) in plan lists.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actors: Vec<String>,
 }
 
 /// A plan in the caller's plan list.

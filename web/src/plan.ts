@@ -49,6 +49,31 @@ export function words(value: unknown): string {
   return value === undefined || value === null ? "" : String(value)
 }
 
+/** One value standing on a field, and the Automerge actor whose change wrote it. */
+export interface Standing {
+  value: string
+  actor: string
+}
+
+/** The values standing on `key` of `item` when members set it differently at the same time
+ * (Automerge keeps them all and shows one): undefined when there is one value, or when every
+ * value is the same (two people choosing the same thing agree). Read from this phone's own copy,
+ * so it works offline; the same on every device once synced. */
+export function conflictsOn(item: unknown, key: string): Standing[] | undefined {
+  if (!item || typeof item !== "object") return undefined
+  const found = A.getConflicts(item as A.Doc<unknown>, key) as Record<string, unknown> | undefined
+  if (!found) return undefined
+  const standing = Object.entries(found).map(([opId, value]) => ({ value: words(value), actor: opId.slice(opId.indexOf("@") + 1) }))
+  if (standing.length < 2 || standing.every(s => s.value === standing[0].value)) return undefined
+  return standing
+}
+
+/** The actor this phone writes the plan with now. */
+export function ownActor(plan: Plan): string | undefined {
+  const doc = plan.isReady() ? plan.doc() : undefined
+  return doc ? A.getActorId(doc) : undefined
+}
+
 function indexOf<T extends { id: unknown }>(list: T[] | undefined, id: string): number {
   return (list ?? []).findIndex(item => words(item.id) === id)
 }

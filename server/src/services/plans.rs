@@ -125,6 +125,7 @@ fn summary(plan: &Plan, role: PlanRole, members: Vec<Membership>) -> PlanSummary
                 role: m.role,
                 joined_at: m.joined_at,
                 disabled: m.disabled,
+                actors: Vec::new(),
             })
             .collect(),
         created_at: plan.created_at,
@@ -381,7 +382,17 @@ pub async fn members(
     caller: &Caller,
     plan: PlanId,
 ) -> Result<Vec<PlanMember>, PlanError> {
-    Ok(one_summary(services, caller, plan).await?.members)
+    let mut members = one_summary(services, caller, plan).await?.members;
+    let actors = services.store.actor_bindings(plan).await?;
+    for member in &mut members {
+        member.actors = actors
+            .iter()
+            .filter(|(_, user)| **user == member.user_id)
+            .map(|(actor, _)| actor.clone())
+            .collect();
+        member.actors.sort();
+    }
+    Ok(members)
 }
 
 /// Remove a member: the owner may remove any supporter; a supporter may remove only themself.

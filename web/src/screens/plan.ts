@@ -76,6 +76,9 @@ const t = catalogue(
     goalWords: "Goal {n}, in my words",
     goalWordsOf: "Goal {n}, in {person}'s words",
     whereItStands: "Where goal {n} stands",
+    conflictIntro: "You chose differently at the same time. Both choices stay until one of you picks the one that stands:",
+    conflictChoice: "“{what}”, chosen by {who}",
+    conflictKeep: "Keep “{what}”",
     "status.thinking": "Thinking about it",
     "status.working": "Working on it",
     "status.paused": "Taking a break from it",
@@ -187,6 +190,9 @@ const t = catalogue(
     goalWords: "Meta {n}, con mis palabras",
     goalWordsOf: "Meta {n}, con palabras de {person}",
     whereItStands: "Cómo va la meta {n}",
+    conflictIntro: "Elegisteis cosas distintas a la vez. Las dos elecciones se quedan hasta que una de las dos personas elija la que vale:",
+    conflictChoice: "«{what}», elegido por {who}",
+    conflictKeep: "Quedarse con «{what}»",
     "status.thinking": "Lo estoy pensando",
     "status.working": "Estoy en ello",
     "status.paused": "Me tomo un respiro",
@@ -719,6 +725,21 @@ class PlanView {
     return who === "me" ? this.person : t(`whoOf.${who}`)
   }
 
+  /** Who chose a value, from the actor that wrote it: this phone, or a member whose devices
+   * write with it (the member list says which), or "a member" when not known (offline, new). */
+  chooserName(actor: string): string {
+    if (actor === P.ownActor(this.plan)) return t("you")
+    const member = this.#members.find(m => (m.actors ?? []).includes(actor))
+    if (member) return this.nameOf(member.userId)
+    // A device the member list did not know yet (its first change just arrived): ask once.
+    if (!this.#askedActors.has(actor)) {
+      this.#askedActors.add(actor)
+      void this.#loadMembers()
+    }
+    return t("aMember")
+  }
+  #askedActors = new Set<string>()
+
   nameOf(id: string): string {
     if (id === this.api.account.id) return t("you")
     return this.#members.find(m => m.userId === id)?.displayName ?? t("aMember")
@@ -997,6 +1018,9 @@ class GoalPart implements Part<Goal> {
   readonly #label: HTMLLabelElement
   readonly #legend = h("legend", {})
   readonly #statuses: HTMLInputElement[]
+  /** Where both choices of a status set differently at once are shown until one is kept. */
+  readonly #conflict = h("div", { class: "conflict", hidden: true })
+  #conflictShown = ""
   readonly #steps: Keyed<Step, StepPart>
   readonly #stepsHeading = h("h3", { tabindex: "-1" }, t("nextSteps"))
   readonly #newStep = h("input", {}) as HTMLInputElement
@@ -1038,7 +1062,8 @@ class GoalPart implements Part<Goal> {
           "div",
           { class: "chips" },
           ...this.#statuses.map((radio, i) => h("label", { class: "chip" }, radio, h("span", {}, t(`status.${STATUSES[i]}`))))
-        )
+        ),
+        this.#conflict
       ),
       this.#stepsHeading,
       stepList,
@@ -1072,6 +1097,7 @@ class GoalPart implements Part<Goal> {
     setText(this.#legend, t("whereItStands", { n }))
     const status = P.words(goal.status)
     for (const radio of this.#statuses) if (radio.checked !== (radio.value === status)) radio.checked = radio.value === status
+    this.#showConflict(P.conflictsOn(goal, "status"))
     labelled(this.#newStepLabel, t("aNextStep"), t("forGoal", { n }))
     labelled(this.#newWhoLabel, t("whoDoesIt"), t("forGoal", { n }))
     for (const option of this.#newWho.options) setText(option, view.whoWords(option.value as StepWho))
@@ -1079,6 +1105,44 @@ class GoalPart implements Part<Goal> {
     setAttr(this.#remove, "aria-label", t("removeGoal", { what: this.#name }))
     this.#steps.update(goal.steps ?? [])
   }
+
+  #showConflict(standing: P.Standing[] | undefined): void {
+    const shown = standing ? JSON.stringify(standing.map(s => [s.value, this.view.chooserName(s.actor)])) : ""
+    if (shown === this.#conflictShown) return
+    this.#conflictShown = shown
+    drawConflict(this, this.#conflict, standing)
+  }
+}
+
+/** Show every status standing and who chose it, with a button to keep each; redrawn only when
+ * what stands changes (so a focused button stays). */
+function drawConflict(part: { view: PlanView; id: string }, box: HTMLElement, standing: P.Standing[] | undefined): void {
+  box.hidden = !standing
+  if (!standing) {
+    box.replaceChildren()
+    return
+  }
+  const view = part.view
+  box.replaceChildren(
+    h("p", {}, t("conflictIntro")),
+    h(
+      "ul",
+      {},
+      ...standing.map(s => {
+        const what = STATUSES.includes(s.value as GoalStatus) ? t(`status.${s.value as GoalStatus}`) : s.value
+        return h(
+          "li",
+          {},
+          h("span", {}, t("conflictChoice", { what, who: view.chooserName(s.actor) })),
+          h(
+            "button",
+            { type: "button", onclick: () => P.setGoalStatus(view.plan, part.id, s.value as GoalStatus) },
+            t("conflictKeep", { what })
+          )
+        )
+      })
+    )
+  )
 }
 
 class StepPart implements Part<Step> {

@@ -1,0 +1,67 @@
+// Co-authoring as equals (issue 28): the person (Maria) and her supporter (Sam) set one goal's
+// status differently while both phones are offline. Once both are back, both screens show both
+// choices and who chose each (read from each phone's own copy of the plan), instead of one being
+// silently overruled; Sam keeps Maria's choice and the conflict is gone on both phones and on the
+// server. The conflict box passes axe-core at 360 px.
+import assert from "node:assert/strict"
+import { test } from "node:test"
+import { WAIT, axeViolations, expectText, phone, shot, signUp, startCairnAndBrowser, startPlan } from "./phones.mjs"
+
+const world = startCairnAndBrowser()
+
+const button = (device, name) => device.page.getByRole("button", { name, exact: true })
+const status = (device, words) => device.page.getByRole("group", { name: "Where goal 1 stands" }).getByLabel(words, { exact: true })
+
+test("a status set differently on two offline phones shows both choices and who chose each, until one is kept", { timeout: 120_000 }, async t => {
+  const maria = await phone("co-maria")
+  const sam = await phone("co-sam")
+  await signUp(maria, "maria", "Maria")
+  const documentId = await startPlan(maria, "Moving on", "A place of my own")
+  await maria.page.getByLabel("A new goal, in your words").fill("Get my own place")
+  await button(maria, "Add goal").click()
+  await status(maria, "Thinking about it").check()
+  await button(maria, "Invite a supporter").click()
+  const code = await maria.page.locator("[data-invitation]").getAttribute("data-invitation", { timeout: WAIT })
+  await signUp(sam, "sam", "Sam")
+  await sam.page.getByLabel("Invitation code").fill(code)
+  await button(sam, "Join").click()
+  await sam.page.getByRole("heading", { level: 1, name: "Moving on" }).waitFor({ timeout: WAIT })
+  await status(sam, "Thinking about it").waitFor({ timeout: WAIT })
+  assert.ok(await status(sam, "Thinking about it").isChecked())
+
+  // Both phones lose the connection; each chooses differently.
+  await maria.context.setOffline(true)
+  await sam.context.setOffline(true)
+  await status(maria, "Let it go").check()
+  await status(sam, "Working on it").check()
+  await maria.context.setOffline(false)
+  await sam.context.setOffline(false)
+
+  // Both see both choices, named from their own side.
+  for (const [device, mine, theirs] of [
+    [maria, "“Let it go”, chosen by you", "“Working on it”, chosen by Sam"],
+    [sam, "“Working on it”, chosen by you", "“Let it go”, chosen by Maria"],
+  ]) {
+    await expectText(device, "You chose differently at the same time")
+    await expectText(device, mine)
+    await expectText(device, theirs)
+  }
+  await sam.page.locator(".conflict").scrollIntoViewIfNeeded()
+  await shot(t, sam, "co-01-conflict-sam")
+  assert.deepEqual(await axeViolations(sam.page), [], "the conflict box: axe-core violations")
+  const token = (await world.cairn.login("maria")).accessToken
+  const open = await world.cairn.request("GET", `/api/v1/plans/${documentId}/conflicts`, { token })
+  assert.equal(open.body.length, 1, JSON.stringify(open.body))
+
+  // Sam keeps Maria's "Let it go": settled on both phones and on the server.
+  await button(sam, "Keep “Let it go”").click()
+  for (const device of [sam, maria]) {
+    await device.page.locator(".conflict").waitFor({ state: "hidden", timeout: WAIT })
+    await status(device, "Let it go").waitFor({ timeout: WAIT })
+    assert.ok(await status(device, "Let it go").isChecked(), `${device.label}: "Let it go" stands`)
+  }
+  await shot(t, maria, "co-02-settled-maria")
+  const settled = await world.cairn.request("GET", `/api/v1/plans/${documentId}/conflicts`, { token })
+  assert.deepEqual(settled.body, [])
+  for (const device of [maria, sam]) assert.deepEqual(device.errors, [], `${device.label}: no script errors`)
+})
