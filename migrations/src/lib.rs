@@ -22,6 +22,7 @@ mod m20261208_000017_passkeys;
 mod m20261208_000018_leaving;
 mod m20261208_000019_credential_codes;
 mod m20261208_000020_second_factors;
+mod m20261208_000022_oidc;
 
 /// Every migration Cairn has, oldest first. Never edit or reorder one that has shipped: add a new one.
 #[derive(Debug)]
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000018_leaving::Migration),
             Box::new(m20261208_000019_credential_codes::Migration),
             Box::new(m20261208_000020_second_factors::Migration),
+            Box::new(m20261208_000022_oidc::Migration),
         ]
     }
 }

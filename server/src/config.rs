@@ -146,6 +146,53 @@ pub struct Settings {
     /// host (the WebAuthn relying party id) and only this origin may use them. Unset means
     /// `http://localhost:<port>`, for development on one machine.
     pub public_url: Option<String>,
+    /// Staff sign-in with the agency's identity provider (OpenID Connect): the provider's issuer
+    /// URL (`https://login.microsoftonline.com/<tenant>/v2.0`, `https://accounts.google.com`).
+    /// Unset: off. The redirect URI to register is `<public_url>/api/v1/auth/oidc/callback`.
+    pub oidc_issuer: Option<String>,
+    /// The client (application) id Cairn has at the provider.
+    pub oidc_client_id: Option<String>,
+    /// The client secret Cairn has at the provider.
+    #[serde(skip_serializing)]
+    pub oidc_client_secret: Option<SecretString>,
+    /// The name on the sign-in button ("Sign in with <name>").
+    pub oidc_display_name: String,
+    /// The ID token claim that says who is an admin (a string or a list of strings).
+    pub oidc_admin_claim: String,
+    /// Values of `oidc_admin_claim` that make someone an admin (comma-separated); empty: every
+    /// staff account is a member. Re-evaluated at each sign-in.
+    #[serde(deserialize_with = "text_list")]
+    pub oidc_admin_values: Vec<String>,
+    /// Tenants (the `tid` claim) whose people may sign in (comma-separated).
+    #[serde(deserialize_with = "text_list")]
+    pub oidc_allowed_tenants: Vec<String>,
+    /// Email domains (of the `email` claim) whose people may sign in (comma-separated). With
+    /// neither tenants nor domains, anyone the provider signs in for this client may.
+    #[serde(deserialize_with = "text_list")]
+    pub oidc_allowed_domains: Vec<String>,
+    /// Count the provider's multi-factor sign-in (`amr` holding `mfa`) as the second factor
+    /// admin routes need; off: staff admins pass Cairn's own second factor as well.
+    pub oidc_trust_provider_mfa: bool,
+}
+
+/// Accept a list as a sequence (TOML) or one comma-separated string (environment), trimmed, the
+/// empty entries dropped.
+fn text_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Texts {
+        One(String),
+        Many(Vec<String>),
+    }
+    let raw = match Texts::deserialize(deserializer)? {
+        Texts::One(list) => list.split(',').map(str::to_owned).collect(),
+        Texts::Many(list) => list,
+    };
+    Ok(raw
+        .iter()
+        .map(|text| text.trim().to_owned())
+        .filter(|text| !text.is_empty())
+        .collect())
 }
 
 /// The default `Content-Security-Policy`: an API serves no active content and is never framed.
@@ -253,6 +300,15 @@ impl Default for Settings {
             tls_key_path: None,
             reset_code_ttl_hours: 24,
             public_url: None,
+            oidc_issuer: None,
+            oidc_client_id: None,
+            oidc_client_secret: None,
+            oidc_display_name: "your agency".into(),
+            oidc_admin_claim: "groups".into(),
+            oidc_admin_values: Vec::new(),
+            oidc_allowed_tenants: Vec::new(),
+            oidc_allowed_domains: Vec::new(),
+            oidc_trust_provider_mfa: true,
         }
     }
 }
@@ -371,6 +427,15 @@ impl Settings {
             ));
         }
         self.public_origin(self.listen.port())?;
+        if self.oidc_issuer.is_some()
+            && (self.oidc_client_id.is_none() || self.oidc_client_secret.is_none())
+        {
+            return Err(SettingsError::Rejected(
+                "oidc_issuer needs oidc_client_id and oidc_client_secret (from the app \
+                 registered at the identity provider)"
+                    .into(),
+            ));
+        }
         Ok(())
     }
 

@@ -11,6 +11,7 @@ mod me;
 mod passkeys;
 mod plans;
 mod second_factor;
+mod oidc;
 mod sync;
 pub mod web_app;
 
@@ -80,7 +81,8 @@ pub fn configure(
             .configure(admin::configure)
             .configure(credentials::configure)
             .configure(passkeys::configure)
-            .configure(second_factor::configure),
+            .configure(second_factor::configure)
+            .configure(oidc::configure),
     )
     .configure(|cfg| web_app::configure(cfg, web_dir));
 }

@@ -14,6 +14,7 @@ pub mod leaving;
 pub mod passkeys;
 pub mod plans;
 pub mod second_factor;
+pub mod oidc;
 
 use std::sync::Arc;
 
@@ -45,6 +46,8 @@ pub struct Services {
     pub http_syncs: http_sync::HttpSyncSessions,
     /// Passkeys: the WebAuthn relying party.
     pub passkeys: passkeys::RelyingParty,
+    /// Staff sign-in: the agency's identity provider, when configured.
+    pub oidc: Option<oidc::IdentityProvider>,
 }
 
 impl Services {

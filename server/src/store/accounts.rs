@@ -57,7 +57,7 @@ impl From<device_sessions::Model> for DeviceSession {
     }
 }
 
-fn user_row(user: NewUser, now: DateTime<Utc>) -> users::ActiveModel {
+pub(super) fn user_row(user: NewUser, now: DateTime<Utc>) -> users::ActiveModel {
     users::ActiveModel {
         id: Set(Uuid::new_v4()),
         username: Set(user.username),

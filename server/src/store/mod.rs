@@ -22,6 +22,8 @@ pub use passkeys::{PasskeyCeremony, StoredPasskey};
 mod plans;
 mod sealing;
 mod second_factor;
+mod oidc;
+pub use oidc::{OidcIdentity, PendingOidcLogin};
 pub use sealing::RewrapReport;
 
 use std::collections::HashMap;

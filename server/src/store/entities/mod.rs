@@ -22,3 +22,6 @@ pub mod second_factor_challenges;
 pub mod second_factors;
 pub mod server_settings;
 pub mod users;
+pub mod oidc_handoffs;
+pub mod oidc_identities;
+pub mod oidc_logins;
