@@ -173,6 +173,9 @@ pub struct Settings {
     /// Count the provider's multi-factor sign-in (`amr` holding `mfa`) as the second factor
     /// admin routes need; off: staff admins pass Cairn's own second factor as well.
     pub oidc_trust_provider_mfa: bool,
+    /// The `prompt` sent to the provider, if any: `consent` for providers that, as the OpenID
+    /// spec says, give a refresh token (`offline_access`) only after a consent prompt.
+    pub oidc_prompt: Option<String>,
 }
 
 /// Accept a list as a sequence (TOML) or one comma-separated string (environment), trimmed, the
@@ -309,6 +312,7 @@ impl Default for Settings {
             oidc_allowed_tenants: Vec::new(),
             oidc_allowed_domains: Vec::new(),
             oidc_trust_provider_mfa: true,
+            oidc_prompt: None,
         }
     }
 }

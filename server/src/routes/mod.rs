@@ -8,10 +8,10 @@ mod extract;
 mod health;
 mod leaving;
 mod me;
+mod oidc;
 mod passkeys;
 mod plans;
 mod second_factor;
-mod oidc;
 mod sync;
 pub mod web_app;
 

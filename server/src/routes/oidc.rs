@@ -8,8 +8,8 @@ use cairn_shared::api::OidcExchangeRequest;
 
 use super::extract::client_address;
 use crate::error::AppError;
-use crate::services::oidc::{self, BROWSER_COOKIE, Callback};
 use crate::services::Services;
+use crate::services::oidc::{self, BROWSER_COOKIE, Callback};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/auth/oidc").route(web::get().to(sign_in_option)))
@@ -40,7 +40,10 @@ async fn start(services: web::Data<Services>) -> Result<HttpResponse, AppError> 
     let started = oidc::start(&services).await?;
     Ok(HttpResponse::Found()
         .insert_header((header::LOCATION, started.authorize_url))
-        .insert_header((header::SET_COOKIE, cookie(&services, &started.browser_cookie, 600)))
+        .insert_header((
+            header::SET_COOKIE,
+            cookie(&services, &started.browser_cookie, 600),
+        ))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish())
 }

@@ -11,10 +11,10 @@ pub mod history;
 pub mod http_sync;
 pub mod keys;
 pub mod leaving;
+pub mod oidc;
 pub mod passkeys;
 pub mod plans;
 pub mod second_factor;
-pub mod oidc;
 
 use std::sync::Arc;
 

@@ -32,9 +32,9 @@ use openidconnect::core::{
     CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
 use openidconnect::{
-    AdditionalClaims, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IdToken,
-    IdTokenClaims, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
-    RedirectUrl, RefreshToken, RequestTokenError, Scope, TokenResponse,
+    AdditionalClaims, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IdToken, IdTokenClaims,
+    IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    RefreshToken, RequestTokenError, Scope, TokenResponse,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -310,6 +310,9 @@ pub async fn start(services: &Services) -> Result<Started, OidcError> {
             .add_extra_param("prompt", "consent");
     } else {
         request = request.add_scope(Scope::new("offline_access".into()));
+        if let Some(prompt) = services.settings.oidc_prompt.as_deref() {
+            request = request.add_extra_param("prompt", prompt.to_owned());
+        }
     }
     let (url, state, nonce) = request.url();
     let browser_cookie = random_token();
@@ -417,7 +420,16 @@ pub async fn finish(
     let issuer = claims.issuer().as_str().to_owned();
     let subject = claims.subject().as_str().to_owned();
     let refresh_token = answer.refresh_token().map(|t| t.secret().to_owned());
-    let user = link(services, provider, claims, &issuer, &subject, kind, refresh_token).await?;
+    let user = link(
+        services,
+        provider,
+        claims,
+        &issuer,
+        &subject,
+        kind,
+        refresh_token,
+    )
+    .await?;
     let handoff = random_token();
     let now = Utc::now();
     services
@@ -457,9 +469,10 @@ fn allowed(settings: &Settings, claims: &AgencyClaimsSet) -> Result<(), OidcErro
         .any(|tid| tenants.iter().any(|t| t.eq_ignore_ascii_case(tid)));
     let domain_ok = claims.email_verified() != Some(false)
         && claims.email().is_some_and(|email| {
-            email.as_str().rsplit_once('@').is_some_and(|(_, domain)| {
-                domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
-            })
+            email
+                .as_str()
+                .rsplit_once('@')
+                .is_some_and(|(_, domain)| domains.iter().any(|d| d.eq_ignore_ascii_case(domain)))
         });
     if tenant_ok || domain_ok {
         Ok(())
@@ -553,7 +566,10 @@ async fn link(
             Ok(user) => {
                 if let Some(token) = refresh_token {
                     let sealed = provider.seal_refresh(user.id, &token)?;
-                    services.store.set_oidc_refresh_token(user.id, &sealed).await?;
+                    services
+                        .store
+                        .set_oidc_refresh_token(user.id, &sealed)
+                        .await?;
                 }
                 tracing::info!(user.id = %user.id, "staff account created for an OIDC identity");
                 return Ok(user.id);
@@ -599,9 +615,7 @@ pub async fn exchange(
     if user.disabled_at.is_some() {
         return Err(AccountError::AccountDisabled.into());
     }
-    if !provider_mfa
-        && let Some(needed) = super::second_factor::challenge(services, &user).await?
-    {
+    if !provider_mfa && let Some(needed) = super::second_factor::challenge(services, &user).await? {
         return Ok(LoginResponse::SecondFactor(needed));
     }
     let tokens = start_session(services, user, request.device_name.as_deref(), address).await?;
@@ -645,7 +659,10 @@ pub(crate) async fn check_at_refresh(
                 let sealed = provider
                     .seal_refresh(user.id, &new)
                     .map_err(|err| AccountError::Store(err.into()))?;
-                services.store.set_oidc_refresh_token(user.id, &sealed).await?;
+                services
+                    .store
+                    .set_oidc_refresh_token(user.id, &sealed)
+                    .await?;
             }
             Ok(())
         }
@@ -654,9 +671,10 @@ pub(crate) async fn check_at_refresh(
                 .store
                 .revoke_session(user.id, session.id, Utc::now())
                 .await?;
-            services
-                .hub
-                .close_session(session.id, "the agency's identity provider ended this sign-in");
+            services.hub.close_session(
+                session.id,
+                "the agency's identity provider ended this sign-in",
+            );
             tracing::info!(user.id = %user.id, session.id = %session.id,
                 "device session ended: the identity provider no longer vouches for the person");
             Err(AccountError::ProviderEndedSession)

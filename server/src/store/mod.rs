@@ -19,10 +19,10 @@ pub use fanout::{CHANNEL, Heard, MAX_NOTICE_BYTES, Notice, Subscription};
 pub use leaving::Leaving;
 mod passkeys;
 pub use passkeys::{PasskeyCeremony, StoredPasskey};
+mod oidc;
 mod plans;
 mod sealing;
 mod second_factor;
-mod oidc;
 pub use oidc::{OidcIdentity, PendingOidcLogin};
 pub use sealing::RewrapReport;
 
