@@ -17,6 +17,7 @@ use cairn_shared::api::{DeleteAccountRequest, LeavingPreview};
 use cairn_shared::api::{
     LoginResponse, SecondFactorCode, SecondFactorSignIn, SecondFactorStatus, TotpEnrolment,
 };
+use cairn_shared::api::{OidcExchangeRequest, OidcSignInOption};
 use cairn_shared::api::{
     PasskeyChallenge, PasskeyInfo, PasskeySignInFinish, PasskeySignInStart, RegisterPasskeyRequest,
 };
@@ -94,6 +95,7 @@ pub fn components() -> Map<String, Value> {
     requests.subschema_for::<PasskeySignInFinish>();
     requests.subschema_for::<SecondFactorCode>();
     requests.subschema_for::<SecondFactorSignIn>();
+    requests.subschema_for::<OidcExchangeRequest>();
     // The plan document is only ever read (over REST it is answered as it is stored), so it has
     // the one contract, the same as in plan.schema.json.
     requests.subschema_for::<PlanDocument>();
@@ -126,6 +128,7 @@ pub fn components() -> Map<String, Value> {
     responses.subschema_for::<LoginResponse>();
     responses.subschema_for::<SecondFactorStatus>();
     responses.subschema_for::<TotpEnrolment>();
+    responses.subschema_for::<OidcSignInOption>();
 
     let mut all = requests.take_definitions(true);
     for (name, schema) in responses.take_definitions(true) {
