@@ -482,18 +482,25 @@ fn allowed(settings: &Settings, claims: &AgencyClaimsSet) -> Result<(), OidcErro
     }
 }
 
-/// Admin when the configured claim holds one of the configured values; member otherwise.
-fn kind_for(settings: &Settings, claims: &AgencyClaimsSet) -> AccountKind {
-    let values = claim_texts(claims, &settings.oidc_admin_claim);
-    if settings
-        .oidc_admin_values
-        .iter()
-        .any(|admin| values.iter().any(|v| v == admin))
-    {
-        AccountKind::Admin
-    } else {
-        AccountKind::Member
+/// Admin when the configured claim holds one of the configured values; member otherwise. None
+/// when no values are configured: the provider then says nothing about who is an admin (new
+/// accounts are members; one an admin promoted in Cairn stays an admin).
+fn kind_for(settings: &Settings, claims: &AgencyClaimsSet) -> Option<AccountKind> {
+    if settings.oidc_admin_values.is_empty() {
+        return None;
     }
+    let values = claim_texts(claims, &settings.oidc_admin_claim);
+    Some(
+        if settings
+            .oidc_admin_values
+            .iter()
+            .any(|admin| values.iter().any(|v| v == admin))
+        {
+            AccountKind::Admin
+        } else {
+            AccountKind::Member
+        },
+    )
 }
 
 /// A username for a new staff account: from the provider's preferred username or email (the
@@ -524,7 +531,7 @@ async fn link(
     claims: &AgencyClaimsSet,
     issuer: &str,
     subject: &str,
-    kind: AccountKind,
+    kind: Option<AccountKind>,
     refresh_token: Option<String>,
 ) -> Result<UserId, OidcError> {
     let now = Utc::now();
@@ -555,7 +562,7 @@ async fn link(
             username,
             display_name: display_name.clone(),
             password_hash: password_hash.clone(),
-            kind,
+            kind: kind.unwrap_or(AccountKind::Member),
         };
         // The id is only known once stored: seal the refresh token after, under it.
         match services

@@ -201,21 +201,23 @@ impl Store {
         user.try_into()
     }
 
-    /// A linked account signed in again: its kind as the provider's claims now say, and the
-    /// provider's new refresh token (kept as it was when None).
+    /// A linked account signed in again: its kind as the provider's claims now say (kept as it
+    /// was when None), and the provider's new refresh token (kept as it was when None).
     pub async fn update_oidc_sign_in(
         &self,
         user: UserId,
-        kind: AccountKind,
+        kind: Option<AccountKind>,
         sealed_refresh_token: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let txn = self.begin_write().await?;
-        users::Entity::update_many()
-            .col_expr(users::Column::Kind, Expr::value(kind_text(kind)))
-            .filter(users::Column::Id.eq(user.0))
-            .exec(&txn)
-            .await?;
+        if let Some(kind) = kind {
+            users::Entity::update_many()
+                .col_expr(users::Column::Kind, Expr::value(kind_text(kind)))
+                .filter(users::Column::Id.eq(user.0))
+                .exec(&txn)
+                .await?;
+        }
         let mut update = oidc_identities::Entity::update_many()
             .col_expr(oidc_identities::Column::SignedInAt, Expr::value(now));
         if let Some(sealed) = sealed_refresh_token {
