@@ -13,6 +13,27 @@ use tokio::process::{Child, Command};
 
 use crate::TestApp;
 
+static PROVIDER_INSTALL: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+
+/// `tests/oidc`, with its pinned provider installed (`npm ci` from the lockfile, once; scripts/test
+/// installs it before the tests run).
+fn provider_dir() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("oidc");
+    let mut installed = PROVIDER_INSTALL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !*installed && !dir.join("node_modules/oidc-provider").is_dir() {
+        let status = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir)
+            .status()
+            .unwrap_or_else(|err| panic!("the OpenID provider needs Node.js 20+ with npm ({err})"));
+        assert!(status.success(), "npm ci in tests/oidc failed");
+    }
+    *installed = true;
+    dir
+}
+
 /// The provider, stopped when dropped.
 pub struct Provider {
     /// `http://127.0.0.1:<port>`.
@@ -26,11 +47,7 @@ pub struct Provider {
 impl Provider {
     /// Start the provider for a client whose callback is `redirect_uri`.
     pub async fn start(redirect_uri: &str) -> Provider {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("oidc");
-        assert!(
-            dir.join("node_modules/oidc-provider").exists(),
-            "run `npm ci` in tests/oidc first (scripts/test does)"
-        );
+        let dir = provider_dir();
         let mut child = Command::new("node")
             .arg("provider.mjs")
             .arg(redirect_uri)
