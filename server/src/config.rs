@@ -181,21 +181,25 @@ pub struct Settings {
 /// Accept a list as a sequence (TOML) or one comma-separated string (environment), trimmed, the
 /// empty entries dropped.
 fn text_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Texts {
-        One(String),
-        Many(Vec<String>),
-    }
-    let raw = match Texts::deserialize(deserializer)? {
-        Texts::One(list) => list.split(',').map(str::to_owned).collect(),
-        Texts::Many(list) => list,
-    };
-    Ok(raw
+    Ok(list_items(deserializer)?
         .iter()
         .map(|text| text.trim().to_owned())
         .filter(|text| !text.is_empty())
         .collect())
+}
+
+/// The items of a list given as a sequence (TOML) or one comma-separated string (environment).
+fn list_items<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Items {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Items::deserialize(deserializer)? {
+        Items::One(list) => list.split(',').map(str::to_owned).collect(),
+        Items::Many(list) => list,
+    })
 }
 
 /// The default `Content-Security-Policy`: an API serves no active content and is never framed.
@@ -204,17 +208,7 @@ pub const API_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; frame-ancesto
 /// Accept a list of origins as a sequence (TOML) or one comma-separated string (environment),
 /// trimmed, lower-cased and without a trailing slash, as browsers send them in `Origin`.
 fn origin_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Origins {
-        One(String),
-        Many(Vec<String>),
-    }
-    let raw = match Origins::deserialize(deserializer)? {
-        Origins::One(list) => list.split(',').map(str::to_owned).collect(),
-        Origins::Many(list) => list,
-    };
-    Ok(raw
+    Ok(list_items(deserializer)?
         .iter()
         .map(|origin| origin.trim().trim_end_matches('/').to_ascii_lowercase())
         .filter(|origin| !origin.is_empty())
@@ -545,6 +539,30 @@ mod tests {
             assert!(broken.validate().is_err());
         }
         assert!(Settings::default().validate().is_ok());
+    }
+
+    #[test]
+    fn staff_sign_in_loads_from_the_environment_and_needs_its_client() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("CAIRN_OIDC_ISSUER", "https://login.example.org/tenant/v2.0");
+            jail.set_env("CAIRN_OIDC_CLIENT_ID", "cairn");
+            jail.set_env("CAIRN_OIDC_CLIENT_SECRET", "s3cret");
+            jail.set_env("CAIRN_OIDC_ADMIN_VALUES", " admins , ,cairn-admins");
+            jail.set_env("CAIRN_OIDC_ALLOWED_DOMAINS", "riverside.example.org");
+            let settings = Settings::load(None).map_err(|err| err.to_string())?;
+            assert_eq!(settings.oidc_admin_values, ["admins", "cairn-admins"]);
+            assert_eq!(settings.oidc_allowed_domains, ["riverside.example.org"]);
+            assert!(settings.oidc_allowed_tenants.is_empty());
+            assert!(settings.oidc_trust_provider_mfa);
+            assert!(!format!("{settings:?}").contains("s3cret"));
+            Ok(())
+        });
+        let without_secret = Settings {
+            oidc_issuer: Some("https://login.example.org".into()),
+            oidc_client_id: Some("cairn".into()),
+            ..Settings::default()
+        };
+        assert!(without_secret.validate().is_err());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::entities::{device_sessions, enrollment_codes, users};
 use super::{Store, StoreError};
 use crate::domain::{DeviceSession, NewUser, User};
 
-fn kind_text(kind: AccountKind) -> &'static str {
+pub(super) fn kind_text(kind: AccountKind) -> &'static str {
     match kind {
         AccountKind::Member => "member",
         AccountKind::Admin => "admin",

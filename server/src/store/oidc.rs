@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
+use super::accounts::kind_text;
 use super::entities::{oidc_handoffs, oidc_identities, oidc_logins, users};
 use super::{Store, StoreError};
 use crate::domain::{NewUser, User};
@@ -44,13 +45,6 @@ impl From<oidc_identities::Model> for OidcIdentity {
             subject: row.subject,
             sealed_refresh_token: row.sealed_refresh_token,
         }
-    }
-}
-
-fn kind_text(kind: AccountKind) -> &'static str {
-    match kind {
-        AccountKind::Member => "member",
-        AccountKind::Admin => "admin",
     }
 }
 
