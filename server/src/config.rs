@@ -542,6 +542,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error.
     fn staff_sign_in_loads_from_the_environment_and_needs_its_client() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("CAIRN_OIDC_ISSUER", "https://login.example.org/tenant/v2.0");
