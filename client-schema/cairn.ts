@@ -1299,7 +1299,7 @@ export interface Operations {
     request: undefined;
     status: 302;
     response: undefined;
-    errors: "oidc_not_configured" | "oidc_provider_unavailable" | "internal";
+    errors: "oidc_not_configured" | "oidc_provider_unavailable" | "rate_limited" | "internal";
   };
   /** Where the identity provider sends the browser back. */
   "GET /api/v1/auth/oidc/callback": {

@@ -143,6 +143,7 @@ impl From<crate::services::oidc::OidcError> for AppError {
             E::NotConfigured => (StatusCode::NOT_FOUND, ErrorCode::OidcNotConfigured),
             E::SignInFailed => (StatusCode::BAD_REQUEST, ErrorCode::OidcSignInFailed),
             E::NotAllowed => (StatusCode::FORBIDDEN, ErrorCode::OidcNotAllowed),
+            E::RateLimited(limited) => return AppError::rate_limited(limited),
             E::ProviderUnavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorCode::OidcProviderUnavailable,

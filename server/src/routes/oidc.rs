@@ -36,8 +36,8 @@ fn cookie(services: &Services, value: &str, max_age: u32) -> String {
     )
 }
 
-async fn start(services: web::Data<Services>) -> Result<HttpResponse, AppError> {
-    let started = oidc::start(&services).await?;
+async fn start(req: HttpRequest, services: web::Data<Services>) -> Result<HttpResponse, AppError> {
+    let started = oidc::start(&services, client_address(&req, &services.settings)).await?;
     Ok(HttpResponse::Found()
         .insert_header((header::LOCATION, started.authorize_url))
         .insert_header((

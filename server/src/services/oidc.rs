@@ -80,6 +80,9 @@ pub enum OidcError {
     /// The provider could not be reached or answered nonsense.
     #[error("the identity provider could not be reached; try again in a moment")]
     ProviderUnavailable,
+    /// Too many sign-ins begun from one address.
+    #[error(transparent)]
+    RateLimited(#[from] crate::auth::limits::RateLimited),
     /// An account refusal (disabled, say).
     #[error(transparent)]
     Account(#[from] AccountError),
@@ -286,10 +289,15 @@ pub struct Started {
     pub browser_cookie: String,
 }
 
-/// Begin a sign-in at the provider.
+/// Begin a sign-in at the provider. Each stores a row until it expires, so sign-ins begun from
+/// one address are limited like registrations (a first sign-in also creates an account).
 #[instrument(skip_all)]
-pub async fn start(services: &Services) -> Result<Started, OidcError> {
+pub async fn start(services: &Services, address: Option<IpAddr>) -> Result<Started, OidcError> {
     let provider = services.oidc.as_ref().ok_or(OidcError::NotConfigured)?;
+    services
+        .limits
+        .registration(address)
+        .map_err(|limited| services.refused(limited))?;
     let client = provider.client().await?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = client

@@ -1066,11 +1066,16 @@ pub fn operations() -> Vec<Operation> {
             "auth",
             "Begin staff sign-in at the agency's identity provider (a browser navigation)",
             "Redirects the browser to the provider (authorization code flow with PKCE) and sets \
-             a short-lived cookie binding the sign-in to this browser.",
+             a short-lived cookie binding the sign-in to this browser. Limited per client \
+             address like registrations.",
         )
         .anyone()
         .answers(Success::Redirect)
-        .errors(&[E::OidcNotConfigured, E::OidcProviderUnavailable]),
+        .errors(&[
+            E::OidcNotConfigured,
+            E::OidcProviderUnavailable,
+            E::RateLimited,
+        ]),
         op(
             "get",
             "/api/v1/auth/oidc/callback",
