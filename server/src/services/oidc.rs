@@ -115,6 +115,16 @@ type AgencyIdToken = IdToken<
     CoreJwsSigningAlgorithm,
 >;
 type AgencyClaimsSet = IdTokenClaims<AgencyClaims, CoreGenderClaim>;
+/// A client made from discovered metadata: authorization endpoint set; token and user-info
+/// endpoints as the provider lists them.
+type ProviderClient = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
 
 /// The configured identity provider: its settings, and its metadata and keys once discovered.
 pub struct IdentityProvider {
@@ -203,19 +213,7 @@ impl IdentityProvider {
         Ok(metadata)
     }
 
-    async fn client(
-        &self,
-    ) -> Result<
-        CoreClient<
-            openidconnect::EndpointSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointMaybeSet,
-            openidconnect::EndpointMaybeSet,
-        >,
-        OidcError,
-    > {
+    async fn client(&self) -> Result<ProviderClient, OidcError> {
         let metadata = self.metadata().await?;
         Ok(CoreClient::from_provider_metadata(
             metadata,
