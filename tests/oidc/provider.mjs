@@ -11,6 +11,7 @@
 //   POST /test/next-login  {"account": "alice", "amr": ["pwd", "mfa"]}  who the next
 //        interaction signs in (non-interactively: GET /interaction/<uid> finishes it at once)
 //   POST /test/disable     {"account": "bob"}   the provider stops vouching for bob
+//   POST /test/groups      {"account": "alice", "groups": ["staff"]}   change someone's groups
 //   POST /test/tamper      {"mode": "none" | "forge" | "audience" | "replay"}  what the token
 //        endpoint's next ID token becomes: signed by another key (same kid), issued to another
 //        client (signed with the real key), or the ID token of the previous sign-in
@@ -115,6 +116,7 @@ server.on('request', async (req, res) => {
       const input = await body(req);
       if (url.pathname === '/test/next-login') nextLogin = { account: input.account, amr: input.amr ?? ['pwd'] };
       else if (url.pathname === '/test/disable') disabled.add(input.account);
+      else if (url.pathname === '/test/groups') accounts[input.account].groups = input.groups;
       else if (url.pathname === '/test/tamper') tamper = input.mode;
       else { res.statusCode = 404; return res.end(); }
       res.statusCode = 204;

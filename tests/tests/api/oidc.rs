@@ -68,6 +68,14 @@ async fn staff_sign_in_links_an_account_admin_by_group_and_member_otherwise() {
         .await
         .assert_error(403, ErrorCode::SecondFactorRequired);
 
+    // Taken out of the admin group at the provider: a member at the next sign-in.
+    provider
+        .control("groups", json!({ "account": "alice", "groups": ["staff"] }))
+        .await;
+    let demoted = sign_in(&app, &provider, "alice", &["pwd", "mfa"]).await;
+    assert_eq!(demoted["account"]["id"], alice["account"]["id"]);
+    assert_eq!(demoted["account"]["kind"], "member");
+
     // Bob is staff, not in the admin group: a member.
     let bob = sign_in(&app, &provider, "bob", &["pwd"]).await;
     assert_eq!(bob["account"]["kind"], "member");
