@@ -188,3 +188,33 @@ async fn staff_sign_in_is_off_unless_configured() {
         .await;
     start.assert_error(404, ErrorCode::OidcNotConfigured);
 }
+
+#[tokio::test]
+async fn without_the_providers_mfa_an_admin_answers_cairns_own_second_factor() {
+    let (app, provider) = cairn_and_provider().await;
+    // Signed in with a password only at the provider: an admin, but not for admin routes yet.
+    let first = sign_in(&app, &provider, "alice", &["pwd"]).await;
+    let token = first["accessToken"].as_str().expect("an access token");
+    let secret = app.enrol_totp_with(token).await;
+
+    // The next sign-in without the provider's MFA asks for the app's code, as after a password.
+    let needed = sign_in(&app, &provider, "alice", &["pwd"]).await;
+    let challenge = needed["secondFactor"]["challenge"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a second-factor challenge, not {needed}"));
+    let answer = anon_post(
+        &app,
+        "/api/v1/auth/second-factor",
+        json!({ "challenge": challenge, "code": cairn_tests::totp_code(&secret, 1) }),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let token = answer.body["accessToken"]
+        .as_str()
+        .expect("an access token");
+    assert_eq!(app.get("/api/v1/admin/accounts", token).await.status, 200);
+
+    // With the provider's MFA, no second question.
+    let with_mfa = sign_in(&app, &provider, "alice", &["pwd", "mfa"]).await;
+    assert!(with_mfa["accessToken"].is_string(), "{with_mfa}");
+}
