@@ -521,8 +521,15 @@ export interface ErrorBody {
  * - `second_factor_already_enabled`: A second factor is already enabled; remove it before adding another.
  * - `enrollment_code_not_found`: No enrollment code with that id.
  * - `enrollment_code_already_revoked`: The enrollment code was already revoked.
+ * - `oidc_not_configured`: Staff sign-in through the agency's identity provider is not configured on this server.
+ * - `oidc_sign_in_failed`: The sign-in through the identity provider did not check out (an unknown, used or expired
+ * sign-in or handoff code, or an ID token that failed its checks): start again.
+ * - `oidc_not_allowed`: The identity provider signed the person in, but their tenant or email domain may not
+ * sign in to this server.
+ * - `oidc_provider_unavailable`: The identity provider could not be reached; try again in a moment.
+ * - `oidc_session_ended`: The identity provider no longer lets this person sign in: the device session has ended.
  */
-export type ErrorCode = "bad_request" | "validation_failed" | "payload_too_large" | "unauthenticated" | "invalid_token" | "invalid_credentials" | "account_disabled" | "rate_limited" | "invalid_refresh_token" | "refresh_token_reused" | "registration_closed" | "enrollment_code_invalid" | "username_taken" | "admin_only" | "admin_cannot_use_plans" | "owner_only" | "plan_limit_reached" | "plan_not_found" | "account_not_found" | "member_not_found" | "session_not_found" | "invitation_not_found" | "invitation_expired" | "invitation_used" | "already_member" | "owner_cannot_leave" | "foreign_author" | "not_found" | "method_not_allowed" | "not_ready" | "internal" | "wrong_password" | "recovery_code_invalid" | "reset_code_invalid" | "sole_admin" | "passkey_not_found" | "passkey_registration_failed" | "second_factor_required" | "second_factor_code_invalid" | "second_factor_challenge_invalid" | "second_factor_not_found" | "second_factor_already_enabled" | "enrollment_code_not_found" | "enrollment_code_already_revoked";
+export type ErrorCode = "bad_request" | "validation_failed" | "payload_too_large" | "unauthenticated" | "invalid_token" | "invalid_credentials" | "account_disabled" | "rate_limited" | "invalid_refresh_token" | "refresh_token_reused" | "registration_closed" | "enrollment_code_invalid" | "username_taken" | "admin_only" | "admin_cannot_use_plans" | "owner_only" | "plan_limit_reached" | "plan_not_found" | "account_not_found" | "member_not_found" | "session_not_found" | "invitation_not_found" | "invitation_expired" | "invitation_used" | "already_member" | "owner_cannot_leave" | "foreign_author" | "not_found" | "method_not_allowed" | "not_ready" | "internal" | "wrong_password" | "recovery_code_invalid" | "reset_code_invalid" | "sole_admin" | "passkey_not_found" | "passkey_registration_failed" | "second_factor_required" | "second_factor_code_invalid" | "second_factor_challenge_invalid" | "second_factor_not_found" | "second_factor_already_enabled" | "enrollment_code_not_found" | "enrollment_code_already_revoked" | "oidc_not_configured" | "oidc_sign_in_failed" | "oidc_not_allowed" | "oidc_provider_unavailable" | "oidc_session_ended";
 
 /** What went wrong: a stable code and a human-readable message. */
 export interface ErrorDetail {
@@ -611,6 +618,28 @@ export type LoginResponse = AuthTokens | SecondFactorNeeded;
 export interface NewRecoveryCodesRequest {
   /** The password the account has now. */
   password: string;
+}
+
+/**
+ * `POST /api/v1/auth/oidc/exchange`: the handoff code the callback put in the address's
+ * fragment (`#oidc=<code>`), single-use and short-lived; answers like a login.
+ */
+export interface OidcExchangeRequest {
+  /** The handoff code. */
+  code: string;
+  /** A name for the new device session ("Maria's phone"); optional. */
+  deviceName?: string | null;
+}
+
+/**
+ * `GET /api/v1/auth/oidc` (200 when staff sign-in through the agency's identity provider is
+ * configured; 404 `oidc_not_configured` when it is not): what the sign-in button says.
+ */
+export interface OidcSignInOption {
+  /** The agency's name for the button ("Sign in with <displayName>"). */
+  displayName: string;
+  /** Where the browser goes to sign in (`/api/v1/auth/oidc/start`). */
+  startPath: string;
 }
 
 /** A plan the caller owns, deleted with their account. */
@@ -1039,7 +1068,7 @@ export interface Operations {
     request: RefreshRequest;
     status: 200;
     response: AuthTokens;
-    errors: "bad_request" | "payload_too_large" | "invalid_refresh_token" | "refresh_token_reused" | "account_disabled" | "internal";
+    errors: "bad_request" | "payload_too_large" | "invalid_refresh_token" | "refresh_token_reused" | "account_disabled" | "oidc_session_ended" | "oidc_provider_unavailable" | "internal";
   };
   /** Log out: end the current device session. */
   "POST /api/v1/auth/logout": {
@@ -1425,5 +1454,33 @@ export interface Operations {
     status: 200;
     response: AuthTokens;
     errors: "bad_request" | "payload_too_large" | "invalid_credentials" | "account_disabled" | "rate_limited" | "internal";
+  };
+  /** Whether staff can sign in with the agency's identity provider. */
+  "GET /api/v1/auth/oidc": {
+    request: undefined;
+    status: 200;
+    response: OidcSignInOption;
+    errors: "oidc_not_configured" | "internal";
+  };
+  /** Begin staff sign-in at the agency's identity provider (a browser navigation). */
+  "GET /api/v1/auth/oidc/start": {
+    request: undefined;
+    status: 302;
+    response: undefined;
+    errors: "oidc_not_configured" | "oidc_provider_unavailable" | "rate_limited" | "internal";
+  };
+  /** Where the identity provider sends the browser back. */
+  "GET /api/v1/auth/oidc/callback": {
+    request: undefined;
+    status: 302;
+    response: undefined;
+    errors: "oidc_not_configured" | "internal";
+  };
+  /** Trade a staff sign-in's handoff code for a device session. */
+  "POST /api/v1/auth/oidc/exchange": {
+    request: OidcExchangeRequest;
+    status: 200;
+    response: LoginResponse;
+    errors: "bad_request" | "payload_too_large" | "oidc_not_configured" | "oidc_sign_in_failed" | "account_disabled" | "internal";
   };
 }

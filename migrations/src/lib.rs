@@ -23,6 +23,7 @@ mod m20261208_000018_leaving;
 mod m20261208_000019_credential_codes;
 mod m20261208_000020_second_factors;
 mod m20261208_000021_backups;
+mod m20261208_000022_oidc;
 mod m20261208_000023_console;
 mod m20261208_000024_plan_conflicts;
 
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000019_credential_codes::Migration),
             Box::new(m20261208_000020_second_factors::Migration),
             Box::new(m20261208_000021_backups::Migration),
+            Box::new(m20261208_000022_oidc::Migration),
             Box::new(m20261208_000023_console::Migration),
             Box::new(m20261208_000024_plan_conflicts::Migration),
         ]

@@ -159,6 +159,60 @@ pub struct Settings {
     pub backup_dir: Option<PathBuf>,
     /// How many backups `cairn backup` keeps in `backup_dir` (the newest); 0 keeps them all.
     pub backup_keep: usize,
+    /// Staff sign-in with the agency's identity provider (OpenID Connect): the provider's issuer
+    /// URL (`https://login.microsoftonline.com/<tenant>/v2.0`, `https://accounts.google.com`).
+    /// Unset: off. The redirect URI to register is `<public_url>/api/v1/auth/oidc/callback`.
+    pub oidc_issuer: Option<String>,
+    /// The client (application) id Cairn has at the provider.
+    pub oidc_client_id: Option<String>,
+    /// The client secret Cairn has at the provider.
+    #[serde(skip_serializing)]
+    pub oidc_client_secret: Option<SecretString>,
+    /// The name on the sign-in button ("Sign in with <name>").
+    pub oidc_display_name: String,
+    /// The ID token claim that says who is an admin (a string or a list of strings).
+    pub oidc_admin_claim: String,
+    /// Values of `oidc_admin_claim` that make someone an admin (comma-separated); empty: every
+    /// staff account is a member. Re-evaluated at each sign-in.
+    #[serde(deserialize_with = "text_list")]
+    pub oidc_admin_values: Vec<String>,
+    /// Tenants (the `tid` claim) whose people may sign in (comma-separated).
+    #[serde(deserialize_with = "text_list")]
+    pub oidc_allowed_tenants: Vec<String>,
+    /// Email domains (of the `email` claim) whose people may sign in (comma-separated). With
+    /// neither tenants nor domains, anyone the provider signs in for this client may.
+    #[serde(deserialize_with = "text_list")]
+    pub oidc_allowed_domains: Vec<String>,
+    /// Count the provider's multi-factor sign-in (`amr` holding `mfa`) as the second factor
+    /// admin routes need; off: staff admins pass Cairn's own second factor as well.
+    pub oidc_trust_provider_mfa: bool,
+    /// The `prompt` sent to the provider, if any: `consent` for providers that, as the OpenID
+    /// spec says, give a refresh token (`offline_access`) only after a consent prompt.
+    pub oidc_prompt: Option<String>,
+}
+
+/// Accept a list as a sequence (TOML) or one comma-separated string (environment), trimmed, the
+/// empty entries dropped.
+fn text_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    Ok(list_items(deserializer)?
+        .iter()
+        .map(|text| text.trim().to_owned())
+        .filter(|text| !text.is_empty())
+        .collect())
+}
+
+/// The items of a list given as a sequence (TOML) or one comma-separated string (environment).
+fn list_items<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Items {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Items::deserialize(deserializer)? {
+        Items::One(list) => list.split(',').map(str::to_owned).collect(),
+        Items::Many(list) => list,
+    })
 }
 
 /// The default `Content-Security-Policy`: an API serves no active content and is never framed.
@@ -167,17 +221,7 @@ pub const API_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; frame-ancesto
 /// Accept a list of origins as a sequence (TOML) or one comma-separated string (environment),
 /// trimmed, lower-cased and without a trailing slash, as browsers send them in `Origin`.
 fn origin_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Origins {
-        One(String),
-        Many(Vec<String>),
-    }
-    let raw = match Origins::deserialize(deserializer)? {
-        Origins::One(list) => list.split(',').map(str::to_owned).collect(),
-        Origins::Many(list) => list,
-    };
-    Ok(raw
+    Ok(list_items(deserializer)?
         .iter()
         .map(|origin| origin.trim().trim_end_matches('/').to_ascii_lowercase())
         .filter(|origin| !origin.is_empty())
@@ -270,6 +314,16 @@ impl Default for Settings {
             backup_key: None,
             backup_dir: None,
             backup_keep: 0,
+            oidc_issuer: None,
+            oidc_client_id: None,
+            oidc_client_secret: None,
+            oidc_display_name: "your agency".into(),
+            oidc_admin_claim: "groups".into(),
+            oidc_admin_values: Vec::new(),
+            oidc_allowed_tenants: Vec::new(),
+            oidc_allowed_domains: Vec::new(),
+            oidc_trust_provider_mfa: true,
+            oidc_prompt: None,
         }
     }
 }
@@ -388,6 +442,15 @@ impl Settings {
             ));
         }
         self.public_origin(self.listen.port())?;
+        if self.oidc_issuer.is_some()
+            && (self.oidc_client_id.is_none() || self.oidc_client_secret.is_none())
+        {
+            return Err(SettingsError::Rejected(
+                "oidc_issuer needs oidc_client_id and oidc_client_secret (from the app \
+                 registered at the identity provider)"
+                    .into(),
+            ));
+        }
         Ok(())
     }
 
@@ -507,6 +570,31 @@ mod tests {
             assert!(broken.validate().is_err());
         }
         assert!(Settings::default().validate().is_ok());
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error.
+    fn staff_sign_in_loads_from_the_environment_and_needs_its_client() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("CAIRN_OIDC_ISSUER", "https://login.example.org/tenant/v2.0");
+            jail.set_env("CAIRN_OIDC_CLIENT_ID", "cairn");
+            jail.set_env("CAIRN_OIDC_CLIENT_SECRET", "s3cret");
+            jail.set_env("CAIRN_OIDC_ADMIN_VALUES", " admins , ,cairn-admins");
+            jail.set_env("CAIRN_OIDC_ALLOWED_DOMAINS", "riverside.example.org");
+            let settings = Settings::load(None).map_err(|err| err.to_string())?;
+            assert_eq!(settings.oidc_admin_values, ["admins", "cairn-admins"]);
+            assert_eq!(settings.oidc_allowed_domains, ["riverside.example.org"]);
+            assert!(settings.oidc_allowed_tenants.is_empty());
+            assert!(settings.oidc_trust_provider_mfa);
+            assert!(!format!("{settings:?}").contains("s3cret"));
+            Ok(())
+        });
+        let without_secret = Settings {
+            oidc_issuer: Some("https://login.example.org".into()),
+            oidc_client_id: Some("cairn".into()),
+            ..Settings::default()
+        };
+        assert!(without_secret.validate().is_err());
     }
 
     #[test]

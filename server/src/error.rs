@@ -126,6 +126,33 @@ impl From<AccountError> for AppError {
             E::RefreshTokenReused => (StatusCode::UNAUTHORIZED, ErrorCode::RefreshTokenReused),
             E::SessionNotFound => (StatusCode::NOT_FOUND, ErrorCode::SessionNotFound),
             E::Store(_) | E::Password(_) | E::Token(_) => return AppError::internal(&err),
+            E::ProviderEndedSession => (StatusCode::UNAUTHORIZED, ErrorCode::OidcSessionEnded),
+            E::ProviderUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::OidcProviderUnavailable,
+            ),
+        };
+        AppError::new(status, code, err.to_string())
+    }
+}
+
+impl From<crate::services::oidc::OidcError> for AppError {
+    fn from(err: crate::services::oidc::OidcError) -> Self {
+        use crate::services::oidc::OidcError as E;
+        let (status, code) = match &err {
+            E::NotConfigured => (StatusCode::NOT_FOUND, ErrorCode::OidcNotConfigured),
+            E::SignInFailed => (StatusCode::BAD_REQUEST, ErrorCode::OidcSignInFailed),
+            E::NotAllowed => (StatusCode::FORBIDDEN, ErrorCode::OidcNotAllowed),
+            E::RateLimited(limited) => return AppError::rate_limited(limited),
+            E::ProviderUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::OidcProviderUnavailable,
+            ),
+            E::Account(_) => match err {
+                E::Account(inner) => return inner.into(),
+                _ => return AppError::internal(&err),
+            },
+            E::Store(_) | E::Crypto(_) => return AppError::internal(&err),
         };
         AppError::new(status, code, err.to_string())
     }

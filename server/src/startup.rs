@@ -240,6 +240,11 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)?;
         let port = listener.local_addr()?.port();
         let passkeys = relying_party(&settings, &codes, port)?;
+        let oidc = crate::services::oidc::IdentityProvider::from_settings(
+            &settings,
+            settings.public_origin(port)?.as_str(),
+            &codes,
+        )?;
         let services = web::Data::new(Services {
             store,
             tokens,
@@ -250,6 +255,7 @@ impl Application {
             metrics,
             http_syncs: Default::default(),
             passkeys,
+            oidc,
         });
 
         let app_services = services.clone();

@@ -883,3 +883,26 @@ pub struct AdminHealth {
     /// When the last backup was taken; `null` if none is recorded.
     pub last_backup: Option<DateTime<Utc>>,
 }
+
+/// `GET /api/v1/auth/oidc` (200 when staff sign-in through the agency's identity provider is
+/// configured; 404 `oidc_not_configured` when it is not): what the sign-in button says.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OidcSignInOption {
+    /// The agency's name for the button ("Sign in with <displayName>").
+    pub display_name: String,
+    /// Where the browser goes to sign in (`/api/v1/auth/oidc/start`).
+    pub start_path: String,
+}
+
+/// `POST /api/v1/auth/oidc/exchange`: the handoff code the callback put in the address's
+/// fragment (`#oidc=<code>`), single-use and short-lived; answers like a login.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OidcExchangeRequest {
+    /// The handoff code.
+    pub code: String,
+    /// A name for the new device session ("Maria's phone"); optional.
+    #[serde(default)]
+    pub device_name: Option<String>,
+}

@@ -98,6 +98,18 @@ pub enum ErrorCode {
     EnrollmentCodeNotFound,
     /// The enrollment code was already revoked.
     EnrollmentCodeAlreadyRevoked,
+    /// Staff sign-in through the agency's identity provider is not configured on this server.
+    OidcNotConfigured,
+    /// The sign-in through the identity provider did not check out (an unknown, used or expired
+    /// sign-in or handoff code, or an ID token that failed its checks): start again.
+    OidcSignInFailed,
+    /// The identity provider signed the person in, but their tenant or email domain may not
+    /// sign in to this server.
+    OidcNotAllowed,
+    /// The identity provider could not be reached; try again in a moment.
+    OidcProviderUnavailable,
+    /// The identity provider no longer lets this person sign in: the device session has ended.
+    OidcSessionEnded,
 }
 
 /// The body of every error response.

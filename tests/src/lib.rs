@@ -3,6 +3,7 @@
 // Test support: a broken set-up or a server misbehaving fails the test by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod oidc;
 pub mod sync_client;
 
 use std::time::Duration;

@@ -5,6 +5,7 @@ import type {
   AccessLogEntry,
   ActivityEntry,
   LeavingPreview,
+  OidcSignInOption,
   PasskeyChallenge,
   PasskeyInfo,
   RecoveryCodes,
@@ -342,6 +343,27 @@ export async function passkeySignIn(username: string): Promise<Session> {
     await send("POST", "/api/v1/auth/passkey/finish", { ceremonyId: started.ceremonyId, credential, deviceName: deviceName() })
   )
   return saveSession(tokens)
+}
+
+/** Whether staff can sign in with the agency's identity provider (null when this Cairn has it
+ * off, or cannot say now). */
+export async function oidcSignInOption(): Promise<OidcSignInOption | null> {
+  try {
+    const response = await send("GET", "/api/v1/auth/oidc")
+    return response.ok ? await read<OidcSignInOption>(response) : null
+  } catch {
+    return null
+  }
+}
+
+/** Finish a sign-in through the agency: trade the handoff code the server put in the address's
+ * fragment (`#oidc=`) for a session, or its second-factor challenge. */
+export async function oidcExchange(code: string): Promise<Session> {
+  const answer = await read<AuthTokens | { secondFactor: SecondFactorChallenge }>(
+    await send("POST", "/api/v1/auth/oidc/exchange", { code, deviceName: deviceName() })
+  )
+  if ("secondFactor" in answer) throw new SecondFactorAsked(answer.secondFactor)
+  return saveSession(answer)
 }
 
 /** The API for a signed-in account; refreshes the access token when it runs out. */

@@ -29,6 +29,9 @@ self.addEventListener("fetch", event => {
   if (request.method !== "GET") return
   const url = new URL(request.url)
   if (url.origin !== self.location.origin) return
+  // The API is never the app, even when the browser navigates to it (staff sign-in's
+  // /api/v1/auth/oidc/start and the identity provider's redirect back to its callback).
+  if (url.pathname.startsWith("/api/")) return
   // Every page of the app is the one index.html (the plan to show is in the #fragment).
   const key = request.mode === "navigate" ? "/" : url.pathname
   if (!FILES.includes(key)) return

@@ -9,6 +9,7 @@ mod extract;
 mod health;
 mod leaving;
 mod me;
+mod oidc;
 mod passkeys;
 mod plans;
 mod second_factor;
@@ -82,7 +83,8 @@ pub fn configure(
             .configure(credentials::configure)
             .configure(passkeys::configure)
             .configure(second_factor::configure)
-            .configure(console::configure),
+            .configure(console::configure)
+            .configure(oidc::configure),
     )
     .configure(|cfg| web_app::configure(cfg, web_dir));
 }

@@ -65,6 +65,12 @@ pub enum AccountError {
     /// Signing failed.
     #[error(transparent)]
     Token(#[from] TokenError),
+    /// The agency's identity provider no longer lets this person sign in; the session ended.
+    #[error("your agency's sign-in no longer allows this account; this device session has ended")]
+    ProviderEndedSession,
+    /// The agency's identity provider could not be asked; the refresh may be tried again.
+    #[error("the agency's identity provider could not be reached; try again in a moment")]
+    ProviderUnavailable,
 }
 
 const MIN_PASSWORD_CHARS: usize = 8;
@@ -477,6 +483,7 @@ pub async fn refresh(services: &Services, refresh_token: &str) -> Result<AuthTok
     if user.disabled_at.is_some() {
         return Err(AccountError::AccountDisabled);
     }
+    super::oidc::check_at_refresh(services, &session, &user).await?;
     let new_token = random_token();
     let expires_at = now + chrono::Duration::days(services.settings.refresh_token_ttl_days);
     let rotated = services

@@ -14,6 +14,7 @@ pub mod history;
 pub mod http_sync;
 pub mod keys;
 pub mod leaving;
+pub mod oidc;
 pub mod passkeys;
 pub mod plans;
 pub mod second_factor;
@@ -48,6 +49,8 @@ pub struct Services {
     pub http_syncs: http_sync::HttpSyncSessions,
     /// Passkeys: the WebAuthn relying party.
     pub passkeys: passkeys::RelyingParty,
+    /// Staff sign-in: the agency's identity provider, when configured.
+    pub oidc: Option<oidc::IdentityProvider>,
 }
 
 impl Services {

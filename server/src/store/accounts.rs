@@ -13,7 +13,7 @@ use super::entities::{device_sessions, enrollment_codes, users};
 use super::{Store, StoreError};
 use crate::domain::{DeviceSession, NewUser, User};
 
-fn kind_text(kind: AccountKind) -> &'static str {
+pub(super) fn kind_text(kind: AccountKind) -> &'static str {
     match kind {
         AccountKind::Member => "member",
         AccountKind::Admin => "admin",
@@ -57,7 +57,7 @@ impl From<device_sessions::Model> for DeviceSession {
     }
 }
 
-fn user_row(user: NewUser, now: DateTime<Utc>) -> users::ActiveModel {
+pub(super) fn user_row(user: NewUser, now: DateTime<Utc>) -> users::ActiveModel {
     users::ActiveModel {
         id: Set(Uuid::new_v4()),
         username: Set(user.username),

@@ -21,9 +21,10 @@ use sea_orm::{
 
 use super::entities::{
     access_log, account_activity, actor_bindings, admin_audit, backups, device_sessions,
-    enrollment_codes, instances, invitations, passkey_ceremonies, passkeys, plan_changes,
-    plan_keys, plan_members, plan_snapshots, plan_tombstones, plans, recovery_codes, reset_codes,
-    second_factor_challenges, second_factors, server_settings, users,
+    enrollment_codes, instances, invitations, oidc_handoffs, oidc_identities, oidc_logins,
+    passkey_ceremonies, passkeys, plan_changes, plan_keys, plan_members, plan_snapshots,
+    plan_tombstones, plans, recovery_codes, reset_codes, second_factor_challenges, second_factors,
+    server_settings, users,
 };
 use super::{Store, StoreError};
 
@@ -53,6 +54,9 @@ pub const TABLES: &[&str] = &[
     "second_factor_challenges",
     "backups",
     "instances",
+    "oidc_identities",
+    "oidc_logins",
+    "oidc_handoffs",
 ];
 
 /// Tables about the installation rather than its people: a fresh database may already hold
@@ -213,6 +217,18 @@ macro_rules! with_entity {
             }
             "instances" => {
                 type $entity = instances::Entity;
+                $body
+            }
+            "oidc_identities" => {
+                type $entity = oidc_identities::Entity;
+                $body
+            }
+            "oidc_logins" => {
+                type $entity = oidc_logins::Entity;
+                $body
+            }
+            "oidc_handoffs" => {
+                type $entity = oidc_handoffs::Entity;
                 $body
             }
             other => Err(StoreError::Corrupt(format!("no table is named {other:?}")).into()),

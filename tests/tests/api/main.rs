@@ -21,6 +21,7 @@ mod export;
 mod health;
 mod leaving;
 mod migrations;
+mod oidc;
 mod passkeys;
 mod plans;
 mod presence;

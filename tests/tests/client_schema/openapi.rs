@@ -50,6 +50,8 @@ pub enum Success {
     Metrics,
     /// 101: the WebSocket upgrade.
     Upgrade,
+    /// 302 to the address in `Location` (a browser navigation, not a fetch).
+    Redirect,
 }
 
 /// A parameter in the path or the query.
@@ -139,7 +141,7 @@ impl Operation {
 pub fn status_of(code: ErrorCode) -> u16 {
     use ErrorCode as E;
     match code {
-        E::BadRequest | E::PasskeyRegistrationFailed => 400,
+        E::BadRequest | E::PasskeyRegistrationFailed | E::OidcSignInFailed => 400,
         E::Unauthenticated
         | E::InvalidToken
         | E::InvalidCredentials
@@ -147,7 +149,8 @@ pub fn status_of(code: ErrorCode) -> u16 {
         | E::RefreshTokenReused
         | E::RecoveryCodeInvalid
         | E::ResetCodeInvalid
-        | E::SecondFactorChallengeInvalid => 401,
+        | E::SecondFactorChallengeInvalid
+        | E::OidcSessionEnded => 401,
         E::AccountDisabled
         | E::RegistrationClosed
         | E::EnrollmentCodeInvalid
@@ -158,7 +161,8 @@ pub fn status_of(code: ErrorCode) -> u16 {
         | E::ForeignAuthor
         | E::WrongPassword
         | E::SecondFactorRequired
-        | E::SecondFactorCodeInvalid => 403,
+        | E::SecondFactorCodeInvalid
+        | E::OidcNotAllowed => 403,
         E::PlanNotFound
         | E::AccountNotFound
         | E::MemberNotFound
@@ -168,6 +172,7 @@ pub fn status_of(code: ErrorCode) -> u16 {
         | E::PasskeyNotFound
         | E::SecondFactorNotFound
         | E::EnrollmentCodeNotFound => 404,
+        E::OidcNotConfigured => 404,
         E::MethodNotAllowed => 405,
         E::UsernameTaken
         | E::AlreadyMember
@@ -180,7 +185,7 @@ pub fn status_of(code: ErrorCode) -> u16 {
         E::ValidationFailed => 422,
         E::RateLimited => 429,
         E::Internal => 500,
-        E::NotReady => 503,
+        E::NotReady | E::OidcProviderUnavailable => 503,
     }
 }
 
@@ -317,6 +322,8 @@ pub fn operations() -> Vec<Operation> {
             E::InvalidRefreshToken,
             E::RefreshTokenReused,
             E::AccountDisabled,
+            E::OidcSessionEnded,
+            E::OidcProviderUnavailable,
         ]),
         op(
             "post",
@@ -1137,6 +1144,90 @@ pub fn operations() -> Vec<Operation> {
         .request(Request::Json("PasskeySignInFinish"))
         .answers(Success::Json(200, "AuthTokens"))
         .errors(&[E::InvalidCredentials, E::AccountDisabled, E::RateLimited]),
+        op(
+            "get",
+            "/api/v1/auth/oidc",
+            "getOidcSignIn",
+            "auth",
+            "Whether staff can sign in with the agency's identity provider",
+            "The name for the sign-in button and where it leads; 404 `oidc_not_configured` when \
+             staff sign-in is off.",
+        )
+        .anyone()
+        .answers(Success::Json(200, "OidcSignInOption"))
+        .errors(&[E::OidcNotConfigured]),
+        op(
+            "get",
+            "/api/v1/auth/oidc/start",
+            "startOidcSignIn",
+            "auth",
+            "Begin staff sign-in at the agency's identity provider (a browser navigation)",
+            "Redirects the browser to the provider (authorization code flow with PKCE) and sets \
+             a short-lived cookie binding the sign-in to this browser. Limited per client \
+             address like registrations.",
+        )
+        .anyone()
+        .answers(Success::Redirect)
+        .errors(&[
+            E::OidcNotConfigured,
+            E::OidcProviderUnavailable,
+            E::RateLimited,
+        ]),
+        op(
+            "get",
+            "/api/v1/auth/oidc/callback",
+            "finishOidcSignIn",
+            "auth",
+            "Where the identity provider sends the browser back",
+            "Checks the sign-in and its ID token, links or creates the staff account, and \
+             redirects to the PWA with `#oidc=<handoff code>` (trade it at `POST \
+             /api/v1/auth/oidc/exchange`) or `#oidc-error=<error code>`. Never tokens in an \
+             address.",
+        )
+        .anyone()
+        .params(&[
+            Param {
+                name: "code",
+                place: "query",
+                required: false,
+                description: "The provider's authorization code.",
+                schema: r#"{"type": "string"}"#,
+            },
+            Param {
+                name: "state",
+                place: "query",
+                required: false,
+                description: "The state the sign-in began with.",
+                schema: r#"{"type": "string"}"#,
+            },
+            Param {
+                name: "error",
+                place: "query",
+                required: false,
+                description: "The provider's error, when it refused.",
+                schema: r#"{"type": "string"}"#,
+            },
+        ])
+        .answers(Success::Redirect)
+        .errors(&[E::OidcNotConfigured]),
+        op(
+            "post",
+            "/api/v1/auth/oidc/exchange",
+            "exchangeOidcHandoff",
+            "auth",
+            "Trade a staff sign-in's handoff code for a device session",
+            "The code from `#oidc=` works once, for two minutes. Answers like a login: tokens, \
+             or, for an account with Cairn's own second factor when the provider did not report \
+             a multi-factor sign-in, its challenge.",
+        )
+        .anyone()
+        .request(Request::Json("OidcExchangeRequest"))
+        .answers(Success::Json(200, "LoginResponse"))
+        .errors(&[
+            E::OidcNotConfigured,
+            E::OidcSignInFailed,
+            E::AccountDisabled,
+        ]),
     ]
 }
 
@@ -1298,6 +1389,13 @@ fn success_response(success: Success) -> (String, Value) {
             json!({
                 "description": "Prometheus text exposition format 0.0.4.",
                 "content": { "text/plain": { "schema": { "type": "string" } } },
+            }),
+        ),
+        Success::Redirect => (
+            "302".into(),
+            json!({
+                "description": "Found: the browser goes on to the address in `Location`.",
+                "headers": { "Location": { "schema": { "type": "string" } } },
             }),
         ),
         Success::Upgrade => (

@@ -18,6 +18,7 @@ use cairn_shared::api::{DeleteAccountRequest, LeavingPreview};
 use cairn_shared::api::{
     LoginResponse, SecondFactorCode, SecondFactorSignIn, SecondFactorStatus, TotpEnrolment,
 };
+use cairn_shared::api::{OidcExchangeRequest, OidcSignInOption};
 use cairn_shared::api::{
     PasskeyChallenge, PasskeyInfo, PasskeySignInFinish, PasskeySignInStart, RegisterPasskeyRequest,
 };
@@ -96,6 +97,7 @@ pub fn components() -> Map<String, Value> {
     requests.subschema_for::<PasskeySignInFinish>();
     requests.subschema_for::<SecondFactorCode>();
     requests.subschema_for::<SecondFactorSignIn>();
+    requests.subschema_for::<OidcExchangeRequest>();
     // The plan document is only ever read (over REST it is answered as it is stored), so it has
     // the one contract, the same as in plan.schema.json.
     requests.subschema_for::<PlanDocument>();
@@ -131,6 +133,7 @@ pub fn components() -> Map<String, Value> {
     responses.subschema_for::<TotpEnrolment>();
     responses.subschema_for::<EnrollmentCodeInfo>();
     responses.subschema_for::<AdminHealth>();
+    responses.subschema_for::<OidcSignInOption>();
 
     let mut all = requests.take_definitions(true);
     for (name, schema) in responses.take_definitions(true) {

@@ -292,6 +292,7 @@ fn operations_map(operations: &[Operation]) -> String {
             Success::Changes | Success::Export => (200, "Uint8Array".to_owned()),
             Success::Metrics => (200, "string".to_owned()),
             Success::Upgrade => (101, "never".to_owned()),
+            Success::Redirect => (302, "undefined".to_owned()),
         };
         let errors = operation
             .error_codes()

@@ -55,6 +55,11 @@ const t = catalogue(
     secondFactorNotFound: "There is no authenticator app on this account.",
     secondFactorEnabled: "An authenticator app is already set up on this account.",
     invalid: "Something in the form isn't quite right. Please check it and try again.",
+    oidcFailed: "That sign-in through your agency didn't finish. Please try again.",
+    oidcNotAllowed: "Your organisation's accounts can't sign in to this Cairn. Talk to the people who run it.",
+    oidcUnavailable: "Your agency's sign-in can't be reached right now. Please try again in a moment.",
+    oidcEnded: "Your agency's sign-in no longer lets this account in, so you've been signed out.",
+    oidcOff: "Signing in through your agency isn't set up on this Cairn.",
   },
   {
     offline: "Ahora mismo no tienes conexión. Vuelve a intentarlo cuando la tengas.",
@@ -105,6 +110,11 @@ const t = catalogue(
     secondFactorNotFound: "Esta cuenta no tiene ninguna app de autenticación.",
     secondFactorEnabled: "Esta cuenta ya tiene una app de autenticación.",
     invalid: "Algo del formulario no está del todo bien. Revísalo y vuelve a intentarlo.",
+    oidcFailed: "El inicio de sesión con tu agencia no terminó. Vuelve a intentarlo.",
+    oidcNotAllowed: "Las cuentas de tu organización no pueden entrar en este Cairn. Habla con quienes lo administran.",
+    oidcUnavailable: "Ahora mismo no se puede contactar con el inicio de sesión de tu agencia. Vuelve a intentarlo en un momento.",
+    oidcEnded: "El inicio de sesión de tu agencia ya no admite esta cuenta, así que se ha cerrado tu sesión.",
+    oidcOff: "En este Cairn no está configurado el inicio de sesión con tu agencia.",
   }
 )
 
@@ -147,6 +157,11 @@ const byCode: Partial<Record<ErrorCode, (err: ApiError) => string>> = {
   second_factor_challenge_invalid: () => t("secondFactorChallenge"),
   second_factor_not_found: () => t("secondFactorNotFound"),
   second_factor_already_enabled: () => t("secondFactorEnabled"),
+  oidc_sign_in_failed: () => t("oidcFailed"),
+  oidc_not_allowed: () => t("oidcNotAllowed"),
+  oidc_provider_unavailable: () => t("oidcUnavailable"),
+  oidc_session_ended: () => t("oidcEnded"),
+  oidc_not_configured: () => t("oidcOff"),
   validation_failed: err => t(refusedField(err)?.words ?? "invalid"),
 }
 

@@ -1,7 +1,8 @@
 // Signing in, or creating an account (with an agency's enrollment code where it needs one).
 // Usernames may be written in any alphabet ("maría", "Łucja", "小林"): nothing here refuses one;
 // the server says which names it takes, and a refusal reads in the app's own words.
-import { SecondFactorAsked, login, passkeySignIn, redeemCode, register, secondFactor, type Session } from "../api.ts"
+import { ApiError, SecondFactorAsked, login, oidcExchange, oidcSignInOption, passkeySignIn, redeemCode, register, secondFactor, type Session } from "../api.ts"
+import type { OidcSignInOption } from "../../../client-schema/cairn.ts"
 import { field, h } from "../dom.ts"
 import { problem, problemField } from "../app/errors.ts"
 import { catalogue } from "../app/i18n.ts"
@@ -49,6 +50,9 @@ const t = catalogue(
     secondIntro: "Type the 6-digit code your authenticator app shows now.",
     secondCode: "Code",
     secondGo: "Continue",
+    agency: "Sign in with {name}",
+    agencyHint: "For staff: your work account.",
+    agencyFinishing: "Finishing your sign-in…",
   },
   {
     createTitle: "Crea tu cuenta",
@@ -90,8 +94,27 @@ const t = catalogue(
     secondIntro: "Escribe el código de 6 cifras que muestra ahora tu app de autenticación.",
     secondCode: "Código",
     secondGo: "Continuar",
+    agency: "Entrar con {name}",
+    agencyHint: "Para el personal: tu cuenta del trabajo.",
+    agencyFinishing: "Terminando de iniciar sesión…",
   }
 )
+
+/** Staff sign-in through the agency's identity provider, when this Cairn has it (asked once). */
+let agency: OidcSignInOption | null = null
+let agencyAsked = false
+
+/** What the server's callback left in the address: a handoff code to trade, or a refusal's
+ * code. Read once and taken out of the address (and the history) at once. */
+function takeHandoff(): { code?: string; error?: string } | null {
+  const fragment = location.hash.replace(/^#/, "")
+  const params = new URLSearchParams(fragment)
+  const code = params.get("oidc")
+  const error = params.get("oidc-error")
+  if (!code && !error) return null
+  history.replaceState(null, "", location.pathname + location.search)
+  return { code: code ?? undefined, error: error ?? undefined }
+}
 
 /** Which form is showing and what is typed in it: kept when the screen is drawn again (a switch
  * of language), forgotten once the person is signed in. */
@@ -115,6 +138,8 @@ export function signInScreen(): void {
     challenge = ""
     await startSession(session)
   }
+  /** The card on screen, to tell whether the sign-in screen is still showing. */
+  let shownCard: HTMLElement | null = null
   const render = () => {
     if (freshCodes) {
       const { codes, session, username } = freshCodes
@@ -226,6 +251,17 @@ export function signInScreen(): void {
       card.append(
         h("button", { type: "button", class: "link", onclick: () => go(creating ? "login" : "create") }, creating ? t("haveAccount") : t("newHere"))
       )
+      if (!creating && agency) {
+        const start = agency.startPath
+        card.append(
+          h(
+            "div",
+            { class: "stack" },
+            h("a", { class: "button-link", href: start, onclick: () => say(() => t("agencyFinishing")) }, t("agency", { name: agency.displayName })),
+            h("p", { class: "hint" }, t("agencyHint"))
+          )
+        )
+      }
       if (!creating) {
         card.append(
           h(
@@ -266,7 +302,32 @@ export function signInScreen(): void {
       card.append(back)
     }
     main.replaceChildren(card, h("p", { class: "about-link" }, h("a", { href: "#/about" }, t("about"))))
+    shownCard = card
     if (mode !== "login" && mode !== "create") card.querySelector<HTMLElement>("h1")?.focus()
   }
   render()
+  const handoff = takeHandoff()
+  if (handoff?.code) {
+    say(() => t("agencyFinishing"))
+    oidcExchange(handoff.code).then(signedIn, (err: unknown) => {
+      if (err instanceof SecondFactorAsked) {
+        challenge = err.challenge.challenge
+        typed.code = ""
+        return go("second")
+      }
+      say(() => problem(err))
+      render()
+    })
+  } else if (handoff?.error) {
+    const refusal = new ApiError(400, handoff.error, "", null)
+    say(() => problem(refusal))
+    render()
+  }
+  if (!agencyAsked) {
+    agencyAsked = true
+    void oidcSignInOption().then(option => {
+      agency = option
+      if (option && shownCard?.isConnected && (mode === "login" || mode === "create")) render()
+    })
+  }
 }
