@@ -318,12 +318,57 @@ export interface AuthTokens {
   tokenType: "Bearer";
 }
 
+/**
+ * The kinds of change the history names.
+ *
+ * - `title-changed`: The plan's name changed (`from`, `to`).
+ * - `what-matters-changed`: What matters was rewritten (`to`).
+ * - `strength-added`: A strength was added (`item`).
+ * - `strength-removed`: A strength was removed (`item`).
+ * - `strength-changed`: A strength's words changed (`from`, `to`).
+ * - `goal-added`: A goal was added (`item`).
+ * - `goal-removed`: A goal was removed (`item`).
+ * - `goal-changed`: A goal's words changed (`from`, `to`).
+ * - `goal-status-changed`: Where a goal stands changed (`item`, `from`, `to`: status values).
+ * - `step-added`: A step was added to a goal (`item`, `goal`).
+ * - `step-removed`: A step was removed (`item`, `goal`).
+ * - `step-changed`: A step's words changed (`from`, `to`, `goal`).
+ * - `step-done`: A step was marked done (`item`).
+ * - `step-undone`: A step was marked not done again (`item`).
+ * - `step-who-changed`: Who takes a step changed (`item`, `from`, `to`: `me`, `supporter`, `together`).
+ * - `step-due-changed`: A step's day changed (`item`, `to`; `to` absent when the day was taken away).
+ * - `support-added`: A support was added (`item`).
+ * - `support-removed`: A support was removed (`item`).
+ * - `support-changed`: A support was changed (its name, kind, contact or note; `item`).
+ * - `check-in-added`: A check-in was added (`item`: its day).
+ * - `check-in-removed`: A check-in was removed (`item`).
+ * - `check-in-changed`: A check-in's words changed (`item`).
+ */
+export type ChangeKind = "title-changed" | "what-matters-changed" | "strength-added" | "strength-removed" | "strength-changed" | "goal-added" | "goal-removed" | "goal-changed" | "goal-status-changed" | "step-added" | "step-removed" | "step-changed" | "step-done" | "step-undone" | "step-who-changed" | "step-due-changed" | "support-added" | "support-removed" | "support-changed" | "check-in-added" | "check-in-removed" | "check-in-changed";
+
 /** `POST /api/v1/me/password`: change the caller's password, knowing the current one. */
 export interface ChangePasswordRequest {
   /** The password the account has now. */
   currentPassword: string;
   /** The new password: the same rules as at registration. */
   newPassword: string;
+}
+
+/** One thing that changed. */
+export interface ChangeSaid {
+  /** The value before (words, a status), where the kind has one. */
+  from?: string | null;
+  /** The goal a step belongs to, in its words. */
+  goal?: string | null;
+  /**
+   * The item's words (a goal's, step's or strength's text, a support's name, a check-in's
+   * day), as they read after the change (before it, for a removal).
+   */
+  item?: string | null;
+  /** What kind of change. */
+  kind: ChangeKind;
+  /** The value after. */
+  to?: string | null;
 }
 
 /** One value of a `PlanConflict`, and who chose it. */
@@ -567,6 +612,27 @@ export interface HistoryEntry {
   operations: number;
   /** When the server received the change. */
   receivedAt: string;
+}
+
+/**
+ * One member's session of editing a plan (`GET /api/v1/plans/{id}/history/sessions`): their
+ * run of changes with no more than half an hour between them, and what it did, in words.
+ */
+export interface HistorySession {
+  /** Whose changes they are. */
+  authorId: UserId;
+  /** Their display name ("a former member" once they left Cairn). */
+  authorName: string;
+  /** How many changes the session holds. */
+  changes: number;
+  /** When it received its last. */
+  endedAt: string;
+  /** What the session did, item by item (a client says it in its own language). */
+  said: ChangeSaid[];
+  /** The same in English sentences ("Sam marked ‘Call the housing office’ done"). */
+  sentences: string[];
+  /** When the server received the session's first change. */
+  startedAt: string;
 }
 
 /** `POST /api/v1/plans/{id}/invitations`: a code for one supporter to join the plan. */
@@ -1187,6 +1253,13 @@ export interface Operations {
     request: undefined;
     status: 200;
     response: HistoryEntry[];
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "plan_not_found" | "internal";
+  };
+  /** The history in words. */
+  "GET /api/v1/plans/{plan}/history/sessions": {
+    request: undefined;
+    status: 200;
+    response: HistorySession[];
     errors: "unauthenticated" | "invalid_token" | "account_disabled" | "plan_not_found" | "internal";
   };
   /** Fields the members set differently at the same time. */

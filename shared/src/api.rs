@@ -340,6 +340,27 @@ pub struct HistoryEntry {
     pub operations: u64,
 }
 
+/// One member's session of editing a plan (`GET /api/v1/plans/{id}/history/sessions`): their
+/// run of changes with no more than half an hour between them, and what it did, in words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistorySession {
+    /// Whose changes they are.
+    pub author_id: UserId,
+    /// Their display name ("a former member" once they left Cairn).
+    pub author_name: String,
+    /// When the server received the session's first change.
+    pub started_at: DateTime<Utc>,
+    /// When it received its last.
+    pub ended_at: DateTime<Utc>,
+    /// How many changes the session holds.
+    pub changes: u64,
+    /// What the session did, item by item (a client says it in its own language).
+    pub said: Vec<crate::changes_in_words::ChangeSaid>,
+    /// The same in English sentences ("Sam marked ‘Call the housing office’ done").
+    pub sentences: Vec<String>,
+}
+
 /// A field of a plan where members' concurrent edits left different values
 /// (`GET /api/v1/plans/{id}/conflicts`). Every value stays shown, with who chose it, until a
 /// member settles it by writing one (an ordinary change, synced as any other).

@@ -5,6 +5,7 @@
 //! framework, database or async runtime in it, so clients, tests and generators can use it freely.
 
 pub mod api;
+pub mod changes_in_words;
 pub mod conflicts;
 pub mod error;
 pub mod ids;

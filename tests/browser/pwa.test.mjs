@@ -151,10 +151,14 @@ test("a person and their supporter write a plan together, offline and online, un
 
   // ---- history: who changed what --------------------------------------------------------
   await maria.page.getByRole("button", { name: "Show the history" }).click()
-  const history = maria.page.locator(".history li")
-  await history.first().waitFor({ timeout: WAIT })
-  const authors = new Set(await maria.page.locator(".history li strong").allTextContents())
-  assert.ok(authors.has("Maria") && authors.has("Sam"), `history names both: ${[...authors]}`)
+  // In sessions of editing, each said in words ("Maria added the goal …", "Sam marked … done").
+  const said = maria.page.locator(".history li li")
+  await said.first().waitFor({ timeout: WAIT })
+  const sentences = await said.allTextContents()
+  assert.ok(sentences.some(s => s.startsWith("Maria added the goal “")), `history in words: ${sentences.join(" / ")}`)
+  assert.ok(sentences.some(s => s.startsWith("Sam ")), `Sam's edits said too: ${sentences.join(" / ")}`)
+  await said.first().scrollIntoViewIfNeeded()
+  await shot(t, maria, "07-history-in-words")
 
   // ---- the person removes her supporter: his phone stops syncing and wipes its copy -------
   const samId = await accountId(sam)

@@ -17,6 +17,7 @@ import type {
   DeviceSession,
   ErrorBody,
   HistoryEntry,
+  HistorySession,
   Invitation,
   PlanMember,
   PlanSummary,
@@ -440,6 +441,11 @@ export class Api {
 
   history(planId: string): Promise<HistoryEntry[]> {
     return this.call("GET", `/api/v1/plans/${encodeURIComponent(planId)}/history`)
+  }
+
+  /** The history in sessions of editing, each said item by item. */
+  historySessions(planId: string): Promise<HistorySession[]> {
+    return this.call("GET", `/api/v1/plans/${encodeURIComponent(planId)}/history/sessions`)
   }
 
   accessLog(planId: string): Promise<AccessLogEntry[]> {

@@ -27,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_upload: usize) {
     .service(web::resource("/plans/{plan}/members/{user}").route(web::delete().to(remove_member)))
     .service(web::resource("/plans/{plan}/history").route(web::get().to(history)))
     .service(web::resource("/plans/{plan}/conflicts").route(web::get().to(conflicts)))
+    .service(web::resource("/plans/{plan}/history/sessions").route(web::get().to(sessions)))
     .service(web::resource("/plans/{plan}/export").route(web::get().to(export)))
     .service(web::resource("/plans/{plan}/access-log").route(web::get().to(read_access_log)))
     .service(
@@ -138,6 +139,17 @@ async fn history(
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(entries))
+}
+
+async fn sessions(
+    services: web::Data<Services>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let sessions = history::sessions(&services, &caller, plan_id(&path)?).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(sessions))
 }
 
 async fn conflicts(

@@ -19,6 +19,7 @@ mod conflicts;
 mod console;
 mod export;
 mod health;
+mod history_in_words;
 mod leaving;
 mod migrations;
 mod oidc;

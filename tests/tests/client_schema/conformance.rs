@@ -461,6 +461,8 @@ async fn the_real_server_answers_as_openapi_json_says() {
     // Transparency.
     let history = get("/api/v1/plans/{plan}/history").plan(id);
     w.expect(200, history.token(&sam_token)).await;
+    let sessions = get("/api/v1/plans/{plan}/history/sessions").plan(id);
+    w.expect(200, sessions.token(&sam_token)).await;
     let conflicts = get("/api/v1/plans/{plan}/conflicts").plan(id);
     w.expect(200, conflicts.token(&sam_token)).await;
     w.expect(200, get(ACCESS_LOG).plan(id).token(&sam_token))

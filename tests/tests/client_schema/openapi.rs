@@ -581,6 +581,20 @@ pub fn operations() -> Vec<Operation> {
         .errors(&[E::PlanNotFound]),
         op(
             "get",
+            "/api/v1/plans/{plan}/history/sessions",
+            "getHistorySessions",
+            "transparency",
+            "The history in words",
+            "Oldest first: each member's sessions of editing (their changes no more than half an \
+             hour apart), with what each did item by item (`said`: goals, steps, strengths, \
+             supports and check-ins added, removed or changed, a status set, a step marked done) \
+             and the same as English sentences (\"Sam marked ‘Call the housing office’ done\").",
+        )
+        .params(&[PLAN])
+        .answers(Success::List("HistorySession"))
+        .errors(&[E::PlanNotFound]),
+        op(
+            "get",
             "/api/v1/plans/{plan}/conflicts",
             "getConflicts",
             "plans",

@@ -115,6 +115,7 @@ pub fn components() -> Map<String, Value> {
     responses.subschema_for::<Invitation>();
     responses.subschema_for::<HistoryEntry>();
     responses.subschema_for::<cairn_shared::api::PlanConflict>();
+    responses.subschema_for::<cairn_shared::api::HistorySession>();
     responses.subschema_for::<AccessLogEntry>();
     responses.subschema_for::<Heads>();
     responses.subschema_for::<EnrollmentCode>();

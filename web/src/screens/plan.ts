@@ -19,7 +19,8 @@ import type {
   CheckIn,
   Goal,
   GoalStatus,
-  HistoryEntry,
+  ChangeSaid,
+  HistorySession,
   PlanMember,
   Step,
   StepWho,
@@ -144,6 +145,31 @@ const t = catalogue(
     history: "Who changed what",
     edits: "{count} edit|{count} edits",
     showHistory: "Show the history",
+    sessionMeta: "{date} · {count} change|{date} · {count} changes",
+    "said.title-named": "{who} named the plan “{to}”",
+    "said.title-changed": "{who} renamed the plan “{from}” to “{to}”",
+    "said.what-matters-changed": "{who} rewrote what matters",
+    "said.strength-added": "{who} added a strength: “{item}”",
+    "said.strength-removed": "{who} removed the strength “{item}”",
+    "said.strength-changed": "{who} changed the strength “{from}” to “{to}”",
+    "said.goal-added": "{who} added the goal “{item}”",
+    "said.goal-removed": "{who} removed the goal “{item}”",
+    "said.goal-changed": "{who} changed the goal “{from}” to “{to}”",
+    "said.goal-status-changed": "{who} set the goal “{item}” to “{to}”",
+    "said.step-added": "{who} added the step “{item}” to “{goal}”",
+    "said.step-removed": "{who} removed the step “{item}” from “{goal}”",
+    "said.step-changed": "{who} changed the step “{from}” to “{to}”",
+    "said.step-done": "{who} marked “{item}” done",
+    "said.step-undone": "{who} marked “{item}” not done",
+    "said.step-who-changed": "{who} changed who takes “{item}”",
+    "said.step-due-changed": "{who} set “{item}” for {to}",
+    "said.step-due-removed": "{who} took the day off “{item}”",
+    "said.support-added": "{who} added “{item}” to who helps",
+    "said.support-removed": "{who} removed “{item}” from who helps",
+    "said.support-changed": "{who} changed “{item}” in who helps",
+    "said.check-in-added": "{who} added a check-in for {item}",
+    "said.check-in-removed": "{who} removed the check-in of {item}",
+    "said.check-in-changed": "{who} changed the check-in of {item}",
     confirmRemove: "Remove {name} from your plan? Their access ends at once.",
     memberRemoved: "{name} is no longer on your plan.",
     confirmLeave: "Leave {name}'s plan? It will be deleted from this phone.",
@@ -258,6 +284,31 @@ const t = catalogue(
     history: "Quién cambió qué",
     edits: "{count} cambio|{count} cambios",
     showHistory: "Ver el historial",
+    sessionMeta: "{date} · {count} cambio|{date} · {count} cambios",
+    "said.title-named": "{who} puso nombre al plan: «{to}»",
+    "said.title-changed": "{who} cambió el nombre del plan de «{from}» a «{to}»",
+    "said.what-matters-changed": "{who} cambió lo que importa",
+    "said.strength-added": "{who} añadió una fortaleza: «{item}»",
+    "said.strength-removed": "{who} quitó la fortaleza «{item}»",
+    "said.strength-changed": "{who} cambió la fortaleza «{from}» por «{to}»",
+    "said.goal-added": "{who} añadió la meta «{item}»",
+    "said.goal-removed": "{who} quitó la meta «{item}»",
+    "said.goal-changed": "{who} cambió la meta «{from}» por «{to}»",
+    "said.goal-status-changed": "{who} marcó la meta «{item}» como «{to}»",
+    "said.step-added": "{who} añadió el paso «{item}» a «{goal}»",
+    "said.step-removed": "{who} quitó el paso «{item}» de «{goal}»",
+    "said.step-changed": "{who} cambió el paso «{from}» por «{to}»",
+    "said.step-done": "{who} marcó «{item}» como hecho",
+    "said.step-undone": "{who} marcó «{item}» como no hecho",
+    "said.step-who-changed": "{who} cambió quién da el paso «{item}»",
+    "said.step-due-changed": "{who} puso «{item}» para el {to}",
+    "said.step-due-removed": "{who} quitó el día de «{item}»",
+    "said.support-added": "{who} añadió «{item}» a quién ayuda",
+    "said.support-removed": "{who} quitó «{item}» de quién ayuda",
+    "said.support-changed": "{who} cambió «{item}» en quién ayuda",
+    "said.check-in-added": "{who} añadió un encuentro del {item}",
+    "said.check-in-removed": "{who} quitó el encuentro del {item}",
+    "said.check-in-changed": "{who} cambió el encuentro del {item}",
     confirmRemove: "¿Quitar a {name} de tu plan? Su acceso termina al instante.",
     memberRemoved: "{name} ya no está en tu plan.",
     confirmLeave: "¿Dejar el plan de {name}? Se borrará de este teléfono.",
@@ -365,7 +416,6 @@ class PlanView {
   #presence = new Map<string, Presence>()
   #editing = ""
   #timers: number[] = []
-  #history: HistoryEntry[] | null = null
   #members: Member[] = []
   #membersLoaded = false
   #frame = 0
@@ -842,8 +892,9 @@ class PlanView {
   }
 
   async #loadHistory(): Promise<void> {
+    let sessions: HistorySession[]
     try {
-      this.#history = await this.api.history(this.local.id)
+      sessions = await this.api.historySessions(this.local.id)
     } catch (err) {
       say(problem(err))
       return
@@ -851,15 +902,15 @@ class PlanView {
     const list = h(
       "ol",
       { class: "history", tabindex: "-1" },
-      ...this.#history
+      ...sessions
         .slice()
         .reverse()
-        .map(entry =>
+        .map(session =>
           h(
             "li",
             {},
-            h("strong", {}, entry.authorName),
-            ` · ${dateTime(entry.madeAt ?? entry.receivedAt)} · ${t("edits", { count: entry.operations })}`
+            h("p", { class: "hint" }, t("sessionMeta", { date: dateTime(session.endedAt), count: session.changes })),
+            h("ul", {}, ...session.said.map(change => h("li", {}, saidInWords(session.authorName, change))))
           )
         )
     )
@@ -1111,6 +1162,30 @@ class GoalPart implements Part<Goal> {
     if (shown === this.#conflictShown) return
     this.#conflictShown = shown
     drawConflict(this, this.#conflict, standing)
+  }
+}
+
+/** One change of a session, in this phone's language. */
+function saidInWords(who: string, change: ChangeSaid): string {
+  const item = change.item ?? ""
+  const from = change.from ?? ""
+  const to = change.to ?? ""
+  const goal = change.goal ?? ""
+  switch (change.kind) {
+    case "title-changed":
+      return from ? t("said.title-changed", { who, from, to }) : t("said.title-named", { who, to })
+    case "goal-status-changed": {
+      const status = STATUSES.includes(to as GoalStatus) ? t(`status.${to as GoalStatus}`) : to
+      return t("said.goal-status-changed", { who, item, to: status })
+    }
+    case "step-due-changed":
+      return to ? t("said.step-due-changed", { who, item, to: day(to) }) : t("said.step-due-removed", { who, item })
+    case "check-in-added":
+    case "check-in-removed":
+    case "check-in-changed":
+      return t(`said.${change.kind}`, { who, item: item ? day(item) : item })
+    default:
+      return t(`said.${change.kind}`, { who, item, from, to, goal })
   }
 }
 
