@@ -170,18 +170,27 @@ pub async fn start_registration(
         .webauthn
         .start_passkey_registration(user.id.0, &user.username, &user.display_name, Some(exclude))
         .map_err(internal)?;
-    let state = serde_json::to_string(&state).map_err(internal)?;
-    let now = Utc::now();
     // One registration in progress per account: a new one replaces the one before.
-    services
-        .store
-        .drop_passkey_ceremonies(user.id, REGISTRATION)
-        .await?;
+    begin_own(services, user.id, REGISTRATION, &state, &options).await
+}
+
+/// Keep a ceremony of the account's own (a registration or a confirmation) until it is finished,
+/// replacing one of the same kind in progress, and answer its options.
+async fn begin_own(
+    services: &Services,
+    user: cairn_shared::UserId,
+    kind: &str,
+    state: &impl serde::Serialize,
+    options: &impl serde::Serialize,
+) -> Result<PasskeyChallenge, PasskeyError> {
+    let state = serde_json::to_string(state).map_err(internal)?;
+    let now = Utc::now();
+    services.store.drop_passkey_ceremonies(user, kind).await?;
     let ceremony_id = services
         .store
         .insert_passkey_ceremony(
-            Some(user.id),
-            REGISTRATION,
+            Some(user),
+            kind,
             Some(&state),
             now,
             now + Duration::minutes(CEREMONY_MINUTES),
@@ -434,26 +443,7 @@ pub async fn start_confirmation(
         .webauthn
         .start_passkey_authentication(&passkeys)
         .map_err(internal)?;
-    let state = serde_json::to_string(&state).map_err(internal)?;
-    let now = Utc::now();
-    services
-        .store
-        .drop_passkey_ceremonies(user.id, CONFIRMATION)
-        .await?;
-    let ceremony_id = services
-        .store
-        .insert_passkey_ceremony(
-            Some(user.id),
-            CONFIRMATION,
-            Some(&state),
-            now,
-            now + Duration::minutes(CEREMONY_MINUTES),
-        )
-        .await?;
-    Ok(PasskeyChallenge {
-        ceremony_id,
-        options: serde_json::to_value(options).map_err(internal)?,
-    })
+    begin_own(services, user.id, CONFIRMATION, &state, &options).await
 }
 
 /// Check a passkey's answer to the caller's own confirmation ceremony: taken out once, whether
