@@ -276,6 +276,25 @@ mod tests {
     }
 
     #[test]
+    fn keeping_the_value_shown_settles_too() {
+        let (mut person, mut supporter, goal) = two_members();
+        write::set_goal_status(&mut person, &goal, GoalStatus::LetGo).expect("status");
+        write::set_goal_status(&mut supporter, &goal, GoalStatus::Working).expect("status");
+        person.merge(&mut supporter).expect("merge");
+        let conflict = open_conflicts(&person).remove(0);
+        let shown = to_json(
+            &person,
+            &person.get(&conflict.object, "status").unwrap().unwrap().0,
+            &conflict.object,
+        );
+        settle(&mut person, &conflict, &shown).expect("settle");
+        person.commit();
+        assert!(open_conflicts(&person).is_empty());
+        supporter.merge(&mut person).expect("merge");
+        assert!(open_conflicts(&supporter).is_empty());
+    }
+
+    #[test]
     fn concurrent_typing_and_the_same_choice_are_no_conflict_but_two_whole_titles_are() {
         let (mut person, mut supporter, goal) = two_members();
         // Typing in the same text at once merges character by character.

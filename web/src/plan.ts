@@ -226,6 +226,18 @@ export function setGoalStatus(plan: Plan, goalId: string, status: GoalStatus): v
   })
 }
 
+/** Settle a goal's status set differently at once by keeping `status`. Deleted, then put, in
+ * one change: a put of the value Automerge happens to show would be no change at all and leave
+ * the other value standing; the delete supersedes every value this phone has seen. */
+export function settleGoalStatus(plan: Plan, goalId: string, status: GoalStatus): void {
+  plan.change(doc => {
+    const goal = doc.goals?.[indexOf(doc.goals, goalId)] as unknown as Record<string, unknown> | undefined
+    if (!goal) return
+    delete goal.status
+    goal.status = scalar(status)
+  })
+}
+
 export function addStep(plan: Plan, goalId: string, text: string, who: StepWho): void {
   plan.change(doc => {
     const goal = doc.goals?.[indexOf(doc.goals, goalId)]

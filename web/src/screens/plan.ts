@@ -1211,7 +1211,7 @@ function drawConflict(part: { view: PlanView; id: string }, box: HTMLElement, st
           h("span", {}, t("conflictChoice", { what, who: view.chooserName(s.actor) })),
           h(
             "button",
-            { type: "button", onclick: () => P.setGoalStatus(view.plan, part.id, s.value as GoalStatus) },
+            { type: "button", onclick: () => P.settleGoalStatus(view.plan, part.id, s.value as GoalStatus) },
             t("conflictKeep", { what })
           )
         )
