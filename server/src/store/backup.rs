@@ -57,6 +57,7 @@ pub const TABLES: &[&str] = &[
     "oidc_identities",
     "oidc_logins",
     "oidc_handoffs",
+    "plan_versions",
 ];
 
 /// Tables about the installation rather than its people: a fresh database may already hold
@@ -229,6 +230,10 @@ macro_rules! with_entity {
             }
             "oidc_handoffs" => {
                 type $entity = oidc_handoffs::Entity;
+                $body
+            }
+            "plan_versions" => {
+                type $entity = super::entities::plan_versions::Entity;
                 $body
             }
             other => Err(StoreError::Corrupt(format!("no table is named {other:?}")).into()),

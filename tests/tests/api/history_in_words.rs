@@ -1,8 +1,8 @@
 //! History in words (issue 28): the plan's history read as sessions of editing, each member's
 //! run of changes said in the product's words, from two real sync clients' edits.
 
-use automerge::{AutoCommit, ReadDoc};
 use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ReadDoc};
 use cairn_shared::api::HistorySession;
 use cairn_shared::changes_in_words::ChangeKind;
 use cairn_shared::plan::{Goal, GoalStatus, Step, StepWho, write};

@@ -171,7 +171,8 @@ pub fn status_of(code: ErrorCode) -> u16 {
         | E::NotFound
         | E::PasskeyNotFound
         | E::SecondFactorNotFound
-        | E::EnrollmentCodeNotFound => 404,
+        | E::EnrollmentCodeNotFound
+        | E::VersionNotFound => 404,
         E::OidcNotConfigured => 404,
         E::MethodNotAllowed => 405,
         E::UsernameTaken
@@ -179,7 +180,9 @@ pub fn status_of(code: ErrorCode) -> u16 {
         | E::OwnerCannotLeave
         | E::SoleAdmin
         | E::SecondFactorAlreadyEnabled
-        | E::EnrollmentCodeAlreadyRevoked => 409,
+        | E::EnrollmentCodeAlreadyRevoked
+        | E::VersionNamedByYou
+        | E::VersionAlreadyAcknowledged => 409,
         E::InvitationExpired | E::InvitationUsed => 410,
         E::PayloadTooLarge => 413,
         E::ValidationFailed => 422,

@@ -1,0 +1,93 @@
+//! `/api/v1/plans/{id}/versions*`: named versions of a plan.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use cairn_shared::api::{Heads, NameVersionRequest};
+use cairn_shared::{ErrorCode, PlanId};
+
+use crate::domain::Caller;
+use crate::error::AppError;
+use crate::services::{Services, versions};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/plans/{plan}/versions")
+            .route(web::post().to(name))
+            .route(web::get().to(list)),
+    )
+    .service(web::resource("/plans/{plan}/versions/{version}").route(web::get().to(open)))
+    .service(
+        web::resource("/plans/{plan}/versions/{version}/acknowledge")
+            .route(web::post().to(acknowledge)),
+    )
+    .service(
+        web::resource("/plans/{plan}/versions/{version}/restore").route(web::post().to(restore)),
+    );
+}
+
+/// A plan id from the path; anything unreadable is "not found", like a plan one cannot see.
+fn plan_id(raw: &str) -> Result<PlanId, AppError> {
+    raw.parse().map_err(|_| {
+        AppError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::PlanNotFound,
+            "plan not found",
+        )
+    })
+}
+
+async fn name(
+    services: web::Data<Services>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<NameVersionRequest>,
+) -> Result<HttpResponse, AppError> {
+    let version = versions::name_version(&services, &caller, plan_id(&path)?, &body.name).await?;
+    Ok(HttpResponse::Created().json(version))
+}
+
+async fn list(
+    services: web::Data<Services>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let list = versions::list_versions(&services, &caller, plan_id(&path)?).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(list))
+}
+
+async fn open(
+    services: web::Data<Services>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let plan = plan_id(&path.0)?;
+    let version = versions::version_id(&path.1)?;
+    let view = versions::open_version(&services, &caller, plan, version).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(view))
+}
+
+async fn acknowledge(
+    services: web::Data<Services>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let plan = plan_id(&path.0)?;
+    let version = versions::version_id(&path.1)?;
+    let acknowledged = versions::acknowledge(&services, &caller, plan, version).await?;
+    Ok(HttpResponse::Ok().json(acknowledged))
+}
+
+async fn restore(
+    services: web::Data<Services>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let plan = plan_id(&path.0)?;
+    let version = versions::version_id(&path.1)?;
+    let heads = versions::restore(&services, &caller, plan, version).await?;
+    Ok(HttpResponse::Ok().json(Heads { heads }))
+}
