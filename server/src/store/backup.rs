@@ -23,8 +23,8 @@ use super::entities::{
     access_log, account_activity, actor_bindings, admin_audit, backups, device_sessions,
     enrollment_codes, instances, invitations, oidc_handoffs, oidc_identities, oidc_logins,
     passkey_ceremonies, passkeys, plan_changes, plan_keys, plan_members, plan_snapshots,
-    plan_tombstones, plans, recovery_codes, reset_codes, second_factor_challenges, second_factors,
-    server_settings, users,
+    plan_tombstones, plan_versions, plans, recovery_codes, reset_codes, second_factor_challenges,
+    second_factors, server_settings, users,
 };
 use super::{Store, StoreError};
 
@@ -233,7 +233,7 @@ macro_rules! with_entity {
                 $body
             }
             "plan_versions" => {
-                type $entity = super::entities::plan_versions::Entity;
+                type $entity = plan_versions::Entity;
                 $body
             }
             other => Err(StoreError::Corrupt(format!("no table is named {other:?}")).into()),
