@@ -450,3 +450,61 @@ async fn a_restored_version_merges_with_what_an_offline_member_wrote_meanwhile()
     assert_eq!(texts(&after, "strengths").len(), 1, "{after}");
     assert_eq!(texts(&after, "strengths"), vec!["Good at singing"]);
 }
+
+/// Every log line the server writes while the test runs (this process only: nextest runs each
+/// test in its own).
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut all) = self.0.lock() {
+            all.extend_from_slice(bytes);
+        }
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_versions_name_never_reaches_the_logs() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let installed = tracing_subscriber::fmt()
+        .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
+        .with_writer(move || writer.clone())
+        .try_init()
+        .is_ok();
+    let app = TestApp::spawn().await;
+    let maria = app.register("maria").await;
+    let sam = app.register("sam").await;
+    let plan = app.create_plan(&maria, "Mine").await;
+    app.add_supporter(&maria, &plan, &sam).await;
+    let marker = format!("agreed {}", uuid::Uuid::new_v4().simple());
+    let named = name(&app, &maria, &plan, &marker).await;
+    let too_long = format!("{marker}{}", "x".repeat(200));
+    app.post(
+        &format!("/api/v1/plans/{plan}/versions"),
+        maria.token(),
+        json!({ "name": too_long }),
+    )
+    .await
+    .assert_error(422, ErrorCode::ValidationFailed);
+    for action in ["acknowledge", "restore"] {
+        let path = format!("/api/v1/plans/{plan}/versions/{}/{action}", named.id);
+        assert_eq!(app.post(&path, sam.token(), json!({})).await.status, 200);
+    }
+    let opened = format!("/api/v1/plans/{plan}/versions/{}", named.id);
+    assert_eq!(app.get(&opened, sam.token()).await.status, 200);
+    if !installed {
+        return; // Another subscriber already holds this process (not under nextest).
+    }
+    let logs = String::from_utf8_lossy(&captured.0.lock().expect("logs")).into_owned();
+    assert!(
+        logs.contains("plan version named"),
+        "the logs were captured"
+    );
+    assert!(!logs.contains(&marker), "{logs}");
+}
