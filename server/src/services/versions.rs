@@ -19,7 +19,7 @@ use automerge::{
 use cairn_shared::api::{PlanVersion, PlanVersionView};
 use cairn_shared::changes_in_words::{changes_between, sentence};
 use cairn_shared::{PlanId, UserId};
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -97,7 +97,7 @@ pub async fn name_version(
     .await?;
     let stored = services
         .store
-        .insert_version(plan, name, &heads, caller.user.id, Utc::now())
+        .insert_version(plan, name, &heads, caller.user.id, stored_now())
         .await?;
     tracing::info!(version.id = %stored.id, "plan version named");
     Ok(described(services, stored, &mut HashMap::new()).await?)
@@ -134,7 +134,7 @@ pub async fn acknowledge(
     if stored.acknowledged.is_some() {
         return Err(VersionError::AlreadyAcknowledged);
     }
-    let now = Utc::now();
+    let now = stored_now();
     if !services
         .store
         .acknowledge_version(plan, version, caller.user.id, now)
@@ -246,6 +246,11 @@ pub async fn restore(
     };
     tracing::info!("plan version restored");
     Ok(heads.iter().map(|head| const_hex::encode(head.0)).collect())
+}
+
+/// Now, to the microsecond both databases keep, so an answer equals what is read back later.
+fn stored_now() -> chrono::DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
 }
 
 async fn find(
