@@ -40,7 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_upload: usize) {
 }
 
 /// A plan id from the path; anything unreadable is "not found", like a plan one cannot see.
-fn plan_id(raw: &str) -> Result<PlanId, AppError> {
+pub(super) fn plan_id(raw: &str) -> Result<PlanId, AppError> {
     raw.parse().map_err(|_| {
         AppError::new(
             StatusCode::NOT_FOUND,

@@ -1,10 +1,9 @@
 //! `/api/v1/plans/{id}/versions*`: named versions of a plan.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use cairn_shared::api::{Heads, NameVersionRequest};
-use cairn_shared::{ErrorCode, PlanId};
 
+use super::plans::plan_id;
 use crate::domain::Caller;
 use crate::error::AppError;
 use crate::services::{Services, versions};
@@ -23,17 +22,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/plans/{plan}/versions/{version}/restore").route(web::post().to(restore)),
     );
-}
-
-/// A plan id from the path; anything unreadable is "not found", like a plan one cannot see.
-fn plan_id(raw: &str) -> Result<PlanId, AppError> {
-    raw.parse().map_err(|_| {
-        AppError::new(
-            StatusCode::NOT_FOUND,
-            ErrorCode::PlanNotFound,
-            "plan not found",
-        )
-    })
 }
 
 async fn name(

@@ -7,28 +7,14 @@ use automerge::{AutoCommit, ROOT, ReadDoc};
 use cairn_shared::ErrorCode;
 use cairn_shared::api::{PlanVersion, PlanVersionView};
 use cairn_shared::plan::{Goal, GoalStatus, Step, StepWho, Strength, write};
-use cairn_tests::sync_client::SyncClient;
 use cairn_tests::{Session, TestApp};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
 
 use crate::export::{download, json_body, validate_fhir};
+use crate::history_in_words::{edit, joined};
 
 const AGREED: &str = "what we agreed on 2 March";
-
-async fn joined(app: &TestApp, who: &Session, document: &str) -> SyncClient {
-    let mut client = app.sync_client(who).await;
-    client.track(document, AutoCommit::new());
-    client.sync_doc(document, true).await;
-    client
-}
-
-async fn edit(client: &mut SyncClient, document: &str, change: impl FnOnce(&mut AutoCommit)) {
-    let doc = &mut client.docs.get_mut(document).expect("tracked").doc;
-    change(doc);
-    doc.commit();
-    client.sync_doc(document, false).await;
-}
 
 fn goal(id: &str, text: &str, by: &Session) -> Goal {
     Goal {
