@@ -21,6 +21,8 @@ import type {
   Invitation,
   PlanMember,
   PlanSummary,
+  PlanVersion,
+  PlanVersionView,
 } from "../../client-schema/cairn.ts"
 
 /** Where an older version of the app kept the session (in plain text): moved into the vault. */
@@ -446,6 +448,31 @@ export class Api {
   /** The history in sessions of editing, each said item by item. */
   historySessions(planId: string): Promise<HistorySession[]> {
     return this.call("GET", `/api/v1/plans/${encodeURIComponent(planId)}/history/sessions`)
+  }
+
+  /** The plan's named versions, oldest first. */
+  versions(planId: string): Promise<PlanVersion[]> {
+    return this.call("GET", `/api/v1/plans/${encodeURIComponent(planId)}/versions`)
+  }
+
+  /** Name the plan as it stands. */
+  nameVersion(planId: string, name: string): Promise<PlanVersion> {
+    return this.call("POST", `/api/v1/plans/${encodeURIComponent(planId)}/versions`, { name })
+  }
+
+  /** The other member acknowledges a named version. */
+  acknowledgeVersion(planId: string, versionId: string): Promise<PlanVersion> {
+    return this.call("POST", `/api/v1/plans/${encodeURIComponent(planId)}/versions/${encodeURIComponent(versionId)}/acknowledge`)
+  }
+
+  /** A named version as it was, and what changed since. */
+  openVersion(planId: string, versionId: string): Promise<PlanVersionView> {
+    return this.call("GET", `/api/v1/plans/${encodeURIComponent(planId)}/versions/${encodeURIComponent(versionId)}`)
+  }
+
+  /** Restore a named version as a new change (the server sends it to every device). */
+  restoreVersion(planId: string, versionId: string): Promise<{ heads: string[] }> {
+    return this.call("POST", `/api/v1/plans/${encodeURIComponent(planId)}/versions/${encodeURIComponent(versionId)}/restore`)
   }
 
   accessLog(planId: string): Promise<AccessLogEntry[]> {
