@@ -541,3 +541,95 @@ fn fill<T: Transactable + ReadDoc>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use automerge::transaction::Transactable;
+    use automerge::{ActorId, AutoSerde, Automerge, ObjType, ROOT, ReadDoc};
+
+    use super::restore_object;
+
+    fn json(doc: &Automerge) -> serde_json::Value {
+        serde_json::to_value(AutoSerde::from(doc)).expect("json")
+    }
+
+    fn add_item(
+        tx: &mut impl Transactable,
+        list: &automerge::ObjId,
+        at: usize,
+        id: &str,
+        text: &str,
+    ) {
+        let item = tx.insert_object(list, at, ObjType::Map).expect("item");
+        tx.put(&item, "id", id).expect("id");
+        let words = tx.put_object(&item, "text", ObjType::Text).expect("text");
+        tx.splice_text(&words, 0, 0, text).expect("words");
+        tx.put_object(&item, "steps", ObjType::List).expect("steps");
+    }
+
+    fn list(doc: &impl ReadDoc, key: &str) -> automerge::ObjId {
+        doc.get(ROOT, key).expect("read").expect("list").1
+    }
+
+    /// Whatever happened since (items added, removed, moved and reworded, a scalar changed, a key
+    /// added and one removed, a nested list changed), restoring gives back the version's
+    /// content, as one change on top of the history.
+    #[test]
+    fn restoring_gives_back_the_versions_content_whatever_happened_since() {
+        let mut doc = Automerge::new().with_actor(ActorId::random());
+        let mut tx = doc.transaction();
+        let goals = tx.put_object(ROOT, "goals", ObjType::List).expect("goals");
+        for (at, id) in ["a", "b", "c", "d"].iter().enumerate() {
+            add_item(&mut tx, &goals, at, id, &format!("goal {id}"));
+        }
+        tx.put(ROOT, "status", "thinking").expect("status");
+        tx.put(ROOT, "kept", 1).expect("kept");
+        let tags = tx.put_object(ROOT, "tags", ObjType::List).expect("tags");
+        tx.insert(&tags, 0, "x").expect("tag");
+        tx.commit();
+        let version_heads = doc.get_heads();
+        let version = json(&doc);
+
+        // Since: b removed, c moved first, a reworded, e added, a step under d, scalars changed.
+        let mut tx = doc.transaction();
+        let goals = list(&tx, "goals");
+        tx.delete(&goals, 1).expect("remove b");
+        let c = tx.get(&goals, 1).expect("read").expect("c").1;
+        let c_text = tx.get(&c, "text").expect("read").expect("text").1;
+        let c_words = tx.text(&c_text).expect("words");
+        tx.delete(&goals, 1).expect("move c: remove");
+        add_item(&mut tx, &goals, 0, "c", &c_words);
+        let a = tx.get(&goals, 1).expect("read").expect("a").1;
+        let a_text = tx.get(&a, "text").expect("read").expect("text").1;
+        tx.splice_text(&a_text, 0, 4, "a new").expect("reword");
+        add_item(&mut tx, &goals, 3, "e", "goal e");
+        let d = tx.get(&goals, 2).expect("read").expect("d").1;
+        let steps = tx.get(&d, "steps").expect("read").expect("steps").1;
+        tx.insert(&steps, 0, "a step").expect("step");
+        tx.put(ROOT, "status", "working").expect("status");
+        tx.delete(ROOT, "kept").expect("kept");
+        tx.put(ROOT, "added", true).expect("added");
+        let tags = list(&tx, "tags");
+        tx.insert(&tags, 1, "y").expect("tag");
+        tx.commit();
+        assert_ne!(json(&doc), version);
+        let changes_before = doc.get_changes(&[]).len();
+
+        let then = doc.fork_at(&version_heads).expect("fork");
+        let mut tx = doc.transaction();
+        restore_object(&then, &ROOT, &mut tx, &ROOT, ObjType::Map).expect("restore");
+        tx.commit();
+        assert_eq!(json(&doc), version);
+        assert_eq!(
+            doc.get_changes(&[]).len(),
+            changes_before + 1,
+            "one new change"
+        );
+
+        // Already the version: nothing to do.
+        let then = doc.fork_at(&version_heads).expect("fork");
+        let mut tx = doc.transaction();
+        restore_object(&then, &ROOT, &mut tx, &ROOT, ObjType::Map).expect("restore");
+        assert_eq!(tx.pending_ops(), 0);
+    }
+}
