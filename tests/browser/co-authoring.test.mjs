@@ -5,6 +5,7 @@
 // server. The conflict box passes axe-core at 360 px. Then Maria names the plan as it stands, Sam
 // acknowledges it, reads what changed since and goes back to it as a new change.
 import assert from "node:assert/strict"
+import { readFile } from "node:fs/promises"
 import { test } from "node:test"
 import { WAIT, axeViolations, expectText, phone, shot, signUp, startCairnAndBrowser, startPlan } from "./phones.mjs"
 
@@ -80,6 +81,9 @@ test("a status set differently on two offline phones shows both choices and who 
   await expectText(sam, "Sam has seen it")
   await button(sam, "What changed since").click()
   await expectText(sam, "Someone added the goal “Learn to drive”")
+  const [saved] = await Promise.all([sam.page.waitForEvent("download"), button(sam, "Download this version").click()])
+  const page = await readFile(await saved.path(), "utf8")
+  assert.ok(page.includes("This is the version ‘What we agreed’, named by Maria") && !page.includes("Learn to drive"), page)
   await shot(t, sam, "co-03-version-sam")
   assert.deepEqual(await axeViolations(sam.page), [], "named versions: axe-core violations")
   await button(sam, "Go back to this version").click()

@@ -479,9 +479,10 @@ export class Api {
     return this.call("GET", `/api/v1/plans/${encodeURIComponent(planId)}/access-log`)
   }
 
-  /** An export of the plan as a file (logged in the plan's access log). */
-  async export(planId: string, format: "json" | "markdown" | "fhir"): Promise<Blob> {
-    const path = `/api/v1/plans/${encodeURIComponent(planId)}/export?format=${format}`
+  /** An export of the plan (or of a named version of it) as a file (logged in the plan's access log). */
+  async export(planId: string, format: "json" | "markdown" | "fhir", version?: string): Promise<Blob> {
+    const of = version ? `&version=${encodeURIComponent(version)}` : ""
+    const path = `/api/v1/plans/${encodeURIComponent(planId)}/export?format=${format}${of}`
     let response = await send("GET", path, undefined, await this.accessToken())
     if (response.status === 401) {
       await this.refresh()

@@ -34,6 +34,7 @@ import { Keyed, h, setAttr, setText, setValue, type Part } from "../dom.ts"
 import * as P from "../plan.ts"
 import type { PlanStore } from "../sync.ts"
 import { problem } from "../app/errors.ts"
+import { saveFile } from "./export.ts"
 import { catalogue, day, dateTime, names } from "../app/i18n.ts"
 import type { LocalPlan, PlanList } from "../app/plan-list.ts"
 import {
@@ -161,6 +162,7 @@ const t = catalogue(
     restoreVersion: "Go back to this version",
     confirmRestore: "Go back to “{name}”? Everything since stays in the history.",
     restored: "The plan is back to “{name}”.",
+    downloadVersion: "Download this version",
     sessionMeta: "{date} · {count} change|{date} · {count} changes",
     "said.title-named": "{who} named the plan “{to}”",
     "said.title-changed": "{who} renamed the plan “{from}” to “{to}”",
@@ -315,6 +317,7 @@ const t = catalogue(
     restoreVersion: "Volver a esta versión",
     confirmRestore: "¿Volver a «{name}»? Todo lo de después queda en el historial.",
     restored: "El plan ha vuelto a «{name}».",
+    downloadVersion: "Descargar esta versión",
     sessionMeta: "{date} · {count} cambio|{date} · {count} cambios",
     "said.title-named": "{who} puso nombre al plan: «{to}»",
     "said.title-changed": "{who} cambió el nombre del plan de «{from}» a «{to}»",
@@ -1008,7 +1011,8 @@ class PlanView {
           }
           actions.append(
             h("button", { type: "button", onclick: () => void this.#openVersion(version, since) }, t("openVersion")),
-            h("button", { type: "button", onclick: () => void this.#restoreVersion(version) }, t("restoreVersion"))
+            h("button", { type: "button", onclick: () => void this.#restoreVersion(version) }, t("restoreVersion")),
+            h("button", { type: "button", onclick: () => void this.#downloadVersion(version) }, t("downloadVersion"))
           )
           return h(
             "li",
@@ -1041,6 +1045,15 @@ class PlanView {
           ? h("p", { class: "hint" }, t("nothingSince"))
           : h("ul", {}, ...view.changedSince.map(change => h("li", {}, saidInWords(t("someone"), change))))
       )
+    } catch (err) {
+      say(problem(err))
+    }
+  }
+
+  /** The version as a printable Markdown page, saying which version it is. */
+  async #downloadVersion(version: PlanVersion): Promise<void> {
+    try {
+      saveFile(await this.api.export(this.local.id, "markdown", version.id), `plan-${this.local.id}-version.md`)
     } catch (err) {
       say(problem(err))
     }
