@@ -24,6 +24,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// The plan and version ids from the path.
+fn ids(path: &(String, String)) -> Result<(cairn_shared::PlanId, uuid::Uuid), AppError> {
+    Ok((plan_id(&path.0)?, versions::version_id(&path.1)?))
+}
+
 async fn name(
     services: web::Data<Services>,
     caller: Caller,
@@ -50,8 +55,7 @@ async fn open(
     caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    let plan = plan_id(&path.0)?;
-    let version = versions::version_id(&path.1)?;
+    let (plan, version) = ids(&path)?;
     let view = versions::open_version(&services, &caller, plan, version).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -63,8 +67,7 @@ async fn acknowledge(
     caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    let plan = plan_id(&path.0)?;
-    let version = versions::version_id(&path.1)?;
+    let (plan, version) = ids(&path)?;
     let acknowledged = versions::acknowledge(&services, &caller, plan, version).await?;
     Ok(HttpResponse::Ok().json(acknowledged))
 }
@@ -74,8 +77,7 @@ async fn restore(
     caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    let plan = plan_id(&path.0)?;
-    let version = versions::version_id(&path.1)?;
+    let (plan, version) = ids(&path)?;
     let heads = versions::restore(&services, &caller, plan, version).await?;
     Ok(HttpResponse::Ok().json(Heads { heads }))
 }
