@@ -573,8 +573,11 @@ export interface ErrorBody {
  * sign in to this server.
  * - `oidc_provider_unavailable`: The identity provider could not be reached; try again in a moment.
  * - `oidc_session_ended`: The identity provider no longer lets this person sign in: the device session has ended.
+ * - `version_not_found`: The plan has no named version with that id.
+ * - `version_named_by_you`: You named this version: the other member acknowledges it, not the one who named it.
+ * - `version_already_acknowledged`: The version was already acknowledged.
  */
-export type ErrorCode = "bad_request" | "validation_failed" | "payload_too_large" | "unauthenticated" | "invalid_token" | "invalid_credentials" | "account_disabled" | "rate_limited" | "invalid_refresh_token" | "refresh_token_reused" | "registration_closed" | "enrollment_code_invalid" | "username_taken" | "admin_only" | "admin_cannot_use_plans" | "owner_only" | "plan_limit_reached" | "plan_not_found" | "account_not_found" | "member_not_found" | "session_not_found" | "invitation_not_found" | "invitation_expired" | "invitation_used" | "already_member" | "owner_cannot_leave" | "foreign_author" | "not_found" | "method_not_allowed" | "not_ready" | "internal" | "wrong_password" | "recovery_code_invalid" | "reset_code_invalid" | "sole_admin" | "passkey_not_found" | "passkey_registration_failed" | "second_factor_required" | "second_factor_code_invalid" | "second_factor_challenge_invalid" | "second_factor_not_found" | "second_factor_already_enabled" | "enrollment_code_not_found" | "enrollment_code_already_revoked" | "oidc_not_configured" | "oidc_sign_in_failed" | "oidc_not_allowed" | "oidc_provider_unavailable" | "oidc_session_ended";
+export type ErrorCode = "bad_request" | "validation_failed" | "payload_too_large" | "unauthenticated" | "invalid_token" | "invalid_credentials" | "account_disabled" | "rate_limited" | "invalid_refresh_token" | "refresh_token_reused" | "registration_closed" | "enrollment_code_invalid" | "username_taken" | "admin_only" | "admin_cannot_use_plans" | "owner_only" | "plan_limit_reached" | "plan_not_found" | "account_not_found" | "member_not_found" | "session_not_found" | "invitation_not_found" | "invitation_expired" | "invitation_used" | "already_member" | "owner_cannot_leave" | "foreign_author" | "not_found" | "method_not_allowed" | "not_ready" | "internal" | "wrong_password" | "recovery_code_invalid" | "reset_code_invalid" | "sole_admin" | "passkey_not_found" | "passkey_registration_failed" | "second_factor_required" | "second_factor_code_invalid" | "second_factor_challenge_invalid" | "second_factor_not_found" | "second_factor_already_enabled" | "enrollment_code_not_found" | "enrollment_code_already_revoked" | "oidc_not_configured" | "oidc_sign_in_failed" | "oidc_not_allowed" | "oidc_provider_unavailable" | "oidc_session_ended" | "version_not_found" | "version_named_by_you" | "version_already_acknowledged";
 
 /** What went wrong: a stable code and a human-readable message. */
 export interface ErrorDetail {
@@ -676,6 +679,12 @@ export interface LoginRequest {
  * factor, `{"secondFactor": {...}}` (tell them apart by that key).
  */
 export type LoginResponse = AuthTokens | SecondFactorNeeded;
+
+/** `POST /api/v1/plans/{id}/versions`: name the plan as it stands. */
+export interface NameVersionRequest {
+  /** The name, in the member's words ("what we agreed on 2 March"): 1 to 200 characters. */
+  name: string;
+}
 
 /**
  * `POST /api/v1/me/recovery-codes`: make a new set of recovery codes, confirmed by the
@@ -921,6 +930,49 @@ export interface PlanSummary {
   unavailable: boolean;
   /** The `automerge:` URL an automerge-repo client passes to `repo.find`. */
   url: string;
+}
+
+/**
+ * A named version of a plan: the plan as it stood when a member named it. The name is plan
+ * content (sealed at rest, shredded with the plan).
+ */
+export interface PlanVersion {
+  /** When they acknowledged it. */
+  acknowledgedAt: string | null;
+  /** The other member who acknowledged it, if one has. */
+  acknowledgedBy: UserId | null;
+  /** Their display name. */
+  acknowledgedByName: string | null;
+  /** The document's heads it points at (hex change hashes). */
+  heads: string[];
+  /** The version's id. */
+  id: string;
+  /** Its name, in the member's words. */
+  name: string;
+  /** When. */
+  namedAt: string;
+  /** Who named it. */
+  namedBy: UserId;
+  /** Their display name. */
+  namedByName: string;
+}
+
+/**
+ * `GET /api/v1/plans/{id}/versions/{version}`: the plan as it was, read-only, and what changed
+ * since, in words.
+ */
+export interface PlanVersionView {
+  /** What changed since, item by item (a client says it in its own language). */
+  changedSince: ChangeSaid[];
+  /**
+   * The plan document as it was at the version (the same shape as a JSON export's
+   * `document`).
+   */
+  document: unknown;
+  /** The same in English sentences. */
+  sentences: string[];
+  /** The version. */
+  version: PlanVersion;
 }
 
 /**
@@ -1274,7 +1326,7 @@ export interface Operations {
     request: undefined;
     status: 200;
     response: Uint8Array;
-    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "bad_request" | "plan_not_found" | "owner_only" | "internal";
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "bad_request" | "plan_not_found" | "owner_only" | "version_not_found" | "internal";
   };
   /** Who accessed the plan. */
   "GET /api/v1/plans/{plan}/access-log": {
@@ -1555,5 +1607,40 @@ export interface Operations {
     status: 200;
     response: LoginResponse;
     errors: "bad_request" | "payload_too_large" | "oidc_not_configured" | "oidc_sign_in_failed" | "account_disabled" | "internal";
+  };
+  /** Name the plan as it stands. */
+  "POST /api/v1/plans/{plan}/versions": {
+    request: NameVersionRequest;
+    status: 201;
+    response: PlanVersion;
+    errors: "bad_request" | "payload_too_large" | "unauthenticated" | "invalid_token" | "account_disabled" | "plan_not_found" | "validation_failed" | "internal";
+  };
+  /** The plan's named versions. */
+  "GET /api/v1/plans/{plan}/versions": {
+    request: undefined;
+    status: 200;
+    response: PlanVersion[];
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "plan_not_found" | "internal";
+  };
+  /** Open a named version. */
+  "GET /api/v1/plans/{plan}/versions/{version}": {
+    request: undefined;
+    status: 200;
+    response: PlanVersionView;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "plan_not_found" | "version_not_found" | "internal";
+  };
+  /** Acknowledge a named version. */
+  "POST /api/v1/plans/{plan}/versions/{version}/acknowledge": {
+    request: undefined;
+    status: 200;
+    response: PlanVersion;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "plan_not_found" | "version_not_found" | "version_named_by_you" | "version_already_acknowledged" | "internal";
+  };
+  /** Restore a named version. */
+  "POST /api/v1/plans/{plan}/versions/{version}/restore": {
+    request: undefined;
+    status: 200;
+    response: Heads;
+    errors: "unauthenticated" | "invalid_token" | "account_disabled" | "plan_not_found" | "version_not_found" | "foreign_author" | "payload_too_large" | "internal";
   };
 }

@@ -26,6 +26,7 @@ mod m20261208_000021_backups;
 mod m20261208_000022_oidc;
 mod m20261208_000023_console;
 mod m20261208_000024_plan_conflicts;
+mod m20261208_000026_plan_versions;
 
 /// Every migration Cairn has, oldest first. Never edit or reorder one that has shipped: add a new one.
 #[derive(Debug)]
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000022_oidc::Migration),
             Box::new(m20261208_000023_console::Migration),
             Box::new(m20261208_000024_plan_conflicts::Migration),
+            Box::new(m20261208_000026_plan_versions::Migration),
         ]
     }
 }

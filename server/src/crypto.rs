@@ -235,6 +235,29 @@ impl DataKey {
         let bytes = open(&self.cipher, &title_context(plan), blob)?;
         String::from_utf8(bytes).map_err(|_| CryptoError::Unreadable)
     }
+
+    /// Seal a part (`name` or `heads`) of a named version of `plan`: its own context, bound to
+    /// the plan and the version, so a sealed name cannot be passed off as another's.
+    pub fn seal_version(
+        &self,
+        plan: PlanId,
+        version: uuid::Uuid,
+        part: &str,
+        bytes: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        seal(&self.cipher, &version_context(plan, version, part), bytes)
+    }
+
+    /// Open what [`DataKey::seal_version`] sealed.
+    pub fn open_version(
+        &self,
+        plan: PlanId,
+        version: uuid::Uuid,
+        part: &str,
+        blob: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        open(&self.cipher, &version_context(plan, version, part), blob)
+    }
 }
 
 fn change_context(plan: PlanId, id: &str) -> Vec<u8> {
@@ -247,6 +270,14 @@ fn change_context(plan: PlanId, id: &str) -> Vec<u8> {
 fn title_context(plan: PlanId) -> Vec<u8> {
     let mut aad = b"cairn title\0".to_vec();
     aad.extend_from_slice(plan.0.as_bytes());
+    aad
+}
+
+fn version_context(plan: PlanId, version: uuid::Uuid, part: &str) -> Vec<u8> {
+    let mut aad = b"cairn version\0".to_vec();
+    aad.extend_from_slice(plan.0.as_bytes());
+    aad.extend_from_slice(version.as_bytes());
+    aad.extend_from_slice(part.as_bytes());
     aad
 }
 

@@ -352,3 +352,22 @@ impl From<LeavingError> for AppError {
         AppError::new(status, code, err.to_string())
     }
 }
+
+impl From<crate::services::versions::VersionError> for AppError {
+    fn from(err: crate::services::versions::VersionError) -> Self {
+        use crate::services::versions::VersionError as E;
+        let (status, code) = match &err {
+            E::NotFound => (StatusCode::NOT_FOUND, ErrorCode::VersionNotFound),
+            E::NamedByYou => (StatusCode::CONFLICT, ErrorCode::VersionNamedByYou),
+            E::AlreadyAcknowledged => (StatusCode::CONFLICT, ErrorCode::VersionAlreadyAcknowledged),
+            E::Plan(_) | E::Hub(_) => {
+                return match err {
+                    E::Plan(inner) => inner.into(),
+                    E::Hub(inner) => inner.into(),
+                    _ => AppError::internal(&err),
+                };
+            }
+        };
+        AppError::new(status, code, err.to_string())
+    }
+}

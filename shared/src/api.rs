@@ -927,3 +927,52 @@ pub struct OidcExchangeRequest {
     #[serde(default)]
     pub device_name: Option<String>,
 }
+
+/// `POST /api/v1/plans/{id}/versions`: name the plan as it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NameVersionRequest {
+    /// The name, in the member's words ("what we agreed on 2 March"): 1 to 200 characters.
+    pub name: String,
+}
+
+/// A named version of a plan: the plan as it stood when a member named it. The name is plan
+/// content (sealed at rest, shredded with the plan).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanVersion {
+    /// The version's id.
+    pub id: uuid::Uuid,
+    /// Its name, in the member's words.
+    pub name: String,
+    /// Who named it.
+    pub named_by: UserId,
+    /// Their display name.
+    pub named_by_name: String,
+    /// When.
+    pub named_at: DateTime<Utc>,
+    /// The document's heads it points at (hex change hashes).
+    pub heads: Vec<String>,
+    /// The other member who acknowledged it, if one has.
+    pub acknowledged_by: Option<UserId>,
+    /// Their display name.
+    pub acknowledged_by_name: Option<String>,
+    /// When they acknowledged it.
+    pub acknowledged_at: Option<DateTime<Utc>>,
+}
+
+/// `GET /api/v1/plans/{id}/versions/{version}`: the plan as it was, read-only, and what changed
+/// since, in words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanVersionView {
+    /// The version.
+    pub version: PlanVersion,
+    /// The plan document as it was at the version (the same shape as a JSON export's
+    /// `document`).
+    pub document: serde_json::Value,
+    /// What changed since, item by item (a client says it in its own language).
+    pub changed_since: Vec<crate::changes_in_words::ChangeSaid>,
+    /// The same in English sentences.
+    pub sentences: Vec<String>,
+}

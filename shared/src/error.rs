@@ -110,6 +110,12 @@ pub enum ErrorCode {
     OidcProviderUnavailable,
     /// The identity provider no longer lets this person sign in: the device session has ended.
     OidcSessionEnded,
+    /// The plan has no named version with that id.
+    VersionNotFound,
+    /// You named this version: the other member acknowledges it, not the one who named it.
+    VersionNamedByYou,
+    /// The version was already acknowledged.
+    VersionAlreadyAcknowledged,
 }
 
 /// The body of every error response.

@@ -2,8 +2,10 @@
 // status differently while both phones are offline. Once both are back, both screens show both
 // choices and who chose each (read from each phone's own copy of the plan), instead of one being
 // silently overruled; Sam keeps Maria's choice and the conflict is gone on both phones and on the
-// server. The conflict box passes axe-core at 360 px.
+// server. The conflict box passes axe-core at 360 px. Then Maria names the plan as it stands, Sam
+// acknowledges it, reads what changed since and goes back to it as a new change.
 import assert from "node:assert/strict"
+import { readFile } from "node:fs/promises"
 import { test } from "node:test"
 import { WAIT, axeViolations, expectText, phone, shot, signUp, startCairnAndBrowser, startPlan } from "./phones.mjs"
 
@@ -63,5 +65,33 @@ test("a status set differently on two offline phones shows both choices and who 
   await shot(t, maria, "co-02-settled-maria")
   const settled = await world.cairn.request("GET", `/api/v1/plans/${documentId}/conflicts`, { token })
   assert.deepEqual(settled.body, [])
+
+  // Maria names the plan as it stands; Sam adds a goal, acknowledges the version, reads what
+  // changed since and goes back to it: a new change, and the goal is gone on both phones.
+  await maria.page.locator("#version-name").fill("What we agreed")
+  await button(maria, "Name this version").click()
+  await expectText(maria, "Named by Maria")
+  await sam.page.getByLabel("A new goal, in Maria's words").fill("Learn to drive")
+  await button(sam, "Add goal").click()
+  await sam.page.getByRole("group", { name: "Where goal 2 stands" }).waitFor({ timeout: WAIT })
+  await maria.page.getByRole("group", { name: "Where goal 2 stands" }).waitFor({ timeout: WAIT })
+  await button(sam, "Show the named versions").click()
+  await expectText(sam, "What we agreed")
+  await button(sam, "I have seen it").click()
+  await expectText(sam, "Sam has seen it")
+  await button(sam, "What changed since").click()
+  await expectText(sam, "Someone added the goal “Learn to drive”")
+  const [saved] = await Promise.all([sam.page.waitForEvent("download"), button(sam, "Download this version").click()])
+  const page = await readFile(await saved.path(), "utf8")
+  assert.ok(page.includes("This is the version ‘What we agreed’, named by Maria") && !page.includes("Learn to drive"), page)
+  await shot(t, sam, "co-03-version-sam")
+  assert.deepEqual(await axeViolations(sam.page), [], "named versions: axe-core violations")
+  await button(sam, "Go back to this version").click()
+  for (const device of [sam, maria]) {
+    await device.page.getByRole("group", { name: "Where goal 2 stands" }).waitFor({ state: "hidden", timeout: WAIT })
+    assert.ok(await status(device, "Let it go").isChecked(), `${device.label}: the version's status stands`)
+  }
+  const history = await world.cairn.request("GET", `/api/v1/plans/${documentId}/history/sessions`, { token })
+  assert.equal(history.body.at(-1).authorName, "Sam", JSON.stringify(history.body.at(-1)))
   for (const device of [maria, sam]) assert.deepEqual(device.errors, [], `${device.label}: no script errors`)
 })

@@ -21,6 +21,8 @@ import type {
   Invitation,
   PlanMember,
   PlanSummary,
+  PlanVersion,
+  PlanVersionView,
 } from "../../client-schema/cairn.ts"
 
 /** Where an older version of the app kept the session (in plain text): moved into the vault. */
@@ -448,13 +450,39 @@ export class Api {
     return this.call("GET", `/api/v1/plans/${encodeURIComponent(planId)}/history/sessions`)
   }
 
+  /** The plan's named versions, oldest first. */
+  versions(planId: string): Promise<PlanVersion[]> {
+    return this.call("GET", `/api/v1/plans/${encodeURIComponent(planId)}/versions`)
+  }
+
+  /** Name the plan as it stands. */
+  nameVersion(planId: string, name: string): Promise<PlanVersion> {
+    return this.call("POST", `/api/v1/plans/${encodeURIComponent(planId)}/versions`, { name })
+  }
+
+  /** The other member acknowledges a named version. */
+  acknowledgeVersion(planId: string, versionId: string): Promise<PlanVersion> {
+    return this.call("POST", `/api/v1/plans/${encodeURIComponent(planId)}/versions/${encodeURIComponent(versionId)}/acknowledge`)
+  }
+
+  /** A named version as it was, and what changed since. */
+  openVersion(planId: string, versionId: string): Promise<PlanVersionView> {
+    return this.call("GET", `/api/v1/plans/${encodeURIComponent(planId)}/versions/${encodeURIComponent(versionId)}`)
+  }
+
+  /** Restore a named version as a new change (the server sends it to every device). */
+  restoreVersion(planId: string, versionId: string): Promise<{ heads: string[] }> {
+    return this.call("POST", `/api/v1/plans/${encodeURIComponent(planId)}/versions/${encodeURIComponent(versionId)}/restore`)
+  }
+
   accessLog(planId: string): Promise<AccessLogEntry[]> {
     return this.call("GET", `/api/v1/plans/${encodeURIComponent(planId)}/access-log`)
   }
 
-  /** An export of the plan as a file (logged in the plan's access log). */
-  async export(planId: string, format: "json" | "markdown" | "fhir"): Promise<Blob> {
-    const path = `/api/v1/plans/${encodeURIComponent(planId)}/export?format=${format}`
+  /** An export of the plan (or of a named version of it) as a file (logged in the plan's access log). */
+  async export(planId: string, format: "json" | "markdown" | "fhir", version?: string): Promise<Blob> {
+    const of = version ? `&version=${encodeURIComponent(version)}` : ""
+    const path = `/api/v1/plans/${encodeURIComponent(planId)}/export?format=${format}${of}`
     let response = await send("GET", path, undefined, await this.accessToken())
     if (response.status === 401) {
       await this.refresh()

@@ -14,6 +14,7 @@ mod passkeys;
 mod plans;
 mod second_factor;
 mod sync;
+mod versions;
 pub mod web_app;
 
 use actix_web::dev::ServiceResponse;
@@ -84,7 +85,8 @@ pub fn configure(
             .configure(passkeys::configure)
             .configure(second_factor::configure)
             .configure(console::configure)
-            .configure(oidc::configure),
+            .configure(oidc::configure)
+            .configure(versions::configure),
     )
     .configure(|cfg| web_app::configure(cfg, web_dir));
 }

@@ -40,7 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_upload: usize) {
 }
 
 /// A plan id from the path; anything unreadable is "not found", like a plan one cannot see.
-fn plan_id(raw: &str) -> Result<PlanId, AppError> {
+pub(super) fn plan_id(raw: &str) -> Result<PlanId, AppError> {
     raw.parse().map_err(|_| {
         AppError::new(
             StatusCode::NOT_FOUND,
@@ -233,9 +233,12 @@ async fn upload_changes(
 #[derive(Debug, serde::Deserialize)]
 struct ExportQuery {
     format: Option<String>,
+    /// A named version to export instead of the plan as it is now.
+    version: Option<String>,
 }
 
-/// `GET /api/v1/plans/{id}/export?format=json|markdown|fhir`: the plan as a download.
+/// `GET /api/v1/plans/{id}/export?format=json|markdown|fhir&version=`: the plan (or a named
+/// version of it) as a download.
 async fn export(
     services: web::Data<Services>,
     caller: Caller,
@@ -249,7 +252,11 @@ async fn export(
         .unwrap_or_default()
         .parse()
         .map_err(|err: export::UnknownFormat| AppError::bad_request(err.to_string()))?;
-    let export = export::export_plan(&services, &caller, plan, format).await?;
+    let version = match query.version.as_deref() {
+        Some(raw) => Some(crate::services::versions::version_id(raw)?),
+        None => None,
+    };
+    let export = export::export_plan(&services, &caller, plan, format, version).await?;
     Ok(HttpResponse::Ok()
         .content_type(export.content_type)
         .insert_header((

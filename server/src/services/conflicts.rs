@@ -29,6 +29,16 @@ pub async fn conflicts(
         open_conflicts::<automerge::Automerge>,
     )
     .await?;
+    named(services, plan, found).await
+}
+
+/// Conflicts found in a plan's document, with who chose each value (by the plan's actor
+/// bindings).
+pub(crate) async fn named(
+    services: &Services,
+    plan: PlanId,
+    found: Vec<cairn_shared::conflicts::FieldConflict>,
+) -> Result<Vec<PlanConflict>, PlanError> {
     if found.is_empty() {
         return Ok(Vec::new());
     }

@@ -145,6 +145,26 @@ pub(crate) struct Source<'a> {
     pub exported_at: DateTime<Utc>,
     /// Fields the members set differently at once and have not settled.
     pub unsettled: &'a [cairn_shared::api::PlanConflict],
+    /// The named version shown, or `None` for the plan as it is now.
+    pub version: Option<&'a cairn_shared::api::PlanVersion>,
+}
+
+impl Source<'_> {
+    /// Which version the export shows, in a sentence.
+    pub fn version_words(&self) -> String {
+        match self.version {
+            Some(version) => format!(
+                "This is the version ‘{}’, named by {} on {}.",
+                version.name,
+                version.named_by_name,
+                version.named_at.date_naive()
+            ),
+            None => format!(
+                "This is the plan as it was on {}, when it was exported.",
+                self.exported_at.date_naive()
+            ),
+        }
+    }
 }
 
 /// Export a plan in a format. Members may export JSON and Markdown; FHIR, which is for handing
@@ -155,23 +175,34 @@ pub async fn export_plan(
     caller: &Caller,
     plan: PlanId,
     format: ExportFormat,
-) -> Result<Export, PlanError> {
+    version: Option<uuid::Uuid>,
+) -> Result<Export, super::versions::VersionError> {
     let role = role_on(services, caller, plan).await?;
     if format == ExportFormat::Fhir && role != PlanRole::Owner {
         tracing::warn!("FHIR export refused for a supporter");
-        return Err(PlanError::OwnerOnly);
+        return Err(PlanError::OwnerOnly.into());
     }
     let metadata = services
         .store
         .plan(plan)
         .await?
         .ok_or(PlanError::NotFound)?;
-    let document = read_document(services, caller, plan, |document| {
-        serde_json::to_value(AutoSerde::from(document))
-    })
-    .await?
-    .map_err(|err| PlanError::Document(err.to_string()))?;
-    let unsettled = super::conflicts::conflicts(services, caller, plan).await?;
+    let (document, unsettled, version) = match version {
+        Some(version) => {
+            let (version, document, unsettled) =
+                super::versions::version_document(services, caller, plan, version).await?;
+            (document, unsettled, Some(version))
+        }
+        None => {
+            let document = read_document(services, caller, plan, |document| {
+                serde_json::to_value(AutoSerde::from(document))
+            })
+            .await?
+            .map_err(|err| PlanError::Document(err.to_string()))?;
+            let unsettled = super::conflicts::conflicts(services, caller, plan).await?;
+            (document, unsettled, None)
+        }
+    };
     let people = people(services, plan).await?;
     let exported_by = people
         .find(&caller.user.id.to_string())
@@ -188,6 +219,7 @@ pub async fn export_plan(
         exported_by: &exported_by,
         exported_at: Utc::now(),
         unsettled: &unsettled,
+        version: version.as_ref(),
     };
     let stem = format!("cairn-plan-{plan}");
     let export = match format {
@@ -298,6 +330,18 @@ fn json_export(source: &Source<'_>) -> Value {
         // Where the members chose differently at once: every value and who chose it (the
         // document above shows only one of them).
         "unsettled": unsettled::json(source.unsettled),
+        // Which version this is: a named one, or the plan as it is now.
+        "version": match source.version {
+            Some(version) => serde_json::json!({
+                "current": false,
+                "id": version.id,
+                "name": version.name,
+                "namedBy": { "userId": version.named_by, "displayName": version.named_by_name },
+                "namedAt": version.named_at,
+                "heads": version.heads,
+            }),
+            None => serde_json::json!({ "current": true }),
+        },
     })
 }
 

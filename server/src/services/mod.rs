@@ -18,6 +18,7 @@ pub mod oidc;
 pub mod passkeys;
 pub mod plans;
 pub mod second_factor;
+pub mod versions;
 
 use std::sync::Arc;
 

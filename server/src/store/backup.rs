@@ -23,8 +23,8 @@ use super::entities::{
     access_log, account_activity, actor_bindings, admin_audit, backups, device_sessions,
     enrollment_codes, instances, invitations, oidc_handoffs, oidc_identities, oidc_logins,
     passkey_ceremonies, passkeys, plan_changes, plan_keys, plan_members, plan_snapshots,
-    plan_tombstones, plans, recovery_codes, reset_codes, second_factor_challenges, second_factors,
-    server_settings, users,
+    plan_tombstones, plan_versions, plans, recovery_codes, reset_codes, second_factor_challenges,
+    second_factors, server_settings, users,
 };
 use super::{Store, StoreError};
 
@@ -57,6 +57,7 @@ pub const TABLES: &[&str] = &[
     "oidc_identities",
     "oidc_logins",
     "oidc_handoffs",
+    "plan_versions",
 ];
 
 /// Tables about the installation rather than its people: a fresh database may already hold
@@ -229,6 +230,10 @@ macro_rules! with_entity {
             }
             "oidc_handoffs" => {
                 type $entity = oidc_handoffs::Entity;
+                $body
+            }
+            "plan_versions" => {
+                type $entity = plan_versions::Entity;
                 $body
             }
             other => Err(StoreError::Corrupt(format!("no table is named {other:?}")).into()),

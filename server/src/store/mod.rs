@@ -30,6 +30,8 @@ mod upgrade;
 pub use upgrade::MigrationState;
 mod console;
 pub use console::{MigrationCount, Revocation, StoredEnrollmentCode};
+mod versions;
+pub use versions::StoredVersion;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

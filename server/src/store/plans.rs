@@ -320,6 +320,10 @@ impl Store {
             .filter(plan_snapshots::Column::PlanId.eq(id.0))
             .exec(&txn)
             .await?;
+        super::entities::plan_versions::Entity::delete_many()
+            .filter(super::entities::plan_versions::Column::PlanId.eq(id.0))
+            .exec(&txn)
+            .await?;
         invitations::Entity::delete_many()
             .filter(invitations::Column::PlanId.eq(id.0))
             .exec(&txn)

@@ -9,14 +9,18 @@ use cairn_shared::plan::{Goal, GoalStatus, Step, StepWho, write};
 use cairn_tests::sync_client::SyncClient;
 use cairn_tests::{Session, TestApp};
 
-async fn joined(app: &TestApp, who: &Session, document: &str) -> SyncClient {
+pub(crate) async fn joined(app: &TestApp, who: &Session, document: &str) -> SyncClient {
     let mut client = app.sync_client(who).await;
     client.track(document, AutoCommit::new());
     client.sync_doc(document, true).await;
     client
 }
 
-async fn edit(client: &mut SyncClient, document: &str, change: impl FnOnce(&mut AutoCommit)) {
+pub(crate) async fn edit(
+    client: &mut SyncClient,
+    document: &str,
+    change: impl FnOnce(&mut AutoCommit),
+) {
     let doc = &mut client.docs.get_mut(document).expect("tracked").doc;
     change(doc);
     doc.commit();

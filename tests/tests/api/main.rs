@@ -37,6 +37,7 @@ mod tokens;
 mod tombstones;
 mod upgrade;
 mod usernames;
+mod versions;
 mod web_app;
 
 /// The text at `key` of the plan's root, if it is a string.

@@ -487,6 +487,50 @@ async fn the_real_server_answers_as_openapi_json_says() {
     )
     .await;
 
+    // Named versions.
+    const VERSIONS: &str = "/api/v1/plans/{plan}/versions";
+    let named = w
+        .expect(
+            201,
+            post(VERSIONS)
+                .plan(id)
+                .token(&maria_token)
+                .json(json!({ "name": "what we agreed" })),
+        )
+        .await;
+    let version = named.text("/id");
+    w.expect(
+        422,
+        post(VERSIONS)
+            .plan(id)
+            .token(&maria_token)
+            .json(json!({ "name": "" })),
+    )
+    .await;
+    w.expect(200, get(VERSIONS).plan(id).token(&sam_token))
+        .await;
+    let one = get("/api/v1/plans/{plan}/versions/{version}").plan(id);
+    w.expect(200, one.at("version", &version).token(&sam_token))
+        .await;
+    let unknown = get("/api/v1/plans/{plan}/versions/{version}").plan(id);
+    w.expect(404, unknown.at("version", NOBODY).token(&sam_token))
+        .await;
+    let acknowledge = || post("/api/v1/plans/{plan}/versions/{version}/acknowledge").plan(id);
+    w.expect(
+        409,
+        acknowledge().at("version", &version).token(&maria_token),
+    )
+    .await;
+    w.expect(200, acknowledge().at("version", &version).token(&sam_token))
+        .await;
+    let restore = post("/api/v1/plans/{plan}/versions/{version}/restore").plan(id);
+    w.expect(200, restore.at("version", &version).token(&sam_token))
+        .await;
+    let export = get(EXPORT)
+        .plan(id)
+        .query(&format!("?format=json&version={version}"));
+    w.expect(200, export.token(&sam_token)).await;
+
     // HTTP sync.
     let all = w.expect(200, get(CHANGES).plan(id).token(&sam_token)).await;
     w.expect(

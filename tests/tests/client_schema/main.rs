@@ -374,7 +374,7 @@ fn openapi_json_is_valid_openapi_3_1_and_its_references_resolve() {
 }
 
 /// Route modules registered inside `web::scope("/api/v1")` in `server/src/routes/mod.rs`.
-const SCOPED: [&str; 10] = [
+const SCOPED: [&str; 11] = [
     "auth.rs",
     "me.rs",
     "plans.rs",
@@ -385,6 +385,7 @@ const SCOPED: [&str; 10] = [
     "second_factor.rs",
     "console.rs",
     "oidc.rs",
+    "versions.rs",
 ];
 /// Route modules registered at the root.
 const ROOT: [&str; 4] = ["mod.rs", "health.rs", "sync.rs", "extract.rs"];

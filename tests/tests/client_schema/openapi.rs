@@ -171,7 +171,8 @@ pub fn status_of(code: ErrorCode) -> u16 {
         | E::NotFound
         | E::PasskeyNotFound
         | E::SecondFactorNotFound
-        | E::EnrollmentCodeNotFound => 404,
+        | E::EnrollmentCodeNotFound
+        | E::VersionNotFound => 404,
         E::OidcNotConfigured => 404,
         E::MethodNotAllowed => 405,
         E::UsernameTaken
@@ -179,7 +180,9 @@ pub fn status_of(code: ErrorCode) -> u16 {
         | E::OwnerCannotLeave
         | E::SoleAdmin
         | E::SecondFactorAlreadyEnabled
-        | E::EnrollmentCodeAlreadyRevoked => 409,
+        | E::EnrollmentCodeAlreadyRevoked
+        | E::VersionNamedByYou
+        | E::VersionAlreadyAcknowledged => 409,
         E::InvitationExpired | E::InvitationUsed => 410,
         E::PayloadTooLarge => 413,
         E::ValidationFailed => 422,
@@ -628,9 +631,22 @@ pub fn operations() -> Vec<Operation> {
                 description: "The format of the file.",
                 schema: r#"{"type": "string", "enum": ["json", "markdown", "fhir"]}"#,
             },
+            Param {
+                name: "version",
+                place: "query",
+                required: false,
+                description: "A named version's id: export it instead of the plan as it is \
+                              now. Every export says which version it shows.",
+                schema: r#"{"type": "string"}"#,
+            },
         ])
         .answers(Success::Export)
-        .errors(&[E::BadRequest, E::PlanNotFound, E::OwnerOnly]),
+        .errors(&[
+            E::BadRequest,
+            E::PlanNotFound,
+            E::OwnerOnly,
+            E::VersionNotFound,
+        ]),
         op(
             "get",
             "/api/v1/plans/{plan}/access-log",
@@ -1242,8 +1258,89 @@ pub fn operations() -> Vec<Operation> {
             E::OidcSignInFailed,
             E::AccountDisabled,
         ]),
+        op(
+            "post",
+            "/api/v1/plans/{plan}/versions",
+            "nameVersion",
+            "plans",
+            "Name the plan as it stands",
+            "Either member names the plan as it is now (\"what we agreed on 2 March\"): the \
+             document's heads, with the name (1 to 200 characters, no line breaks; sealed at \
+             rest like all plan content), who and when. The other member may acknowledge it.",
+        )
+        .params(&[PLAN])
+        .request(Request::Json("NameVersionRequest"))
+        .answers(Success::Json(201, "PlanVersion"))
+        .errors(&[E::PlanNotFound, E::ValidationFailed]),
+        op(
+            "get",
+            "/api/v1/plans/{plan}/versions",
+            "listVersions",
+            "plans",
+            "The plan's named versions",
+            "Oldest first: name, who named it and when, who acknowledged it and when.",
+        )
+        .params(&[PLAN])
+        .answers(Success::List("PlanVersion"))
+        .errors(&[E::PlanNotFound]),
+        op(
+            "get",
+            "/api/v1/plans/{plan}/versions/{version}",
+            "openVersion",
+            "plans",
+            "Open a named version",
+            "The plan document as it was at the version (read-only), and what changed since, \
+             item by item (`changedSince`) and in English sentences.",
+        )
+        .params(&[PLAN, VERSION])
+        .answers(Success::Json(200, "PlanVersionView"))
+        .errors(&[E::PlanNotFound, E::VersionNotFound]),
+        op(
+            "post",
+            "/api/v1/plans/{plan}/versions/{version}/acknowledge",
+            "acknowledgeVersion",
+            "plans",
+            "Acknowledge a named version",
+            "The other member says they have seen it; once, and never by the one who named it.",
+        )
+        .params(&[PLAN, VERSION])
+        .answers(Success::Json(200, "PlanVersion"))
+        .errors(&[
+            E::PlanNotFound,
+            E::VersionNotFound,
+            E::VersionNamedByYou,
+            E::VersionAlreadyAcknowledged,
+        ]),
+        op(
+            "post",
+            "/api/v1/plans/{plan}/versions/{version}/restore",
+            "restoreVersion",
+            "plans",
+            "Restore a named version",
+            "Brings the plan back to the version's content as ONE new change by the caller, on \
+             top of the whole history (nothing is rewritten or truncated): items removed since \
+             are put back with their ids, items added since are removed, words and values put \
+             back. Stored and sent to everyone syncing like an upload (same limits); what an \
+             offline member wrote meanwhile merges when they reconnect. Answers the heads.",
+        )
+        .params(&[PLAN, VERSION])
+        .answers(Success::Json(200, "Heads"))
+        .errors(&[
+            E::PlanNotFound,
+            E::VersionNotFound,
+            E::ForeignAuthor,
+            E::PayloadTooLarge,
+        ]),
     ]
 }
+
+const VERSION: Param = Param {
+    name: "version",
+    place: "path",
+    required: true,
+    description: "The named version's id (UUID).",
+    schema: r#"{"type": "string"}"#,
+};
 
 /// The documented response of an operation for a status, following a `$ref` to a shared one:
 /// its JSON pointer in the document, and the response.

@@ -98,6 +98,7 @@ pub fn components() -> Map<String, Value> {
     requests.subschema_for::<SecondFactorCode>();
     requests.subschema_for::<SecondFactorSignIn>();
     requests.subschema_for::<OidcExchangeRequest>();
+    requests.subschema_for::<cairn_shared::api::NameVersionRequest>();
     // The plan document is only ever read (over REST it is answered as it is stored), so it has
     // the one contract, the same as in plan.schema.json.
     requests.subschema_for::<PlanDocument>();
@@ -116,6 +117,8 @@ pub fn components() -> Map<String, Value> {
     responses.subschema_for::<HistoryEntry>();
     responses.subschema_for::<cairn_shared::api::PlanConflict>();
     responses.subschema_for::<cairn_shared::api::HistorySession>();
+    responses.subschema_for::<cairn_shared::api::PlanVersion>();
+    responses.subschema_for::<cairn_shared::api::PlanVersionView>();
     responses.subschema_for::<AccessLogEntry>();
     responses.subschema_for::<Heads>();
     responses.subschema_for::<EnrollmentCode>();

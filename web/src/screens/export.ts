@@ -133,7 +133,8 @@ function backLink(planId: string): HTMLElement {
   return h("p", { class: "crumb no-print" }, h("a", { href: `#/plan/${planId}`, class: "back" }, t("back")))
 }
 
-function saveFile(blob: Blob, name: string): void {
+/** Save a downloaded file on the phone. */
+export function saveFile(blob: Blob, name: string): void {
   const url = URL.createObjectURL(blob)
   const link = h("a", { href: url, download: name, hidden: true })
   document.body.append(link)

@@ -22,6 +22,7 @@ import type {
   ChangeSaid,
   HistorySession,
   PlanMember,
+  PlanVersion,
   Step,
   StepWho,
   Strength,
@@ -33,6 +34,7 @@ import { Keyed, h, setAttr, setText, setValue, type Part } from "../dom.ts"
 import * as P from "../plan.ts"
 import type { PlanStore } from "../sync.ts"
 import { problem } from "../app/errors.ts"
+import { saveFile } from "./export.ts"
 import { catalogue, day, dateTime, names } from "../app/i18n.ts"
 import type { LocalPlan, PlanList } from "../app/plan-list.ts"
 import {
@@ -145,6 +147,22 @@ const t = catalogue(
     history: "Who changed what",
     edits: "{count} edit|{count} edits",
     showHistory: "Show the history",
+    versions: "Named versions",
+    versionsIntro: "Name the plan as it stands, so you can both come back to it.",
+    versionName: "Name",
+    nameVersion: "Name this version",
+    showVersions: "Show the named versions",
+    versionsEmpty: "No named versions yet.",
+    versionMeta: "Named by {who}, {date}",
+    versionSeen: "{who} has seen it",
+    acknowledgeVersion: "I have seen it",
+    openVersion: "What changed since",
+    nothingSince: "Nothing has changed since.",
+    someone: "Someone",
+    restoreVersion: "Go back to this version",
+    confirmRestore: "Go back to “{name}”? Everything since stays in the history.",
+    restored: "The plan is back to “{name}”.",
+    downloadVersion: "Download this version",
     sessionMeta: "{date} · {count} change|{date} · {count} changes",
     "said.title-named": "{who} named the plan “{to}”",
     "said.title-changed": "{who} renamed the plan “{from}” to “{to}”",
@@ -284,6 +302,22 @@ const t = catalogue(
     history: "Quién cambió qué",
     edits: "{count} cambio|{count} cambios",
     showHistory: "Ver el historial",
+    versions: "Versiones con nombre",
+    versionsIntro: "Ponle nombre al plan tal como está, para que podáis volver a él.",
+    versionName: "Nombre",
+    nameVersion: "Guardar con este nombre",
+    showVersions: "Ver las versiones con nombre",
+    versionsEmpty: "Todavía no hay versiones con nombre.",
+    versionMeta: "Nombrada por {who}, {date}",
+    versionSeen: "{who} la ha visto",
+    acknowledgeVersion: "La he visto",
+    openVersion: "Qué cambió desde entonces",
+    nothingSince: "No ha cambiado nada desde entonces.",
+    someone: "Alguien",
+    restoreVersion: "Volver a esta versión",
+    confirmRestore: "¿Volver a «{name}»? Todo lo de después queda en el historial.",
+    restored: "El plan ha vuelto a «{name}».",
+    downloadVersion: "Descargar esta versión",
     sessionMeta: "{date} · {count} cambio|{date} · {count} cambios",
     "said.title-named": "{who} puso nombre al plan: «{to}»",
     "said.title-changed": "{who} cambió el nombre del plan de «{from}» a «{to}»",
@@ -444,6 +478,7 @@ class PlanView {
   readonly #memberList: Keyed<Member, MemberPart>
   readonly #invitation = h("div", { class: "invitation", hidden: true })
   readonly #historyBox = h("div", {})
+  readonly #versionsBox = h("div", {})
   readonly #deleteWarning = h("p", {})
   readonly #deleteConfirm = h("form", { class: "confirm-delete", hidden: true })
   readonly #deleteLabel: HTMLLabelElement
@@ -606,6 +641,7 @@ class PlanView {
           : h("button", { type: "button", onclick: () => void this.#leave() }, t("leave"))
       ),
       h("section", { class: "card" }, h("h2", {}, t("history")), this.#historyBox),
+      this.#versionsSection(),
       ...(owner ? [this.#deleteSection()] : []),
       this.#undoBar
     )
@@ -916,6 +952,121 @@ class PlanView {
     )
     this.#historyBox.replaceChildren(list)
     list.focus({ preventScroll: true })
+  }
+
+  // ---- named versions ----------------------------------------------------------------------------
+
+  #versionsSection(): HTMLElement {
+    const input = h("input", { id: "version-name", maxlength: "200", autocomplete: "off" }) as HTMLInputElement
+    const form = h(
+      "form",
+      { class: "inline" },
+      h("div", { class: "field" }, h("label", { for: "version-name" }, t("versionName")), input),
+      h("button", { type: "submit" }, t("nameVersion"))
+    ) as HTMLFormElement
+    form.addEventListener("submit", event => {
+      event.preventDefault()
+      void (async () => {
+        try {
+          await this.api.nameVersion(this.local.id, input.value)
+          input.value = ""
+          await this.#loadVersions()
+        } catch (err) {
+          say(problem(err))
+        }
+      })()
+    })
+    this.#versionsBox.replaceChildren(
+      h("button", { type: "button", onclick: () => void this.#loadVersions() }, t("showVersions"))
+    )
+    return h("section", { class: "card versions" }, h("h2", {}, t("versions")), h("p", { class: "hint" }, t("versionsIntro")), form, this.#versionsBox)
+  }
+
+  async #loadVersions(): Promise<void> {
+    let versions: PlanVersion[]
+    try {
+      versions = await this.api.versions(this.local.id)
+    } catch (err) {
+      say(problem(err))
+      return
+    }
+    if (versions.length === 0) {
+      this.#versionsBox.replaceChildren(h("p", { class: "hint" }, t("versionsEmpty")))
+      return
+    }
+    const me = this.api.account.id
+    const list = h(
+      "ol",
+      { class: "versions-list" },
+      ...versions
+        .slice()
+        .reverse()
+        .map(version => {
+          const since = h("div", {})
+          const actions = h("div", { class: "inline" })
+          if (version.namedBy !== me && !version.acknowledgedBy) {
+            actions.append(
+              h("button", { type: "button", onclick: () => void this.#acknowledgeVersion(version) }, t("acknowledgeVersion"))
+            )
+          }
+          actions.append(
+            h("button", { type: "button", onclick: () => void this.#openVersion(version, since) }, t("openVersion")),
+            h("button", { type: "button", onclick: () => void this.#restoreVersion(version) }, t("restoreVersion")),
+            h("button", { type: "button", onclick: () => void this.#downloadVersion(version) }, t("downloadVersion"))
+          )
+          return h(
+            "li",
+            {},
+            h("strong", {}, version.name),
+            h("p", { class: "hint" }, t("versionMeta", { who: version.namedByName, date: dateTime(version.namedAt) })),
+            ...(version.acknowledgedByName ? [h("p", { class: "hint" }, t("versionSeen", { who: version.acknowledgedByName }))] : []),
+            actions,
+            since
+          )
+        })
+    )
+    this.#versionsBox.replaceChildren(list)
+  }
+
+  async #acknowledgeVersion(version: PlanVersion): Promise<void> {
+    try {
+      await this.api.acknowledgeVersion(this.local.id, version.id)
+      await this.#loadVersions()
+    } catch (err) {
+      say(problem(err))
+    }
+  }
+
+  async #openVersion(version: PlanVersion, box: HTMLElement): Promise<void> {
+    try {
+      const view = await this.api.openVersion(this.local.id, version.id)
+      box.replaceChildren(
+        view.changedSince.length === 0
+          ? h("p", { class: "hint" }, t("nothingSince"))
+          : h("ul", {}, ...view.changedSince.map(change => h("li", {}, saidInWords(t("someone"), change))))
+      )
+    } catch (err) {
+      say(problem(err))
+    }
+  }
+
+  /** The version as a printable Markdown page, saying which version it is. */
+  async #downloadVersion(version: PlanVersion): Promise<void> {
+    try {
+      saveFile(await this.api.export(this.local.id, "markdown", version.id), `plan-${this.local.id}-version.md`)
+    } catch (err) {
+      say(problem(err))
+    }
+  }
+
+  async #restoreVersion(version: PlanVersion): Promise<void> {
+    if (!confirm(t("confirmRestore", { name: version.name }))) return
+    try {
+      await this.api.restoreVersion(this.local.id, version.id)
+      say(t("restored", { name: version.name }))
+    } catch (err) {
+      say(problem(err))
+    }
   }
 
   // ---- deleting the plan (owner) ----------------------------------------------------------------

@@ -302,6 +302,8 @@ pub fn bundle(source: &Source<'_>) -> Value {
     for part in plan.unreadable_parts() {
         notes.push(annotation(None, None, markdown::unreadable_note(part)));
     }
+    // Which version this is: a named one, or the plan as it is now.
+    notes.push(annotation(None, None, source.version_words()));
 
     let mut care_plan = json!({
         "resourceType": "CarePlan",

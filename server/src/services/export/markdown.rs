@@ -193,6 +193,7 @@ pub fn render(source: &Source<'_>) -> String {
         inline(&source.exported_by.name),
         names.join(", ")
     );
+    let _ = writeln!(page, "*{}*\n", inline(&source.version_words()));
     if !plan.is_v1() {
         let version = plan.schema_version.as_deref().unwrap_or("none");
         let _ = writeln!(

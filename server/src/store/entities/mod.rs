@@ -20,6 +20,7 @@ pub mod plan_keys;
 pub mod plan_members;
 pub mod plan_snapshots;
 pub mod plan_tombstones;
+pub mod plan_versions;
 pub mod plans;
 pub mod recovery_codes;
 pub mod reset_codes;
