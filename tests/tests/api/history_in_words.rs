@@ -1,8 +1,8 @@
 //! History in words (issue 28): the plan's history read as sessions of editing, each member's
 //! run of changes said in the product's words, from two real sync clients' edits.
 
-use automerge::{AutoCommit, ReadDoc};
 use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ReadDoc};
 use cairn_shared::api::HistorySession;
 use cairn_shared::changes_in_words::ChangeKind;
 use cairn_shared::plan::{Goal, GoalStatus, Step, StepWho, write};
@@ -40,6 +40,7 @@ async fn each_members_session_is_said_in_words() {
             steps: Vec::new(),
             created_by: maria.user_id().to_string(),
             created_at: "2026-03-02T10:00:00Z".into(),
+            agreement: Default::default(),
         };
         write::add_goal(doc, &goal).expect("goal");
         let step = Step {
