@@ -38,6 +38,7 @@ mod tombstones;
 mod upgrade;
 mod usernames;
 mod web_app;
+mod agreement;
 
 /// The text at `key` of the plan's root, if it is a string.
 pub(crate) fn note(doc: &automerge::AutoCommit, key: &str) -> Option<String> {
