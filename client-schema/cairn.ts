@@ -25,6 +25,16 @@ export interface PlanDocument {
   whatMatters?: string;
 }
 
+/** One member's stance on a goal, with a note in their own words. */
+export interface Agreement {
+  /** When they last marked it (RFC 3339). */
+  at: string;
+  /** Why, in their own words (Automerge text); may be empty. */
+  note?: string;
+  /** Where they stand. */
+  stance: Stance;
+}
+
 /** A check-in: how it went and what we learned. */
 export interface CheckIn {
   /** Account id of whoever wrote it. */
@@ -41,6 +51,12 @@ export interface CheckIn {
 
 /** Something the person would like to do moving forward. */
 export interface Goal {
+  /**
+   * Where each member stands on the goal, keyed by their account id (revision 2). New goals
+   * start with an empty map; a goal written before revision 2 has none until someone first
+   * marks it. Each member writes only their own entry.
+   */
+  agreement?: { [key: string]: Agreement };
   /** When it was written down (RFC 3339). */
   createdAt: string;
   /** Account id of whoever wrote the goal down. */
@@ -65,6 +81,15 @@ export interface Goal {
  * - `let-go`: Let it go: the person decided it no longer fits.
  */
 export type GoalStatus = "thinking" | "working" | "paused" | "done" | "let-go";
+
+/**
+ * A member's stance on a goal.
+ *
+ * - `agree`: We agree.
+ * - `not-yet`: Not yet.
+ * - `differ`: I see it differently.
+ */
+export type Stance = "agree" | "not-yet" | "differ";
 
 /** A next step; it can be the supporter's commitment as much as the person's. */
 export interface Step {

@@ -226,6 +226,7 @@ mod tests {
             steps: Vec::new(),
             created_by: "someone".into(),
             created_at: "2026-03-02T10:00:00Z".into(),
+            agreement: Default::default(),
         };
         write::add_goal(&mut person, &goal).expect("goal");
         person.commit();

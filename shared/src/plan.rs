@@ -10,6 +10,8 @@
 //!   concurrent edits merge by identity, never by position.
 //! - A goal's `text` is Automerge text in the person's own words, never rewritten; its `status`
 //!   is plain language; its `steps` say `who` does them: `me`, `supporter` or `together`.
+//! - A goal's optional `agreement` (schema v1, revision 2): where each member stands on the
+//!   goal, keyed by account id so two members marking at once never overrule each other.
 //!
 //! Reading and writing: reads go through `automerge::AutoSerde` and serde into the types below
 //! (Automerge text reads as a string), so these types are the single definition that the
@@ -28,9 +30,15 @@ use automerge::{
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// The schema version this build writes and reads natively.
 pub const SCHEMA_VERSION: i64 = 1;
+
+/// The revision of schema v1 this build describes. Revisions only add optional fields, so every
+/// v1 document of an earlier revision is a valid document of this one and older clients keep
+/// reading and writing v1 (`schemaVersion` stays 1). Revision 2 added a goal's `agreement`.
+pub const SCHEMA_REVISION: i64 = 2;
 
 /// The root list keys of a v1 plan.
 pub const LIST_KEYS: [&str; 4] = ["strengths", "goals", "supports", "checkIns"];
@@ -94,6 +102,58 @@ pub struct Goal {
     #[schemars(extend("format" = "date-time"))]
     #[serde(deserialize_with = "formats::date_time")]
     pub created_at: String,
+    /// Where each member stands on the goal, keyed by their account id (revision 2). New goals
+    /// start with an empty map; a goal written before revision 2 has none until someone first
+    /// marks it. Each member writes only their own entry.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub agreement: BTreeMap<String, Agreement>,
+}
+
+/// One member's stance on a goal, with a note in their own words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Agreement {
+    /// Where they stand.
+    pub stance: Stance,
+    /// Why, in their own words (Automerge text); may be empty.
+    #[serde(default)]
+    pub note: String,
+    /// When they last marked it (RFC 3339).
+    #[schemars(extend("format" = "date-time"))]
+    #[serde(deserialize_with = "formats::date_time")]
+    pub at: String,
+}
+
+/// A member's stance on a goal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stance {
+    /// We agree.
+    Agree,
+    /// Not yet.
+    NotYet,
+    /// I see it differently.
+    Differ,
+}
+
+impl Stance {
+    /// How the stance reads to people.
+    pub fn plain_words(self) -> &'static str {
+        match self {
+            Stance::Agree => "we agree",
+            Stance::NotYet => "not yet",
+            Stance::Differ => "I see it differently",
+        }
+    }
+
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stance::Agree => "agree",
+            Stance::NotYet => "not-yet",
+            Stance::Differ => "differ",
+        }
+    }
 }
 
 /// Where a goal stands. Plain language, never compliance.
@@ -772,6 +832,15 @@ pub mod write {
         doc.put(&item, "createdBy", goal.created_by.as_str())?;
         doc.put(&item, "createdAt", goal.created_at.as_str())?;
         doc.put_object(&item, "steps", ObjType::List)?;
+        // Every member's stance goes into this one map (created with the goal, so no two
+        // members ever create it at once).
+        let agreement = doc.put_object(&item, "agreement", ObjType::Map)?;
+        for (account, stand) in &goal.agreement {
+            let entry = doc.put_object(&agreement, account.as_str(), ObjType::Map)?;
+            doc.put(&entry, "stance", stand.stance.as_str())?;
+            doc.put(&entry, "at", stand.at.as_str())?;
+            put_text(doc, &entry, "note", &stand.note)?;
+        }
         for step in &goal.steps {
             add_step(doc, &goal.id, step)?;
         }
@@ -811,6 +880,94 @@ pub mod write {
     ) -> Result<(), WriteError> {
         let goal = goal(doc, goal_id)?;
         doc.put(&goal, "status", status.as_str())?;
+        Ok(())
+    }
+
+    /// Mark where a member (`account_id`) stands on a goal, with a note in their own words. The
+    /// member's entry of the goal's `agreement` map is their own, so two members marking at once
+    /// both keep theirs. The stance and time (now) are scalars; the note is Automerge text,
+    /// edited in place.
+    ///
+    /// New goals are written with an empty `agreement` map ([`add_goal`]). A goal written before
+    /// revision 2 gains it when first marked; if two members first mark such a goal at once,
+    /// each creates a map and Automerge shows one of them: the next mark (by either) heals that
+    /// by writing one map holding every entry still standing (the latest `at` per member).
+    pub fn set_agreement(
+        doc: &mut AutoCommit,
+        goal_id: &str,
+        account_id: &str,
+        stance: Stance,
+        note: &str,
+    ) -> Result<(), WriteError> {
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        set_agreement_at(doc, goal_id, account_id, stance, note, &now)
+    }
+
+    /// [`set_agreement`] with the time of marking given (RFC 3339), for tools and examples.
+    pub fn set_agreement_at(
+        doc: &mut AutoCommit,
+        goal_id: &str,
+        account_id: &str,
+        stance: Stance,
+        note: &str,
+        at: &str,
+    ) -> Result<(), WriteError> {
+        let goal = goal(doc, goal_id)?;
+        let standing: Vec<ObjId> = doc
+            .get_all(&goal, "agreement")?
+            .into_iter()
+            .filter_map(|(value, id)| matches!(value, Value::Object(ObjType::Map)).then_some(id))
+            .collect();
+        let agreement = match standing.as_slice() {
+            [one] => one.clone(),
+            [] => doc.put_object(&goal, "agreement", ObjType::Map)?,
+            several => {
+                let mut entries: BTreeMap<String, (String, String, String)> = BTreeMap::new();
+                for map in several {
+                    for account in doc.keys(map).collect::<Vec<_>>() {
+                        if let Some((Value::Object(ObjType::Map), entry)) =
+                            doc.get(map, account.as_str())?
+                        {
+                            let read = |key: &str| match doc.get(&entry, key) {
+                                Ok(Some((Value::Object(ObjType::Text), text))) => {
+                                    doc.text(&text).unwrap_or_default()
+                                }
+                                Ok(Some((Value::Scalar(value), _))) => {
+                                    value.to_str().unwrap_or_default().to_owned()
+                                }
+                                _ => String::new(),
+                            };
+                            let found = (read("at"), read("stance"), read("note"));
+                            let later = entries.get(&account).is_none_or(|kept| found.0 > kept.0);
+                            if later {
+                                entries.insert(account, found);
+                            }
+                        }
+                    }
+                }
+                let healed = doc.put_object(&goal, "agreement", ObjType::Map)?;
+                for (account, (at, stance, note)) in entries {
+                    let entry = doc.put_object(&healed, account.as_str(), ObjType::Map)?;
+                    doc.put(&entry, "stance", stance.as_str())?;
+                    doc.put(&entry, "at", at.as_str())?;
+                    put_text(doc, &entry, "note", &note)?;
+                }
+                healed
+            }
+        };
+        let entry = match doc.get(&agreement, account_id)? {
+            Some((Value::Object(ObjType::Map), id)) => id,
+            _ => doc.put_object(&agreement, account_id, ObjType::Map)?,
+        };
+        doc.put(&entry, "stance", stance.as_str())?;
+        doc.put(&entry, "at", at)?;
+        match doc.get(&entry, "note")? {
+            Some((Value::Object(ObjType::Text), text)) => {
+                let length = doc.length(&text);
+                doc.splice_text(&text, 0, length as isize, note)?;
+            }
+            _ => put_text(doc, &entry, "note", note)?,
+        }
         Ok(())
     }
 
@@ -884,7 +1041,81 @@ mod tests {
             }],
             created_by: "7d1c0e1e-0000-4000-8000-000000000001".into(),
             created_at: "2026-11-21T10:00:00Z".into(),
+            agreement: BTreeMap::new(),
         }
+    }
+
+    /// Two members marking the same goal at once both keep their stance and note.
+    #[test]
+    fn agreement_is_per_member_and_concurrent_marks_both_survive()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let mut person = new_plan_document(ActorId::random(), "Plan")?;
+        add_goal(&mut person, &sample_goal())?;
+        person.commit();
+        assert!(read_plan(&person)?.goals[0].agreement.is_empty());
+        let mut supporter = person.fork().with_actor(ActorId::random());
+        set_agreement(&mut person, "g1", "maria", Stance::Agree, "It's mine")?;
+        set_agreement(
+            &mut supporter,
+            "g1",
+            "sam",
+            Stance::NotYet,
+            "Let's talk Tuesday",
+        )?;
+        person.merge(&mut supporter)?;
+        supporter.merge(&mut person)?;
+        for doc in [&person, &supporter] {
+            let agreement = &read_plan(doc)?.goals[0].agreement;
+            assert_eq!(agreement.len(), 2, "{agreement:?}");
+            assert_eq!(agreement["maria"].stance, Stance::Agree);
+            assert_eq!(agreement["sam"].stance, Stance::NotYet);
+            assert_eq!(agreement["sam"].note, "Let's talk Tuesday");
+        }
+        set_agreement(&mut person, "g1", "maria", Stance::Differ, "")?;
+        let plan = read_plan(&person)?;
+        assert_eq!(plan.goals[0].agreement["maria"].stance, Stance::Differ);
+        assert_eq!(plan.goals[0].agreement["maria"].note, "");
+        assert!(matches!(
+            set_agreement(&mut person, "nope", "maria", Stance::Agree, ""),
+            Err(WriteError::Missing(_))
+        ));
+        Ok(())
+    }
+
+    /// A goal written before revision 2 has no `agreement`: it reads as before, gains the map
+    /// when first marked, and when two members first mark it at once, the next mark keeps both.
+    #[test]
+    fn goals_written_before_agreement_gain_it_and_a_first_mark_race_heals()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let mut person = new_plan_document(ActorId::random(), "Plan")?;
+        add_goal(&mut person, &sample_goal())?;
+        let goals = person.get(ROOT, "goals")?.ok_or("no goals")?.1;
+        let goal = find_item(&person, &goals, "g1").ok_or("no goal")?;
+        person.delete(&goal, "agreement")?;
+        person.commit();
+        let json = serde_json::to_value(AutoSerde::from(&person))?;
+        assert!(json["goals"][0].get("agreement").is_none());
+        assert!(read_plan(&person)?.goals[0].agreement.is_empty());
+        let mut supporter = person.fork().with_actor(ActorId::random());
+        set_agreement(&mut person, "g1", "maria", Stance::Agree, "Mine")?;
+        set_agreement(&mut supporter, "g1", "sam", Stance::Differ, "Smaller first")?;
+        person.merge(&mut supporter)?;
+        supporter.merge(&mut person)?;
+        assert_eq!(
+            read_plan(&person)?.goals[0].agreement.len(),
+            1,
+            "one map shows"
+        );
+        set_agreement(&mut supporter, "g1", "sam", Stance::NotYet, "Smaller first")?;
+        person.merge(&mut supporter)?;
+        for doc in [&person, &supporter] {
+            let agreement = &read_plan(doc)?.goals[0].agreement;
+            assert_eq!(agreement["maria"].stance, Stance::Agree, "{agreement:?}");
+            assert_eq!(agreement["maria"].note, "Mine");
+            assert_eq!(agreement["sam"].stance, Stance::NotYet);
+        }
+        assert!(crate::conflicts::open_conflicts(&person).is_empty());
+        Ok(())
     }
 
     #[test]

@@ -63,6 +63,7 @@ fn shared_plan() -> AutoCommit {
             steps: Vec::new(),
             created_by: "person".into(),
             created_at: "2026-03-02T10:00:00Z".into(),
+            agreement: Default::default(),
         };
         write::add_goal(&mut doc, &goal).expect("goal");
     }

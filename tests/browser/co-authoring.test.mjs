@@ -1,9 +1,12 @@
 // Co-authoring as equals (issue 28): the person (Maria) and her supporter (Sam) set one goal's
 // status differently while both phones are offline. Once both are back, both screens show both
 // choices and who chose each (read from each phone's own copy of the plan), instead of one being
-// silently overruled; Sam keeps Maria's choice and the conflict is gone on both phones and on the
-// server. The conflict box passes axe-core at 360 px. Then Maria names the plan as it stands, Sam
-// acknowledges it, reads what changed since and goes back to it as a new change.
+// silently overruled; Sam keeps the choice his phone shows and the conflict is gone on both phones and on the
+// server. The conflict box passes axe-core at 360 px. Then each says where they stand on the goal
+// (issue 28 item 2): Maria "We agree", Sam "Not yet" with a note, from the keyboard; each phone
+// shows the other's stance live, and the agreement controls pass axe-core at 360 px.
+// Then Maria names the plan as it stands, Sam acknowledges it, reads what changed since and
+// goes back to it as a new change.
 import assert from "node:assert/strict"
 import { readFile } from "node:fs/promises"
 import { test } from "node:test"
@@ -69,6 +72,22 @@ test("a status set differently on two offline phones shows both choices and who 
   await shot(t, maria, "co-02-settled-maria")
   const settled = await world.cairn.request("GET", `/api/v1/plans/${documentId}/conflicts`, { token })
   assert.deepEqual(settled.body, [])
+
+  // Where each stands on the goal: Maria agrees; Sam writes a note and says "not yet".
+  const agreeing = device => device.page.getByRole("group", { name: "Do we agree on goal 1?" })
+  await agreeing(maria).getByLabel("We agree", { exact: true }).check()
+  await agreeing(sam).getByLabel("My note on goal 1, in my own words").fill("Let's look at the rent first")
+  await agreeing(sam).getByLabel("Not yet", { exact: true }).focus()
+  await sam.page.keyboard.press("Space")
+  await expectText(sam, "Maria: we agree")
+  await expectText(maria, "Sam: not yet — “Let's look at the rent first”")
+  assert.ok(await agreeing(maria).getByLabel("We agree", { exact: true }).isChecked())
+  assert.ok(await agreeing(sam).getByLabel("Not yet", { exact: true }).isChecked())
+  await agreeing(maria).scrollIntoViewIfNeeded()
+  await shot(t, maria, "co-03-agreement-maria")
+  assert.deepEqual(await axeViolations(maria.page), [], "where we stand: axe-core violations")
+  const markdown = await world.cairn.request("GET", `/api/v1/plans/${documentId}/export?format=markdown`, { token })
+  assert.match(String(markdown.body), /Maria: we agree; Sam: not yet — ‘Let's look at the rent first’/)
 
   // Maria names the plan as it stands; Sam adds a goal, acknowledges the version, reads what
   // changed since and goes back to it: a new change, and the goal is gone on both phones.

@@ -4,10 +4,12 @@
 // is found by its id, never by its position.
 import { Automerge as A, type DocHandle } from "@automerge/automerge-repo/slim"
 import type {
+  Agreement,
   CheckIn,
   Goal,
   GoalStatus,
   PlanDocument,
+  Stance,
   Step,
   StepWho,
   Strength,
@@ -205,6 +207,9 @@ export function addGoal(plan: Plan, text: string, me: string): void {
       steps: [],
       createdBy: scalar(me),
       createdAt: scalar(new Date().toISOString()),
+      // Every member's stance goes into this one map, made with the goal so that no two
+      // members ever make it at once.
+      agreement: {},
     } as unknown as Goal)
   })
 }
@@ -318,4 +323,68 @@ export function addCheckIn(plan: Plan, howItWent: string, whatWeLearned: string,
       whatWeLearned,
     } as unknown as CheckIn)
   })
+}
+
+/** Where a member stands on a goal: their entry of the goal's `agreement` (schema v1 revision 2,
+ * keyed by account id; client-schema/README.md). */
+export function stanceOf(goal: Goal, account: string): Agreement | undefined {
+  const entry = goal.agreement?.[account]
+  return entry && typeof entry === "object" ? entry : undefined
+}
+
+/** The `agreement` map of a goal written before revision 2 that two members first marked at
+ * once: each made a map and Automerge shows one. Returns every entry still standing (the latest
+ * `at` per member) when there are several maps, else undefined. */
+function standingEntries(goal: Goal): Record<string, { stance: string; note: string; at: string }> | undefined {
+  const found = A.getConflicts(goal as unknown as A.Doc<unknown>, "agreement") as Record<string, unknown> | undefined
+  const maps = Object.values(found ?? {}).filter(value => value && typeof value === "object")
+  if (maps.length < 2) return undefined
+  const entries: Record<string, { stance: string; note: string; at: string }> = {}
+  for (const map of maps) {
+    for (const [account, entry] of Object.entries(map as Record<string, Record<string, unknown>>)) {
+      if (!entry || typeof entry !== "object") continue
+      const read = { stance: words(entry.stance), note: words(entry.note), at: words(entry.at) }
+      if (!entries[account] || read.at > entries[account].at) entries[account] = read
+    }
+  }
+  return entries
+}
+
+/** Mark where this member stands on a goal, with their note (in their own words, kept as
+ * Automerge text). Only this member's own entry is written, so two members marking at once both
+ * keep theirs; the goal gains its `agreement` map if it was written before there was one. */
+export function setAgreement(plan: Plan, goalId: string, me: string, stance: Stance, note: string): void {
+  plan.change(doc => {
+    const goal = doc.goals?.[indexOf(doc.goals, goalId)]
+    if (!goal) return
+    const healed = standingEntries(goal)
+    if (healed) {
+      ;(goal as unknown as Record<string, unknown>).agreement = Object.fromEntries(
+        Object.entries(healed).map(([account, e]) => [account, { stance: scalar(e.stance), note: e.note, at: scalar(e.at) }])
+      )
+    }
+    goal.agreement ??= {}
+    const at = scalar(new Date().toISOString())
+    const entry = goal.agreement[me] as unknown as Record<string, unknown> | undefined
+    if (!entry || typeof entry !== "object") {
+      ;(goal.agreement as unknown as Record<string, unknown>)[me] = { stance: scalar(stance), note, at }
+      return
+    }
+    entry.stance = scalar(stance)
+    entry.at = at
+  })
+  setAgreementNote(plan, goalId, me, note)
+}
+
+/** Change this member's note on a goal, in place (only once they have taken a stance). */
+export function setAgreementNote(plan: Plan, goalId: string, me: string, note: string): void {
+  setWords(
+    plan,
+    doc => {
+      const at = indexOf(doc.goals, goalId)
+      const entry = at < 0 ? undefined : doc.goals?.[at]?.agreement?.[me]
+      return entry && typeof entry === "object" ? ["goals", at, "agreement", me, "note"] : null
+    },
+    note
+  )
 }

@@ -8,6 +8,7 @@
 //! parts that do not fit the schema are shown as such ([`document`]), never the reason for a
 //! failed export, and the person's words are always kept verbatim.
 
+mod agreement;
 mod document;
 mod fhir;
 mod markdown;
@@ -361,7 +362,25 @@ fn add_author_names(document: &mut Value, people: &People) {
         for item in items {
             if let Value::Object(item) = item {
                 name_author(item, key, people);
+                if list == "goals" {
+                    name_stances(item, people);
+                }
             }
+        }
+    }
+}
+
+/// Add `name` to each member's stance in a goal's `agreement` (keyed by account id) that names
+/// one of the plan's people.
+fn name_stances(goal: &mut Map<String, Value>, people: &People) {
+    let Some(Value::Object(agreement)) = goal.get_mut("agreement") else {
+        return;
+    };
+    for (account, stand) in agreement.iter_mut() {
+        if let (Value::Object(stand), Some(person)) = (stand, people.find(account)) {
+            stand
+                .entry("name")
+                .or_insert_with(|| Value::String(person.name.clone()));
         }
     }
 }

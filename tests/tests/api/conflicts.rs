@@ -60,6 +60,7 @@ async fn concurrent_statuses_are_shown_to_both_with_who_chose_each_until_one_set
         steps: Vec::new(),
         created_by: maria.user_id().to_string(),
         created_at: "2026-03-02T10:00:00Z".into(),
+        agreement: Default::default(),
     };
     write::add_goal(doc(&mut marias, &document), &goal).expect("goal");
     doc(&mut marias, &document).commit();

@@ -44,6 +44,7 @@ async fn each_members_session_is_said_in_words() {
             steps: Vec::new(),
             created_by: maria.user_id().to_string(),
             created_at: "2026-03-02T10:00:00Z".into(),
+            agreement: Default::default(),
         };
         write::add_goal(doc, &goal).expect("goal");
         let step = Step {

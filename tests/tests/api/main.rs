@@ -7,6 +7,7 @@ mod access_log;
 mod accounts;
 mod activity;
 mod admin;
+mod agreement;
 mod at_rest;
 mod attacks;
 mod attacks_accounts;

@@ -73,6 +73,7 @@ async fn a_plan_that_does_not_fit_is_kept_synced_and_flagged_until_fixed() {
             steps: vec![],
             created_by: maria.user_id().to_string(),
             created_at: "2026-11-21T10:00:00Z".into(),
+            agreement: Default::default(),
         };
         add_goal(doc, &goal).expect("goal");
         // A buggy client writes a status the schema does not have.

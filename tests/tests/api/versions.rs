@@ -24,6 +24,7 @@ fn goal(id: &str, text: &str, by: &Session) -> Goal {
         steps: Vec::new(),
         created_by: by.user_id().to_string(),
         created_at: "2026-03-02T10:00:00Z".into(),
+        agreement: Default::default(),
     }
 }
 

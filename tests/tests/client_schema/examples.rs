@@ -5,11 +5,12 @@
 
 use automerge::{ActorId, AutoCommit, AutoSerde};
 use cairn_shared::plan::write::{
-    add_check_in, add_goal, add_step, add_strength, add_support, set_goal_status, set_step_done,
-    set_what_matters,
+    add_check_in, add_goal, add_step, add_strength, add_support, set_agreement_at, set_goal_status,
+    set_step_done, set_what_matters,
 };
 use cairn_shared::plan::{
-    CheckIn, Goal, GoalStatus, Step, StepWho, Strength, Support, SupportKind, new_plan_document,
+    CheckIn, Goal, GoalStatus, Stance, Step, StepWho, Strength, Support, SupportKind,
+    new_plan_document,
 };
 use serde_json::Value;
 
@@ -89,6 +90,7 @@ pub fn written_together() -> Value {
             )],
             created_by: MARIA.into(),
             created_at: "2026-11-07T18:42:10Z".into(),
+            agreement: Default::default(),
         },
     ));
     written(add_goal(
@@ -100,6 +102,7 @@ pub fn written_together() -> Value {
             steps: Vec::new(),
             created_by: MARIA.into(),
             created_at: "2026-11-07T18:50:31Z".into(),
+            agreement: Default::default(),
         },
     ));
     maria.commit();
@@ -148,6 +151,7 @@ pub fn written_together() -> Value {
             )],
             created_by: SAM.into(),
             created_at: "2026-11-14T10:05:00Z".into(),
+            agreement: Default::default(),
         },
     ));
     written(add_support(
@@ -171,9 +175,25 @@ pub fn written_together() -> Value {
                 .into(),
         },
     ));
+    written(set_agreement_at(
+        &mut sam,
+        "goal-allotment",
+        SAM,
+        Stance::NotYet,
+        "Spring feels soon with the bus the way it is. Can we talk it through on Friday?",
+        "2026-11-14T10:12:00Z",
+    ));
     sam.commit();
 
     // Meanwhile, on the bus, offline.
+    written(set_agreement_at(
+        &mut maria,
+        "goal-allotment",
+        MARIA,
+        Stance::Agree,
+        "It's mine and I want it.",
+        "2026-11-14T09:30:00Z",
+    ));
     written(set_step_done(
         &mut maria,
         "goal-allotment",

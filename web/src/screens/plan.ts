@@ -23,6 +23,7 @@ import type {
   HistorySession,
   PlanMember,
   PlanVersion,
+  Stance,
   Step,
   StepWho,
   Strength,
@@ -79,6 +80,17 @@ const t = catalogue(
     goalWords: "Goal {n}, in my words",
     goalWordsOf: "Goal {n}, in {person}'s words",
     whereItStands: "Where goal {n} stands",
+    doWeAgree: "Do we agree on goal {n}?",
+    "stance.agree": "We agree",
+    "stance.not-yet": "Not yet",
+    "stance.differ": "I see it differently",
+    "stanceOf.agree": "{who}: we agree",
+    "stanceOf.not-yet": "{who}: not yet",
+    "stanceOf.differ": "{who} sees it differently",
+    "stanceOf.other": "{who}: “{stance}”",
+    stanceNote: "“{note}”",
+    noStanceYet: "Nobody else has said yet.",
+    myStanceNote: "My note on goal {n}, in my own words",
     conflictIntro: "You chose differently at the same time. Both choices stay until one of you picks the one that stands:",
     conflictChoice: "“{what}”, chosen by {who}",
     conflictKeep: "Keep “{what}”",
@@ -234,6 +246,17 @@ const t = catalogue(
     goalWords: "Meta {n}, con mis palabras",
     goalWordsOf: "Meta {n}, con palabras de {person}",
     whereItStands: "Cómo va la meta {n}",
+    doWeAgree: "¿Estamos de acuerdo con la meta {n}?",
+    "stance.agree": "Estamos de acuerdo",
+    "stance.not-yet": "Todavía no",
+    "stance.differ": "Lo veo de otra manera",
+    "stanceOf.agree": "{who}: estamos de acuerdo",
+    "stanceOf.not-yet": "{who}: todavía no",
+    "stanceOf.differ": "{who} lo ve de otra manera",
+    "stanceOf.other": "{who}: «{stance}»",
+    stanceNote: "«{note}»",
+    noStanceYet: "Nadie más ha dicho nada todavía.",
+    myStanceNote: "Mi nota sobre la meta {n}, con mis palabras",
     conflictIntro: "Elegisteis cosas distintas a la vez. Las dos elecciones se quedan hasta que una de las dos personas elija la que vale:",
     conflictChoice: "«{what}», elegido por {who}",
     conflictKeep: "Quedarse con «{what}»",
@@ -364,6 +387,7 @@ const t = catalogue(
 )
 
 const STATUSES: GoalStatus[] = ["thinking", "working", "paused", "done", "let-go"]
+const STANCES: Stance[] = ["agree", "not-yet", "differ"]
 const WHO: StepWho[] = ["me", "supporter", "together"]
 const SUPPORT_KINDS: SupportKind[] = ["person", "place", "resource"]
 
@@ -1223,6 +1247,13 @@ class GoalPart implements Part<Goal> {
   /** Where both choices of a status set differently at once are shown until one is kept. */
   readonly #conflict = h("div", { class: "conflict", hidden: true })
   #conflictShown = ""
+  /** Do we agree? Where the other members stand, and this member's own stance and note. */
+  readonly #agreeLegend = h("legend", {})
+  readonly #stances: HTMLInputElement[]
+  readonly #others = h("ul", { class: "stances" })
+  #othersShown = ""
+  readonly #note: Words
+  readonly #noteLabel: HTMLLabelElement
   readonly #steps: Keyed<Step, StepPart>
   readonly #stepsHeading = h("h3", { tabindex: "-1" }, t("nextSteps"))
   readonly #newStep = h("input", {}) as HTMLInputElement
@@ -1249,6 +1280,19 @@ class GoalPart implements Part<Goal> {
           onchange: () => P.setGoalStatus(view.plan, id, value),
         }) as HTMLInputElement
     )
+    const me = view.api.account.id
+    this.#note = new Words(view, `stance-note-${id}`, true, text => P.setAgreementNote(view.plan, id, me, text))
+    this.#note.control.setAttribute("rows", "2")
+    this.#noteLabel = labelFor(this.#note.control)
+    this.#stances = STANCES.map(
+      value =>
+        h("input", {
+          type: "radio",
+          name: `stance-${id}`,
+          value,
+          onchange: () => P.setAgreement(view.plan, id, me, value, this.#note.control.value),
+        }) as HTMLInputElement
+    )
     const stepList = h("ul", { class: "steps" })
     this.#steps = new Keyed(stepList, s => P.words(s.id), s => new StepPart(this, P.words(s.id)), () => this.#stepsHeading)
     this.#remove = removeButton(() => view.removed(P.removeItem(view.plan, "goals", id), t("removedGoal", { what: this.#name })))
@@ -1266,6 +1310,18 @@ class GoalPart implements Part<Goal> {
           ...this.#statuses.map((radio, i) => h("label", { class: "chip" }, radio, h("span", {}, t(`status.${STATUSES[i]}`))))
         ),
         this.#conflict
+      ),
+      h(
+        "fieldset",
+        { class: "status agreement" },
+        this.#agreeLegend,
+        this.#others,
+        h(
+          "div",
+          { class: "chips" },
+          ...this.#stances.map((radio, i) => h("label", { class: "chip" }, radio, h("span", {}, t(`stance.${STANCES[i]}`))))
+        ),
+        h("div", { class: "field" }, this.#noteLabel, this.#note.element)
       ),
       this.#stepsHeading,
       stepList,
@@ -1300,12 +1356,44 @@ class GoalPart implements Part<Goal> {
     const status = P.words(goal.status)
     for (const radio of this.#statuses) if (radio.checked !== (radio.value === status)) radio.checked = radio.value === status
     this.#showConflict(P.conflictsOn(goal, "status"))
+    this.#showAgreement(goal, n)
     labelled(this.#newStepLabel, t("aNextStep"), t("forGoal", { n }))
     labelled(this.#newWhoLabel, t("whoDoesIt"), t("forGoal", { n }))
     for (const option of this.#newWho.options) setText(option, view.whoWords(option.value as StepWho))
     setText(this.#add, t("addStep", { n }))
     setAttr(this.#remove, "aria-label", t("removeGoal", { what: this.#name }))
     this.#steps.update(goal.steps ?? [])
+  }
+
+  /** Where each other member stands (redrawn only when that changes), and this member's own
+   * choice and note. Before this member takes a stance their note stays on this phone: it is
+   * written with the stance. */
+  #showAgreement(goal: Goal, n: number): void {
+    const view = this.view
+    const me = view.api.account.id
+    setText(this.#agreeLegend, t("doWeAgree", { n }))
+    setText(this.#noteLabel, t("myStanceNote", { n }))
+    const mine = P.stanceOf(goal, me)
+    const stance = mine ? P.words(mine.stance) : ""
+    for (const radio of this.#stances) if (radio.checked !== (radio.value === stance)) radio.checked = radio.value === stance
+    if (mine) this.#note.update(P.words(mine.note))
+    const others = Object.keys(goal.agreement ?? {})
+      .filter(account => account !== me)
+      .map(account => {
+        const entry = P.stanceOf(goal, account)
+        const said = P.words(entry?.stance)
+        const who = view.nameOf(account)
+        const line = STANCES.includes(said as Stance)
+          ? t(`stanceOf.${said as Stance}`, { who })
+          : t("stanceOf.other", { who, stance: said })
+        const note = P.words(entry?.note).trim()
+        return note ? `${line} — ${t("stanceNote", { note })}` : line
+      })
+      .sort()
+    const shown = JSON.stringify(others)
+    if (shown === this.#othersShown) return
+    this.#othersShown = shown
+    this.#others.replaceChildren(...(others.length ? others : [t("noStanceYet")]).map(line => h("li", {}, line)))
   }
 
   #showConflict(standing: P.Standing[] | undefined): void {

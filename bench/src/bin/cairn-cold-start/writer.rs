@@ -204,6 +204,7 @@ impl PlanWriter {
                 steps: Vec::new(),
                 created_by: self.person_id.clone(),
                 created_at: "2025-03-01T10:00:00Z".into(),
+                agreement: Default::default(),
             },
         )?;
         self.commit()?;

@@ -168,6 +168,35 @@ pub struct Goal {
     pub created_at: Option<String>,
     /// A `steps` value that is not a list.
     pub steps_unreadable: Option<Unreadable>,
+    /// Where each member stands on the goal (schema v1 revision 2), as written, in the
+    /// document's order of account ids.
+    pub agreement: Vec<Stand>,
+    /// An `agreement` value that is not a map, or an entry of it that is not one.
+    pub agreement_unreadable: Vec<Unreadable>,
+}
+
+/// One member's stance on a goal, as written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stand {
+    /// The account id it is keyed by.
+    pub account: String,
+    /// Where they stand.
+    pub stance: Stance,
+    /// Their note.
+    pub note: Text,
+    /// When they marked it, as written.
+    pub at: Option<String>,
+}
+
+/// A stance field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stance {
+    /// One of the three stances.
+    Known(cairn_shared::plan::Stance),
+    /// Something else was written (kept to show it).
+    Other(String),
+    /// None was written.
+    Missing,
 }
 
 /// A next step.
@@ -255,6 +284,10 @@ impl Plan {
                 Entry::Read(goal) => {
                     parts.extend(goal.text.unreadable());
                     parts.extend(goal.steps_unreadable.iter());
+                    parts.extend(goal.agreement_unreadable.iter());
+                    for stand in &goal.agreement {
+                        parts.extend(stand.note.unreadable());
+                    }
                     for step in &goal.steps {
                         match step {
                             Entry::Read(step) => parts.extend(step.text.unreadable()),
@@ -399,6 +432,8 @@ fn read_goal(map: &Map<String, Value>, path: &str) -> Goal {
         }
         _ => (list(steps_value, &steps_path, "text", read_step), None),
     };
+    let (agreement, agreement_unreadable) =
+        read_agreement(map.get("agreement"), &format!("{path}.agreement"));
     Goal {
         id: scalar(map.get("id")),
         text: text(map.get("text"), &format!("{path}.text")),
@@ -413,7 +448,42 @@ fn read_goal(map: &Map<String, Value>, path: &str) -> Goal {
         created_by: scalar(map.get("createdBy")),
         created_at: scalar(map.get("createdAt")),
         steps_unreadable,
+        agreement,
+        agreement_unreadable,
     }
+}
+
+/// A goal's `agreement`: a map of account id → stance; anything else is kept as unreadable.
+fn read_agreement(value: Option<&Value>, path: &str) -> (Vec<Stand>, Vec<Unreadable>) {
+    let mut stands = Vec::new();
+    let mut unreadable_parts = Vec::new();
+    match value {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(entries)) => {
+            for (account, entry) in entries {
+                let at = format!("{path}.{account}");
+                let Value::Object(entry) = entry else {
+                    unreadable_parts.push(unreadable(&at, entry));
+                    continue;
+                };
+                let stance = match scalar(entry.get("stance")) {
+                    None => Stance::Missing,
+                    Some(written) => match serde_json::from_value(Value::String(written.clone())) {
+                        Ok(known) => Stance::Known(known),
+                        Err(_) => Stance::Other(written),
+                    },
+                };
+                stands.push(Stand {
+                    account: account.clone(),
+                    stance,
+                    note: text(entry.get("note"), &format!("{at}.note")),
+                    at: scalar(entry.get("at")),
+                });
+            }
+        }
+        Some(other) => unreadable_parts.push(unreadable(path, other)),
+    }
+    (stands, unreadable_parts)
 }
 
 fn read_step(map: &Map<String, Value>, path: &str) -> Step {
@@ -461,16 +531,29 @@ mod tests {
             "strengths": [{"id": "s1", "text": "Stubborn", "addedBy": "u1"}],
             "goals": [{"id": "g1", "text": "Allotment", "status": "let-go", "createdBy": "u1",
                 "createdAt": "2026-11-21T10:00:00Z",
+                "agreement": {"u1": {"stance": "not-yet", "note": "Soon", "at": "2026-12-08T01:00:00Z"},
+                              "u2": {"stance": "maybe"}, "u3": 7},
                 "steps": [{"id": "t1", "text": "Call", "who": "together", "done": true, "due": "2026-12-01"}]}],
             "supports": [{"id": "p1", "name": "Rosa", "kind": "person", "contact": "555"}],
             "checkIns": [{"id": "c1", "date": "2026-11-20", "by": "u2", "howItWent": "Fine", "whatWeLearned": "Rest"}]
         }));
         assert!(plan.is_v1());
-        assert!(plan.unreadable_parts().is_empty());
+        assert_eq!(
+            plan.unreadable_parts().len(),
+            1,
+            "the agreement entry that is a number"
+        );
         assert!(plan.other.is_empty());
         let Entry::Read(goal) = &plan.goals[0] else {
             panic!("goal not read")
         };
+        assert_eq!(goal.agreement.len(), 2);
+        assert_eq!(
+            goal.agreement[0].stance,
+            Stance::Known(cairn_shared::plan::Stance::NotYet)
+        );
+        assert_eq!(goal.agreement[0].note.words(), Some("Soon"));
+        assert_eq!(goal.agreement[1].stance, Stance::Other("maybe".into()));
         assert_eq!(goal.status, Status::Known(GoalStatus::LetGo));
         let Entry::Read(step) = &goal.steps[0] else {
             panic!("step not read")

@@ -14,6 +14,11 @@
 //!   paused→on-hold, done→completed, let-go→cancelled (an unknown status: proposed, with a note
 //!   saying what was written); `achievementStatus` in-progress for working, achieved for done;
 //!   `expressedBy` = whoever wrote it down.
+//! - Agreement (a goal's `agreement`): one `goal-acceptance` extension per member who marked
+//!   the goal, `individual` referenced as everywhere else in the export (the Patient for the
+//!   person, by display name for supporters), `status` agree / disagree (I see it differently) /
+//!   pending (not yet). The standard extension has no note, so each member's note is a Goal
+//!   `note` attributed to them (`authorString`, `time` when they marked it).
 //! - Security labels on the Bundle and every resource (HL7 DS4P): confidentiality `R`
 //!   (restricted), the policy `42CFRPart2` and the obligation `NORDSCLCD` (no redisclosure
 //!   without consent). Cairn treats every plan as a possible substance-use recovery record
@@ -39,6 +44,7 @@ const ACT_CODE: &str = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
 const GOAL_ACHIEVEMENT: &str = "http://terminology.hl7.org/CodeSystem/goal-achievement";
 const PARTICIPANT_TYPE: &str = "http://terminology.hl7.org/CodeSystem/provenance-participant-type";
 const URI_IDENTIFIER: &str = "urn:ietf:rfc:3986";
+const GOAL_ACCEPTANCE: &str = "http://hl7.org/fhir/StructureDefinition/goal-acceptance";
 
 /// Said where FHIR requires words and the person has written none yet.
 const NOT_WRITTEN: &str = "(not written yet)";
@@ -202,6 +208,57 @@ pub fn bundle(source: &Source<'_>) -> Value {
                     markdown::code_span(written)
                 ),
             )]);
+        }
+        let mut acceptance = Vec::new();
+        let mut stance_notes = Vec::new();
+        for (person, stand) in super::agreement::stands(goal, people) {
+            let individual = match person {
+                Some(person) => person_reference(person, patient, &patient_url),
+                None => json!({ "display": "someone who is not a member of this plan" }),
+            };
+            acceptance.push(json!({
+                "url": GOAL_ACCEPTANCE,
+                "extension": [
+                    { "url": "individual", "valueReference": individual },
+                    { "url": "status", "valueCode": super::agreement::fhir_status(&stand.stance) },
+                ],
+            }));
+            let words = match &stand.note {
+                document::Text::Unreadable(part) => Some(markdown::unreadable_note(part)),
+                note => note.words().map(|w| markdown::block(w, "")),
+            };
+            let said = format!(
+                "Where {} stands: {}",
+                person.map_or("someone who is not a member of this plan", |p| p
+                    .name
+                    .as_str()),
+                super::agreement::stance_words(&stand.stance)
+            );
+            let mut note = annotation(
+                person,
+                None,
+                match words {
+                    Some(words) => format!("{said}: {words}"),
+                    None => said,
+                },
+            );
+            if let Some(at) = stand
+                .at
+                .as_deref()
+                .filter(|at| chrono::DateTime::parse_from_rfc3339(at).is_ok())
+            {
+                note["time"] = Value::String(at.to_owned());
+            }
+            stance_notes.push(note);
+        }
+        if !acceptance.is_empty() {
+            resource["extension"] = Value::Array(acceptance);
+        }
+        if !stance_notes.is_empty() {
+            match resource.get_mut("note") {
+                Some(Value::Array(notes)) => notes.extend(stance_notes),
+                _ => resource["note"] = Value::Array(stance_notes),
+            }
         }
         for step in &goal.steps {
             let Entry::Read(step) = step else { continue };

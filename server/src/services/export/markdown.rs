@@ -341,6 +341,34 @@ fn write_goal(page: &mut String, source: &Source<'_>, goal: &Goal, number: usize
         (None, None) => {}
     }
     let _ = writeln!(page, "{line}\n");
+    let stands = super::agreement::stands(goal, source.people);
+    if !stands.is_empty() {
+        let said: Vec<String> = stands
+            .iter()
+            .map(|(person, stand)| {
+                let name = person.map_or_else(
+                    || "someone who is not a member of this plan".to_owned(),
+                    |person| inline(&person.name),
+                );
+                let mut said = format!(
+                    "{name}: {}",
+                    inline(&super::agreement::stance_words(&stand.stance))
+                );
+                match &stand.note {
+                    document::Text::Unreadable(part) => {
+                        let _ = write!(said, " — {}", unreadable_note(part));
+                    }
+                    note => {
+                        if let Some(words) = note.words() {
+                            let _ = write!(said, " — ‘{}’", inline(words));
+                        }
+                    }
+                }
+                said
+            })
+            .collect();
+        let _ = writeln!(page, "Where we stand: {}\n", said.join("; "));
+    }
     if let Some(part) = &goal.steps_unreadable {
         let _ = writeln!(page, "Next steps: {}\n", unreadable_note(part));
     } else if !goal.steps.is_empty() {
