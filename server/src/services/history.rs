@@ -107,6 +107,9 @@ fn decode_log(
 /// One member's run of changes: who, first and last received, the changes.
 type Run = (UserId, DateTime<Utc>, DateTime<Utc>, Vec<Change>);
 
+/// How many of the newest sessions are said in words (older ones keep who, when and how many).
+pub const SESSIONS_IN_WORDS: usize = 100;
+
 /// Changes by one member with no more than this between them are one session of editing.
 const SESSION_GAP_MINUTES: i64 = 30;
 
@@ -136,18 +139,31 @@ pub async fn sessions(
                 _ => runs.push((logged.change.author_id, at, at, vec![change])),
             }
         }
+        // Saying a session in words reads the whole plan after it; only the newest
+        // SESSIONS_IN_WORDS are said, so two members alternating thousands of tiny edits cost
+        // one replay of the changes (bounded by the plan's limits) and at most that many reads.
+        let first_said = runs.len().saturating_sub(SESSIONS_IN_WORDS);
         let mut replay = Automerge::new();
         let mut before = serde_json::json!({});
         let mut sessions = Vec::with_capacity(runs.len());
-        for (author, started_at, ended_at, changes) in runs {
+        for (index, (author, started_at, ended_at, changes)) in runs.into_iter().enumerate() {
             let count = changes.len() as u64;
             replay
                 .apply_changes(changes)
                 .map_err(|err| PlanError::Document(err.to_string()))?;
-            let after = serde_json::to_value(AutoSerde::from(&replay))
-                .map_err(|err| PlanError::Document(err.to_string()))?;
-            let said = changes_between(&before, &after);
-            before = after;
+            let said = if index + 1 >= first_said {
+                let after = serde_json::to_value(AutoSerde::from(&replay))
+                    .map_err(|err| PlanError::Document(err.to_string()))?;
+                let said = if index >= first_said {
+                    changes_between(&before, &after)
+                } else {
+                    Vec::new()
+                };
+                before = after;
+                said
+            } else {
+                Vec::new()
+            };
             sessions.push(HistorySession {
                 author_id: author,
                 author_name: String::new(),

@@ -131,3 +131,56 @@ async fn each_members_session_is_said_in_words() {
     .await
     .assert_error(404, cairn_shared::ErrorCode::PlanNotFound);
 }
+
+#[tokio::test]
+async fn only_the_newest_sessions_are_said_so_alternating_edits_stay_cheap() {
+    use cairn_server::services::history::SESSIONS_IN_WORDS;
+    let app = TestApp::spawn().await;
+    let maria = app.register("maria").await;
+    let sam = app.register("sam").await;
+    let plan = app.create_plan(&maria, "Moving on").await;
+    app.add_supporter(&maria, &plan, &sam).await;
+    // Maria and Sam take turns over HTTP sync, one strength each: every change its own session.
+    let mut doc = AutoCommit::load(&app.plan_changes(maria.token(), &plan).await).expect("load");
+    let actors = [automerge::ActorId::random(), automerge::ActorId::random()];
+    let turns = SESSIONS_IN_WORDS + 4;
+    for turn in 0..turns {
+        let who = if turn % 2 == 0 { &maria } else { &sam };
+        doc.set_actor(actors[turn % 2].clone());
+        let since = doc.get_heads();
+        let strength = cairn_shared::plan::Strength {
+            id: format!("s{turn}"),
+            text: format!("Strength {turn}"),
+            added_by: None,
+        };
+        write::add_strength(&mut doc, &strength).expect("strength");
+        doc.commit();
+        let change: Vec<u8> = doc
+            .get_changes(&since)
+            .iter()
+            .flat_map(|c| c.raw_bytes().to_vec())
+            .collect();
+        let uploaded = app.upload_changes(who.token(), &plan, change).await;
+        assert_eq!(uploaded.status, 200, "{}", uploaded.body);
+    }
+    let answer = app
+        .get(
+            &format!("/api/v1/plans/{plan}/history/sessions"),
+            maria.token(),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let sessions: Vec<HistorySession> = answer.json();
+    assert!(sessions.len() > SESSIONS_IN_WORDS, "{}", sessions.len());
+    let said = sessions.iter().filter(|s| !s.said.is_empty()).count();
+    assert_eq!(said, SESSIONS_IN_WORDS);
+    assert!(
+        sessions[0].said.is_empty(),
+        "the oldest keep only who, when and how many"
+    );
+    let last = sessions.last().expect("a session");
+    assert_eq!(
+        last.sentences,
+        vec![format!("Sam added a strength: ‘Strength {}’", turns - 1)]
+    );
+}
