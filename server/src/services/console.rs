@@ -156,7 +156,7 @@ pub async fn health(services: &Services, caller: &Caller) -> Result<AdminHealth,
         _ => DatabaseKind::Sqlite,
     };
     let reachable = store.reachable().await;
-    let migrations = store.migration_count().await?;
+    let migrations = store.migration_state().await?;
     let since = Utc::now() - chrono::Duration::minutes(i64::from(INSTANCES_WINDOW_MINUTES));
     let seen = store.instances_seen_since(since).await?;
     let last_backup = store.last_backup().await?;
@@ -164,8 +164,8 @@ pub async fn health(services: &Services, caller: &Caller) -> Result<AdminHealth,
         version: env!("CARGO_PKG_VERSION").to_owned(),
         database,
         database_reachable: reachable,
-        migrations_applied: migrations.applied,
-        migrations_known: migrations.known,
+        migrations_applied: u32::try_from(migrations.applied).unwrap_or(u32::MAX),
+        migrations_known: u32::try_from(migrations.known()).unwrap_or(u32::MAX),
         instances_seen: u32::try_from(seen).unwrap_or(u32::MAX),
         instances_window_minutes: INSTANCES_WINDOW_MINUTES,
         last_backup,

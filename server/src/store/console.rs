@@ -2,7 +2,6 @@
 //! enrollment codes and revoking one, and the server's health (which database, migrations, and
 //! the instances that said lately that they are up).
 
-use cairn_migrations::{Migrator, MigratorTrait};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict};
 use sea_orm::{
@@ -43,15 +42,6 @@ pub enum Revocation {
     AlreadyRevoked,
     /// There is no such code.
     NotFound,
-}
-
-/// Migrations applied to the database and migrations this build knows.
-#[derive(Debug, Clone, Copy)]
-pub struct MigrationCount {
-    /// Applied.
-    pub applied: u32,
-    /// Known.
-    pub known: u32,
 }
 
 fn count(n: i32) -> u32 {
@@ -212,15 +202,5 @@ impl Store {
     /// Whether the database answers.
     pub async fn reachable(&self) -> bool {
         self.db.ping().await.is_ok()
-    }
-
-    /// Migrations applied and known.
-    pub async fn migration_count(&self) -> Result<MigrationCount, StoreError> {
-        let applied = Migrator::get_applied_migrations(&self.db).await?.len();
-        let known = Migrator::migrations().len();
-        Ok(MigrationCount {
-            applied: u32::try_from(applied).unwrap_or(u32::MAX),
-            known: u32::try_from(known).unwrap_or(u32::MAX),
-        })
     }
 }

@@ -29,7 +29,7 @@ pub use sealing::RewrapReport;
 mod upgrade;
 pub use upgrade::MigrationState;
 mod console;
-pub use console::{MigrationCount, Revocation, StoredEnrollmentCode};
+pub use console::{Revocation, StoredEnrollmentCode};
 mod versions;
 pub use versions::StoredVersion;
 

@@ -23,6 +23,13 @@ pub struct MigrationState {
     pub newest_known: String,
 }
 
+impl MigrationState {
+    /// How many migrations this binary has (those applied that it knows, and those pending).
+    pub fn known(&self) -> usize {
+        self.applied - self.unknown.len() + self.pending.len()
+    }
+}
+
 impl Store {
     /// Read the migrations table (if there is one) and compare it with this binary's
     /// migrations. Reads only: a database from a newer Cairn is left exactly as it was.

@@ -7,24 +7,14 @@
 use std::time::{Duration, Instant};
 
 use automerge::transaction::Transactable;
-use automerge::{AutoCommit, ROOT, ReadDoc};
+use automerge::{ROOT, ReadDoc};
 use cairn_shared::plan::{Goal, GoalStatus, Stance, read_plan, write};
-use cairn_tests::sync_client::SyncClient;
 use cairn_tests::{Session, TestApp};
 use serde_json::Value;
 
+use crate::conflicts::doc;
 use crate::export::{download, goal_with_text, json_body, validate_fhir};
-
-async fn joined(app: &TestApp, who: &Session, document: &str) -> SyncClient {
-    let mut client = app.sync_client(who).await;
-    client.track(document, AutoCommit::new());
-    client.sync_doc(document, true).await;
-    client
-}
-
-fn doc<'a>(client: &'a mut SyncClient, document: &str) -> &'a mut AutoCommit {
-    &mut client.docs.get_mut(document).expect("tracked").doc
-}
+use crate::history_in_words::joined;
 
 fn goal(id: &str, text: &str, by: &Session) -> Goal {
     Goal {

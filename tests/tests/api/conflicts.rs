@@ -10,6 +10,7 @@ use cairn_tests::sync_client::SyncClient;
 use cairn_tests::{Session, TestApp};
 
 use crate::export::{download, goal_with_text, json_body, validate_fhir};
+use crate::history_in_words::joined;
 use serde_json::json;
 
 async fn conflicts(app: &TestApp, session: &Session, plan: &str) -> Vec<PlanConflict> {
@@ -32,14 +33,8 @@ async fn open_conflict_plans(app: &TestApp, expected: f64) -> Option<f64> {
     }
 }
 
-async fn joined(app: &TestApp, who: &Session, document: &str) -> SyncClient {
-    let mut client = app.sync_client(who).await;
-    client.track(document, AutoCommit::new());
-    client.sync_doc(document, true).await;
-    client
-}
-
-fn doc<'a>(client: &'a mut SyncClient, document: &str) -> &'a mut AutoCommit {
+/// The document a client tracks, to edit it.
+pub(crate) fn doc<'a>(client: &'a mut SyncClient, document: &str) -> &'a mut AutoCommit {
     &mut client.docs.get_mut(document).expect("tracked").doc
 }
 
